@@ -1,0 +1,73 @@
+package parking
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes are stable and machine-readable; the HTTP layer maps each to a status.
+const (
+	ECONFLICT         = "conflict"
+	EINTERNAL         = "internal"
+	EINVALID          = "invalid"
+	ENOTFOUND         = "not_found"
+	EUNAUTHORIZED     = "unauthorized"
+	EFORBIDDEN        = "forbidden"
+	ESPOTUNAVAILABLE  = "spot_unavailable"
+	ENOSPOTAVAILABLE  = "no_spot_available"
+	EHOLDEXPIRED      = "hold_expired"
+	EINVALIDWINDOW    = "invalid_window"
+	EWINDOWINPAST     = "window_in_past"
+	ESTAYTOOLONG      = "stay_too_long"
+	EVEHICLETOOLARGE  = "vehicle_does_not_fit"
+	ESPOTOUTOFSERVICE = "spot_out_of_service"
+	ESTATUS           = "invalid_status"
+)
+
+// Error is a domain error with a stable code and a message safe to show a user.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Is makes errors.Is match any *Error with the same code, so callers can test
+// errors.Is(err, parking.ErrNotFound) whatever the message says.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Sentinels for errors.Is; wrap them with Errorf for a specific message.
+var (
+	ErrNotFound        = &Error{Code: ENOTFOUND, Message: "not found"}
+	ErrConflict        = &Error{Code: ECONFLICT, Message: "conflict"}
+	ErrSpotUnavailable = &Error{Code: ESPOTUNAVAILABLE, Message: "the spot is already booked for an overlapping window"}
+	ErrNoSpotAvailable = &Error{Code: ENOSPOTAVAILABLE, Message: "no spot that fits is free for that window"}
+	ErrHoldExpired     = &Error{Code: EHOLDEXPIRED, Message: "the hold has expired"}
+	ErrInvalidStatus   = &Error{Code: ESTATUS, Message: "the reservation is not in a state that allows this"}
+)
+
+// ErrorCode returns the code of err: EINTERNAL for anything that is not an *Error.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-facing message of err; internal errors say only that.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,270 @@
+// Package parking holds parkd's domain: lots, spots, reservations and their rules,
+// the errors every layer shares, and the interfaces storage and time implement.
+// It imports nothing of the project.
+package parking
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Operator runs one or more lots.
+type Operator struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Lot is a garage or car park.
+type Lot struct {
+	ID         string    `json:"id"`
+	OperatorID string    `json:"operator_id"`
+	Name       string    `json:"name"`
+	Address    string    `json:"address"`
+	Lat        float64   `json:"lat"`
+	Lng        float64   `json:"lng"`
+	TimeZone   string    `json:"time_zone"`
+	Currency   string    `json:"currency"` // ISO 4217, e.g. "USD"
+	Policy     Policy    `json:"policy"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+
+// Validate checks the fields a lot cannot work without.
+func (l *Lot) Validate() error {
+	switch {
+	case strings.TrimSpace(l.Name) == "":
+		return Errorf(EINVALID, "lot name is required")
+	case l.OperatorID == "":
+		return Errorf(EINVALID, "lot operator is required")
+	case !currencyPattern.MatchString(l.Currency):
+		return Errorf(EINVALID, "lot currency must be an ISO 4217 code such as USD")
+	case l.Lat < -90 || l.Lat > 90 || l.Lng < -180 || l.Lng > 180:
+		return Errorf(EINVALID, "lot coordinates are out of range")
+	}
+	if _, err := time.LoadLocation(l.TimeZone); err != nil || l.TimeZone == "" {
+		return Errorf(EINVALID, "lot time zone %q is not an IANA time zone", l.TimeZone)
+	}
+	return l.Policy.Validate()
+}
+
+// Level is one floor of a lot, with the size of its plan in plan units.
+type Level struct {
+	ID      string  `json:"id"`
+	LotID   string  `json:"lot_id"`
+	Name    string  `json:"name"`
+	Ordinal int     `json:"ordinal"` // 0 ground, negative below, positive above
+	Width   float64 `json:"width"`
+	Height  float64 `json:"height"`
+}
+
+// Spot is one parking space.
+type Spot struct {
+	ID        string   `json:"id"`
+	LotID     string   `json:"lot_id"`
+	LevelID   string   `json:"level_id"`
+	Label     string   `json:"label"` // e.g. "L1-A07"
+	Size      Size     `json:"size"`
+	Lat       float64  `json:"lat"`
+	Lng       float64  `json:"lng"`
+	X         float64  `json:"x"` // position on the level plan
+	Y         float64  `json:"y"`
+	Amenities []string `json:"amenities"` // "ev", "accessible", "covered", ...
+	InService bool     `json:"in_service"`
+}
+
+// Validate checks a spot's own fields.
+func (s *Spot) Validate() error {
+	switch {
+	case strings.TrimSpace(s.Label) == "":
+		return Errorf(EINVALID, "spot label is required")
+	case !s.Size.Valid():
+		return Errorf(EINVALID, "spot %s: size is required", s.Label)
+	case s.LotID == "" || s.LevelID == "":
+		return Errorf(EINVALID, "spot %s: lot and level are required", s.Label)
+	}
+	return nil
+}
+
+// Role says what a user may do.
+type Role string
+
+const (
+	RoleDriver   Role = "driver"
+	RoleOperator Role = "operator"
+	RoleAdmin    Role = "admin"
+)
+
+// User is a person with an account.
+type User struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Email        string    `json:"email"`
+	PasswordHash string    `json:"-"`
+	Role         Role      `json:"role"`
+	OperatorID   string    `json:"operator_id,omitempty"` // for operators: whose lots they run
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Vehicle belongs to a user.
+type Vehicle struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id"`
+	Plate     string    `json:"plate"`
+	Size      Size      `json:"size"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Status is where a reservation is in its lifecycle.
+type Status string
+
+const (
+	StatusHeld      Status = "held"
+	StatusConfirmed Status = "confirmed"
+	StatusCheckedIn Status = "checked_in"
+	StatusCompleted Status = "completed"
+	StatusCancelled Status = "cancelled"
+	StatusExpired   Status = "expired"
+	StatusNoShow    Status = "no_show"
+)
+
+// Active reports whether a reservation in this status holds its spot. A held
+// reservation holds it only until its hold expires: see Reservation.Blocks.
+func (s Status) Active() bool {
+	return s == StatusHeld || s == StatusConfirmed || s == StatusCheckedIn
+}
+
+// Reservation is a claim on one spot for a half-open window [StartsAt, EndsAt).
+type Reservation struct {
+	ID            string     `json:"id"`
+	UserID        string     `json:"user_id,omitempty"` // empty for drive-up tickets
+	VehicleID     string     `json:"vehicle_id,omitempty"`
+	Plate         string     `json:"plate"`
+	VehicleSize   Size       `json:"vehicle_size"`
+	LotID         string     `json:"lot_id"`
+	SpotID        string     `json:"spot_id"`
+	StartsAt      time.Time  `json:"starts_at"`
+	EndsAt        time.Time  `json:"ends_at"`
+	Status        Status     `json:"status"`
+	Amount        int64      `json:"amount"` // minor units
+	Currency      string     `json:"currency"`
+	HoldExpiresAt time.Time  `json:"hold_expires_at"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	CheckedInAt   *time.Time `json:"checked_in_at,omitempty"`
+	CheckedOutAt  *time.Time `json:"checked_out_at,omitempty"`
+}
+
+// Blocks reports whether r keeps its spot from being booked at time now.
+func (r *Reservation) Blocks(now time.Time) bool {
+	if r.Status == StatusHeld {
+		return now.Before(r.HoldExpiresAt)
+	}
+	return r.Status.Active()
+}
+
+// Overlaps reports whether two half-open windows share any instant.
+// Back-to-back windows do not overlap.
+func Overlaps(aStart, aEnd, bStart, bEnd time.Time) bool {
+	return aStart.Before(bEnd) && bStart.Before(aEnd)
+}
+
+// Payment is a charge or refund through the card gateway.
+type Payment struct {
+	ID            string    `json:"id"`
+	ReservationID string    `json:"reservation_id"`
+	UserID        string    `json:"user_id"`
+	Kind          string    `json:"kind"` // "charge" or "refund"
+	Amount        int64     `json:"amount"`
+	Currency      string    `json:"currency"`
+	Status        string    `json:"status"`
+	Gateway       string    `json:"gateway"`
+	GatewayID     string    `json:"gateway_id"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// Event announces a state change. It is written in the same transaction as the
+// change (an outbox), so nothing is announced that did not happen and nothing
+// that happened goes unannounced. Seq orders events.
+type Event struct {
+	Seq           int64     `json:"seq"`
+	LotID         string    `json:"lot_id"`
+	Type          string    `json:"type"` // e.g. "reservation.held"
+	SpotID        string    `json:"spot_id,omitempty"`
+	ReservationID string    `json:"reservation_id,omitempty"`
+	At            time.Time `json:"at"`
+}
+
+// SpotBooking is the strongest claim on a spot within a window: the status of its
+// most advanced blocking reservation (checked_in > confirmed > held).
+type SpotBooking struct {
+	SpotID string
+	Status Status
+}
+
+// StatusChange moves one reservation from one of From to To at time At. A held
+// reservation whose hold has expired by At does not count as held.
+type StatusChange struct {
+	ID   string
+	From []Status
+	To   Status
+	At   time.Time
+}
+
+// Store is parkd's storage. Every backend passes the conformance suite in
+// internal/store/storetest. Missing rows are ErrNotFound.
+type Store interface {
+	Ping(ctx context.Context) error
+	Close() error
+
+	CreateOperator(ctx context.Context, o *Operator) error
+	Operator(ctx context.Context, id string) (Operator, error)
+
+	CreateLot(ctx context.Context, l *Lot) error
+	Lot(ctx context.Context, id string) (Lot, error)
+	Lots(ctx context.Context) ([]Lot, error)
+
+	CreateLevel(ctx context.Context, l *Level) error
+	Levels(ctx context.Context, lotID string) ([]Level, error)
+
+	// CreateSpots inserts spots all or none; a duplicate label in a lot is ErrConflict.
+	CreateSpots(ctx context.Context, spots []Spot) error
+	Spot(ctx context.Context, id string) (Spot, error)
+	// Spots lists a lot's spots ordered by size, then label.
+	Spots(ctx context.Context, lotID string) ([]Spot, error)
+	// SetSpotInService records the change and its event.
+	SetSpotInService(ctx context.Context, spotID string, inService bool, at time.Time) error
+
+	// CreateUser stores u; an email already taken is ErrConflict.
+	CreateUser(ctx context.Context, u *User) error
+	User(ctx context.Context, id string) (User, error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+
+	CreateVehicle(ctx context.Context, v *Vehicle) error
+	Vehicle(ctx context.Context, id string) (Vehicle, error)
+	Vehicles(ctx context.Context, userID string) ([]Vehicle, error)
+
+	// Hold inserts r, a held reservation, on the first of candidates (spot ids, in
+	// order of preference) that is free for r's window, and sets r.SpotID. Holds
+	// whose expiry has passed by r.CreatedAt are expired first, so they never block.
+	// The database decides: when two holds race for a spot, the first to commit
+	// wins. If no candidate is free, Hold returns ErrSpotUnavailable.
+	Hold(ctx context.Context, r *Reservation, candidates []string) error
+	Reservation(ctx context.Context, id string) (Reservation, error)
+	// UserReservations lists a user's reservations, newest window first.
+	UserReservations(ctx context.Context, userID string) ([]Reservation, error)
+	// ChangeStatus applies c and records its event. When the reservation is not
+	// in one of c.From, it returns the reservation as it is and ErrInvalidStatus.
+	ChangeStatus(ctx context.Context, c StatusChange) (Reservation, error)
+	// ExpireHolds expires every hold whose expiry is at or before now.
+	ExpireHolds(ctx context.Context, now time.Time) (int, error)
+	// Bookings returns, for each spot of the lot with a reservation blocking at
+	// now and overlapping [from, to), its strongest claim.
+	Bookings(ctx context.Context, lotID string, from, to, now time.Time) ([]SpotBooking, error)
+
+	// Events lists a lot's events after seq, oldest first, at most limit.
+	Events(ctx context.Context, lotID string, afterSeq int64, limit int) ([]Event, error)
+}

@@ -1,0 +1,244 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"parkd/internal/parking"
+)
+
+const reservationColumns = `id, user_id, vehicle_id, plate, vehicle_size, lot_id, spot_id, starts_at, ends_at, status,
+	amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at`
+
+func scanReservation(row interface{ Scan(...any) error }) (parking.Reservation, error) {
+	var r parking.Reservation
+	var user, vehicle sql.NullString
+	var starts, ends, holdExpires, created, updated int64
+	var checkedIn, checkedOut sql.NullInt64
+	err := row.Scan(&r.ID, &user, &vehicle, &r.Plate, &r.VehicleSize, &r.LotID, &r.SpotID, &starts, &ends, &r.Status,
+		&r.Amount, &r.Currency, &holdExpires, &created, &updated, &checkedIn, &checkedOut)
+	r.UserID, r.VehicleID = user.String, vehicle.String
+	r.StartsAt, r.EndsAt, r.HoldExpiresAt = fromMicros(starts), fromMicros(ends), fromMicros(holdExpires)
+	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
+	r.CheckedInAt, r.CheckedOutAt = fromNullMicros(checkedIn), fromNullMicros(checkedOut)
+	return r, err
+}
+
+// Hold inserts r on the first free candidate spot. The single write connection
+// makes this transaction the only writer, so the free spot it picks stays free
+// until it commits; the reservations_no_overlap trigger refuses an overlapping
+// insert all the same, so the database has the last word.
+func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []string) error {
+	if len(candidates) == 0 {
+		return parking.ErrSpotUnavailable
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := expireStaleHolds(ctx, tx, candidates, r.StartsAt, r.EndsAt, r.CreatedAt); err != nil {
+			return err
+		}
+		spotID, err := firstFree(ctx, tx, candidates, r.StartsAt, r.EndsAt, r.CreatedAt)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO reservations (`+reservationColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, nullString(r.UserID), nullString(r.VehicleID), r.Plate, r.VehicleSize, r.LotID, spotID,
+			micros(r.StartsAt), micros(r.EndsAt), r.Status, r.Amount, r.Currency, micros(r.HoldExpiresAt),
+			micros(r.CreatedAt), micros(r.UpdatedAt), nullMicros(r.CheckedInAt), nullMicros(r.CheckedOutAt))
+		if err != nil {
+			return classify(err, "reservation")
+		}
+		r.SpotID = spotID
+		return insertEvent(ctx, tx, parking.Event{LotID: r.LotID, Type: "reservation." + string(r.Status),
+			SpotID: spotID, ReservationID: r.ID, At: r.CreatedAt})
+	})
+}
+
+// firstFree returns the first of candidates with no blocking reservation
+// overlapping [from, to), or ErrSpotUnavailable.
+func firstFree(ctx context.Context, tx *sql.Tx, candidates []string, from, to, now time.Time) (string, error) {
+	args := []any{micros(to), micros(from), micros(now)}
+	for _, id := range candidates {
+		args = append(args, id)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT spot_id FROM reservations
+		WHERE starts_at < ? AND ends_at > ?
+		  AND (status IN ('confirmed', 'checked_in') OR (status = 'held' AND hold_expires_at > ?))
+		  AND spot_id IN (`+placeholders(len(candidates))+`)`, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	taken := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return "", err
+		}
+		taken[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	for _, id := range candidates {
+		if !taken[id] {
+			return id, nil
+		}
+	}
+	return "", parking.ErrSpotUnavailable
+}
+
+// expireStaleHolds expires the holds on the given spots that overlap [from, to)
+// and whose expiry has passed by now, so that they cannot block a new hold.
+func expireStaleHolds(ctx context.Context, tx *sql.Tx, spotIDs []string, from, to, now time.Time) error {
+	args := []any{micros(now), micros(now), micros(to), micros(from)}
+	for _, id := range spotIDs {
+		args = append(args, id)
+	}
+	rows, err := tx.QueryContext(ctx, `UPDATE reservations SET status = 'expired', updated_at = ?
+		WHERE status = 'held' AND hold_expires_at <= ? AND starts_at < ? AND ends_at > ?
+		  AND spot_id IN (`+placeholders(len(spotIDs))+`)
+		RETURNING id, lot_id, spot_id`, args...)
+	if err != nil {
+		return err
+	}
+	_, err = insertExpiredEvents(ctx, tx, rows, now)
+	return err
+}
+
+// insertExpiredEvents writes a reservation.expired event for each row (id,
+// lot_id, spot_id) of rows, which it closes.
+func insertExpiredEvents(ctx context.Context, tx *sql.Tx, rows *sql.Rows, now time.Time) (int, error) {
+	var events []parking.Event
+	for rows.Next() {
+		e := parking.Event{Type: "reservation.expired", At: now}
+		if err := rows.Scan(&e.ReservationID, &e.LotID, &e.SpotID); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		events = append(events, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, e := range events {
+		if err := insertEvent(ctx, tx, e); err != nil {
+			return 0, err
+		}
+	}
+	return len(events), nil
+}
+
+// Reservation returns the reservation with the given id.
+func (s *Store) Reservation(ctx context.Context, id string) (parking.Reservation, error) {
+	r, err := scanReservation(s.read.QueryRowContext(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE id = ?`, id))
+	return r, classify(err, "reservation")
+}
+
+// UserReservations lists a user's reservations, latest window first.
+func (s *Store) UserReservations(ctx context.Context, userID string) ([]parking.Reservation, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE user_id = ? ORDER BY starts_at DESC, id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	rs := []parking.Reservation{}
+	for rows.Next() {
+		r, err := scanReservation(rows)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return rs, rows.Err()
+}
+
+// ChangeStatus moves a reservation from one of c.From to c.To and records the event.
+func (s *Store) ChangeStatus(ctx context.Context, c parking.StatusChange) (parking.Reservation, error) {
+	var r parking.Reservation
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		args := []any{c.To, micros(c.At)}
+		set := `status = ?, updated_at = ?`
+		switch c.To {
+		case parking.StatusCheckedIn:
+			set += `, checked_in_at = ?`
+			args = append(args, micros(c.At))
+		case parking.StatusCompleted:
+			set += `, checked_out_at = ?`
+			args = append(args, micros(c.At))
+		}
+		args = append(args, c.ID)
+		for _, st := range c.From {
+			args = append(args, st)
+		}
+		args = append(args, micros(c.At))
+		var err error
+		r, err = scanReservation(tx.QueryRowContext(ctx, `UPDATE reservations SET `+set+`
+			WHERE id = ? AND status IN (`+placeholders(len(c.From))+`) AND (status <> 'held' OR hold_expires_at > ?)
+			RETURNING `+reservationColumns, args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			r, err = scanReservation(tx.QueryRowContext(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE id = ?`, c.ID))
+			if err != nil {
+				return classify(err, "reservation")
+			}
+			return parking.ErrInvalidStatus
+		}
+		if err != nil {
+			return classify(err, "reservation")
+		}
+		return insertEvent(ctx, tx, parking.Event{LotID: r.LotID, Type: "reservation." + string(c.To),
+			SpotID: r.SpotID, ReservationID: r.ID, At: c.At})
+	})
+	return r, err
+}
+
+func placeholders(n int) string {
+	if n == 0 {
+		return "NULL"
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// ExpireHolds expires every hold whose expiry has passed by now.
+func (s *Store) ExpireHolds(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE reservations SET status = 'expired', updated_at = ?
+			WHERE status = 'held' AND hold_expires_at <= ? RETURNING id, lot_id, spot_id`, micros(now), micros(now))
+		if err != nil {
+			return err
+		}
+		n, err = insertExpiredEvents(ctx, tx, rows, now)
+		return err
+	})
+	return n, err
+}
+
+// Bookings returns each spot's strongest blocking claim within [from, to).
+func (s *Store) Bookings(ctx context.Context, lotID string, from, to, now time.Time) ([]parking.SpotBooking, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT spot_id,
+			MAX(CASE status WHEN 'checked_in' THEN 3 WHEN 'confirmed' THEN 2 ELSE 1 END)
+		FROM reservations
+		WHERE lot_id = ? AND starts_at < ? AND ends_at > ?
+		  AND (status IN ('confirmed', 'checked_in') OR (status = 'held' AND hold_expires_at > ?))
+		GROUP BY spot_id`, lotID, micros(to), micros(from), micros(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var bs []parking.SpotBooking
+	for rows.Next() {
+		var b parking.SpotBooking
+		var rank int
+		if err := rows.Scan(&b.SpotID, &rank); err != nil {
+			return nil, err
+		}
+		b.Status = [...]parking.Status{1: parking.StatusHeld, 2: parking.StatusConfirmed, 3: parking.StatusCheckedIn}[rank]
+		bs = append(bs, b)
+	}
+	return bs, rows.Err()
+}
