@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"parkd/internal/booking"
+	"parkd/internal/demo"
+	"parkd/internal/httpapi"
+	"parkd/internal/parking"
+	"parkd/internal/store/postgres"
+	"parkd/internal/store/sqlite"
+)
+
+// config is everything parkd reads from flags and PARKD_* variables; a flag
+// wins over its variable.
+type config struct {
+	addr        string
+	db          string
+	noDemo      bool
+	logLevel    slog.Level
+	sweepEvery  time.Duration
+	shutdownMax time.Duration
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("parkd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	fs.StringVar(&c.addr, "addr", env("PARKD_ADDR", ":8080"), "address to serve HTTP on (PARKD_ADDR)")
+	fs.StringVar(&c.db, "db", env("PARKD_DB", "parkd.db"), "database: a SQLite file path, or a postgres:// URL (PARKD_DB)")
+	noDemo, _ := strconv.ParseBool(env("PARKD_NO_DEMO", "false"))
+	fs.BoolVar(&c.noDemo, "no-demo", noDemo, "do not create the demo lots in an empty database (PARKD_NO_DEMO)")
+	level := fs.String("log-level", env("PARKD_LOG_LEVEL", "info"), "debug, info, warn or error (PARKD_LOG_LEVEL)")
+	fs.DurationVar(&c.sweepEvery, "sweep-every", 5*time.Second, "how often expired holds are swept")
+	fs.DurationVar(&c.shutdownMax, "shutdown-timeout", 20*time.Second, "how long in-flight requests get to finish on shutdown")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		return c, fmt.Errorf("--log-level: %w", err)
+	}
+	return c, nil
+}
+
+// openStore picks the backend from the address's form.
+func openStore(ctx context.Context, db string) (parking.Store, string, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		s, err := postgres.Open(ctx, db)
+		return s, "postgres", err
+	}
+	s, err := sqlite.Open(ctx, strings.TrimPrefix(db, "sqlite:"))
+	return s, "sqlite", err
+}
+
+// run starts parkd and serves until ctx is cancelled, then shuts down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel}))
+	clock := parking.SystemClock{}
+
+	store, backend, err := openStore(ctx, cfg.db)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer store.Close()
+	log.Info("database ready", "backend", backend)
+
+	if !cfg.noDemo {
+		lots, created, err := demo.Seed(ctx, store, clock)
+		if err != nil {
+			return fmt.Errorf("create demo: %w", err)
+		}
+		if created {
+			log.Info("created the demo lots: browse them at /api/v1/lots (accounts and sign-in arrive with the accounts API)",
+				"garage", lots.Garage.ID, "mall", lots.Mall.ID)
+		}
+	}
+
+	engine := booking.New(store, clock)
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           httpapi.NewHandler(log, store, engine, clock),
+		ReadHeaderTimeout: httpapi.ReadHeaderTimeout,
+		ReadTimeout:       httpapi.ReadTimeout,
+		WriteTimeout:      httpapi.WriteTimeout,
+		IdleTimeout:       httpapi.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	jobs, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
+	go engine.SweepHolds(jobs, cfg.sweepEvery, log)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	stopJobs()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownMax)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,106 @@
+package booking
+
+import (
+	"context"
+	"time"
+
+	"parkd/internal/parking"
+)
+
+// SpotStatus is what the map shows for a spot over a window.
+type SpotStatus string
+
+const (
+	Available    SpotStatus = "available"
+	Held         SpotStatus = "held"
+	Reserved     SpotStatus = "reserved"
+	Occupied     SpotStatus = "occupied"
+	OutOfService SpotStatus = "out_of_service"
+)
+
+// SpotAvailability is a spot and its status over the asked window.
+type SpotAvailability struct {
+	parking.Spot
+	Status SpotStatus `json:"status"`
+}
+
+// Counts tallies spots of one size by status.
+type Counts struct {
+	Total        int `json:"total"`
+	Available    int `json:"available"`
+	Held         int `json:"held"`
+	Reserved     int `json:"reserved"`
+	Occupied     int `json:"occupied"`
+	OutOfService int `json:"out_of_service"`
+}
+
+// Availability is a lot's spots over [From, To).
+type Availability struct {
+	LotID  string                  `json:"lot_id"`
+	From   time.Time               `json:"from"`
+	To     time.Time               `json:"to"`
+	Spots  []SpotAvailability      `json:"spots"`
+	Counts map[parking.Size]Counts `json:"counts"`
+}
+
+// Availability returns every spot of the lot that fits a vehicle of size fits
+// (all spots when fits is zero), with its status over [from, to) and counts by
+// spot size.
+func (s *Service) Availability(ctx context.Context, lotID string, fits parking.Size, from, to time.Time) (Availability, error) {
+	if _, err := s.store.Lot(ctx, lotID); err != nil {
+		return Availability{}, err
+	}
+	if !to.After(from) {
+		return Availability{}, parking.Errorf(parking.EINVALIDWINDOW, "the window must end after it starts")
+	}
+	spots, err := s.store.Spots(ctx, lotID)
+	if err != nil {
+		return Availability{}, err
+	}
+	bookings, err := s.store.Bookings(ctx, lotID, from, to, s.clock.Now())
+	if err != nil {
+		return Availability{}, err
+	}
+	claim := make(map[string]parking.Status, len(bookings))
+	for _, b := range bookings {
+		claim[b.SpotID] = b.Status
+	}
+	a := Availability{LotID: lotID, From: from, To: to, Spots: make([]SpotAvailability, 0, len(spots)), Counts: map[parking.Size]Counts{}}
+	for _, sp := range spots {
+		if fits.Valid() && !fits.Fits(sp.Size) {
+			continue
+		}
+		st := spotStatus(sp, claim[sp.ID])
+		a.Spots = append(a.Spots, SpotAvailability{Spot: sp, Status: st})
+		c := a.Counts[sp.Size]
+		c.Total++
+		switch st {
+		case Available:
+			c.Available++
+		case Held:
+			c.Held++
+		case Reserved:
+			c.Reserved++
+		case Occupied:
+			c.Occupied++
+		case OutOfService:
+			c.OutOfService++
+		}
+		a.Counts[sp.Size] = c
+	}
+	return a, nil
+}
+
+func spotStatus(sp parking.Spot, claim parking.Status) SpotStatus {
+	switch {
+	case claim == parking.StatusCheckedIn:
+		return Occupied // a car is there, in service or not
+	case !sp.InService:
+		return OutOfService
+	case claim == parking.StatusConfirmed:
+		return Reserved
+	case claim == parking.StatusHeld:
+		return Held
+	}
+	return Available
+}

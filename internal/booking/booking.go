@@ -1,0 +1,189 @@
+// Package booking is parkd's booking engine: it holds spots for time windows,
+// prices them, confirms, cancels and expires reservations, and reports a lot's
+// availability. The store enforces that no spot is booked twice; the engine
+// applies the lot's rules around that.
+package booking
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"parkd/internal/parking"
+)
+
+// PastTolerance is how far in the past a window may start, so that a driver
+// booking "from now" is not refused because their clock is a little behind.
+const PastTolerance = 5 * time.Minute
+
+// Service is the booking engine.
+type Service struct {
+	store parking.Store
+	clock parking.Clock
+}
+
+// New returns a booking engine over store, with time from clock.
+func New(store parking.Store, clock parking.Clock) *Service {
+	return &Service{store: store, clock: clock}
+}
+
+// HoldRequest asks for a spot over [StartsAt, EndsAt): SpotID for a specific spot,
+// or empty for the smallest free spot that fits VehicleSize.
+type HoldRequest struct {
+	LotID       string
+	SpotID      string
+	VehicleSize parking.Size
+	UserID      string
+	VehicleID   string
+	Plate       string
+	StartsAt    time.Time
+	EndsAt      time.Time
+}
+
+// Hold places a hold that expires after the lot's hold time unless confirmed.
+// The price is computed now and kept on the reservation: by the spot's size for
+// a chosen spot, by the vehicle's size for "any spot that fits".
+func (s *Service) Hold(ctx context.Context, req HoldRequest) (parking.Reservation, error) {
+	now := s.clock.Now()
+	if !req.VehicleSize.Valid() {
+		return parking.Reservation{}, parking.Errorf(parking.EINVALID, "vehicle size is required")
+	}
+	lot, err := s.store.Lot(ctx, req.LotID)
+	if err != nil {
+		return parking.Reservation{}, err
+	}
+	start, end := req.StartsAt.UTC().Truncate(time.Microsecond), req.EndsAt.UTC().Truncate(time.Microsecond)
+	if err := CheckWindow(lot.Policy, start, end, now); err != nil {
+		return parking.Reservation{}, err
+	}
+
+	priceSize := req.VehicleSize
+	var candidates []string
+	if req.SpotID != "" {
+		spot, err := s.store.Spot(ctx, req.SpotID)
+		if err != nil || spot.LotID != lot.ID {
+			return parking.Reservation{}, parking.Errorf(parking.ENOTFOUND, "spot %s not found in lot %s", req.SpotID, lot.ID)
+		}
+		switch {
+		case !spot.InService:
+			return parking.Reservation{}, parking.Errorf(parking.ESPOTOUTOFSERVICE, "spot %s is out of service", spot.Label)
+		case !req.VehicleSize.Fits(spot.Size):
+			return parking.Reservation{}, parking.Errorf(parking.EVEHICLETOOLARGE, "a %s vehicle does not fit %s spot %s", req.VehicleSize, spot.Size, spot.Label)
+		}
+		candidates, priceSize = []string{spot.ID}, spot.Size
+	} else {
+		candidates, err = s.freeSpots(ctx, lot.ID, req.VehicleSize, start, end, now)
+		if err != nil {
+			return parking.Reservation{}, err
+		}
+	}
+
+	amount, err := lot.Policy.Price(priceSize, start, end)
+	if err != nil {
+		return parking.Reservation{}, err
+	}
+	r := parking.Reservation{
+		ID: parking.NewID("res"), UserID: req.UserID, VehicleID: req.VehicleID, Plate: req.Plate,
+		VehicleSize: req.VehicleSize, LotID: lot.ID, StartsAt: start, EndsAt: end, Status: parking.StatusHeld,
+		Amount: amount, Currency: lot.Currency, HoldExpiresAt: now.Add(time.Duration(lot.Policy.HoldTTL)),
+		CreatedAt: now, UpdatedAt: now,
+	}
+	err = s.store.Hold(ctx, &r, candidates)
+	if errors.Is(err, parking.ErrSpotUnavailable) && req.SpotID == "" {
+		return parking.Reservation{}, parking.ErrNoSpotAvailable
+	}
+	return r, err
+}
+
+// CheckWindow applies the lot's rules to a window [start, end) asked for at now.
+func CheckWindow(p parking.Policy, start, end, now time.Time) error {
+	switch {
+	case start.IsZero() || end.IsZero():
+		return parking.Errorf(parking.EINVALIDWINDOW, "starts_at and ends_at are required")
+	case !end.After(start):
+		return parking.Errorf(parking.EINVALIDWINDOW, "the window must end after it starts")
+	case start.Before(now.Add(-PastTolerance)):
+		return parking.Errorf(parking.EWINDOWINPAST, "the window starts in the past")
+	case end.Sub(start) > time.Duration(p.MaxStay):
+		return parking.Errorf(parking.ESTAYTOOLONG, "the window is longer than this lot's maximum stay of %s", time.Duration(p.MaxStay))
+	}
+	return nil
+}
+
+// freeSpots lists the in-service spots of a lot that fit size and have no
+// blocking reservation in [from, to), smallest size first, then by label, so that
+// large spots stay free for large vehicles. The store still has the last word:
+// a spot listed here may be taken before the hold commits.
+func (s *Service) freeSpots(ctx context.Context, lotID string, size parking.Size, from, to, now time.Time) ([]string, error) {
+	spots, err := s.store.Spots(ctx, lotID)
+	if err != nil {
+		return nil, err
+	}
+	bookings, err := s.store.Bookings(ctx, lotID, from, to, now)
+	if err != nil {
+		return nil, err
+	}
+	taken := make(map[string]bool, len(bookings))
+	for _, b := range bookings {
+		taken[b.SpotID] = true
+	}
+	var ids []string
+	for _, sp := range spots {
+		if sp.InService && size.Fits(sp.Size) && !taken[sp.ID] {
+			ids = append(ids, sp.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, parking.ErrNoSpotAvailable
+	}
+	return ids, nil
+}
+
+// Confirm marks a held reservation paid. A hold that has expired cannot be confirmed.
+func (s *Service) Confirm(ctx context.Context, id string) (parking.Reservation, error) {
+	return s.change(ctx, id, parking.StatusConfirmed, parking.StatusHeld)
+}
+
+// Cancel cancels a held or confirmed reservation; its spot is free at once.
+func (s *Service) Cancel(ctx context.Context, id string) (parking.Reservation, error) {
+	return s.change(ctx, id, parking.StatusCancelled, parking.StatusHeld, parking.StatusConfirmed)
+}
+
+func (s *Service) change(ctx context.Context, id string, to parking.Status, from ...parking.Status) (parking.Reservation, error) {
+	now := s.clock.Now()
+	r, err := s.store.ChangeStatus(ctx, parking.StatusChange{ID: id, From: from, To: to, At: now})
+	if errors.Is(err, parking.ErrInvalidStatus) {
+		if r.Status == parking.StatusExpired || (r.Status == parking.StatusHeld && !r.Blocks(now)) {
+			return r, parking.ErrHoldExpired
+		}
+		return r, parking.Errorf(parking.ESTATUS, "reservation %s is %s and cannot become %s", r.ID, r.Status, to)
+	}
+	return r, err
+}
+
+// ExpireHolds expires every hold past its expiry and returns how many it expired.
+func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
+	return s.store.ExpireHolds(ctx, s.clock.Now())
+}
+
+// SweepHolds expires holds every interval until ctx ends. Bookings never wait for
+// it (an expired hold stops blocking at its expiry); it exists so that expiry is
+// recorded and announced even when nobody books.
+func (s *Service) SweepHolds(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.ExpireHolds(ctx)
+			if err != nil && ctx.Err() == nil {
+				log.Error("expire holds", "err", err)
+			} else if n > 0 {
+				log.Info("expired holds", "count", n)
+			}
+		}
+	}
+}

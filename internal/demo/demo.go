@@ -1,0 +1,180 @@
+// Package demo fills an empty database with a realistic garage and a mall car
+// park, so that a fresh parkd has something to show.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"parkd/internal/parking"
+)
+
+// Lots names what Seed created.
+type Lots struct {
+	Garage parking.Lot // 450 spots on three levels
+	Mall   parking.Lot
+}
+
+// Seed creates the demo lots when the store has no lot yet, and reports
+// whether it did.
+func Seed(ctx context.Context, store parking.Store, clock parking.Clock) (Lots, bool, error) {
+	lots, err := store.Lots(ctx)
+	if err != nil || len(lots) > 0 {
+		return Lots{}, false, err
+	}
+	now := clock.Now()
+	var out Lots
+
+	city := parking.Operator{ID: parking.NewID("opr"), Name: "Harbor City Parking", CreatedAt: now}
+	if err := store.CreateOperator(ctx, &city); err != nil {
+		return Lots{}, false, err
+	}
+	out.Garage = parking.Lot{
+		ID: parking.NewID("lot"), OperatorID: city.ID, Name: "Harbor Street Garage",
+		Address: "1200 2nd Ave, Seattle, WA 98101", Lat: 47.60795, Lng: -122.33715,
+		TimeZone: "America/Los_Angeles", Currency: "USD", Policy: parking.DefaultPolicy(), CreatedAt: now,
+	}
+	if err := createLot(ctx, store, &out.Garage, garageLevels); err != nil {
+		return Lots{}, false, err
+	}
+
+	mallOp := parking.Operator{ID: parking.NewID("opr"), Name: "Riverside Retail Estates", CreatedAt: now}
+	if err := store.CreateOperator(ctx, &mallOp); err != nil {
+		return Lots{}, false, err
+	}
+	mallPolicy := parking.DefaultPolicy()
+	mallPolicy.MaxStay = parking.Duration(12 * time.Hour)
+	mallPolicy.Rates = map[parking.Size]parking.Rate{
+		parking.Motorcycle: {Hourly: 50, DailyMax: 400},
+		parking.Compact:    {Hourly: 150, DailyMax: 1200},
+		parking.Standard:   {Hourly: 200, DailyMax: 1500},
+		parking.Large:      {Hourly: 250, DailyMax: 1800},
+	}
+	out.Mall = parking.Lot{
+		ID: parking.NewID("lot"), OperatorID: mallOp.ID, Name: "Riverside Mall Car Park",
+		Address: "401 NE Northgate Way, Seattle, WA 98125", Lat: 47.70660, Lng: -122.32475,
+		TimeZone: "America/Los_Angeles", Currency: "USD", Policy: mallPolicy, CreatedAt: now,
+	}
+	if err := createLot(ctx, store, &out.Mall, mallLevels); err != nil {
+		return Lots{}, false, err
+	}
+	return out, true, nil
+}
+
+// levelPlan describes one level: its rows of spots, each row a run of sizes.
+type levelPlan struct {
+	name    string
+	ordinal int
+	rows    [][]run
+	covered bool
+	ev      map[string]bool // labels with a charger
+	access  map[string]bool // labels reserved for accessible parking
+}
+
+type run struct {
+	size parking.Size
+	n    int
+}
+
+func labels(level int, row byte, from, to int) map[string]bool {
+	m := map[string]bool{}
+	for c := from; c <= to; c++ {
+		m[fmt.Sprintf("L%d-%c%02d", level, row, c)] = true
+	}
+	return m
+}
+
+// The garage: three levels of 150 spots (6 rows of 25): about 5% motorcycle,
+// 25% compact, 55% standard and 15% large, with chargers and accessible bays
+// near the lifts on the lower levels and an open roof on top.
+var garageRows = [][]run{
+	{{parking.Motorcycle, 8}, {parking.Compact, 17}},
+	{{parking.Compact, 20}, {parking.Standard, 5}},
+	{{parking.Standard, 25}},
+	{{parking.Standard, 25}},
+	{{parking.Standard, 25}},
+	{{parking.Standard, 3}, {parking.Large, 22}},
+}
+
+var garageLevels = []levelPlan{
+	{name: "Level 1", ordinal: 1, rows: garageRows, covered: true, ev: labels(1, 'C', 1, 6), access: labels(1, 'F', 4, 7)},
+	{name: "Level 2", ordinal: 2, rows: garageRows, covered: true, ev: labels(2, 'C', 1, 4), access: labels(2, 'F', 4, 5)},
+	{name: "Level 3 (roof)", ordinal: 3, rows: garageRows},
+}
+
+// The mall: a ground level and a basement of 60 spots (4 rows of 15).
+var mallRows = [][]run{
+	{{parking.Motorcycle, 4}, {parking.Compact, 11}},
+	{{parking.Standard, 15}},
+	{{parking.Standard, 15}},
+	{{parking.Standard, 5}, {parking.Large, 10}},
+}
+
+var mallLevels = []levelPlan{
+	{name: "Ground", ordinal: 0, rows: mallRows, ev: labels(0, 'B', 1, 4), access: labels(0, 'D', 6, 9)},
+	{name: "Basement", ordinal: -1, rows: mallRows, covered: true},
+}
+
+// Plan geometry, in plan units (about half a metre each).
+const (
+	spotWidth  = 6.0
+	rowPitch   = 22.0 // a row of spots plus half an aisle
+	planMargin = 10.0
+	metresPer  = 0.5
+)
+
+func createLot(ctx context.Context, store parking.Store, lot *parking.Lot, plans []levelPlan) error {
+	if err := lot.Validate(); err != nil {
+		return err
+	}
+	if err := store.CreateLot(ctx, lot); err != nil {
+		return err
+	}
+	var spots []parking.Spot
+	for _, p := range plans {
+		cols := 0
+		for _, r := range p.rows[0] {
+			cols += r.n
+		}
+		level := parking.Level{ID: parking.NewID("lvl"), LotID: lot.ID, Name: p.name, Ordinal: p.ordinal,
+			Width: 2*planMargin + float64(cols)*spotWidth, Height: 2*planMargin + float64(len(p.rows))*rowPitch}
+		if err := store.CreateLevel(ctx, &level); err != nil {
+			return err
+		}
+		for ri, row := range p.rows {
+			col := 0
+			for _, r := range row {
+				for range r.n {
+					col++
+					label := fmt.Sprintf("L%d-%c%02d", p.ordinal, 'A'+ri, col)
+					x := planMargin + (float64(col)-0.5)*spotWidth
+					y := planMargin + (float64(ri)+0.5)*rowPitch
+					lat, lng := offset(lot.Lat, lot.Lng, x*metresPer, y*metresPer)
+					amenities := []string{}
+					if p.covered {
+						amenities = append(amenities, "covered")
+					}
+					if p.ev[label] {
+						amenities = append(amenities, "ev")
+					}
+					if p.access[label] {
+						amenities = append(amenities, "accessible")
+					}
+					spots = append(spots, parking.Spot{ID: parking.NewID("spt"), LotID: lot.ID, LevelID: level.ID,
+						Label: label, Size: r.size, Lat: lat, Lng: lng, X: x, Y: y, Amenities: amenities, InService: true})
+				}
+			}
+		}
+	}
+	return store.CreateSpots(ctx, spots)
+}
+
+// offset moves a coordinate east by dx and south by dy metres.
+func offset(lat, lng, dx, dy float64) (float64, float64) {
+	const metresPerDegree = 111_320.0
+	return round6(lat - dy/metresPerDegree), round6(lng + dx/(metresPerDegree*math.Cos(lat*math.Pi/180)))
+}
+
+func round6(v float64) float64 { return math.Round(v*1e6) / 1e6 }

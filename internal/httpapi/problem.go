@@ -1,0 +1,76 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"parkd/internal/parking"
+)
+
+// statusOf maps each error code to its HTTP status; unknown codes are 500.
+var statusOf = map[string]int{
+	parking.EINVALID:          http.StatusBadRequest,
+	parking.EUNAUTHORIZED:     http.StatusUnauthorized,
+	parking.EFORBIDDEN:        http.StatusForbidden,
+	parking.ENOTFOUND:         http.StatusNotFound,
+	parking.ECONFLICT:         http.StatusConflict,
+	parking.ESPOTUNAVAILABLE:  http.StatusConflict,
+	parking.ENOSPOTAVAILABLE:  http.StatusConflict,
+	parking.EHOLDEXPIRED:      http.StatusConflict,
+	parking.ESTATUS:           http.StatusConflict,
+	parking.ESPOTOUTOFSERVICE: http.StatusConflict,
+	parking.EINVALIDWINDOW:    http.StatusUnprocessableEntity,
+	parking.EWINDOWINPAST:     http.StatusUnprocessableEntity,
+	parking.ESTAYTOOLONG:      http.StatusUnprocessableEntity,
+	parking.EVEHICLETOOLARGE:  http.StatusUnprocessableEntity,
+	parking.EINTERNAL:         http.StatusInternalServerError,
+}
+
+// Problem is an RFC 9457 problem detail with parkd's stable error code.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail"`
+	Code      string `json:"code"`
+	Instance  string `json:"instance,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// writeError answers with err as problem+json. Internal errors are logged with
+// the request id and shown only as "internal error".
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code := parking.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status == http.StatusInternalServerError {
+		log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()))
+	}
+	writeProblem(w, r, status, code, parking.ErrorMessage(err))
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(Problem{
+		Type: "urn:parkd:problem:" + code, Title: http.StatusText(status), Status: status,
+		Detail: detail, Code: code, Instance: r.URL.Path, RequestID: requestID(r.Context()),
+	})
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func handleNotFound(log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, http.StatusNotFound, parking.ENOTFOUND, "no such route: "+r.Method+" "+r.URL.Path)
+	})
+}

@@ -1,0 +1,182 @@
+package parking_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"parkd/internal/parking"
+)
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want parking.Size
+	}{
+		{"motorcycle", parking.Motorcycle}, {"MOTOR_CYCLE", parking.Motorcycle},
+		{"compact", parking.Compact}, {"small", parking.Compact}, {"HATCH_BACK", parking.Compact}, {"COUPE", parking.Compact},
+		{"standard", parking.Standard}, {"medium", parking.Standard}, {"SEDAN", parking.Standard}, {" Sedan ", parking.Standard},
+		{"large", parking.Large}, {"SUV", parking.Large}, {"LARGE", parking.Large},
+	}
+	for _, tt := range tests {
+		if got, err := parking.ParseSize(tt.in); err != nil || got != tt.want {
+			t.Errorf("ParseSize(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "huge", "truck", "0"} {
+		if _, err := parking.ParseSize(bad); parking.ErrorCode(err) != parking.EINVALID {
+			t.Errorf("ParseSize(%q) error = %v; want invalid", bad, err)
+		}
+	}
+}
+
+func TestSizeFits(t *testing.T) {
+	for _, v := range parking.Sizes {
+		for _, s := range parking.Sizes {
+			if got, want := v.Fits(s), v <= s; got != want {
+				t.Errorf("%s.Fits(%s) = %v; want %v", v, s, got, want)
+			}
+		}
+	}
+	if parking.Size(0).Fits(parking.Large) {
+		t.Errorf("the zero size fits; want it invalid")
+	}
+}
+
+func TestSizeJSON(t *testing.T) {
+	b, err := json.Marshal(map[parking.Size]int{parking.Large: 1})
+	if err != nil || string(b) != `{"large":1}` {
+		t.Errorf("Marshal = %s, %v; want {\"large\":1}", b, err)
+	}
+	var v struct{ Size parking.Size }
+	if err := json.Unmarshal([]byte(`{"Size":"SUV"}`), &v); err != nil || v.Size != parking.Large {
+		t.Errorf("Unmarshal SUV = %v, %v; want large", v.Size, err)
+	}
+}
+
+func TestPrice(t *testing.T) {
+	p := parking.DefaultPolicy() // standard: 300/h, cap 2500/day, 15-minute increments
+	t0 := time.Date(2030, 1, 7, 8, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		d    time.Duration
+		want int64
+	}{
+		{"one hour", time.Hour, 300},
+		{"two hours", 2 * time.Hour, 600},
+		{"a quarter", 15 * time.Minute, 75},
+		{"one minute bills a quarter", time.Minute, 75},
+		{"sixteen minutes bill a half", 16 * time.Minute, 150},
+		{"capped within a day", 10 * time.Hour, 2500},
+		{"a full day", 24 * time.Hour, 2500},
+		{"a day and an hour", 25 * time.Hour, 2800},
+		{"two days", 48 * time.Hour, 5000},
+		{"empty", 0, 0},
+	}
+	for _, tt := range tests {
+		if got, err := p.Price(parking.Standard, t0, t0.Add(tt.d)); err != nil || got != tt.want {
+			t.Errorf("%s: Price(standard, %v) = %d, %v; want %d", tt.name, tt.d, got, err, tt.want)
+		}
+	}
+	if got, _ := p.Price(parking.Large, t0, t0.Add(time.Hour)); got != 400 {
+		t.Errorf("Price(large, 1h) = %d; want 400", got)
+	}
+	p.Rates[parking.Compact] = parking.Rate{Hourly: 333, DailyMax: 0}
+	if got, _ := p.Price(parking.Compact, t0, t0.Add(20*time.Minute)); got != 167 { // 333 * 30/60 = 166.5, rounded up
+		t.Errorf("Price(compact 333/h, 20m) = %d; want 167", got)
+	}
+	if got, _ := p.Price(parking.Compact, t0, t0.Add(30*time.Hour)); got != 333*30 {
+		t.Errorf("Price(compact uncapped, 30h) = %d; want %d", got, 333*30)
+	}
+}
+
+func TestOverstayPrice(t *testing.T) {
+	p := parking.DefaultPolicy() // standard 300/h at 150%: 450/h
+	if got := p.OverstayPrice(parking.Standard, 20*time.Minute); got != 225 {
+		t.Errorf("OverstayPrice(20m) = %d; want 225 (half an hour at 450/h)", got)
+	}
+	if got := p.OverstayPrice(parking.Standard, 0); got != 0 {
+		t.Errorf("OverstayPrice(0) = %d; want 0", got)
+	}
+}
+
+func TestPolicyJSON(t *testing.T) {
+	var p parking.Policy
+	if err := json.Unmarshal([]byte(`{"hold_ttl":"7m","rates":{"small":{"hourly":1,"daily_max":2}}}`), &p); err != nil {
+		t.Fatalf("Unmarshal: %v", err)
+	}
+	want := parking.DefaultPolicy()
+	want.HoldTTL = parking.Duration(7 * time.Minute)
+	want.Rates = map[parking.Size]parking.Rate{parking.Compact: {Hourly: 1, DailyMax: 2}}
+	if !reflect.DeepEqual(p, want) {
+		t.Errorf("Unmarshal = %+v; want %+v", p, want)
+	}
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "missing a rate") {
+		t.Errorf("Validate with missing rates = %v; want an error naming the missing rate", err)
+	}
+	if err := json.Unmarshal([]byte(`{"hold_ttl":"soon"}`), &p); parking.ErrorCode(errors.Unwrap(err)) != parking.EINVALID && parking.ErrorCode(err) != parking.EINVALID {
+		t.Errorf("Unmarshal bad duration = %v; want invalid", err)
+	}
+	b, _ := json.Marshal(parking.DefaultPolicy())
+	if !strings.Contains(string(b), `"hold_ttl":"5m0s"`) {
+		t.Errorf("Marshal = %s; want hold_ttl as duration text", b)
+	}
+}
+
+func TestPolicyValidate(t *testing.T) {
+	if err := parking.DefaultPolicy().Validate(); err != nil {
+		t.Errorf("DefaultPolicy().Validate() = %v; want nil", err)
+	}
+	bad := []func(p *parking.Policy){
+		func(p *parking.Policy) { p.HoldTTL = 0 },
+		func(p *parking.Policy) { p.MaxStay = -1 },
+		func(p *parking.Policy) { p.OverstayGrace = -1 },
+		func(p *parking.Policy) { p.Rates[parking.Large] = parking.Rate{Hourly: -1} },
+		func(p *parking.Policy) { p.OverstayPercent = -5 },
+	}
+	for i, mutate := range bad {
+		p := parking.DefaultPolicy()
+		mutate(&p)
+		if err := p.Validate(); parking.ErrorCode(err) != parking.EINVALID {
+			t.Errorf("case %d: Validate() = %v; want invalid", i, err)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	err := parking.Errorf(parking.ENOTFOUND, "lot %s not found", "x")
+	if !errors.Is(err, parking.ErrNotFound) || errors.Is(err, parking.ErrConflict) {
+		t.Errorf("errors.Is on a coded error does not match by code")
+	}
+	if parking.ErrorCode(errors.New("boom")) != parking.EINTERNAL || parking.ErrorMessage(errors.New("secret")) != "internal error" {
+		t.Errorf("plain errors must read as internal and hide their text")
+	}
+}
+
+func TestBlocks(t *testing.T) {
+	t0 := time.Date(2030, 1, 7, 8, 0, 0, 0, time.UTC)
+	r := parking.Reservation{Status: parking.StatusHeld, HoldExpiresAt: t0}
+	if !r.Blocks(t0.Add(-time.Microsecond)) || r.Blocks(t0) {
+		t.Errorf("a hold blocks until, and not at, its expiry")
+	}
+	for _, st := range []parking.Status{parking.StatusCancelled, parking.StatusExpired, parking.StatusNoShow, parking.StatusCompleted} {
+		r.Status = st
+		if r.Blocks(t0.Add(-time.Hour)) {
+			t.Errorf("%s blocks; want not", st)
+		}
+	}
+}
+
+func TestNewID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := parking.NewID("res")
+		if !strings.HasPrefix(id, "res_") || len(id) != 20 || seen[id] {
+			t.Fatalf("NewID = %q; want a fresh res_ id of 20 characters", id)
+		}
+		seen[id] = true
+	}
+}

@@ -1,0 +1,110 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"parkd/internal/parking"
+)
+
+// SQLSTATE codes parkd reacts to; see
+// https://www.postgresql.org/docs/current/errcodes-appendix.html.
+const (
+	codeStringTooLong        = "22001"
+	codeNotNullViolation     = "23502"
+	codeForeignKeyViolation  = "23503"
+	codeUniqueViolation      = "23505"
+	codeCheckViolation       = "23514"
+	codeExclusionViolation   = "23P01"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+)
+
+// uniqueMessages explains, by constraint name, which value is taken. The names
+// are the ones PostgreSQL gives the constraints in migrations/0001_core.sql.
+var uniqueMessages = map[string]string{
+	"users_email_key":        "email already registered",
+	"spots_lot_id_label_key": "a spot with that label already exists in this lot",
+}
+
+// foreignKeys says, by constraint name, what a dangling reference means. A
+// missing parent that the request is about (the lot a level goes in) is
+// not_found; a missing thing merely named in the body is invalid.
+var foreignKeys = map[string]*parking.Error{
+	"lots_operator_id_fkey":           parking.Errorf(parking.EINVALID, "operator not found"),
+	"levels_lot_id_fkey":              parking.Errorf(parking.ENOTFOUND, "lot not found"),
+	"spots_lot_id_fkey":               parking.Errorf(parking.ENOTFOUND, "lot not found"),
+	"spots_level_id_fkey":             parking.Errorf(parking.EINVALID, "level not found"),
+	"users_operator_id_fkey":          parking.Errorf(parking.EINVALID, "operator not found"),
+	"vehicles_user_id_fkey":           parking.Errorf(parking.ENOTFOUND, "user not found"),
+	"reservations_user_id_fkey":       parking.Errorf(parking.ENOTFOUND, "user not found"),
+	"reservations_vehicle_id_fkey":    parking.Errorf(parking.EINVALID, "vehicle not found"),
+	"reservations_lot_id_fkey":        parking.Errorf(parking.ENOTFOUND, "lot not found"),
+	"reservations_spot_id_fkey":       parking.Errorf(parking.EINVALID, "spot not found"),
+	"payments_reservation_id_fkey":    parking.Errorf(parking.ENOTFOUND, "reservation not found"),
+	"payments_user_id_fkey":           parking.Errorf(parking.EINVALID, "user not found"),
+	"gate_events_lot_id_fkey":         parking.Errorf(parking.ENOTFOUND, "lot not found"),
+	"gate_events_reservation_id_fkey": parking.Errorf(parking.EINVALID, "reservation not found"),
+}
+
+// classify turns a driver error into a domain error by its SQLSTATE (and, to
+// say which value clashed, its constraint name), never by message text. what
+// names the kind of row, for messages such as "lot not found". Errors it does
+// not recognise are returned unchanged: they are internal.
+func classify(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return parking.Errorf(parking.ENOTFOUND, "%s not found", what)
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case codeExclusionViolation:
+		return parking.ErrSpotUnavailable
+	case codeUniqueViolation:
+		if msg, ok := uniqueMessages[pe.ConstraintName]; ok {
+			return parking.Errorf(parking.ECONFLICT, "%s", msg)
+		}
+		return parking.Errorf(parking.ECONFLICT, "%s already exists", what)
+	case codeForeignKeyViolation:
+		if e, ok := foreignKeys[pe.ConstraintName]; ok {
+			return parking.Errorf(e.Code, "%s", e.Message)
+		}
+		return parking.Errorf(parking.EINVALID, "%s refers to something that does not exist", what)
+	case codeCheckViolation, codeNotNullViolation, codeStringTooLong:
+		return parking.Errorf(parking.EINVALID, "%s has a missing or out-of-range value", what)
+	}
+	return err
+}
+
+// retry runs fn again when PostgreSQL aborted it to break a deadlock or a
+// serialization conflict; such a transaction did nothing and may simply be
+// repeated. Any other outcome is returned at once.
+func retry(ctx context.Context, fn func() error) error {
+	const attempts = 5
+	var err error
+	for i := range attempts {
+		if err = fn(); !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(i+1) * 5 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func transient(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == codeDeadlockDetected || pe.Code == codeSerializationFailure)
+}

@@ -1,0 +1,94 @@
+// Package pgtest gives each test its own empty PostgreSQL schema in the database
+// named by PARKD_TEST_POSTGRES_DSN. It imports only pgx, so the postgres
+// package's own tests can use it too.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migrationLock is package postgres's migration lock key: taking the same lock
+// keeps the extension install here from racing a migration there.
+const migrationLock int64 = 0x7061726b64
+
+// DSN returns PARKD_TEST_POSTGRES_DSN. Without it the test is skipped, except in
+// CI (CI non-empty), where a skipped database suite would pass without testing.
+func DSN(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("PARKD_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("PARKD_TEST_POSTGRES_DSN is not set; CI must run the PostgreSQL suites")
+		}
+		t.Skip("set PARKD_TEST_POSTGRES_DSN (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the PostgreSQL tests")
+	}
+	return dsn
+}
+
+// Available reports whether PostgreSQL tests should run; in CI it is always true
+// (and DSN fails the test when the variable is missing).
+func Available() bool {
+	return os.Getenv("PARKD_TEST_POSTGRES_DSN") != "" || os.Getenv("CI") != ""
+}
+
+// SchemaDSN creates an empty schema, dropped when the test ends, and returns the
+// test DSN with search_path set to it and then public. btree_gist is installed in
+// public first: had a migration's CREATE EXTENSION run with a test schema first
+// in the path, the extension would land there and vanish when it was dropped.
+func SchemaDSN(t testing.TB) string {
+	t.Helper()
+	dsn := DSN(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect to PARKD_TEST_POSTGRES_DSN: %v", err)
+	}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public`)
+		return err
+	})
+	if err != nil {
+		conn.Close(ctx)
+		t.Fatalf("install btree_gist: %v", err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
+		conn.Close(ctx)
+		t.Fatalf("create schema: %v", err)
+	}
+	// Registered before the caller opens a store on it, so it runs after that
+	// store's Close (cleanups run last first) and no connection holds locks.
+	t.Cleanup(func() {
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return WithParam(dsn, "search_path", schema+",public")
+}
+
+// WithParam adds a run-time parameter to a URL or keyword/value DSN.
+func WithParam(dsn, key, value string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if u, err := url.Parse(dsn); err == nil {
+			q := u.Query()
+			q.Set(key, value)
+			u.RawQuery = q.Encode()
+			return u.String()
+		}
+	}
+	return dsn + " " + key + "='" + value + "'"
+}
