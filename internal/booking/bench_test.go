@@ -48,7 +48,7 @@ func BenchmarkHold(b *testing.B) {
 		b.Run(be.Name+"/uncontended", func(b *testing.B) {
 			engine, _, lot, spots := benchLot(b, be, 450)
 			var n atomic.Int64
-			b.SetParallelism(8)
+			b.SetParallelism(32)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -87,6 +87,42 @@ func BenchmarkHold(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "attempts/s")
 			b.ReportMetric(float64(won.Load())/b.Elapsed().Seconds(), "holds/s")
 			b.ReportMetric(float64(won.Load())/float64(b.N), "won/attempt")
+		})
+	}
+}
+
+// BenchmarkAvailability measures one availability call for a 450-spot lot with
+// 3,000 reservations in the asked day (7 three-hour bookings on most spots,
+// every other one confirmed), on each backend.
+//
+// Run: go test -run '^$' -bench BenchmarkAvailability ./internal/booking/
+func BenchmarkAvailability(b *testing.B) {
+	for _, be := range teststore.Backends(b) {
+		b.Run(be.Name, func(b *testing.B) {
+			engine, store, lot, spots := benchLot(b, be, 450)
+			ctx := context.Background()
+			for i := range 3000 {
+				start := storetest.T0.Add(time.Duration(i/len(spots))*3*time.Hour + time.Hour)
+				r, err := engine.Hold(ctx, booking.HoldRequest{LotID: lot.ID, SpotID: spots[i%len(spots)].ID,
+					VehicleSize: parking.Standard, Plate: "BENCH", StartsAt: start, EndsAt: start.Add(3 * time.Hour)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if i%2 == 0 {
+					if _, err := store.ChangeStatus(ctx, parking.StatusChange{ID: r.ID, From: []parking.Status{parking.StatusHeld},
+						To: parking.StatusConfirmed, At: storetest.T0}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			from, to := storetest.T0, storetest.T0.Add(24*time.Hour)
+			b.ResetTimer()
+			for b.Loop() {
+				a, err := engine.Availability(ctx, lot.ID, 0, from, to)
+				if err != nil || len(a.Spots) != 450 {
+					b.Fatalf("Availability = %d spots, %v", len(a.Spots), err)
+				}
+			}
 		})
 	}
 }

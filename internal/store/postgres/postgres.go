@@ -50,7 +50,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: parse dsn: %w", err)
 	}
 	if _, set := raw.RuntimeParams["pool_max_conns"]; !set {
-		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
+		cfg.MaxConns = int32(max(16, 8*runtime.GOMAXPROCS(0)))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -423,6 +423,9 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 		r.UpdatedAt = r.CreatedAt
 	}
 	r.CheckedInAt, r.CheckedOutAt = utcPtr(r.CheckedInAt), utcPtr(r.CheckedOutAt)
+	if len(candidates) > 1 {
+		return s.holdAny(ctx, r, candidates)
+	}
 	for _, spotID := range candidates {
 		var inserted, idTaken bool
 		err := retry(ctx, func() error {
@@ -445,6 +448,93 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 		case err != nil && !errors.Is(err, parking.ErrSpotUnavailable):
 			return err
 		}
+	}
+	return parking.ErrSpotUnavailable
+}
+
+// expireCandidateHolds is expireOverlappingHolds for a list of spots ($2).
+const expireCandidateHolds = `WITH x AS (
+		UPDATE reservations SET status = 'expired', updated_at = $1
+		WHERE status = 'held' AND id IN (
+			SELECT id FROM reservations
+			WHERE status = 'held' AND hold_expires_at <= $1 AND spot_id = ANY($2::text[])
+				AND tstzrange(starts_at, ends_at, '[)') && tstzrange($3, $4, '[)')
+			ORDER BY id FOR UPDATE
+		)
+		RETURNING lot_id, spot_id, id
+	)
+	INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+	SELECT lot_id, 'reservation.expired', spot_id, id, $1 FROM x`
+
+// pickAndInsertHold picks the first candidate ($7, in order) with no live
+// reservation overlapping the window, locks its spot row, and inserts the hold
+// there with its event. It returns the spot it picked (NULL if none), whether
+// the insert went in, and whether the id was already taken.
+//
+// The row lock is what lets many racers for "any spot" spread out instead of
+// queueing: with SKIP LOCKED each takes the first spot no other in-flight hold
+// has locked. NO KEY UPDATE does not conflict with the KEY SHARE lock that
+// foreign-key checks take, so single-spot holds never wait on it. The exclusion
+// constraint still has the last word (ON CONFLICT DO NOTHING, see insertHold).
+const pickAndInsertHold = `WITH pick AS (
+		SELECT sp.id FROM unnest($7::text[]) WITH ORDINALITY AS c(id, ord)
+		JOIN spots sp ON sp.id = c.id
+		WHERE NOT EXISTS (
+			SELECT 1 FROM reservations r
+			WHERE r.spot_id = sp.id AND r.status IN ('held', 'confirmed', 'checked_in')
+				AND tstzrange(r.starts_at, r.ends_at, '[)') && tstzrange($8, $9, '[)'))
+		ORDER BY c.ord
+		LIMIT 1
+		FOR NO KEY UPDATE OF sp %s
+	), ins AS (
+		INSERT INTO reservations (id, user_id, vehicle_id, plate, vehicle_size, lot_id, spot_id,
+			starts_at, ends_at, status, amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at)
+		SELECT $1, $2, $3, $4, $5, $6, pick.id, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM pick
+		ON CONFLICT DO NOTHING
+		RETURNING lot_id, spot_id, id, status, created_at
+	), ev AS (
+		INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+		SELECT lot_id, 'reservation.' || status, spot_id, id, created_at FROM ins
+	)
+	SELECT (SELECT id FROM pick), EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM reservations WHERE id = $1)`
+
+var (
+	pickSkipLocked = fmt.Sprintf(pickAndInsertHold, "SKIP LOCKED")
+	pickWaiting    = fmt.Sprintf(pickAndInsertHold, "")
+)
+
+// holdAny holds the first free spot of several. It first skips spots that other
+// in-flight holds have locked; only when that finds none does it wait for them,
+// since a locked spot may still be free for this window once they finish.
+func (s *Store) holdAny(ctx context.Context, r *parking.Reservation, candidates []string) error {
+	query := pickSkipLocked
+	for range len(candidates) + 2 {
+		var picked *string
+		var inserted, idTaken bool
+		err := retry(ctx, func() error {
+			b := &pgx.Batch{}
+			b.Queue(expireCandidateHolds, r.CreatedAt, candidates, r.StartsAt, r.EndsAt)
+			b.Queue(query, r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, candidates,
+				r.StartsAt, r.EndsAt, string(r.Status), r.Amount, r.Currency, r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt,
+				r.CheckedInAt, r.CheckedOutAt).
+				QueryRow(func(row pgx.Row) error { return row.Scan(&picked, &inserted, &idTaken) })
+			return s.pool.SendBatch(ctx, b).Close()
+		})
+		switch err = classify(err, "reservation"); {
+		case err != nil:
+			return err
+		case inserted:
+			r.SpotID = *picked
+			return nil
+		case idTaken:
+			return parking.Errorf(parking.ECONFLICT, "reservation already exists")
+		case picked == nil && query == pickWaiting:
+			return parking.ErrSpotUnavailable
+		case picked == nil:
+			query = pickWaiting
+		}
+		// Otherwise a hold that did not lock the spot row took the picked spot
+		// first; the next attempt's fresh snapshot sees it and moves on.
 	}
 	return parking.ErrSpotUnavailable
 }
