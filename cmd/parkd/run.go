@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"parkd/internal/auth"
 	"parkd/internal/booking"
 	"parkd/internal/demo"
 	"parkd/internal/httpapi"
@@ -73,6 +74,9 @@ func openStore(ctx context.Context, db string) (parking.Store, string, error) {
 
 // run starts parkd and serves until ctx is cancelled, then shuts down gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "admin" {
+		return runAdmin(ctx, args[1:], getenv, stdout, stderr)
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -90,24 +94,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer store.Close()
 	log.Info("database ready", "backend", backend)
 
+	engine := booking.New(store, clock)
+	authn := auth.New(store, clock)
 	if !cfg.noDemo {
-		lots, created, err := demo.Seed(ctx, store, clock)
+		lots, created, err := demo.Seed(ctx, store, authn, clock)
 		if err != nil {
 			return fmt.Errorf("create demo: %w", err)
 		}
 		if created {
-			log.Info("created the demo lots: browse them at /api/v1/lots (accounts and sign-in arrive with the accounts API)",
-				"garage", lots.Garage.ID, "mall", lots.Mall.ID)
+			log.Info("created the demo lots and accounts: sign in with POST /api/v1/sessions",
+				"garage", lots.Garage.ID, "mall", lots.Mall.ID,
+				"driver", demo.DriverEmail+" / "+demo.DriverPassword,
+				"operator", demo.OperatorEmail+" / "+demo.OperatorPassword+" (runs the garage)")
 		}
 	}
-
-	engine := booking.New(store, clock)
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           httpapi.NewHandler(log, store, engine, clock),
+		Handler:           httpapi.NewHandler(httpapi.Services{Log: log, Store: store, Engine: engine, Auth: authn, Clock: clock}),
 		ReadHeaderTimeout: httpapi.ReadHeaderTimeout,
 		ReadTimeout:       httpapi.ReadTimeout,
 		WriteTimeout:      httpapi.WriteTimeout,

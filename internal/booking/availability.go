@@ -102,6 +102,33 @@ func (s *Service) Availability(ctx context.Context, lotID string, fits parking.S
 	return a, nil
 }
 
+// SpotStatus returns one spot's status over [from, to).
+func (s *Service) SpotStatus(ctx context.Context, sp parking.Spot, from, to time.Time) (SpotStatus, error) {
+	rs, err := s.store.SpotReservations(ctx, sp.ID, s.clock.Now())
+	if err != nil {
+		return "", err
+	}
+	var claim parking.Status
+	for _, r := range rs {
+		if parking.Overlaps(r.StartsAt, r.EndsAt, from, to) && rank(r.Status) > rank(claim) {
+			claim = r.Status
+		}
+	}
+	return spotStatus(sp, claim), nil
+}
+
+func rank(s parking.Status) int {
+	switch s {
+	case parking.StatusCheckedIn:
+		return 3
+	case parking.StatusConfirmed:
+		return 2
+	case parking.StatusHeld:
+		return 1
+	}
+	return 0
+}
+
 func spotStatus(sp parking.Spot, claim parking.Status) SpotStatus {
 	switch {
 	case claim == parking.StatusCheckedIn:

@@ -39,6 +39,8 @@ type HoldRequest struct {
 	Plate       string
 	StartsAt    time.Time
 	EndsAt      time.Time
+	// Key, when set, completes an idempotency key in the hold's transaction.
+	Key *parking.KeyCompletion
 }
 
 // Hold places a hold that expires after the lot's hold time unless confirmed.
@@ -89,7 +91,7 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (parking.Reservatio
 		Amount: amount, Currency: lot.Currency, HoldExpiresAt: now.Add(time.Duration(lot.Policy.HoldTTL)),
 		CreatedAt: now, UpdatedAt: now,
 	}
-	err = s.store.Hold(ctx, &r, candidates)
+	err = s.store.Hold(ctx, &r, candidates, req.Key)
 	if errors.Is(err, parking.ErrSpotUnavailable) && req.SpotID == "" {
 		return parking.Reservation{}, parking.ErrNoSpotAvailable
 	}

@@ -13,13 +13,28 @@ import (
 
 // Lots names what Seed created.
 type Lots struct {
-	Garage parking.Lot // 450 spots on three levels
-	Mall   parking.Lot
+	Garage   parking.Lot // 450 spots on three levels
+	Mall     parking.Lot
+	Driver   parking.User
+	Operator parking.User // runs the garage
+}
+
+// The demo accounts' credentials; they exist only in a demo database.
+const (
+	DriverEmail      = "driver@parkd.test"
+	DriverPassword   = "demo-driver-pass"
+	OperatorEmail    = "operator@parkd.test"
+	OperatorPassword = "demo-operator-pass"
+)
+
+// Accounts creates users; auth.Service is one.
+type Accounts interface {
+	CreateUser(ctx context.Context, name, email, password string, role parking.Role, operatorID string) (parking.User, error)
 }
 
 // Seed creates the demo lots when the store has no lot yet, and reports
 // whether it did.
-func Seed(ctx context.Context, store parking.Store, clock parking.Clock) (Lots, bool, error) {
+func Seed(ctx context.Context, store parking.Store, accounts Accounts, clock parking.Clock) (Lots, bool, error) {
 	lots, err := store.Lots(ctx)
 	if err != nil || len(lots) > 0 {
 		return Lots{}, false, err
@@ -58,6 +73,12 @@ func Seed(ctx context.Context, store parking.Store, clock parking.Clock) (Lots, 
 		TimeZone: "America/Los_Angeles", Currency: "USD", Policy: mallPolicy, CreatedAt: now,
 	}
 	if err := createLot(ctx, store, &out.Mall, mallLevels); err != nil {
+		return Lots{}, false, err
+	}
+	if out.Driver, err = accounts.CreateUser(ctx, "Dana Driver", DriverEmail, DriverPassword, parking.RoleDriver, ""); err != nil {
+		return Lots{}, false, err
+	}
+	if out.Operator, err = accounts.CreateUser(ctx, "Omar Operator", OperatorEmail, OperatorPassword, parking.RoleOperator, city.ID); err != nil {
 		return Lots{}, false, err
 	}
 	return out, true, nil

@@ -68,34 +68,33 @@ func handleGetLot(log *slog.Logger, store parking.Store) http.Handler {
 // DefaultWindow is the availability window when a request names none: from now.
 const DefaultWindow = time.Hour
 
-// handleListSpots lists a lot's spots with their status over a window:
-// ?from=&to= in RFC 3339 (default now..now+1h), ?size= for spots that fit a
-// vehicle of that size (aliases accepted).
+// windowQuery reads ?size=, ?from= and ?to= (RFC 3339; default now..now+1h).
+// size keeps the spots a vehicle of that size fits.
+func windowQuery(r *http.Request, clock parking.Clock) (fits parking.Size, from, to time.Time, err error) {
+	q := r.URL.Query()
+	if v := q.Get("size"); v != "" {
+		if fits, err = parking.ParseSize(v); err != nil {
+			return 0, from, to, err
+		}
+	}
+	if from, err = parseTime(q.Get("from"), "from", clock.Now()); err != nil {
+		return 0, from, to, err
+	}
+	if to, err = parseTime(q.Get("to"), "to", from.Add(DefaultWindow)); err != nil {
+		return 0, from, to, err
+	}
+	if !to.After(from) {
+		return 0, from, to, parking.Errorf(parking.EINVALID, "to must be after from")
+	}
+	return fits, from, to, nil
+}
+
+// handleListSpots lists a lot's spots with their status over a window.
 func handleListSpots(log *slog.Logger, engine *booking.Service, clock parking.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		var fits parking.Size
-		if v := q.Get("size"); v != "" {
-			size, err := parking.ParseSize(v)
-			if err != nil {
-				writeError(w, r, log, err)
-				return
-			}
-			fits = size
-		}
-		now := clock.Now()
-		from, err := parseTime(q.Get("from"), "from", now)
+		fits, from, to, err := windowQuery(r, clock)
 		if err != nil {
 			writeError(w, r, log, err)
-			return
-		}
-		to, err := parseTime(q.Get("to"), "to", from.Add(DefaultWindow))
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if !to.After(from) {
-			writeError(w, r, log, parking.Errorf(parking.EINVALID, "to must be after from"))
 			return
 		}
 		a, err := engine.Availability(r.Context(), r.PathValue("lot"), fits, from, to)
@@ -104,6 +103,52 @@ func handleListSpots(log *slog.Logger, engine *booking.Service, clock parking.Cl
 			return
 		}
 		writeJSON(w, http.StatusOK, a)
+	})
+}
+
+// handleAvailability answers only the counts by spot size over a window: what
+// a list of lots or a sign at the entrance needs.
+func handleAvailability(log *slog.Logger, engine *booking.Service, clock parking.Clock) http.Handler {
+	type response struct {
+		LotID  string                          `json:"lot_id"`
+		From   time.Time                       `json:"from"`
+		To     time.Time                       `json:"to"`
+		Counts map[parking.Size]booking.Counts `json:"counts"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fits, from, to, err := windowQuery(r, clock)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		a, err := engine.Availability(r.Context(), r.PathValue("lot"), fits, from, to)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, response{LotID: a.LotID, From: a.From, To: a.To, Counts: a.Counts})
+	})
+}
+
+// handleGetSpot returns one spot with its status over a window.
+func handleGetSpot(log *slog.Logger, store parking.Store, engine *booking.Service, clock parking.Clock) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, from, to, err := windowQuery(r, clock)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		sp, err := store.Spot(r.Context(), r.PathValue("spot"))
+		if err != nil || sp.LotID != r.PathValue("lot") {
+			writeError(w, r, log, parking.Errorf(parking.ENOTFOUND, "spot not found in this lot"))
+			return
+		}
+		status, err := engine.SpotStatus(r.Context(), sp, from, to)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, booking.SpotAvailability{Spot: sp, Status: status})
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"parkd/internal/auth"
 	"parkd/internal/booking"
 	"parkd/internal/httpapi"
 	"parkd/internal/parking"
@@ -32,7 +33,7 @@ func newAPI(t *testing.T, b teststore.Backend) apiEnv {
 	clock := parkingtest.NewClock(storetest.T0)
 	engine := booking.New(s, clock)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	srv := httptest.NewServer(httpapi.NewHandler(log, s, engine, clock))
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: engine, Auth: auth.New(s, clock), Clock: clock}))
 	t.Cleanup(srv.Close)
 	return apiEnv{srv: srv, store: s, clock: clock, engine: engine, fixture: storetest.MustFixture(t, s)}
 }
@@ -114,7 +115,8 @@ func TestBadRequests(t *testing.T) {
 func TestHealth(t *testing.T) {
 	s := teststore.OpenSQLite(t)
 	clock := parkingtest.NewClock(storetest.T0)
-	srv := httptest.NewServer(httpapi.NewHandler(slog.New(slog.NewJSONHandler(io.Discard, nil)), s, booking.New(s, clock), clock))
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Store: s, Engine: booking.New(s, clock), Auth: auth.New(s, clock), Clock: clock}))
 	defer srv.Close()
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if resp, body := get(t, srv.URL+path); resp.StatusCode != http.StatusOK {

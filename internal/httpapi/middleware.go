@@ -6,7 +6,11 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
+
+	"parkd/internal/auth"
+	"parkd/internal/parking"
 )
 
 type requestIDKey struct{}
@@ -76,5 +80,140 @@ func withRecover(log *slog.Logger, next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(w, r)
+	})
+}
+
+// SessionCookie carries the session token for browsers.
+const SessionCookie = "parkd_session"
+
+type userKey struct{}
+type gateKey struct{}
+
+// bearerToken returns the token of an Authorization: Bearer header, and whether
+// one was sent.
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", false
+	}
+	scheme, token, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", true
+	}
+	return strings.TrimSpace(token), true
+}
+
+// withAuth identifies the caller: a user by session token (Authorization header
+// or cookie), or a gate device by its key. A bad Authorization header is 401 at
+// once; a stale cookie is ignored, so a browser with an old cookie still sees
+// public pages.
+func withAuth(log *slog.Logger, authn *auth.Service, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, fromHeader := bearerToken(r)
+		if !fromHeader {
+			if c, err := r.Cookie(SessionCookie); err == nil {
+				token = c.Value
+			}
+		}
+		if token == "" {
+			if fromHeader {
+				writeError(w, r, log, auth.ErrUnauthenticated)
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := r.Context()
+		if strings.HasPrefix(token, "pkg_") {
+			g, err := authn.AuthenticateGate(ctx, token)
+			if err != nil {
+				writeError(w, r, log, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, gateKey{}, g)))
+			return
+		}
+		u, _, err := authn.Authenticate(ctx, token)
+		switch {
+		case err == nil:
+			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey{}, u)))
+		case parking.ErrorCode(err) == parking.EUNAUTHORIZED && !fromHeader:
+			next.ServeHTTP(w, r)
+		default:
+			writeError(w, r, log, err)
+		}
+	})
+}
+
+// currentUser returns the signed-in user, if any.
+func currentUser(r *http.Request) (parking.User, bool) {
+	u, ok := r.Context().Value(userKey{}).(parking.User)
+	return u, ok
+}
+
+// currentGate returns the gate device making the request, if any.
+func currentGate(r *http.Request) (parking.Gate, bool) {
+	g, ok := r.Context().Value(gateKey{}).(parking.Gate)
+	return g, ok
+}
+
+// requireUser returns the signed-in user or answers 401.
+func requireUser(w http.ResponseWriter, r *http.Request, log *slog.Logger) (parking.User, bool) {
+	u, ok := currentUser(r)
+	if !ok {
+		writeError(w, r, log, auth.ErrUnauthenticated)
+	}
+	return u, ok
+}
+
+// pathUserID resolves {id} of /api/v1/users/{id}/...: "me" or the caller's own
+// id. Admins may name anyone; for everybody else another id is not found, so
+// that ids of other users are not even confirmed to exist.
+func pathUserID(r *http.Request, me parking.User) (string, error) {
+	id := r.PathValue("id")
+	switch {
+	case id == "me" || id == me.ID:
+		return me.ID, nil
+	case me.Role == parking.RoleAdmin:
+		return id, nil
+	}
+	return "", parking.Errorf(parking.ENOTFOUND, "user not found")
+}
+
+// methodErrorWriter replaces the router's plain-text 404 and 405 answers with
+// problem+json, so that every error parkd gives has one shape.
+type methodErrorWriter struct {
+	http.ResponseWriter
+	r        *http.Request
+	replaced bool
+}
+
+func (m *methodErrorWriter) WriteHeader(code int) {
+	if (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) &&
+		strings.HasPrefix(m.Header().Get("Content-Type"), "text/plain") {
+		m.replaced = true
+		if code == http.StatusNotFound {
+			sendProblem(m.ResponseWriter, newProblem(m.r, code, parking.ENOTFOUND, "no such route: "+m.r.Method+" "+m.r.URL.Path))
+		} else {
+			sendProblem(m.ResponseWriter, newProblem(m.r, code, "method_not_allowed",
+				m.r.Method+" is not allowed here; allowed: "+m.Header().Get("Allow")))
+		}
+		return
+	}
+	m.ResponseWriter.WriteHeader(code)
+}
+
+func (m *methodErrorWriter) Write(b []byte) (int, error) {
+	if m.replaced {
+		return len(b), nil
+	}
+	return m.ResponseWriter.Write(b)
+}
+
+func (m *methodErrorWriter) Unwrap() http.ResponseWriter { return m.ResponseWriter }
+
+func withJSONMethodErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&methodErrorWriter{ResponseWriter: w, r: r}, r)
 	})
 }

@@ -2,29 +2,40 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
+	"parkd/internal/auth"
 	"parkd/internal/parking"
 )
 
 // statusOf maps each error code to its HTTP status; unknown codes are 500.
 var statusOf = map[string]int{
-	parking.EINVALID:          http.StatusBadRequest,
-	parking.EUNAUTHORIZED:     http.StatusUnauthorized,
-	parking.EFORBIDDEN:        http.StatusForbidden,
-	parking.ENOTFOUND:         http.StatusNotFound,
-	parking.ECONFLICT:         http.StatusConflict,
-	parking.ESPOTUNAVAILABLE:  http.StatusConflict,
-	parking.ENOSPOTAVAILABLE:  http.StatusConflict,
-	parking.EHOLDEXPIRED:      http.StatusConflict,
-	parking.ESTATUS:           http.StatusConflict,
-	parking.ESPOTOUTOFSERVICE: http.StatusConflict,
-	parking.EINVALIDWINDOW:    http.StatusUnprocessableEntity,
-	parking.EWINDOWINPAST:     http.StatusUnprocessableEntity,
-	parking.ESTAYTOOLONG:      http.StatusUnprocessableEntity,
-	parking.EVEHICLETOOLARGE:  http.StatusUnprocessableEntity,
-	parking.EINTERNAL:         http.StatusInternalServerError,
+	parking.EINVALID:           http.StatusBadRequest,
+	parking.EUNAUTHORIZED:      http.StatusUnauthorized,
+	parking.EFORBIDDEN:         http.StatusForbidden,
+	parking.ENOTFOUND:          http.StatusNotFound,
+	parking.ECONFLICT:          http.StatusConflict,
+	parking.ESPOTUNAVAILABLE:   http.StatusConflict,
+	parking.ENOSPOTAVAILABLE:   http.StatusConflict,
+	parking.EHOLDEXPIRED:       http.StatusConflict,
+	parking.ESTATUS:            http.StatusConflict,
+	parking.ESPOTOUTOFSERVICE:  http.StatusConflict,
+	parking.EINVALIDWINDOW:     http.StatusUnprocessableEntity,
+	parking.EWINDOWINPAST:      http.StatusUnprocessableEntity,
+	parking.ESTAYTOOLONG:       http.StatusUnprocessableEntity,
+	parking.EVEHICLETOOLARGE:   http.StatusUnprocessableEntity,
+	parking.EVALIDATION:        http.StatusUnprocessableEntity,
+	parking.EEMAILTAKEN:        http.StatusConflict,
+	parking.ETOOMANYREQUESTS:   http.StatusTooManyRequests,
+	parking.EIDEMPOTENCY:       http.StatusUnprocessableEntity,
+	parking.EINFLIGHT:          http.StatusConflict,
+	"idempotency_key_required": http.StatusBadRequest,
+	"too_large":                http.StatusRequestEntityTooLarge,
+	parking.EINTERNAL:          http.StatusInternalServerError,
 }
 
 // Problem is an RFC 9457 problem detail with parkd's stable error code.
@@ -36,11 +47,19 @@ type Problem struct {
 	Code      string `json:"code"`
 	Instance  string `json:"instance,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
+	// Fields lists each invalid field, for validation_failed.
+	Fields []parking.FieldError `json:"fields,omitempty"`
 }
 
 // writeError answers with err as problem+json. Internal errors are logged with
 // the request id and shown only as "internal error".
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var throttled *auth.TooManyAttempts
+	if errors.As(err, &throttled) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds()))))
+		writeProblem(w, r, http.StatusTooManyRequests, parking.ETOOMANYREQUESTS, "too many failed sign-ins: try again later")
+		return
+	}
 	code := parking.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {
@@ -49,17 +68,30 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if status == http.StatusInternalServerError {
 		log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()))
 	}
-	writeProblem(w, r, status, code, parking.ErrorMessage(err))
+	p := newProblem(r, status, code, parking.ErrorMessage(err))
+	var v *parking.ValidationError
+	if errors.As(err, &v) {
+		p.Fields = v.Fields
+	}
+	sendProblem(w, p)
+}
+
+func newProblem(r *http.Request, status int, code, detail string) Problem {
+	return Problem{
+		Type: "urn:parkd:problem:" + code, Title: http.StatusText(status), Status: status,
+		Detail: detail, Code: code, Instance: r.URL.Path, RequestID: requestID(r.Context()),
+	}
 }
 
 func writeProblem(w http.ResponseWriter, r *http.Request, status int, code, detail string) {
+	sendProblem(w, newProblem(r, status, code, detail))
+}
+
+func sendProblem(w http.ResponseWriter, p Problem) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(Problem{
-		Type: "urn:parkd:problem:" + code, Title: http.StatusText(status), Status: status,
-		Detail: detail, Code: code, Instance: r.URL.Path, RequestID: requestID(r.Context()),
-	})
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
 }
 
 // writeJSON answers with v as JSON.
@@ -67,10 +99,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
-}
-
-func handleNotFound(log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, http.StatusNotFound, parking.ENOTFOUND, "no such route: "+r.Method+" "+r.URL.Path)
-	})
 }

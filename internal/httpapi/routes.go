@@ -1,21 +1,63 @@
 package httpapi
 
 import (
-	"log/slog"
 	"net/http"
-
-	"parkd/internal/booking"
-	"parkd/internal/parking"
 )
 
+// router is a ServeMux that remembers its patterns, so tests can check that the
+// API description covers every route.
+type router struct {
+	mux      *http.ServeMux
+	patterns []string
+}
+
+// Handle registers h for pattern ("METHOD /path/{param}").
+func (rt *router) Handle(pattern string, h http.Handler) {
+	rt.patterns = append(rt.patterns, pattern)
+	rt.mux.Handle(pattern, h)
+}
+
+// Routes lists the pattern of every route parkd serves.
+func Routes() []string {
+	rt := &router{mux: http.NewServeMux()}
+	addRoutes(rt, Services{})
+	return rt.patterns
+}
+
 // addRoutes lists every route parkd serves.
-func addRoutes(mux *http.ServeMux, log *slog.Logger, store parking.Store, engine *booking.Service, clock parking.Clock) {
+func addRoutes(mux *router, s Services) {
+	log, store, engine, clock := s.Log, s.Store, s.Engine, s.Clock
+	idempotent := func(h http.Handler) http.Handler { return withIdempotency(log, store, clock, false, h) }
+	mustBeIdempotent := func(h http.Handler) http.Handler { return withIdempotency(log, store, clock, true, h) }
+
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(log, store))
 
+	// Accounts and sessions.
+	mux.Handle("POST /api/v1/users", idempotent(handleSignUp(log, s.Auth)))
+	mux.Handle("GET /api/v1/users/{id}", handleGetUser(log, store))
+	mux.Handle("POST /api/v1/sessions", handleSignIn(log, s.Auth)) // never replayed: its response holds a secret
+	mux.Handle("DELETE /api/v1/sessions/current", handleSignOut(log, s.Auth))
+
+	// A driver's own things; {id} is "me" or the caller's id.
+	mux.Handle("GET /api/v1/users/{id}/vehicles", handleListVehicles(log, store))
+	mux.Handle("POST /api/v1/users/{id}/vehicles", idempotent(handleCreateVehicle(log, store, clock)))
+	mux.Handle("DELETE /api/v1/users/{id}/vehicles/{vehicle}", handleDeleteVehicle(log, store, clock))
+	mux.Handle("GET /api/v1/users/{id}/reservations", handleUserReservations(log, store))
+	mux.Handle("GET /api/v1/users/{id}/payments", handleUserPayments(log, store))
+
+	// Lots and spots, public.
 	mux.Handle("GET /api/v1/lots", handleListLots(log, store))
 	mux.Handle("GET /api/v1/lots/{lot}", handleGetLot(log, store))
 	mux.Handle("GET /api/v1/lots/{lot}/spots", handleListSpots(log, engine, clock))
+	mux.Handle("GET /api/v1/lots/{lot}/spots/{spot}", handleGetSpot(log, store, engine, clock))
+	mux.Handle("GET /api/v1/lots/{lot}/availability", handleAvailability(log, engine, clock))
 
-	mux.Handle("/", handleNotFound(log))
+	// Reservations.
+	mux.Handle("POST /api/v1/reservations", mustBeIdempotent(handleCreateReservation(log, store, engine)))
+	mux.Handle("GET /api/v1/reservations/{reservation}", handleGetReservation(log, store))
+	mux.Handle("POST /api/v1/reservations/{reservation}/cancel", mustBeIdempotent(handleCancelReservation(log, store, engine)))
+
+	// Operators: their lots, levels, spots, gates and reservations (operator.go).
+	addOperatorRoutes(mux, s, idempotent, mustBeIdempotent)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"parkd/internal/auth"
 	"parkd/internal/booking"
 	"parkd/internal/parking"
 )
@@ -20,10 +21,19 @@ const (
 	IdleTimeout       = 120 * time.Second
 )
 
+// Services are what the handlers are built from.
+type Services struct {
+	Log    *slog.Logger
+	Store  parking.Store
+	Engine *booking.Service
+	Auth   *auth.Service
+	Clock  parking.Clock
+}
+
 // NewHandler returns the whole HTTP interface, wrapped in request ids, access
-// logs and panic recovery.
-func NewHandler(log *slog.Logger, store parking.Store, engine *booking.Service, clock parking.Clock) http.Handler {
-	mux := http.NewServeMux()
-	addRoutes(mux, log, store, engine, clock)
-	return withRequestID(withAccessLog(log, withRecover(log, mux)))
+// logs, panic recovery and authentication.
+func NewHandler(s Services) http.Handler {
+	rt := &router{mux: http.NewServeMux()}
+	addRoutes(rt, s)
+	return withRequestID(withAccessLog(s.Log, withRecover(s.Log, withJSONMethodErrors(withAuth(s.Log, s.Auth, rt.mux)))))
 }

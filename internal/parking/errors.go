@@ -22,6 +22,11 @@ const (
 	EVEHICLETOOLARGE  = "vehicle_does_not_fit"
 	ESPOTOUTOFSERVICE = "spot_out_of_service"
 	ESTATUS           = "invalid_status"
+	EVALIDATION       = "validation_failed"
+	EEMAILTAKEN       = "email_taken"
+	ETOOMANYREQUESTS  = "too_many_requests"
+	EIDEMPOTENCY      = "idempotency_key_reused"
+	EINFLIGHT         = "idempotency_key_in_use"
 )
 
 // Error is a domain error with a stable code and a message safe to show a user.
@@ -60,6 +65,10 @@ func ErrorCode(err error) string {
 	if errors.As(err, &e) {
 		return e.Code
 	}
+	var v *ValidationError
+	if errors.As(err, &v) {
+		return EVALIDATION
+	}
 	return EINTERNAL
 }
 
@@ -68,6 +77,10 @@ func ErrorMessage(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Message
+	}
+	var v *ValidationError
+	if errors.As(err, &v) {
+		return "some fields are invalid: see fields"
 	}
 	return "internal error"
 }

@@ -244,18 +244,63 @@ type Store interface {
 	UserByEmail(ctx context.Context, email string) (User, error)
 
 	CreateVehicle(ctx context.Context, v *Vehicle) error
+	// Vehicle returns a vehicle, also one its owner removed (reservations keep
+	// pointing at it); Vehicles lists only those not removed.
 	Vehicle(ctx context.Context, id string) (Vehicle, error)
 	Vehicles(ctx context.Context, userID string) ([]Vehicle, error)
+	// DeleteVehicle removes a vehicle from its owner's list; a missing or
+	// already removed vehicle is ErrNotFound.
+	DeleteVehicle(ctx context.Context, id string, at time.Time) error
+
+	CreateSession(ctx context.Context, s *Session) error
+	// Session returns the session with this token hash, expired or not.
+	Session(ctx context.Context, tokenHash string) (Session, error)
+	DeleteSession(ctx context.Context, tokenHash string) error
+
+	// UpdateLot saves every field of l but its id, operator and creation time.
+	UpdateLot(ctx context.Context, l *Lot) error
+	// UpdateLevel saves a level's name, ordinal and plan size.
+	UpdateLevel(ctx context.Context, l *Level) error
+	// UpdateSpot saves a spot's label, size, position and amenities; its
+	// service state changes only through SetSpotInService.
+	UpdateSpot(ctx context.Context, s *Spot) error
+
+	CreateGate(ctx context.Context, g *Gate) error
+	Gates(ctx context.Context, lotID string) ([]Gate, error)
+	GateByKeyHash(ctx context.Context, keyHash string) (Gate, error)
+
+	// ClaimIdempotencyKey records k as in flight unless (user, key) is already
+	// recorded. It returns the record as stored and whether this call claimed
+	// it. An in-flight record created before staleBefore was abandoned (its
+	// request died): it is claimed anew.
+	ClaimIdempotencyKey(ctx context.Context, k IdempotencyKey, staleBefore time.Time) (IdempotencyKey, bool, error)
+	// CompleteIdempotencyKey stores the response of a claimed key.
+	CompleteIdempotencyKey(ctx context.Context, userID, key string, status int, body []byte) error
+	// ReleaseIdempotencyKey forgets a claimed key whose request failed, so it can be retried.
+	ReleaseIdempotencyKey(ctx context.Context, userID, key string) error
+	// DeleteExpiredIdempotencyKeys forgets keys whose expiry has passed.
+	DeleteExpiredIdempotencyKeys(ctx context.Context, now time.Time) (int, error)
 
 	// Hold inserts r, a held reservation, on the first of candidates (spot ids, in
 	// order of preference) that is free for r's window, and sets r.SpotID. Holds
 	// whose expiry has passed by r.CreatedAt are expired first, so they never block.
 	// The database decides: when two holds race for a spot, the first to commit
 	// wins. If no candidate is free, Hold returns ErrSpotUnavailable.
-	Hold(ctx context.Context, r *Reservation, candidates []string) error
+	//
+	// When key is not nil, the key is completed with key.Render's response in
+	// the same transaction, so a retry can never book twice.
+	Hold(ctx context.Context, r *Reservation, candidates []string, key *KeyCompletion) error
 	Reservation(ctx context.Context, id string) (Reservation, error)
 	// UserReservations lists a user's reservations, newest window first.
 	UserReservations(ctx context.Context, userID string) ([]Reservation, error)
+	// LotReservations lists a lot's reservations of any status whose window
+	// overlaps [from, to), by start.
+	LotReservations(ctx context.Context, lotID string, from, to time.Time) ([]Reservation, error)
+	// SpotReservations lists a spot's reservations that block at from and end
+	// after it (held, confirmed, checked in), by start.
+	SpotReservations(ctx context.Context, spotID string, from time.Time) ([]Reservation, error)
+	// UserPayments lists a user's payments, newest first.
+	UserPayments(ctx context.Context, userID string) ([]Payment, error)
 	// ChangeStatus applies c and records its event. When the reservation is not
 	// in one of c.From, it returns the reservation as it is and ErrInvalidStatus.
 	ChangeStatus(ctx context.Context, c StatusChange) (Reservation, error)

@@ -46,7 +46,7 @@ func BenchmarkHold(b *testing.B) {
 			r := &parking.Reservation{ID: parking.NewID("res"), Plate: "BENCH", VehicleSize: parking.Standard, LotID: lot.ID,
 				StartsAt: start, EndsAt: start.Add(time.Hour), Status: parking.StatusHeld, Amount: 300, Currency: "USD",
 				HoldExpiresAt: t0.Add(5 * time.Minute), CreatedAt: t0}
-			if err := s.Hold(ctx, r, []string{spot}); err != nil {
+			if err := s.Hold(ctx, r, []string{spot}, nil); err != nil {
 				b.Errorf("Hold: %v", err)
 				return
 			}

@@ -25,10 +25,11 @@ const (
 )
 
 // uniqueMessages explains, by constraint name, which value is taken. The names
-// are the ones PostgreSQL gives the constraints in migrations/0001_core.sql.
+// are the ones PostgreSQL gives the constraints in the files under migrations/.
 var uniqueMessages = map[string]string{
 	"users_email_key":        "email already registered",
 	"spots_lot_id_label_key": "a spot with that label already exists in this lot",
+	"gates_key_hash_key":     "a gate with that key already exists",
 }
 
 // foreignKeys says, by constraint name, what a dangling reference means. A
@@ -49,6 +50,8 @@ var foreignKeys = map[string]*parking.Error{
 	"payments_user_id_fkey":           parking.Errorf(parking.EINVALID, "user not found"),
 	"gate_events_lot_id_fkey":         parking.Errorf(parking.ENOTFOUND, "lot not found"),
 	"gate_events_reservation_id_fkey": parking.Errorf(parking.EINVALID, "reservation not found"),
+	"sessions_user_id_fkey":           parking.Errorf(parking.ENOTFOUND, "user not found"),
+	"gates_lot_id_fkey":               parking.Errorf(parking.ENOTFOUND, "lot not found"),
 }
 
 // classify turns a driver error into a domain error by its SQLSTATE (and, to

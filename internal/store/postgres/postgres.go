@@ -334,16 +334,18 @@ func scanVehicle(row pgx.CollectableRow) (parking.Vehicle, error) {
 	return v, err
 }
 
-// Vehicle returns the vehicle with the given id.
+// Vehicle returns the vehicle with the given id, also one its owner removed:
+// reservations made with it still name it.
 func (s *Store) Vehicle(ctx context.Context, id string) (parking.Vehicle, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+vehicleColumns+` FROM vehicles WHERE id = $1`, id)
 	v, err := pgx.CollectExactlyOneRow(rows, scanVehicle)
 	return v, classify(err, "vehicle")
 }
 
-// Vehicles lists a user's vehicles, oldest first.
+// Vehicles lists a user's vehicles that are not removed, oldest first.
 func (s *Store) Vehicles(ctx context.Context, userID string) ([]parking.Vehicle, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+vehicleColumns+` FROM vehicles WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	rows, _ := s.pool.Query(ctx, `SELECT `+vehicleColumns+` FROM vehicles WHERE user_id = $1 AND deleted_at IS NULL
+		ORDER BY created_at, id`, userID)
 	vs, err := pgx.CollectRows(rows, scanVehicle)
 	return vs, classify(err, "vehicle")
 }
@@ -413,7 +415,10 @@ const insertHold = `WITH ins AS (
 // implicit transaction, so the expiry of lapsed holds, the insert and its event
 // commit together. The exclusion constraint, not a prior SELECT, decides whether
 // the spot is free, so two racing holds cannot both win.
-func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []string) error {
+//
+// With a key to complete, each attempt runs in an explicit transaction that
+// also completes the key (see holdTx): two round trips when the hold goes in.
+func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []string, key *parking.KeyCompletion) error {
 	if r.Status == "" {
 		r.Status = parking.StatusHeld
 	}
@@ -423,33 +428,152 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 		r.UpdatedAt = r.CreatedAt
 	}
 	r.CheckedInAt, r.CheckedOutAt = utcPtr(r.CheckedInAt), utcPtr(r.CheckedOutAt)
+	tx := &holdTx{pool: s.pool, key: key}
+	if key != nil && len(candidates) > 0 {
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("postgres: acquire connection: %w", err)
+		}
+		// Release destroys rather than pools a connection that an error left
+		// inside a transaction, so none is ever reused mid-transaction.
+		defer conn.Release()
+		tx.conn = conn
+	}
 	if len(candidates) > 1 {
-		return s.holdAny(ctx, r, candidates)
+		return s.holdAny(ctx, tx, r, candidates)
 	}
 	for _, spotID := range candidates {
 		var inserted, idTaken bool
 		err := retry(ctx, func() error {
 			// A fresh batch per attempt: pgx records prepared statements in
 			// the queued queries, and a failed batch invalidates them.
-			b := &pgx.Batch{}
+			b := tx.batch()
 			b.Queue(expireOverlappingHolds, r.CreatedAt, spotID, r.StartsAt, r.EndsAt)
 			b.Queue(insertHold, r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, spotID,
 				r.StartsAt, r.EndsAt, string(r.Status), r.Amount, r.Currency, r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt,
 				r.CheckedInAt, r.CheckedOutAt).
 				QueryRow(func(row pgx.Row) error { return row.Scan(&inserted, &idTaken) })
-			return s.pool.SendBatch(ctx, b).Close()
+			return tx.send(ctx, b)
 		})
 		switch err = classify(err, "reservation"); {
 		case err == nil && inserted:
-			r.SpotID = spotID
-			return nil
-		case err == nil && idTaken:
-			return parking.Errorf(parking.ECONFLICT, "reservation already exists")
-		case err != nil && !errors.Is(err, parking.ErrSpotUnavailable):
+			return tx.complete(ctx, r, spotID)
+		case err == nil:
+			if err := tx.commit(ctx); err != nil {
+				return err
+			}
+			if idTaken {
+				return parking.Errorf(parking.ECONFLICT, "reservation already exists")
+			}
+		case !errors.Is(err, parking.ErrSpotUnavailable):
 			return err
 		}
 	}
 	return parking.ErrSpotUnavailable
+}
+
+// holdTx is where Hold's attempts run. Without a key it is the pool, and each
+// batch is its own implicit transaction, exactly as before keys existed.
+//
+// With a key, every attempt runs on one connection in an explicit transaction:
+// the first batch is BEGIN, a lock on the key's row and the hold's statements;
+// if the hold went in, Go renders the response and a second batch updates the
+// key and commits. pgx sends a batch as one pipeline with a single Sync, and
+// PostgreSQL lets BEGIN turn that pipeline's implicit transaction into an
+// explicit one that stays open after it. Locking the key first means the
+// second batch's UPDATE cannot miss it (a released or swept key is found
+// missing before anything is committed) and keeps the lock order key, then
+// spot. The transaction holds the spot while Render runs, so Render must only
+// format.
+type holdTx struct {
+	pool *pgxpool.Pool
+	key  *parking.KeyCompletion
+	conn *pgxpool.Conn // nil without a key
+
+	keyFound bool // set by the key lock in the last batch
+}
+
+// batch starts an attempt's batch: empty without a key, else BEGIN and the
+// lock on the key's row.
+func (h *holdTx) batch() *pgx.Batch {
+	b := &pgx.Batch{}
+	if h.conn == nil {
+		return b
+	}
+	h.keyFound = false
+	b.Queue(`BEGIN`)
+	b.Queue(`WITH k AS (
+			SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND key = $2 FOR NO KEY UPDATE
+		)
+		SELECT count(*) > 0 FROM k`, h.key.UserID, h.key.Key).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&h.keyFound) })
+	return b
+}
+
+// send runs an attempt's batch. With a key the transaction stays open when the
+// batch succeeded, for complete or commit to end it, and is rolled back when
+// it failed or the key is gone.
+func (h *holdTx) send(ctx context.Context, b *pgx.Batch) error {
+	if h.conn == nil {
+		return h.pool.SendBatch(ctx, b).Close()
+	}
+	if err := h.conn.SendBatch(ctx, b).Close(); err != nil {
+		h.rollback(ctx)
+		return err
+	}
+	if !h.keyFound {
+		h.rollback(ctx)
+		return parking.Errorf(parking.ENOTFOUND, "idempotency key not found")
+	}
+	return nil
+}
+
+// complete settles an attempt whose hold went in on spotID: it sets r.SpotID
+// and, with a key, completes the key with Render's response and commits. When
+// Render or the commit fails, the hold is rolled back and r.SpotID restored.
+func (h *holdTx) complete(ctx context.Context, r *parking.Reservation, spotID string) error {
+	prev := r.SpotID
+	r.SpotID = spotID
+	if h.conn == nil {
+		return nil
+	}
+	status, body, err := h.key.Render(*r)
+	if err != nil {
+		h.rollback(ctx)
+		r.SpotID = prev
+		return err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE user_id = $1 AND key = $2`,
+		h.key.UserID, h.key.Key, status, body)
+	b.Queue(`COMMIT`)
+	if err := h.conn.SendBatch(ctx, b).Close(); err != nil {
+		h.rollback(ctx)
+		r.SpotID = prev
+		return classify(err, "idempotency key")
+	}
+	return nil
+}
+
+// commit ends an attempt whose hold did not go in. It commits rather than rolls
+// back so the lapsed holds the attempt expired stay expired, as they do
+// without a key.
+func (h *holdTx) commit(ctx context.Context) error {
+	if h.conn == nil {
+		return nil
+	}
+	if _, err := h.conn.Exec(ctx, `COMMIT`); err != nil {
+		h.rollback(ctx)
+		return err
+	}
+	return nil
+}
+
+// rollback ends the transaction after a failure. Its own error is dropped: the
+// failure being reported matters more, and a connection it could not roll back
+// is still in a transaction, which Release sees and destroys.
+func (h *holdTx) rollback(ctx context.Context) {
+	_, _ = h.conn.Exec(ctx, `ROLLBACK`)
 }
 
 // expireCandidateHolds is expireOverlappingHolds for a list of spots ($2).
@@ -506,26 +630,30 @@ var (
 // holdAny holds the first free spot of several. It first skips spots that other
 // in-flight holds have locked; only when that finds none does it wait for them,
 // since a locked spot may still be free for this window once they finish.
-func (s *Store) holdAny(ctx context.Context, r *parking.Reservation, candidates []string) error {
+func (s *Store) holdAny(ctx context.Context, tx *holdTx, r *parking.Reservation, candidates []string) error {
 	query := pickSkipLocked
 	for range len(candidates) + 2 {
 		var picked *string
 		var inserted, idTaken bool
 		err := retry(ctx, func() error {
-			b := &pgx.Batch{}
+			b := tx.batch()
 			b.Queue(expireCandidateHolds, r.CreatedAt, candidates, r.StartsAt, r.EndsAt)
 			b.Queue(query, r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, candidates,
 				r.StartsAt, r.EndsAt, string(r.Status), r.Amount, r.Currency, r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt,
 				r.CheckedInAt, r.CheckedOutAt).
 				QueryRow(func(row pgx.Row) error { return row.Scan(&picked, &inserted, &idTaken) })
-			return s.pool.SendBatch(ctx, b).Close()
+			return tx.send(ctx, b)
 		})
-		switch err = classify(err, "reservation"); {
-		case err != nil:
+		if err = classify(err, "reservation"); err != nil {
 			return err
-		case inserted:
-			r.SpotID = *picked
-			return nil
+		}
+		if inserted {
+			return tx.complete(ctx, r, *picked)
+		}
+		if err := tx.commit(ctx); err != nil {
+			return err
+		}
+		switch {
 		case idTaken:
 			return parking.Errorf(parking.ECONFLICT, "reservation already exists")
 		case picked == nil && query == pickWaiting:

@@ -31,7 +31,7 @@ func scanReservation(row interface{ Scan(...any) error }) (parking.Reservation, 
 // makes this transaction the only writer, so the free spot it picks stays free
 // until it commits; the reservations_no_overlap trigger refuses an overlapping
 // insert all the same, so the database has the last word.
-func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []string) error {
+func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []string, key *parking.KeyCompletion) error {
 	if len(candidates) == 0 {
 		return parking.ErrSpotUnavailable
 	}
@@ -52,8 +52,15 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 			return classify(err, "reservation")
 		}
 		r.SpotID = spotID
-		return insertEvent(ctx, tx, parking.Event{LotID: r.LotID, Type: "reservation." + string(r.Status),
-			SpotID: spotID, ReservationID: r.ID, At: r.CreatedAt})
+		if err := insertEvent(ctx, tx, parking.Event{LotID: r.LotID, Type: "reservation." + string(r.Status),
+			SpotID: spotID, ReservationID: r.ID, At: r.CreatedAt}); err != nil || key == nil {
+			return err
+		}
+		status, body, err := key.Render(*r)
+		if err != nil {
+			return err
+		}
+		return completeKey(ctx, tx, key.UserID, key.Key, status, body)
 	})
 }
 
@@ -133,15 +140,22 @@ func insertExpiredEvents(ctx context.Context, tx *sql.Tx, rows *sql.Rows, now ti
 	return len(events), nil
 }
 
-// Reservation returns the reservation with the given id.
-func (s *Store) Reservation(ctx context.Context, id string) (parking.Reservation, error) {
-	r, err := scanReservation(s.read.QueryRowContext(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE id = ?`, id))
-	return r, classify(err, "reservation")
+// LotReservations lists a lot's reservations overlapping [from, to), by start.
+func (s *Store) LotReservations(ctx context.Context, lotID string, from, to time.Time) ([]parking.Reservation, error) {
+	return s.reservations(ctx, `SELECT `+reservationColumns+` FROM reservations
+		WHERE lot_id = ? AND ends_at > ? AND starts_at < ? ORDER BY starts_at, id`, lotID, micros(from), micros(to))
 }
 
-// UserReservations lists a user's reservations, latest window first.
-func (s *Store) UserReservations(ctx context.Context, userID string) ([]parking.Reservation, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE user_id = ? ORDER BY starts_at DESC, id`, userID)
+// SpotReservations lists a spot's reservations that block at from and end after it.
+func (s *Store) SpotReservations(ctx context.Context, spotID string, from time.Time) ([]parking.Reservation, error) {
+	return s.reservations(ctx, `SELECT `+reservationColumns+` FROM reservations
+		WHERE spot_id = ? AND ends_at > ?
+		  AND (status IN ('confirmed', 'checked_in') OR (status = 'held' AND hold_expires_at > ?))
+		ORDER BY starts_at, id`, spotID, micros(from), micros(from))
+}
+
+func (s *Store) reservations(ctx context.Context, query string, args ...any) ([]parking.Reservation, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +169,17 @@ func (s *Store) UserReservations(ctx context.Context, userID string) ([]parking.
 		rs = append(rs, r)
 	}
 	return rs, rows.Err()
+}
+
+// Reservation returns the reservation with the given id.
+func (s *Store) Reservation(ctx context.Context, id string) (parking.Reservation, error) {
+	r, err := scanReservation(s.read.QueryRowContext(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE id = ?`, id))
+	return r, classify(err, "reservation")
+}
+
+// UserReservations lists a user's reservations, latest window first.
+func (s *Store) UserReservations(ctx context.Context, userID string) ([]parking.Reservation, error) {
+	return s.reservations(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE user_id = ? ORDER BY starts_at DESC, id`, userID)
 }
 
 // ChangeStatus moves a reservation from one of c.From to c.To and records the event.

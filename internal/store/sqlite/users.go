@@ -62,7 +62,7 @@ func (s *Store) Vehicle(ctx context.Context, id string) (parking.Vehicle, error)
 
 // Vehicles lists a user's vehicles, oldest first.
 func (s *Store) Vehicles(ctx context.Context, userID string) ([]parking.Vehicle, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, user_id, plate, size, created_at FROM vehicles WHERE user_id = ? ORDER BY created_at, id`, userID)
+	rows, err := s.read.QueryContext(ctx, `SELECT id, user_id, plate, size, created_at FROM vehicles WHERE user_id = ? AND deleted_at IS NULL ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, err
 	}

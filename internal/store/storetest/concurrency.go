@@ -61,7 +61,7 @@ func testOneSpotRace(t *testing.T, s parking.Store) {
 		errs := race(racers, func(i int) error {
 			// Windows differ per racer but all contain [base+1h, base+2h).
 			start := base.Add(time.Duration(i%3) * 10 * time.Minute)
-			return s.Hold(ctx, f.NewHold(T0, start, base.Add(2*time.Hour+time.Duration(i%2)*time.Hour)), []string{spot})
+			return s.Hold(ctx, f.NewHold(T0, start, base.Add(2*time.Hour+time.Duration(i%2)*time.Hour)), []string{spot}, nil)
 		})
 		if won := countWins(t, errs); won != 1 {
 			t.Fatalf("round %d: %d of %d racers won one spot; want exactly 1", round, won, racers)
@@ -88,7 +88,7 @@ func testManyClientsFewSpots(t *testing.T, s parking.Store) {
 		holds := make([]*parking.Reservation, clients)
 		errs := race(clients, func(i int) error {
 			holds[i] = f.NewHold(T0, start, start.Add(2*time.Hour))
-			return s.Hold(ctx, holds[i], candidates)
+			return s.Hold(ctx, holds[i], candidates, nil)
 		})
 		if won := countWins(t, errs); won != len(candidates) {
 			t.Fatalf("round %d: %d of %d clients won %d spots; want %d", round, won, clients, len(candidates), len(candidates))
@@ -135,7 +135,7 @@ func testRaceWithExpiry(t *testing.T, s parking.Store) {
 				return nil
 			}
 			holds[i] = f.NewHold(now, start.Add(30*time.Minute), start.Add(90*time.Minute))
-			return s.Hold(ctx, holds[i], []string{spot})
+			return s.Hold(ctx, holds[i], []string{spot}, nil)
 		})
 		for _, err := range errs[len(holds):] {
 			if err != nil {

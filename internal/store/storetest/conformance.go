@@ -36,6 +36,12 @@ func Run(t *testing.T, open Opener) {
 		{"UserReservations", testUserReservations},
 		{"Events", testEvents},
 	}
+	for _, tt := range accountTests() {
+		tests = append(tests, struct {
+			name string
+			fn   func(t *testing.T, s parking.Store)
+		}{tt.name, tt.fn})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
@@ -232,7 +238,7 @@ func testHoldAndRead(t *testing.T, s parking.Store) {
 	f := MustFixture(t, s)
 	start := T0.Add(time.Hour + 123456*time.Microsecond) // microseconds survive the round trip
 	r := f.NewHold(T0, start, start.Add(2*time.Hour))
-	if err := s.Hold(ctx, r, []string{f.Spots[5].ID}); err != nil {
+	if err := s.Hold(ctx, r, []string{f.Spots[5].ID}, nil); err != nil {
 		t.Fatalf("Hold: %v", err)
 	}
 	if r.SpotID != f.Spots[5].ID {
@@ -278,7 +284,7 @@ func testOverlapMatrix(t *testing.T, s parking.Store) {
 			}
 			for _, c := range cases {
 				r := f.NewHold(T0, c.start, c.end)
-				err := s.Hold(ctx, r, []string{spot})
+				err := s.Hold(ctx, r, []string{spot}, nil)
 				if c.free && err != nil {
 					t.Errorf("%s: Hold([%v, %v)) against %s = %v; want nil", c.name, c.start, c.end, status, err)
 				}
@@ -290,7 +296,7 @@ func testOverlapMatrix(t *testing.T, s parking.Store) {
 				}
 			}
 			other := f.NewHold(T0, at(10, 0), at(12, 0))
-			if err := s.Hold(ctx, other, []string{f.Spots[6].ID}); err != nil {
+			if err := s.Hold(ctx, other, []string{f.Spots[6].ID}, nil); err != nil {
 				t.Errorf("Hold on another spot, same window = %v; want nil", err)
 			}
 		})
@@ -315,7 +321,7 @@ func testInactiveStatusesDoNotBlock(t *testing.T, s parking.Store) {
 			from = to
 		}
 		next := f.NewHold(T0, start, end)
-		if err := s.Hold(ctx, next, []string{spot}); err != nil {
+		if err := s.Hold(ctx, next, []string{spot}, nil); err != nil {
 			t.Errorf("Hold over a %s reservation = %v; want nil", final, err)
 			continue
 		}
@@ -331,13 +337,13 @@ func testExpiredHoldDoesNotBlock(t *testing.T, s parking.Store) {
 
 	// Still live one microsecond before its expiry.
 	early := f.NewHold(stale.HoldExpiresAt.Add(-time.Microsecond), start, end)
-	if err := s.Hold(ctx, early, []string{spot}); !errors.Is(err, parking.ErrSpotUnavailable) {
+	if err := s.Hold(ctx, early, []string{spot}, nil); !errors.Is(err, parking.ErrSpotUnavailable) {
 		t.Errorf("Hold just before the hold expires = %v; want ErrSpotUnavailable", err)
 	}
 	// No sweeper has run, yet at its expiry it no longer blocks.
 	now := stale.HoldExpiresAt
 	fresh := f.NewHold(now, start, end)
-	if err := s.Hold(ctx, fresh, []string{spot}); err != nil {
+	if err := s.Hold(ctx, fresh, []string{spot}, nil); err != nil {
 		t.Fatalf("Hold once the old hold expired = %v; want nil", err)
 	}
 	got, err := s.Reservation(ctx, stale.ID)
@@ -363,14 +369,14 @@ func testHoldCandidates(t *testing.T, s parking.Store) {
 	ids := []string{std[0].ID, std[1].ID, std[2].ID}
 	f.MustHold(t, s, std[0].ID, T0, start, end)
 	r := f.NewHold(T0, start, end)
-	if err := s.Hold(ctx, r, ids); err != nil || r.SpotID != std[1].ID {
+	if err := s.Hold(ctx, r, ids, nil); err != nil || r.SpotID != std[1].ID {
 		t.Errorf("Hold(candidates) = %v on %s; want nil on %s (the first free one)", err, r.SpotID, std[1].ID)
 	}
 	f.MustHold(t, s, std[2].ID, T0, start, end)
-	if err := s.Hold(ctx, f.NewHold(T0, start, end), ids); !errors.Is(err, parking.ErrSpotUnavailable) {
+	if err := s.Hold(ctx, f.NewHold(T0, start, end), ids, nil); !errors.Is(err, parking.ErrSpotUnavailable) {
 		t.Errorf("Hold with every candidate taken = %v; want ErrSpotUnavailable", err)
 	}
-	if err := s.Hold(ctx, f.NewHold(T0, start, end), nil); !errors.Is(err, parking.ErrSpotUnavailable) {
+	if err := s.Hold(ctx, f.NewHold(T0, start, end), nil, nil); !errors.Is(err, parking.ErrSpotUnavailable) {
 		t.Errorf("Hold with no candidates = %v; want ErrSpotUnavailable", err)
 	}
 }
@@ -505,7 +511,7 @@ func testUserReservations(t *testing.T, s parking.Store) {
 	for i := range 3 {
 		r := f.NewHold(T0, T0.Add(time.Duration(i+1)*time.Hour), T0.Add(time.Duration(i+2)*time.Hour))
 		r.UserID = u.ID
-		if err := s.Hold(ctx, r, []string{f.Spots[5].ID}); err != nil {
+		if err := s.Hold(ctx, r, []string{f.Spots[5].ID}, nil); err != nil {
 			t.Fatalf("Hold: %v", err)
 		}
 		ids = append([]string{r.ID}, ids...)

@@ -86,7 +86,7 @@ func (f Fixture) NewHold(now, start, end time.Time) *parking.Reservation {
 func (f Fixture) MustHold(t testing.TB, s parking.Store, spotID string, now, start, end time.Time) parking.Reservation {
 	t.Helper()
 	r := f.NewHold(now, start, end)
-	if err := s.Hold(context.Background(), r, []string{spotID}); err != nil {
+	if err := s.Hold(context.Background(), r, []string{spotID}, nil); err != nil {
 		t.Fatalf("Hold(%s, [%v, %v)) = %v; want nil", spotID, start, end, err)
 	}
 	return *r

@@ -1,0 +1,50 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+
+	"parkd/internal/parking"
+)
+
+// canManageLot reports whether u runs lot: admins run every lot, operators
+// their own operator's.
+func canManageLot(u parking.User, lot parking.Lot) bool {
+	return u.Role == parking.RoleAdmin || u.Role == parking.RoleOperator && u.OperatorID != "" && u.OperatorID == lot.OperatorID
+}
+
+// managedLot returns the lot with the given id if u runs it. Lots are public, so
+// an existing lot that u does not run is forbidden rather than not found.
+func managedLot(ctx context.Context, store parking.Store, u parking.User, lotID string) (parking.Lot, error) {
+	lot, err := store.Lot(ctx, lotID)
+	if err != nil {
+		return parking.Lot{}, err
+	}
+	if !canManageLot(u, lot) {
+		return parking.Lot{}, parking.Errorf(parking.EFORBIDDEN, "you do not run this lot")
+	}
+	return lot, nil
+}
+
+// visibleReservation returns a reservation u may see: their own, one in a lot
+// they run, or any for admins. Any other is not found, so that ids of other
+// people's reservations are not even confirmed to exist.
+func visibleReservation(ctx context.Context, store parking.Store, u parking.User, id string) (parking.Reservation, error) {
+	notFound := parking.Errorf(parking.ENOTFOUND, "reservation not found")
+	r, err := store.Reservation(ctx, id)
+	if errors.Is(err, parking.ErrNotFound) {
+		return parking.Reservation{}, notFound
+	}
+	if err != nil {
+		return parking.Reservation{}, err
+	}
+	if r.UserID == u.ID || u.Role == parking.RoleAdmin {
+		return r, nil
+	}
+	if u.Role == parking.RoleOperator {
+		if lot, err := store.Lot(ctx, r.LotID); err == nil && canManageLot(u, lot) {
+			return r, nil
+		}
+	}
+	return parking.Reservation{}, notFound
+}

@@ -1,0 +1,187 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"parkd/internal/booking"
+	"parkd/internal/parking"
+)
+
+type reservationRequest struct {
+	LotID     string       `json:"lot_id"`
+	SpotID    string       `json:"spot_id"`
+	Size      parking.Size `json:"size"`
+	VehicleID string       `json:"vehicle_id"`
+	Plate     string       `json:"plate"`
+	StartsAt  time.Time    `json:"starts_at"`
+	EndsAt    time.Time    `json:"ends_at"`
+}
+
+// holdRequest checks the request's fields together and resolves the vehicle.
+func (req reservationRequest) holdRequest(r *http.Request, store parking.Store, me parking.User) (booking.HoldRequest, error) {
+	var ve parking.ValidationError
+	if req.LotID == "" {
+		ve.Add("lot_id", "is required")
+	}
+	if req.StartsAt.IsZero() {
+		ve.Add("starts_at", "is required: an RFC 3339 time")
+	}
+	if req.EndsAt.IsZero() {
+		ve.Add("ends_at", "is required: an RFC 3339 time")
+	}
+	hold := booking.HoldRequest{LotID: req.LotID, SpotID: req.SpotID, UserID: me.ID, StartsAt: req.StartsAt, EndsAt: req.EndsAt}
+	switch {
+	case req.VehicleID != "":
+		v, err := ownVehicle(r, store, me.ID, req.VehicleID)
+		if err != nil {
+			return hold, err
+		}
+		hold.VehicleID, hold.Plate, hold.VehicleSize = v.ID, v.Plate, v.Size
+	case req.Plate != "":
+		hold.Plate, hold.VehicleSize = parking.NormalizePlate(req.Plate), req.Size
+		if parking.ValidatePlate(hold.Plate) != nil {
+			ve.Add("plate", "must be 1 to 16 letters and digits")
+		}
+		if !req.Size.Valid() {
+			ve.Add("size", "is required with a plate: motorcycle, compact, standard or large")
+		}
+	default:
+		ve.Add("vehicle_id", "give vehicle_id, or plate and size")
+	}
+	return hold, ve.Err()
+}
+
+// encodeBody renders v as parkd renders every JSON body, so that a response
+// made ahead of writing (for an idempotency key) is byte for byte the one sent.
+func encodeBody(v any) ([]byte, error) {
+	var b bytes.Buffer
+	err := json.NewEncoder(&b).Encode(v)
+	return b.Bytes(), err
+}
+
+// handleCreateReservation holds a spot. Its idempotency key is completed in the
+// same transaction as the hold, so a retry can never book twice.
+func handleCreateReservation(log *slog.Logger, store parking.Store, engine *booking.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		var req reservationRequest
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		hold, err := req.holdRequest(r, store, me)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		var body []byte
+		hold.Key = keyCompletion(r, func(res parking.Reservation) (int, []byte, error) {
+			b, err := encodeBody(res)
+			body = b
+			return http.StatusCreated, b, err
+		})
+		res, err := engine.Hold(r.Context(), hold)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if body == nil {
+			if body, err = encodeBody(res); err != nil {
+				writeError(w, r, log, err)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Location", "/api/v1/reservations/"+res.ID)
+		w.WriteHeader(http.StatusCreated)
+		w.Write(body)
+	})
+}
+
+func handleGetReservation(log *slog.Logger, store parking.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		res, err := visibleReservation(r.Context(), store, me, r.PathValue("reservation"))
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+}
+
+// handleCancelReservation cancels a held or confirmed reservation; the spot is
+// free at once.
+func handleCancelReservation(log *slog.Logger, store parking.Store, engine *booking.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		res, err := visibleReservation(r.Context(), store, me, r.PathValue("reservation"))
+		if err == nil {
+			res, err = engine.Cancel(r.Context(), res.ID)
+		}
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+}
+
+func handleUserReservations(log *slog.Logger, store parking.Store) http.Handler {
+	type response struct {
+		Reservations []parking.Reservation `json:"reservations"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		id, err := pathUserID(r, me)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		rs, err := store.UserReservations(r.Context(), id)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, response{Reservations: rs})
+	})
+}
+
+func handleUserPayments(log *slog.Logger, store parking.Store) http.Handler {
+	type response struct {
+		Payments []parking.Payment `json:"payments"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		id, err := pathUserID(r, me)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		ps, err := store.UserPayments(r.Context(), id)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, response{Payments: ps})
+	})
+}

@@ -1,0 +1,133 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"parkd/internal/auth"
+	"parkd/internal/parking"
+)
+
+type signUpRequest struct {
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// handleSignUp creates a driver account.
+func handleSignUp(log *slog.Logger, authn *auth.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req signUpRequest
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		u, err := authn.SignUp(r.Context(), req.Name, req.Email, req.Password)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		w.Header().Set("Location", "/api/v1/users/"+u.ID)
+		writeJSON(w, http.StatusCreated, u)
+	})
+}
+
+// handleGetUser returns the signed-in user (or, for admins, anyone).
+func handleGetUser(log *slog.Logger, store parking.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		id, err := pathUserID(r, me)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		u, err := store.User(r.Context(), id)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, u)
+	})
+}
+
+type signInRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type sessionResponse struct {
+	Token     string       `json:"token"`
+	ExpiresAt time.Time    `json:"expires_at"`
+	User      parking.User `json:"user"`
+}
+
+// clientAddress is the peer's IP, for throttling. parkd does not trust
+// X-Forwarded-For: behind a proxy, every client shares the proxy's budget.
+func clientAddress(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := lastColon(host); i >= 0 {
+		host = host[:i]
+	}
+	return host
+}
+
+func lastColon(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == ':' {
+			return i
+		}
+		if s[i] == ']' {
+			return -1
+		}
+	}
+	return -1
+}
+
+// handleSignIn opens a session: the token comes back in the body and as an
+// HttpOnly cookie for browsers.
+func handleSignIn(log *slog.Logger, authn *auth.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req signInRequest
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		token, sess, u, err := authn.SignIn(r.Context(), req.Email, req.Password, clientAddress(r))
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{
+			Name: SessionCookie, Value: token, Path: "/", Expires: sess.ExpiresAt,
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+		})
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusCreated, sessionResponse{Token: token, ExpiresAt: sess.ExpiresAt, User: u})
+	})
+}
+
+// handleSignOut ends the current session and clears the cookie.
+func handleSignOut(log *slog.Logger, authn *auth.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := requireUser(w, r, log); !ok {
+			return
+		}
+		token, fromHeader := bearerToken(r)
+		if !fromHeader {
+			if c, err := r.Cookie(SessionCookie); err == nil {
+				token = c.Value
+			}
+		}
+		if err := authn.SignOut(r.Context(), token); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+			SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

@@ -1,0 +1,145 @@
+package parking
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// FieldError names one invalid field of a request and why.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every invalid field of a request at once, so a form can
+// show them together. Its code is EVALIDATION.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	msgs := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		msgs[i] = f.Field + ": " + f.Message
+	}
+	return EVALIDATION + ": " + strings.Join(msgs, "; ")
+}
+
+// Add records a problem with a field.
+func (e *ValidationError) Add(field, message string) {
+	e.Fields = append(e.Fields, FieldError{field, message})
+}
+
+// Err returns e when it holds any field, nil otherwise.
+func (e *ValidationError) Err() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+// NormalizeEmail trims and lower-cases an address, so that one mailbox has one account.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// Password length limits: long enough to be worth guessing slowly, short enough
+// that hashing it cannot be used to burn the server's CPU.
+const (
+	MinPasswordLen = 10
+	MaxPasswordLen = 256
+)
+
+// ValidateSignUp checks a new account's fields and returns every problem found.
+func ValidateSignUp(name, email, password string) error {
+	var v ValidationError
+	switch n := utf8.RuneCountInString(strings.TrimSpace(name)); {
+	case n == 0:
+		v.Add("name", "is required")
+	case n > 100:
+		v.Add("name", "must be at most 100 characters")
+	}
+	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != strings.TrimSpace(email) || len(email) > 254 {
+		v.Add("email", "must be an email address such as ada@example.com")
+	}
+	switch n := utf8.RuneCountInString(password); {
+	case n < MinPasswordLen:
+		v.Add("password", "must be at least 10 characters")
+	case len(password) > MaxPasswordLen:
+		v.Add("password", "must be at most 256 bytes")
+	}
+	return v.Err()
+}
+
+// NormalizePlate upper-cases a licence plate and drops spaces and dashes, so
+// "ab-123 c" and "AB123C" are the same car.
+func NormalizePlate(plate string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(plate) {
+		if r != ' ' && r != '-' && r != '\t' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// ValidatePlate checks a normalised plate.
+func ValidatePlate(plate string) error {
+	if plate == "" || len(plate) > 16 {
+		return &ValidationError{Fields: []FieldError{{"plate", "must be 1 to 16 letters and digits"}}}
+	}
+	for _, r := range plate {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r > 127) {
+			return &ValidationError{Fields: []FieldError{{"plate", "may hold only letters and digits"}}}
+		}
+	}
+	return nil
+}
+
+// Session is a signed-in user's bearer token. Only the token's hash is stored.
+type Session struct {
+	TokenHash string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Direction is the way a gate lets cars through.
+type Direction string
+
+const (
+	Entry Direction = "entry"
+	Exit  Direction = "exit"
+)
+
+// Gate is a scanner at a lot's entry or exit, authenticated by an API key of
+// which only the hash is stored.
+type Gate struct {
+	ID        string    `json:"id"`
+	LotID     string    `json:"lot_id"`
+	Name      string    `json:"name"`
+	Direction Direction `json:"direction"`
+	KeyHash   string    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// IdempotencyKey records a request sent with an Idempotency-Key header and, once
+// it has finished, the response to replay for retries.
+type IdempotencyKey struct {
+	UserID      string
+	Key         string
+	RequestHash string
+	StatusCode  int // 0 while the first request is still running
+	Body        []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// KeyCompletion asks a store to complete an idempotency key in the same
+// transaction as the change it answers, with the response Render makes from the
+// stored reservation.
+type KeyCompletion struct {
+	UserID string
+	Key    string
+	Render func(Reservation) (status int, body []byte, err error)
+}

@@ -1,0 +1,287 @@
+package storetest
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"parkd/internal/parking"
+)
+
+// runAccounts covers sessions, vehicles' removal, edits, gates, idempotency keys
+// and the listing queries.
+func accountTests() []namedTest {
+	return []namedTest{
+		{"Sessions", testSessions},
+		{"DeleteVehicle", testDeleteVehicle},
+		{"UpdateLotLevelSpot", testUpdates},
+		{"Gates", testGates},
+		{"IdempotencyKeys", testIdempotencyKeys},
+		{"HoldCompletesKey", testHoldCompletesKey},
+		{"LotAndSpotReservations", testLotAndSpotReservations},
+		{"UserPaymentsEmpty", testUserPaymentsEmpty},
+	}
+}
+
+type namedTest struct {
+	name string
+	fn   func(t *testing.T, s parking.Store)
+}
+
+// MustUser creates a driver with the given email.
+func MustUser(t testing.TB, s parking.Store, email string) parking.User {
+	t.Helper()
+	u := parking.User{ID: parking.NewID("usr"), Name: "Test Driver", Email: email, PasswordHash: "h", Role: parking.RoleDriver, CreatedAt: T0}
+	if err := s.CreateUser(ctx, &u); err != nil {
+		t.Fatalf("CreateUser(%s): %v", email, err)
+	}
+	return u
+}
+
+func testSessions(t *testing.T, s parking.Store) {
+	u := MustUser(t, s, "ada@example.com")
+	sess := parking.Session{TokenHash: "hash-1", UserID: u.ID, CreatedAt: T0, ExpiresAt: T0.Add(24 * time.Hour)}
+	if err := s.CreateSession(ctx, &sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if got, err := s.Session(ctx, "hash-1"); err != nil || got != sess {
+		t.Errorf("Session() = %+v, %v; want %+v", got, err, sess)
+	}
+	if err := s.DeleteSession(ctx, "hash-1"); err != nil {
+		t.Fatalf("DeleteSession: %v", err)
+	}
+	if _, err := s.Session(ctx, "hash-1"); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("Session() after delete = %v; want ErrNotFound", err)
+	}
+	if err := s.DeleteSession(ctx, "hash-1"); err != nil {
+		t.Errorf("DeleteSession twice = %v; want nil (signing out is idempotent)", err)
+	}
+}
+
+func testDeleteVehicle(t *testing.T, s parking.Store) {
+	u := MustUser(t, s, "ada@example.com")
+	v := parking.Vehicle{ID: parking.NewID("veh"), UserID: u.ID, Plate: "AB123", Size: parking.Compact, CreatedAt: T0}
+	if err := s.CreateVehicle(ctx, &v); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteVehicle(ctx, v.ID, T0); err != nil {
+		t.Fatalf("DeleteVehicle: %v", err)
+	}
+	if vs, err := s.Vehicles(ctx, u.ID); err != nil || len(vs) != 0 {
+		t.Errorf("Vehicles() after delete = %v, %v; want none", vs, err)
+	}
+	if got, err := s.Vehicle(ctx, v.ID); err != nil || got.Plate != "AB123" {
+		t.Errorf("Vehicle() after delete = %+v, %v; want it still readable", got, err)
+	}
+	if err := s.DeleteVehicle(ctx, v.ID, T0); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("DeleteVehicle twice = %v; want ErrNotFound", err)
+	}
+	if err := s.DeleteVehicle(ctx, "veh_missing", T0); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("DeleteVehicle(missing) = %v; want ErrNotFound", err)
+	}
+}
+
+func testUpdates(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	l := f.Lot
+	l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency = "Renamed", "2 New St", 51.5, -0.12, "Europe/London", "GBP"
+	l.Policy.HoldTTL = parking.Duration(3 * time.Minute)
+	if err := s.UpdateLot(ctx, &l); err != nil {
+		t.Fatalf("UpdateLot: %v", err)
+	}
+	if got, _ := s.Lot(ctx, l.ID); !reflect.DeepEqual(got, l) {
+		t.Errorf("Lot() after update = %+v; want %+v", got, l)
+	}
+	missing := l
+	missing.ID = "lot_missing"
+	if err := s.UpdateLot(ctx, &missing); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("UpdateLot(missing) = %v; want ErrNotFound", err)
+	}
+
+	lv := f.Level
+	lv.Name, lv.Ordinal, lv.Width, lv.Height = "Ground", 0, 120, 60
+	if err := s.UpdateLevel(ctx, &lv); err != nil {
+		t.Fatalf("UpdateLevel: %v", err)
+	}
+	if got, _ := s.Levels(ctx, f.Lot.ID); len(got) != 1 || got[0] != lv {
+		t.Errorf("Levels() after update = %+v; want [%+v]", got, lv)
+	}
+
+	sp := f.Spots[0]
+	sp.Label, sp.Size, sp.X, sp.Y, sp.Amenities = "M9", parking.Compact, 7, 8, []string{"ev"}
+	if err := s.UpdateSpot(ctx, &sp); err != nil {
+		t.Fatalf("UpdateSpot: %v", err)
+	}
+	if got, _ := s.Spot(ctx, sp.ID); !reflect.DeepEqual(got, sp) {
+		t.Errorf("Spot() after update = %+v; want %+v", got, sp)
+	}
+	dup := f.Spots[1]
+	dup.Label = "M9"
+	if err := s.UpdateSpot(ctx, &dup); parking.ErrorCode(err) != parking.ECONFLICT {
+		t.Errorf("UpdateSpot to a taken label = %v; want conflict", err)
+	}
+	gone := sp
+	gone.ID = "spt_missing"
+	if err := s.UpdateSpot(ctx, &gone); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("UpdateSpot(missing) = %v; want ErrNotFound", err)
+	}
+}
+
+func testGates(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	in := parking.Gate{ID: parking.NewID("gat"), LotID: f.Lot.ID, Name: "North entry", Direction: parking.Entry, KeyHash: "k1", CreatedAt: T0}
+	out := parking.Gate{ID: parking.NewID("gat"), LotID: f.Lot.ID, Name: "North exit", Direction: parking.Exit, KeyHash: "k2", CreatedAt: T0}
+	for _, g := range []*parking.Gate{&in, &out} {
+		if err := s.CreateGate(ctx, g); err != nil {
+			t.Fatalf("CreateGate: %v", err)
+		}
+	}
+	if got, err := s.Gates(ctx, f.Lot.ID); err != nil || len(got) != 2 {
+		t.Errorf("Gates() = %+v, %v; want 2", got, err)
+	}
+	if got, err := s.GateByKeyHash(ctx, "k2"); err != nil || got != out {
+		t.Errorf("GateByKeyHash(k2) = %+v, %v; want %+v", got, err, out)
+	}
+	if _, err := s.GateByKeyHash(ctx, "nope"); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("GateByKeyHash(unknown) = %v; want ErrNotFound", err)
+	}
+}
+
+func testIdempotencyKeys(t *testing.T, s parking.Store) {
+	u := MustUser(t, s, "ada@example.com")
+	other := MustUser(t, s, "bob@example.com")
+	k := parking.IdempotencyKey{UserID: u.ID, Key: "k-1", RequestHash: "h1", CreatedAt: T0, ExpiresAt: T0.Add(24 * time.Hour)}
+	stale := T0.Add(-time.Minute)
+
+	got, claimed, err := s.ClaimIdempotencyKey(ctx, k, stale)
+	if err != nil || !claimed || got.StatusCode != 0 {
+		t.Fatalf("first Claim = %+v, %v, %v; want claimed, in flight", got, claimed, err)
+	}
+	got, claimed, err = s.ClaimIdempotencyKey(ctx, k, stale)
+	if err != nil || claimed || got.StatusCode != 0 || got.RequestHash != "h1" {
+		t.Errorf("second Claim while in flight = %+v, %v, %v; want not claimed, in flight", got, claimed, err)
+	}
+	// Another user's identical key is their own.
+	ok := k
+	ok.UserID = other.ID
+	if _, claimed, err := s.ClaimIdempotencyKey(ctx, ok, stale); err != nil || !claimed {
+		t.Errorf("Claim of the same key by another user = %v, %v; want claimed", claimed, err)
+	}
+	body := []byte(`{"id":"res_1"}` + "\n")
+	if err := s.CompleteIdempotencyKey(ctx, u.ID, "k-1", 201, body); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	got, claimed, err = s.ClaimIdempotencyKey(ctx, k, stale)
+	if err != nil || claimed || got.StatusCode != 201 || !bytes.Equal(got.Body, body) {
+		t.Errorf("Claim after completion = %+v, %v, %v; want the stored 201 response", got, claimed, err)
+	}
+
+	// A released key can be claimed again.
+	k2 := parking.IdempotencyKey{UserID: u.ID, Key: "k-2", RequestHash: "h2", CreatedAt: T0, ExpiresAt: T0.Add(24 * time.Hour)}
+	s.ClaimIdempotencyKey(ctx, k2, stale)
+	if err := s.ReleaseIdempotencyKey(ctx, u.ID, "k-2"); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if _, claimed, err := s.ClaimIdempotencyKey(ctx, k2, stale); err != nil || !claimed {
+		t.Errorf("Claim after release = %v, %v; want claimed", claimed, err)
+	}
+	// An abandoned in-flight key is claimed anew once stale.
+	later := k2
+	later.CreatedAt = T0.Add(2 * time.Minute)
+	if got, claimed, err := s.ClaimIdempotencyKey(ctx, later, T0.Add(time.Minute)); err != nil || !claimed || !got.CreatedAt.Equal(later.CreatedAt) {
+		t.Errorf("Claim of a stale in-flight key = %+v, %v, %v; want claimed anew", got, claimed, err)
+	}
+
+	if n, err := s.DeleteExpiredIdempotencyKeys(ctx, T0.Add(25*time.Hour)); err != nil || n != 3 {
+		t.Errorf("DeleteExpired = %d, %v; want 3", n, err)
+	}
+	if _, claimed, _ := s.ClaimIdempotencyKey(ctx, k, stale); !claimed {
+		t.Errorf("Claim after expiry: not claimed; want claimed")
+	}
+}
+
+func testHoldCompletesKey(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	start, end := T0.Add(time.Hour), T0.Add(2*time.Hour)
+	k := parking.IdempotencyKey{UserID: u.ID, Key: "hold-1", RequestHash: "h", CreatedAt: T0, ExpiresAt: T0.Add(24 * time.Hour)}
+	s.ClaimIdempotencyKey(ctx, k, T0)
+	var rendered parking.Reservation
+	done := &parking.KeyCompletion{UserID: u.ID, Key: "hold-1", Render: func(r parking.Reservation) (int, []byte, error) {
+		rendered = r
+		return 201, []byte("held on " + r.SpotID), nil
+	}}
+	r := f.NewHold(T0, start, end)
+	if err := s.Hold(ctx, r, []string{f.Spots[5].ID, f.Spots[6].ID}, done); err != nil {
+		t.Fatalf("Hold: %v", err)
+	}
+	if rendered.ID != r.ID || rendered.SpotID != f.Spots[5].ID {
+		t.Errorf("Render saw %+v; want the stored reservation on %s", rendered, f.Spots[5].ID)
+	}
+	got, _, _ := s.ClaimIdempotencyKey(ctx, k, T0)
+	if got.StatusCode != 201 || string(got.Body) != "held on "+f.Spots[5].ID {
+		t.Errorf("key after Hold = %d %q; want 201 with the rendered body", got.StatusCode, got.Body)
+	}
+
+	// A hold that fails leaves its key in flight, for the caller to settle.
+	k2 := k
+	k2.Key = "hold-2"
+	s.ClaimIdempotencyKey(ctx, k2, T0)
+	done.Key = "hold-2"
+	if err := s.Hold(ctx, f.NewHold(T0, start, end), []string{f.Spots[5].ID}, done); !errors.Is(err, parking.ErrSpotUnavailable) {
+		t.Fatalf("Hold on a taken spot = %v; want ErrSpotUnavailable", err)
+	}
+	if got, _, _ := s.ClaimIdempotencyKey(ctx, k2, T0); got.StatusCode != 0 {
+		t.Errorf("key after a failed Hold = %d; want still in flight", got.StatusCode)
+	}
+	// A render that fails rolls the hold back.
+	done.Render = func(parking.Reservation) (int, []byte, error) { return 0, nil, errors.New("render failed") }
+	failed := f.NewHold(T0, start, end)
+	if err := s.Hold(ctx, failed, []string{f.Spots[7].ID}, done); err == nil {
+		t.Fatalf("Hold with a failing render = nil; want its error")
+	}
+	if _, err := s.Reservation(ctx, failed.ID); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("Reservation after a failed render = %v; want ErrNotFound (rolled back)", err)
+	}
+}
+
+func testLotAndSpotReservations(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	h := func(n int) time.Time { return T0.Add(time.Duration(n) * time.Hour) }
+	a := f.MustHold(t, s, f.Spots[5].ID, T0, h(1), h(2))
+	b := f.MustHold(t, s, f.Spots[5].ID, T0, h(3), h(4))
+	c := f.MustHold(t, s, f.Spots[6].ID, T0, h(1), h(5))
+	MustChange(t, s, c.ID, parking.StatusHeld, parking.StatusCancelled, T0)
+	got, err := s.LotReservations(ctx, f.Lot.ID, h(0), h(3))
+	ids := func(rs []parking.Reservation) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	if err != nil || !reflect.DeepEqual(ids(got), []string{a.ID, c.ID}) && !reflect.DeepEqual(ids(got), []string{c.ID, a.ID}) {
+		t.Errorf("LotReservations([0h, 3h)) = %v, %v; want a and the cancelled c", ids(got), err)
+	}
+	got, err = s.SpotReservations(ctx, f.Spots[5].ID, T0)
+	if err != nil || !reflect.DeepEqual(ids(got), []string{a.ID, b.ID}) {
+		t.Errorf("SpotReservations(T0) = %v, %v; want [a b]", ids(got), err)
+	}
+	MustChange(t, s, a.ID, parking.StatusHeld, parking.StatusConfirmed, T0)
+	got, err = s.SpotReservations(ctx, f.Spots[5].ID, T0.Add(10*time.Minute)) // b's hold has lapsed
+	if err != nil || !reflect.DeepEqual(ids(got), []string{a.ID}) {
+		t.Errorf("SpotReservations(T0+10m) = %v, %v; want [a]", ids(got), err)
+	}
+	if got, _ := s.SpotReservations(ctx, f.Spots[6].ID, T0); len(got) != 0 {
+		t.Errorf("SpotReservations of a spot with only a cancelled one = %v; want none", ids(got))
+	}
+}
+
+func testUserPaymentsEmpty(t *testing.T, s parking.Store) {
+	u := MustUser(t, s, "ada@example.com")
+	if got, err := s.UserPayments(ctx, u.ID); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("UserPayments() = %#v, %v; want an empty, non-nil list", got, err)
+	}
+}
