@@ -124,6 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	jobs, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	go engine.SweepHolds(jobs, cfg.sweepEvery, log)
+	go forgetIdempotencyKeys(jobs, store, clock, log)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -143,4 +144,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// forgetIdempotencyKeys deletes expired idempotency keys once an hour.
+func forgetIdempotencyKeys(ctx context.Context, store parking.Store, clock parking.Clock, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := store.DeleteExpiredIdempotencyKeys(ctx, clock.Now()); err != nil && ctx.Err() == nil {
+				log.Error("forget idempotency keys", "err", err)
+			} else if n > 0 {
+				log.Info("forgot expired idempotency keys", "count", n)
+			}
+		}
+	}
 }

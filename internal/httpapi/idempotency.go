@@ -101,14 +101,16 @@ func withIdempotency(log *slog.Logger, store parking.Store, clock parking.Clock,
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 
-		userID := anonymousKeyUser
+		// Without an account, keys are scoped to the client's address, so one
+		// client's key never replays to another.
+		userID := anonymousKeyUser + ":" + clientAddress(r)
 		if u, ok := currentUser(r); ok {
 			userID = u.ID
 		}
-		sum := sha256.Sum256([]byte(r.Method + " " + r.URL.RequestURI() + "\n" + string(body)))
+		hash := requestHash(r.Method, r.URL.RequestURI(), string(body))
 		now := clock.Now()
 		rec, claimed, err := store.ClaimIdempotencyKey(r.Context(), parking.IdempotencyKey{
-			UserID: userID, Key: key, RequestHash: hex.EncodeToString(sum[:]), CreatedAt: now, ExpiresAt: now.Add(IdempotencyTTL),
+			UserID: userID, Key: key, RequestHash: hash, CreatedAt: now, ExpiresAt: now.Add(IdempotencyTTL),
 		}, now.Add(-idempotencyStale))
 		if err != nil {
 			writeError(w, r, log, err)
@@ -116,7 +118,7 @@ func withIdempotency(log *slog.Logger, store parking.Store, clock parking.Clock,
 		}
 		if !claimed {
 			switch {
-			case rec.RequestHash != hex.EncodeToString(sum[:]):
+			case rec.RequestHash != hash:
 				writeError(w, r, log, parking.Errorf(parking.EIDEMPOTENCY, "this Idempotency-Key was used for a different request: use a new key for a new request"))
 			case rec.StatusCode == 0:
 				writeError(w, r, log, parking.Errorf(parking.EINFLIGHT, "a request with this Idempotency-Key is still running: retry in a moment"))
@@ -133,18 +135,26 @@ func withIdempotency(log *slog.Logger, store parking.Store, clock parking.Clock,
 		// The client may be gone; the key must still be settled.
 		ctx := context.WithoutCancel(r.Context())
 		switch {
-		case scope.completed:
 		case out.status == 0 || out.status >= 500:
-			// Nothing durable was answered: let a retry run afresh.
+			// Nothing durable was answered: let a retry run afresh. Release
+			// forgets only a key still in flight, so a key the handler's own
+			// transaction completed (and then failed to answer) stays.
 			if err := store.ReleaseIdempotencyKey(ctx, userID, key); err != nil {
 				log.ErrorContext(ctx, "release idempotency key", "err", err, "request_id", requestID(ctx))
 			}
+		case scope.completed:
 		default:
 			if err := store.CompleteIdempotencyKey(ctx, userID, key, out.status, out.body.Bytes()); err != nil && !errors.Is(err, parking.ErrNotFound) {
 				log.ErrorContext(ctx, "complete idempotency key", "err", err, "request_id", requestID(ctx))
 			}
 		}
 	})
+}
+
+// requestHash identifies a request: its method, path with query, and body.
+func requestHash(method, uri, body string) string {
+	sum := sha256.Sum256([]byte(method + " " + uri + "\n" + body))
+	return hex.EncodeToString(sum[:])
 }
 
 // replay answers with a stored response.

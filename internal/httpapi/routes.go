@@ -32,6 +32,7 @@ func addRoutes(mux *router, s Services) {
 
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(log, store))
+	mux.Handle("GET /api/openapi.json", handleOpenAPI())
 
 	// Accounts and sessions.
 	mux.Handle("POST /api/v1/users", idempotent(handleSignUp(log, s.Auth)))

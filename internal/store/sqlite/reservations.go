@@ -35,7 +35,8 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 	if len(candidates) == 0 {
 		return parking.ErrSpotUnavailable
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	var picked string
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := expireStaleHolds(ctx, tx, candidates, r.StartsAt, r.EndsAt, r.CreatedAt); err != nil {
 			return err
 		}
@@ -51,17 +52,26 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 		if err != nil {
 			return classify(err, "reservation")
 		}
-		r.SpotID = spotID
 		if err := insertEvent(ctx, tx, parking.Event{LotID: r.LotID, Type: "reservation." + string(r.Status),
-			SpotID: spotID, ReservationID: r.ID, At: r.CreatedAt}); err != nil || key == nil {
+			SpotID: spotID, ReservationID: r.ID, At: r.CreatedAt}); err != nil {
 			return err
 		}
-		status, body, err := key.Render(*r)
+		picked = spotID
+		if key == nil {
+			return nil
+		}
+		held := *r
+		held.SpotID = spotID
+		status, body, err := key.Render(held)
 		if err != nil {
 			return err
 		}
 		return completeKey(ctx, tx, key.UserID, key.Key, status, body)
 	})
+	if err == nil {
+		r.SpotID = picked // only once it is committed
+	}
+	return err
 }
 
 // firstFree returns the first of candidates with no blocking reservation
