@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 	"parkd/internal/demo"
 	"parkd/internal/httpapi"
 	"parkd/internal/parking"
+	"parkd/internal/payments"
 	"parkd/internal/store/postgres"
 	"parkd/internal/store/sqlite"
 )
@@ -28,6 +31,7 @@ type config struct {
 	addr        string
 	db          string
 	noDemo      bool
+	payments    string
 	logLevel    slog.Level
 	sweepEvery  time.Duration
 	shutdownMax time.Duration
@@ -48,6 +52,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	noDemo, _ := strconv.ParseBool(env("PARKD_NO_DEMO", "false"))
 	fs.BoolVar(&c.noDemo, "no-demo", noDemo, "do not create the demo lots in an empty database (PARKD_NO_DEMO)")
 	level := fs.String("log-level", env("PARKD_LOG_LEVEL", "info"), "debug, info, warn or error (PARKD_LOG_LEVEL)")
+	fs.StringVar(&c.payments, "payments", env("PARKD_PAYMENTS", "sandbox"), "card gateway: sandbox or stripe (PARKD_PAYMENTS)")
 	fs.DurationVar(&c.sweepEvery, "sweep-every", 5*time.Second, "how often expired holds are swept")
 	fs.DurationVar(&c.shutdownMax, "shutdown-timeout", 20*time.Second, "how long in-flight requests get to finish on shutdown")
 	if err := fs.Parse(args); err != nil {
@@ -58,6 +63,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return c, fmt.Errorf("--log-level: %w", err)
+	}
+	if c.payments != "sandbox" && c.payments != "stripe" {
+		return c, fmt.Errorf("--payments: want sandbox or stripe, not %q", c.payments)
 	}
 	return c, nil
 }
@@ -96,6 +104,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	engine := booking.New(store, clock)
 	authn := auth.New(store, clock)
+	gateway, sandbox, err := newGateway(cfg, getenv, clock)
+	if err != nil {
+		return err
+	}
+	pay := payments.New(store, gateway, engine, clock, log)
+	log.Info("payments", "gateway", gateway.Name())
 	if !cfg.noDemo {
 		lots, created, err := demo.Seed(ctx, store, authn, clock)
 		if err != nil {
@@ -113,7 +127,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	srv := &http.Server{
-		Handler:           httpapi.NewHandler(httpapi.Services{Log: log, Store: store, Engine: engine, Auth: authn, Clock: clock}),
+		Handler:           httpapi.NewHandler(httpapi.Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Clock: clock}),
 		ReadHeaderTimeout: httpapi.ReadHeaderTimeout,
 		ReadTimeout:       httpapi.ReadTimeout,
 		WriteTimeout:      httpapi.WriteTimeout,
@@ -125,6 +139,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer stopJobs()
 	go engine.SweepHolds(jobs, cfg.sweepEvery, log)
 	go forgetIdempotencyKeys(jobs, store, clock, log)
+	if sandbox != nil {
+		// The sandbox delivers its webhooks to this very server.
+		sandbox.SetWebhookURL("http://" + loopback(ln.Addr()) + "/api/v1/payments/webhook")
+		go sandbox.DeliverEvery(jobs, time.Second)
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -162,4 +181,41 @@ func forgetIdempotencyKeys(ctx context.Context, store parking.Store, clock parki
 			}
 		}
 	}
+}
+
+// newGateway builds the card gateway the configuration names. The sandbox is
+// returned a second time so that run can point its webhooks at this server.
+func newGateway(cfg config, getenv func(string) string, clock parking.Clock) (payments.Gateway, *payments.Sandbox, error) {
+	if cfg.payments == "stripe" {
+		key, secret := getenv("PARKD_STRIPE_SECRET_KEY"), getenv("PARKD_STRIPE_WEBHOOK_SECRET")
+		if key == "" || secret == "" {
+			return nil, nil, fmt.Errorf("--payments stripe needs PARKD_STRIPE_SECRET_KEY and PARKD_STRIPE_WEBHOOK_SECRET")
+		}
+		var opts []payments.StripeOption
+		if url := getenv("PARKD_STRIPE_API_URL"); url != "" {
+			opts = append(opts, payments.WithStripeURL(url))
+		}
+		return payments.NewStripe(key, secret, opts...), nil, nil
+	}
+	secret := getenv("PARKD_SANDBOX_WEBHOOK_SECRET")
+	if secret == "" {
+		b := make([]byte, 24)
+		rand.Read(b)
+		secret = "whsec_sandbox_" + hex.EncodeToString(b)
+	}
+	s := payments.NewSandbox(secret, clock)
+	return s, s, nil
+}
+
+// loopback turns a listening address into one this process can dial: an
+// unspecified host (":8080", "[::]:8080") becomes 127.0.0.1.
+func loopback(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

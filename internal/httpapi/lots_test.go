@@ -15,6 +15,7 @@ import (
 	"parkd/internal/httpapi"
 	"parkd/internal/parking"
 	"parkd/internal/parking/parkingtest"
+	"parkd/internal/payments"
 	"parkd/internal/store/storetest"
 	"parkd/internal/store/teststore"
 )
@@ -24,8 +25,12 @@ type apiEnv struct {
 	store   parking.Store
 	clock   *parkingtest.Clock
 	engine  *booking.Service
+	sandbox *payments.Sandbox
 	fixture storetest.Fixture
 }
+
+// sandboxSecret signs the test sandbox's webhooks.
+const sandboxSecret = "whsec_test_sandbox"
 
 func newAPI(t *testing.T, b teststore.Backend) apiEnv {
 	t.Helper()
@@ -33,9 +38,12 @@ func newAPI(t *testing.T, b teststore.Backend) apiEnv {
 	clock := parkingtest.NewClock(storetest.T0)
 	engine := booking.New(s, clock)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: engine, Auth: auth.New(s, clock), Clock: clock}))
+	sandbox := payments.NewSandbox(sandboxSecret, clock)
+	pay := payments.New(s, sandbox, engine, clock, log)
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: engine, Auth: auth.New(s, clock), Payments: pay, Clock: clock}))
 	t.Cleanup(srv.Close)
-	return apiEnv{srv: srv, store: s, clock: clock, engine: engine, fixture: storetest.MustFixture(t, s)}
+	sandbox.SetWebhookURL(srv.URL + "/api/v1/payments/webhook")
+	return apiEnv{srv: srv, store: s, clock: clock, engine: engine, sandbox: sandbox, fixture: storetest.MustFixture(t, s)}
 }
 
 func get(t *testing.T, u string) (*http.Response, []byte) {

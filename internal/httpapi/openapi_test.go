@@ -160,6 +160,36 @@ func TestOpenAPIDocsCopy(t *testing.T) {
 	}
 }
 
+// TestOpenAPIGuide checks that docs/api.md lists every route and every error code.
+func TestOpenAPIGuide(t *testing.T) {
+	guide, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| (GET|POST|PUT|PATCH|DELETE) \\| `([^`]+)` \\|")
+	listed := map[string]bool{}
+	for _, m := range row.FindAllStringSubmatch(string(guide), -1) {
+		listed[m[1]+" "+m[2]] = true
+	}
+	documented := map[string]bool{}
+	for _, op := range mustSpec(t).operations() {
+		documented[op] = true
+		if !listed[op] {
+			t.Errorf("docs/api.md does not list %s in its routes table", op)
+		}
+	}
+	for op := range listed {
+		if !documented[op] {
+			t.Errorf("docs/api.md lists %s, which openapi.json does not document", op)
+		}
+	}
+	for code, status := range statusOf {
+		if want := fmt.Sprintf("| `%s` | %d |", code, status); !strings.Contains(string(guide), want) {
+			t.Errorf("docs/api.md's error table lacks %q", want)
+		}
+	}
+}
+
 // TestOpenAPIDocument checks the document's own consistency: references
 // resolve, schemas use only what the checker below understands, errors are
 // problems, path parameters are declared and examples are valid.
@@ -605,7 +635,6 @@ func specDecode(b []byte) (any, error) {
 // specExchange is one request the flow made and what came back.
 type specExchange struct {
 	method, path, pattern string
-	reqHeader             http.Header
 	reqBody               []byte
 	status                int
 	header                http.Header
@@ -669,7 +698,7 @@ func (f *specFlow) do(method, path string, body any, headers ...string) specExch
 	_, pattern := f.routes.Handler(req)
 	rec := httptest.NewRecorder()
 	f.handler.ServeHTTP(rec, req)
-	x := specExchange{method: method, path: path, pattern: pattern, reqHeader: req.Header, reqBody: raw,
+	x := specExchange{method: method, path: path, pattern: pattern, reqBody: raw,
 		status: rec.Code, header: rec.Result().Header, body: rec.Body.Bytes()}
 	f.exchanges = append(f.exchanges, x)
 	return x
@@ -703,13 +732,12 @@ func (x specExchange) into(t testing.TB, v any) {
 	}
 }
 
-// check validates every exchange against the document and returns the
-// operations that answered a success at least once.
-func (f *specFlow) check(doc specDoc) map[string]bool {
-	t := f.t
-	t.Helper()
+// check validates every exchange against the document. It returns the
+// operations that answered a success at least once, and every mismatch.
+func (f *specFlow) check(doc specDoc) (succeeded map[string]bool, problems []string) {
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	c := specChecker{doc: doc}
-	succeeded := map[string]bool{}
+	succeeded = map[string]bool{}
 	for _, x := range f.exchanges {
 		var resp map[string]any
 		var op map[string]any
@@ -721,7 +749,7 @@ func (f *specFlow) check(doc specDoc) map[string]bool {
 			case http.StatusMethodNotAllowed:
 				resp = doc.deref(map[string]any{"$ref": "#/components/responses/MethodNotAllowed"})
 			default:
-				t.Errorf("%s: only 404 and 405 are documented for requests no route serves", x)
+				report("%s: only 404 and 405 are documented for requests no route serves", x)
 				continue
 			}
 		} else {
@@ -729,13 +757,13 @@ func (f *specFlow) check(doc specDoc) map[string]bool {
 			name = method + " " + path
 			var ok bool
 			if op, ok = doc.operation(method, path); !ok {
-				t.Errorf("%s: the route is not documented", x)
+				report("%s: the route is not documented", x)
 				continue
 			}
 			responses, _ := op["responses"].(map[string]any)
 			r, ok := responses[strconv.Itoa(x.status)].(map[string]any)
 			if !ok {
-				t.Errorf("%s: %s answered %d, which openapi.json does not list for it (body %s)", x, name, x.status, x.body)
+				report("%s: %s answered %d, which openapi.json does not list for it (body %s)", x, name, x.status, x.body)
 				continue
 			}
 			resp = doc.deref(r)
@@ -748,42 +776,42 @@ func (f *specFlow) check(doc specDoc) map[string]bool {
 		content, _ := resp["content"].(map[string]any)
 		if len(content) == 0 {
 			if len(x.body) != 0 {
-				t.Errorf("%s: documented without a body, but sent %q", at, x.body)
+				report("%s: documented without a body, but sent %q", at, x.body)
 			}
 		} else {
 			mt, _, err := mime.ParseMediaType(x.header.Get("Content-Type"))
 			media, ok := content[mt].(map[string]any)
 			if err != nil || !ok {
-				t.Errorf("%s: Content-Type %q is not documented (want one of %v)", at, x.header.Get("Content-Type"), slices.Sorted(maps.Keys(content)))
+				report("%s: Content-Type %q is not documented (want one of %v)", at, x.header.Get("Content-Type"), slices.Sorted(maps.Keys(content)))
 			} else {
 				v, err := specDecode(x.body)
 				if err != nil {
-					t.Errorf("%s: the body is not JSON: %v: %s", at, err, x.body)
+					report("%s: the body is not JSON: %v: %s", at, err, x.body)
 				} else {
 					for _, problem := range c.validate(media["schema"], v, "$") {
-						t.Errorf("%s: %s", at, problem)
+						report("%s: %s", at, problem)
 					}
 				}
 			}
 		}
 		if x.status >= 400 {
 			if p := x.problem(); p.Status != x.status {
-				t.Errorf("%s: problem status %d differs from the HTTP status", at, p.Status)
+				report("%s: problem status %d differs from the HTTP status", at, p.Status)
 			}
 		}
 
 		headers, _ := resp["headers"].(map[string]any)
 		for _, h := range []string{"Location", "Retry-After", "Allow", "Set-Cookie"} {
 			if x.header.Get(h) != "" && headers[h] == nil {
-				t.Errorf("%s: sends a %s header that the response does not document", at, h)
+				report("%s: sends a %s header that the response does not document", at, h)
 			}
 		}
 		if x.header.Get("Idempotent-Replayed") != "" {
 			if _, ok := doc.parameter(op, "header", "Idempotency-Key"); !ok {
-				t.Errorf("%s: replayed a stored response, but the operation documents no Idempotency-Key", at)
+				report("%s: replayed a stored response, but the operation documents no Idempotency-Key", at)
 			}
 			if x.status < 300 && headers["Idempotent-Replayed"] == nil {
-				t.Errorf("%s: sends Idempotent-Replayed, which the response does not document", at)
+				report("%s: sends Idempotent-Replayed, which the response does not document", at)
 			}
 		}
 
@@ -796,15 +824,15 @@ func (f *specFlow) check(doc specDoc) map[string]bool {
 			media, _ := rb["content"].(map[string]any)["application/json"].(map[string]any)
 			v, err := specDecode(x.reqBody)
 			if err != nil {
-				t.Errorf("%s: succeeded with a body that is not JSON: %s", at, x.reqBody)
+				report("%s: succeeded with a body that is not JSON: %s", at, x.reqBody)
 				continue
 			}
 			for _, problem := range c.validate(media["schema"], v, "$") {
-				t.Errorf("%s: the request body that succeeded breaks the documented request schema: %s", at, problem)
+				report("%s: the request body that succeeded breaks the documented request schema: %s", at, problem)
 			}
 		}
 	}
-	return succeeded
+	return succeeded, problems
 }
 
 // TestOpenAPIResponses drives a realistic session through the real handler and
@@ -1043,9 +1071,9 @@ func TestOpenAPIResponses(t *testing.T) {
 	// Sign-in throttling, from a client address of its own.
 	f.remote = "198.51.100.7:4321"
 	for range 5 {
-		f.mustProblem(401, parking.EUNAUTHORIZED, "POST", "/api/v1/sessions", map[string]any{"email": "ada@example.com", "password": "not the password"})
+		f.mustProblem(401, parking.EUNAUTHORIZED, "POST", "/api/v1/sessions", map[string]any{"email": "grace@example.com", "password": "not the password"})
 	}
-	if x := f.mustProblem(429, parking.ETOOMANYREQUESTS, "POST", "/api/v1/sessions", map[string]any{"email": "ada@example.com", "password": "correct horse battery"}); x.header.Get("Retry-After") == "" {
+	if x := f.mustProblem(429, parking.ETOOMANYREQUESTS, "POST", "/api/v1/sessions", map[string]any{"email": "grace@example.com", "password": "any password"}); x.header.Get("Retry-After") == "" {
 		t.Errorf("throttled sign-in has no Retry-After")
 	}
 	f.remote = "192.0.2.1:1234"
@@ -1053,12 +1081,84 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.must(204, "DELETE", "/api/v1/sessions/current", nil, ada...)
 	f.mustProblem(401, parking.EUNAUTHORIZED, "DELETE", "/api/v1/sessions/current", nil, ada...)
 
-	f.probeIdempotency(doc, authn)
+	// Probe every route that changes something as a throwaway user.
+	if _, err := authn.SignUp(t.Context(), "Probe", "probe@example.com", "probe password"); err != nil {
+		t.Fatal(err)
+	}
+	probe, _, _, err := authn.SignIn(t.Context(), "probe@example.com", "probe password", "probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range f.probeIdempotency(doc, probe) {
+		t.Error(p)
+	}
 
-	succeeded := f.check(doc)
+	succeeded, problems := f.check(doc)
+	for _, p := range problems {
+		t.Error(p)
+	}
 	for _, op := range doc.operations() {
 		if !succeeded[op] {
 			t.Errorf("%s never succeeded in this test: add it to the flow so its success response is checked", op)
+		}
+	}
+
+	// The check must bite: a document that is wrong about what the flow met
+	// must fail it.
+	object := func(d specDoc, ref string) map[string]any {
+		v, ok := d.resolve(ref)
+		if !ok {
+			t.Fatalf("%s does not resolve", ref)
+		}
+		return v.(map[string]any)
+	}
+	mutations := []struct {
+		name, want string
+		mutate     func(d specDoc)
+	}{
+		{"a status left out", "answered 409, which openapi.json does not list", func(d specDoc) {
+			delete(object(d, "#/paths/~1api~1v1~1reservations/post/responses"), "409")
+		}},
+		{"a field responses lack", `required property "parking_level" is missing`, func(d specDoc) {
+			s := object(d, "#/components/schemas/Reservation")
+			s["required"] = append(s["required"].([]any), "parking_level")
+		}},
+		{"a field left out", `property "amount" is not in the schema`, func(d specDoc) {
+			delete(object(d, "#/components/schemas/Reservation/properties"), "amount")
+		}},
+		{"an enum too narrow", `"cancelled" is not one of`, func(d specDoc) {
+			object(d, "#/components/schemas/ReservationStatus")["enum"] = []any{"held", "confirmed"}
+		}},
+		{"a wrong type", "want integer", func(d specDoc) {
+			object(d, "#/components/schemas/Lot/properties/lat")["type"] = "integer"
+		}},
+		{"a request schema too strict", "breaks the documented request schema", func(d specDoc) {
+			object(d, "#/components/schemas/SignUpRequest/properties/name")["maxLength"] = 3.0
+		}},
+		{"a header left out", "sends a Location header that the response does not document", func(d specDoc) {
+			delete(object(d, "#/paths/~1api~1v1~1users/post/responses/201/headers"), "Location")
+		}},
+	}
+	d := mustSpec(t)
+	object(d, "#/components/parameters/IdempotencyKeyRequired")["required"] = false
+	if problems := f.probeIdempotency(d, probe); !slices.ContainsFunc(problems, func(p string) bool {
+		return strings.Contains(p, "POST /api/v1/reservations: Idempotency-Key required = false")
+	}) {
+		t.Errorf("with Idempotency-Key optional everywhere, the probe found only %q", problems)
+	}
+	d = mustSpec(t)
+	delete(object(d, "#/paths/~1api~1v1~1lots~1{lot}~1levels/post"), "parameters")
+	if problems := f.probeIdempotency(d, probe); !slices.ContainsFunc(problems, func(p string) bool {
+		return strings.Contains(p, "POST /api/v1/lots/{lot}/levels honours Idempotency-Key")
+	}) {
+		t.Errorf("with no Idempotency-Key on createLevel, the probe found only %q", problems)
+	}
+	for _, m := range mutations {
+		d := mustSpec(t)
+		m.mutate(d)
+		_, problems := f.check(d)
+		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, m.want) }) {
+			t.Errorf("with %s, the check found %d problems, none saying %q", m.name, len(problems), m.want)
 		}
 	}
 }
@@ -1067,16 +1167,10 @@ func TestOpenAPIResponses(t *testing.T) {
 // document declares an Idempotency-Key exactly when the route honours one, and
 // requires it exactly when the route does. It sends dummy requests as a
 // throwaway user, twice with one key: a replay shows the key was honoured.
-func (f *specFlow) probeIdempotency(doc specDoc, authn *auth.Service) {
-	t := f.t
-	t.Helper()
-	if _, err := authn.SignUp(t.Context(), "Probe", "probe@example.com", "probe password"); err != nil {
-		t.Fatal(err)
-	}
-	token, _, _, err := authn.SignIn(t.Context(), "probe@example.com", "probe password", "probe")
-	if err != nil {
-		t.Fatal(err)
-	}
+// It returns every mismatch.
+func (f *specFlow) probeIdempotency(doc specDoc, token string) (problems []string) {
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	run := parking.NewID("probe") // keys of their own, so that probes can run again
 	param := regexp.MustCompile(`\{([^}.]+)(\.\.\.)?\}`)
 	for i, pattern := range Routes() {
 		method, path := specPath(pattern)
@@ -1096,7 +1190,7 @@ func (f *specFlow) probeIdempotency(doc specDoc, authn *auth.Service) {
 			}
 			return "probe_missing"
 		})
-		k := fmt.Sprintf("probe-%d", i)
+		k := fmt.Sprintf("%s-%d", run, i)
 		f.do(method, url, "{}", slices.Concat(specBearer(token), []string{"Idempotency-Key", k})...)
 		replay := f.do(method, url, "{}", slices.Concat(specBearer(token), []string{"Idempotency-Key", k})...)
 		honoured := replay.header.Get("Idempotent-Replayed") == "true"
@@ -1106,11 +1200,12 @@ func (f *specFlow) probeIdempotency(doc specDoc, authn *auth.Service) {
 		p, declared := doc.parameter(op, "header", "Idempotency-Key")
 		switch {
 		case honoured && !declared:
-			t.Errorf("%s honours Idempotency-Key (a retry was replayed), but openapi.json does not declare it", pattern)
+			report("%s honours Idempotency-Key (a retry was replayed), but openapi.json does not declare it", pattern)
 		case !honoured && declared && replay.status < 500:
-			t.Errorf("%s declares Idempotency-Key, but a retry with the same key was not replayed (%d %s)", pattern, replay.status, replay.body)
+			report("%s declares Idempotency-Key, but a retry with the same key was not replayed (%d %s)", pattern, replay.status, replay.body)
 		case declared && required != (p["required"] == true):
-			t.Errorf("%s: Idempotency-Key required = %v in openapi.json; the route requires it: %v", pattern, p["required"], required)
+			report("%s: Idempotency-Key required = %v in openapi.json; the route requires it: %v", pattern, p["required"], required)
 		}
 	}
+	return problems
 }

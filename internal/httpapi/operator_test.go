@@ -254,28 +254,30 @@ func TestOperatorRunsALot(t *testing.T) {
 }
 
 func TestOperatorAdmin(t *testing.T) {
-	e := newAPI(t, teststore.Backend{Name: "sqlite", Open: teststore.OpenSQLite})
-	admin := mustSignIn(t, e, parking.RoleAdmin, "")
-	body := map[string]any{"name": "Depot", "address": "1 Depot Rd", "lat": 0, "lng": 0, "time_zone": "UTC", "currency": "EUR"}
-	if p := admin.problem(422, parking.EVALIDATION, "POST", "/api/v1/lots", body); !hasField(p, "operator_id") {
-		t.Errorf("admin POST lots without operator_id: fields %+v; want operator_id", p.Fields)
-	}
-	body["operator_id"] = "opr_missing"
-	if p := admin.problem(422, parking.EVALIDATION, "POST", "/api/v1/lots", body); !hasField(p, "operator_id") {
-		t.Errorf("admin POST lots for an unknown operator: fields %+v; want operator_id", p.Fields)
-	}
-	other := mustOtherOperator(t, e)
-	body["operator_id"] = other.ID
-	var lot parking.Lot
-	admin.must(http.StatusCreated, &lot, "POST", "/api/v1/lots", body)
-	if lot.OperatorID != other.ID {
-		t.Errorf("admin POST lots = operator %s; want %s", lot.OperatorID, other.ID)
-	}
-	// Admins run every lot.
-	admin.must(http.StatusOK, nil, "PATCH", "/api/v1/lots/"+e.fixture.Lot.ID, map[string]string{"address": "2 Test St"})
-	if lots, _ := e.store.Lots(t.Context()); len(lots) != 2 {
-		t.Errorf("lots = %d; want 2", len(lots))
-	}
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		e := newAPI(t, b)
+		admin := mustSignIn(t, e, parking.RoleAdmin, "")
+		body := map[string]any{"name": "Depot", "address": "1 Depot Rd", "lat": 0, "lng": 0, "time_zone": "UTC", "currency": "EUR"}
+		if p := admin.problem(422, parking.EVALIDATION, "POST", "/api/v1/lots", body); !hasField(p, "operator_id") {
+			t.Errorf("admin POST lots without operator_id: fields %+v; want operator_id", p.Fields)
+		}
+		body["operator_id"] = "opr_missing"
+		if p := admin.problem(422, parking.EVALIDATION, "POST", "/api/v1/lots", body); !hasField(p, "operator_id") {
+			t.Errorf("admin POST lots for an unknown operator: fields %+v; want operator_id", p.Fields)
+		}
+		other := mustOtherOperator(t, e)
+		body["operator_id"] = other.ID
+		var lot parking.Lot
+		admin.must(http.StatusCreated, &lot, "POST", "/api/v1/lots", body)
+		if lot.OperatorID != other.ID {
+			t.Errorf("admin POST lots = operator %s; want %s", lot.OperatorID, other.ID)
+		}
+		// Admins run every lot.
+		admin.must(http.StatusOK, nil, "PATCH", "/api/v1/lots/"+e.fixture.Lot.ID, map[string]string{"address": "2 Test St"})
+		if lots, _ := e.store.Lots(t.Context()); len(lots) != 2 {
+			t.Errorf("lots = %d; want 2", len(lots))
+		}
+	})
 }
 
 // opSnapshot is what the operator API can change in the fixture's lot.
@@ -337,7 +339,7 @@ func TestOperatorForbidden(t *testing.T) {
 		}{{"another operator", rival}, {"a driver", driver}} {
 			for _, rq := range requests {
 				if p := who.c.problem(403, parking.EFORBIDDEN, rq.method, rq.path, rq.body, "Idempotency-Key", parking.NewID("key")); p.Code != parking.EFORBIDDEN {
-					t.Errorf("(%s)", who.name)
+					t.Errorf("(the request above was sent by %s)", who.name)
 				}
 			}
 		}

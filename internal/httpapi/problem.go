@@ -10,6 +10,7 @@ import (
 
 	"parkd/internal/auth"
 	"parkd/internal/parking"
+	"parkd/internal/payments"
 )
 
 // statusOf maps each error code to its HTTP status; unknown codes are 500.
@@ -35,6 +36,12 @@ var statusOf = map[string]int{
 	parking.EINFLIGHT:          http.StatusConflict,
 	"idempotency_key_required": http.StatusBadRequest,
 	"too_large":                http.StatusRequestEntityTooLarge,
+	"method_not_allowed":       http.StatusMethodNotAllowed,
+	payments.EDECLINED:         http.StatusPaymentRequired,
+	payments.EINPROGRESS:       http.StatusConflict,
+	payments.EALREADYPAID:      http.StatusConflict,
+	payments.EGATEWAY:          http.StatusServiceUnavailable,
+	payments.EWEBHOOK:          http.StatusBadRequest,
 	parking.EINTERNAL:          http.StatusInternalServerError,
 }
 

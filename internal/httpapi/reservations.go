@@ -9,6 +9,7 @@ import (
 
 	"parkd/internal/booking"
 	"parkd/internal/parking"
+	"parkd/internal/payments"
 )
 
 type reservationRequest struct {
@@ -121,22 +122,27 @@ func handleGetReservation(log *slog.Logger, store parking.Store) http.Handler {
 }
 
 // handleCancelReservation cancels a held or confirmed reservation; the spot is
-// free at once.
-func handleCancelReservation(log *slog.Logger, store parking.Store, engine *booking.Service) http.Handler {
+// free at once, and the lot's policy decides the refund.
+func handleCancelReservation(log *slog.Logger, store parking.Store, pay *payments.Service) http.Handler {
+	type response struct {
+		parking.Reservation
+		Refund *parking.Payment `json:"refund,omitempty"`
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := requireUser(w, r, log)
 		if !ok {
 			return
 		}
 		res, err := visibleReservation(r.Context(), store, me, r.PathValue("reservation"))
+		var refund *parking.Payment
 		if err == nil {
-			res, err = engine.Cancel(r.Context(), res.ID)
+			res, refund, err = pay.Cancel(r.Context(), res)
 		}
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, res)
+		writeJSON(w, http.StatusOK, response{Reservation: res, Refund: refund})
 	})
 }
 
@@ -165,7 +171,7 @@ func handleUserReservations(log *slog.Logger, store parking.Store) http.Handler 
 
 func handleUserPayments(log *slog.Logger, store parking.Store) http.Handler {
 	type response struct {
-		Payments []parking.Payment `json:"payments"`
+		Payments []paymentView `json:"payments"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := requireUser(w, r, log)
@@ -182,6 +188,10 @@ func handleUserPayments(log *slog.Logger, store parking.Store) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, response{Payments: ps})
+		views := make([]paymentView, len(ps))
+		for i, p := range ps {
+			views[i] = viewPayment(p)
+		}
+		writeJSON(w, http.StatusOK, response{Payments: views})
 	})
 }

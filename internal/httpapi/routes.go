@@ -57,7 +57,13 @@ func addRoutes(mux *router, s Services) {
 	// Reservations.
 	mux.Handle("POST /api/v1/reservations", mustBeIdempotent(handleCreateReservation(log, store, engine)))
 	mux.Handle("GET /api/v1/reservations/{reservation}", handleGetReservation(log, store))
-	mux.Handle("POST /api/v1/reservations/{reservation}/cancel", mustBeIdempotent(handleCancelReservation(log, store, engine)))
+	mux.Handle("POST /api/v1/reservations/{reservation}/cancel", mustBeIdempotent(handleCancelReservation(log, store, s.Payments)))
+
+	// Payments.
+	mux.Handle("POST /api/v1/reservations/{reservation}/payments", mustBeIdempotent(handlePay(log, store, s.Payments)))
+	mux.Handle("POST /api/v1/payments/webhook", handleWebhook(log, s.Payments))
+	mux.Handle("GET /api/v1/payments/{payment}", handleGetPayment(log, store))
+	mux.Handle("GET /api/v1/payments/{payment}/receipt", handleReceipt(log, store))
 
 	// Operators: their lots, levels, spots, gates and reservations (operator.go).
 	addOperatorRoutes(mux, s, idempotent, mustBeIdempotent)

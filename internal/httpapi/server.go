@@ -10,6 +10,7 @@ import (
 	"parkd/internal/auth"
 	"parkd/internal/booking"
 	"parkd/internal/parking"
+	"parkd/internal/payments"
 )
 
 // Server timeouts: long enough for any real request, short enough that a slow
@@ -23,11 +24,12 @@ const (
 
 // Services are what the handlers are built from.
 type Services struct {
-	Log    *slog.Logger
-	Store  parking.Store
-	Engine *booking.Service
-	Auth   *auth.Service
-	Clock  parking.Clock
+	Log      *slog.Logger
+	Store    parking.Store
+	Engine   *booking.Service
+	Auth     *auth.Service
+	Payments *payments.Service
+	Clock    parking.Clock
 }
 
 // NewHandler returns the whole HTTP interface, wrapped in request ids, access

@@ -172,19 +172,65 @@ func Overlaps(aStart, aEnd, bStart, bEnd time.Time) bool {
 	return aStart.Before(bEnd) && bStart.Before(aEnd)
 }
 
-// Payment is a charge or refund through the card gateway.
+// Payment kinds.
+const (
+	Charge = "charge"
+	Refund = "refund"
+)
+
+// Payment statuses. A payment only moves forward: pending to succeeded or
+// failed; never back.
+const (
+	PaymentPending   = "pending"
+	PaymentSucceeded = "succeeded"
+	PaymentFailed    = "failed"
+)
+
+// Payment is a charge or refund through the card gateway. Amounts are integer
+// minor units of Currency. At most one charge per reservation is pending or
+// succeeded at a time: the database refuses a second.
 type Payment struct {
 	ID            string    `json:"id"`
 	ReservationID string    `json:"reservation_id"`
-	UserID        string    `json:"user_id"`
-	Kind          string    `json:"kind"` // "charge" or "refund"
+	UserID        string    `json:"user_id,omitempty"`
+	Kind          string    `json:"kind"` // Charge or Refund
 	Amount        int64     `json:"amount"`
 	Currency      string    `json:"currency"`
 	Status        string    `json:"status"`
 	Gateway       string    `json:"gateway"`
-	GatewayID     string    `json:"gateway_id"`
+	GatewayID     string    `json:"gateway_id,omitempty"`
+	PaymentMethod string    `json:"payment_method,omitempty"` // the gateway's token, never a card number
+	CardBrand     string    `json:"card_brand,omitempty"`
+	CardLast4     string    `json:"card_last4,omitempty"`
+	FailureCode   string    `json:"failure_code,omitempty"`
+	RefundOf      string    `json:"refund_of,omitempty"` // for refunds: the charge refunded
 	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
+
+// PaymentUpdate moves a payment forward, in one transaction with what follows
+// from it.
+type PaymentUpdate struct {
+	PaymentID string
+	// EventID, when set, is a gateway webhook event's id: it is recorded in the
+	// same transaction, and an event seen before changes nothing (ErrDuplicateEvent).
+	EventID     string
+	From        []string // statuses the payment may be in; otherwise ErrInvalidStatus
+	To          string
+	GatewayID   string // kept when empty
+	CardBrand   string
+	CardLast4   string
+	FailureCode string
+	// Confirm, for a charge that succeeded, confirms its reservation: from held
+	// (even if the hold has lapsed) or expired, provided no other reservation
+	// took the spot. When one did, the payment is still updated and committed,
+	// and ErrSpotUnavailable is returned so that the caller refunds.
+	Confirm bool
+	At      time.Time
+}
+
+// ErrDuplicateEvent is a webhook event seen before.
+var ErrDuplicateEvent = &Error{Code: "duplicate_event", Message: "this event was handled before"}
 
 // Event announces a state change. It is written in the same transaction as the
 // change (an outbox), so nothing is announced that did not happen and nothing
@@ -301,6 +347,19 @@ type Store interface {
 	SpotReservations(ctx context.Context, spotID string, from time.Time) ([]Reservation, error)
 	// UserPayments lists a user's payments, newest first.
 	UserPayments(ctx context.Context, userID string) ([]Payment, error)
+
+	// CreatePayment stores a new payment. A second charge for a reservation
+	// while one is pending or succeeded is ErrConflict.
+	CreatePayment(ctx context.Context, p *Payment) error
+	Payment(ctx context.Context, id string) (Payment, error)
+	// PaymentByGatewayID finds a payment by its gateway's id.
+	PaymentByGatewayID(ctx context.Context, gatewayID string) (Payment, error)
+	// ReservationPayments lists a reservation's payments, oldest first.
+	ReservationPayments(ctx context.Context, reservationID string) ([]Payment, error)
+	// UpdatePayment applies u and returns the payment and its reservation as
+	// they are afterwards. A payment not in u.From is returned as it is, with
+	// ErrInvalidStatus.
+	UpdatePayment(ctx context.Context, u PaymentUpdate) (Payment, Reservation, error)
 	// ChangeStatus applies c and records its event. When the reservation is not
 	// in one of c.From, it returns the reservation as it is and ErrInvalidStatus.
 	ChangeStatus(ctx context.Context, c StatusChange) (Reservation, error)

@@ -226,21 +226,3 @@ func (s *Store) SpotReservations(ctx context.Context, spotID string, from time.T
 	rs, err := pgx.CollectRows(rows, scanReservation)
 	return rs, classify(err, "reservation")
 }
-
-// UserPayments lists a user's payments, newest first; none is an empty list.
-func (s *Store) UserPayments(ctx context.Context, userID string) ([]parking.Payment, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id, reservation_id, user_id, kind, amount, currency, status, gateway, gateway_id, created_at
-		FROM payments WHERE user_id = $1 ORDER BY created_at DESC, id DESC`, userID)
-	ps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parking.Payment, error) {
-		var p parking.Payment
-		var user *string
-		err := row.Scan(&p.ID, &p.ReservationID, &user, &p.Kind, &p.Amount, &p.Currency, &p.Status, &p.Gateway, &p.GatewayID, &p.CreatedAt)
-		p.UserID = deref(user)
-		p.CreatedAt = p.CreatedAt.UTC()
-		return p, err
-	})
-	if err != nil {
-		return nil, classify(err, "payment")
-	}
-	return ps, nil
-}

@@ -30,6 +30,10 @@ var uniqueMessages = map[string]string{
 	"users_email_key":        "email already registered",
 	"spots_lot_id_label_key": "a spot with that label already exists in this lot",
 	"gates_key_hash_key":     "a gate with that key already exists",
+	// Unique indexes report their own name as the constraint.
+	"payments_one_live_charge": "a payment for this reservation is already pending or succeeded",
+	"payments_one_live_refund": "a refund for this payment is already pending or succeeded",
+	"payments_gateway_id":      "a payment with that gateway id already exists",
 }
 
 // foreignKeys says, by constraint name, what a dangling reference means. A
@@ -48,6 +52,7 @@ var foreignKeys = map[string]*parking.Error{
 	"reservations_spot_id_fkey":       parking.Errorf(parking.EINVALID, "spot not found"),
 	"payments_reservation_id_fkey":    parking.Errorf(parking.ENOTFOUND, "reservation not found"),
 	"payments_user_id_fkey":           parking.Errorf(parking.EINVALID, "user not found"),
+	"payments_refund_of_fkey":         parking.Errorf(parking.EINVALID, "refunded payment not found"),
 	"gate_events_lot_id_fkey":         parking.Errorf(parking.ENOTFOUND, "lot not found"),
 	"gate_events_reservation_id_fkey": parking.Errorf(parking.EINVALID, "reservation not found"),
 	"sessions_user_id_fkey":           parking.Errorf(parking.ENOTFOUND, "user not found"),

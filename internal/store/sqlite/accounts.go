@@ -187,24 +187,3 @@ func (s *Store) DeleteExpiredIdempotencyKeys(ctx context.Context, now time.Time)
 	n, err := res.RowsAffected()
 	return int(n), err
 }
-
-// UserPayments lists a user's payments, newest first.
-func (s *Store) UserPayments(ctx context.Context, userID string) ([]parking.Payment, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, reservation_id, COALESCE(user_id, ''), kind, amount, currency, status, gateway, gateway_id, created_at
-		FROM payments WHERE user_id = ? ORDER BY created_at DESC, id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	ps := []parking.Payment{}
-	for rows.Next() {
-		var p parking.Payment
-		var created int64
-		if err := rows.Scan(&p.ID, &p.ReservationID, &p.UserID, &p.Kind, &p.Amount, &p.Currency, &p.Status, &p.Gateway, &p.GatewayID, &created); err != nil {
-			return nil, err
-		}
-		p.CreatedAt = fromMicros(created)
-		ps = append(ps, p)
-	}
-	return ps, rows.Err()
-}

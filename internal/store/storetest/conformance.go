@@ -36,7 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"UserReservations", testUserReservations},
 		{"Events", testEvents},
 	}
-	for _, tt := range accountTests() {
+	for _, tt := range append(accountTests(), paymentTests()...) {
 		tests = append(tests, struct {
 			name string
 			fn   func(t *testing.T, s parking.Store)

@@ -1,0 +1,155 @@
+package httpapi
+
+import (
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"parkd/internal/parking"
+	"parkd/internal/payments"
+)
+
+type payRequest struct {
+	PaymentMethod string `json:"payment_method"`
+}
+
+// handlePay charges a held reservation: 201 when paid (the reservation is
+// confirmed), 202 while the gateway decides, 402 when declined.
+func handlePay(log *slog.Logger, store parking.Store, pay *payments.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		var req payRequest
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		res, err := visibleReservation(r.Context(), store, me, r.PathValue("reservation"))
+		if err == nil && res.UserID != me.ID {
+			err = parking.Errorf(parking.EFORBIDDEN, "only the driver who booked can pay")
+		}
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		out, err := pay.Pay(r.Context(), res, req.PaymentMethod)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		status := http.StatusCreated
+		if out.Payment.Status == parking.PaymentPending {
+			status = http.StatusAccepted
+		}
+		w.Header().Set("Location", "/api/v1/payments/"+out.Payment.ID)
+		writeJSON(w, status, out)
+	})
+}
+
+// handleWebhook takes the gateway's signed events. It answers 2xx for every
+// event it handled or chose to ignore, 400 for one that fails verification,
+// and 5xx only when the gateway should send it again.
+func handleWebhook(log *slog.Logger, pay *payments.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+		if err != nil {
+			writeError(w, r, log, decodeError(err))
+			return
+		}
+		if err := pay.HandleWebhook(r.Context(), payload, r.Header); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"received": true})
+	})
+}
+
+// paymentView is a payment as its owner sees it, with the receipt's address.
+type paymentView struct {
+	parking.Payment
+	ReceiptURL string `json:"receipt_url"`
+}
+
+func viewPayment(p parking.Payment) paymentView {
+	return paymentView{Payment: p, ReceiptURL: "/api/v1/payments/" + p.ID + "/receipt"}
+}
+
+// visiblePayment returns a payment of the caller's (or, for admins and the
+// lot's operators, of their reservations); any other is not found.
+func visiblePayment(r *http.Request, store parking.Store, me parking.User) (parking.Payment, error) {
+	p, err := store.Payment(r.Context(), r.PathValue("payment"))
+	if err != nil {
+		return parking.Payment{}, parking.Errorf(parking.ENOTFOUND, "payment not found")
+	}
+	if _, err := visibleReservation(r.Context(), store, me, p.ReservationID); err != nil {
+		return parking.Payment{}, parking.Errorf(parking.ENOTFOUND, "payment not found")
+	}
+	return p, nil
+}
+
+func handleGetPayment(log *slog.Logger, store parking.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		p, err := visiblePayment(r, store, me)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, viewPayment(p))
+	})
+}
+
+var receiptPage = template.Must(template.New("receipt").Funcs(template.FuncMap{
+	"money": formatMoney,
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Receipt {{.Payment.ID}} · parkd</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}
+table{width:100%;border-collapse:collapse}td{padding:.3rem 0;border-bottom:1px solid #ddd}td+td{text-align:right}</style>
+</head><body>
+<h1>{{if eq .Payment.Kind "refund"}}Refund{{else}}Receipt{{end}}</h1>
+<p>{{.Lot.Name}}<br>{{.Lot.Address}}</p>
+<table>
+<tr><td>Amount</td><td><strong>{{money .Payment.Amount .Payment.Currency}}</strong></td></tr>
+<tr><td>Status</td><td>{{.Payment.Status}}</td></tr>
+<tr><td>Parking</td><td>{{.Reservation.StartsAt.Format "2006-01-02 15:04"}} – {{.Reservation.EndsAt.Format "2006-01-02 15:04"}} UTC</td></tr>
+<tr><td>Vehicle</td><td>{{.Reservation.Plate}}</td></tr>
+{{if .Payment.CardLast4}}<tr><td>Card</td><td>{{.Payment.CardBrand}} ···· {{.Payment.CardLast4}}</td></tr>{{end}}
+<tr><td>Date</td><td>{{.Payment.CreatedAt.Format "2006-01-02 15:04"}} UTC</td></tr>
+<tr><td>Reference</td><td>{{.Payment.ID}}</td></tr>
+</table>
+</body></html>
+`))
+
+// handleReceipt renders a printable receipt for one payment.
+func handleReceipt(log *slog.Logger, store parking.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		p, err := visiblePayment(r, store, me)
+		var res parking.Reservation
+		var lot parking.Lot
+		if err == nil {
+			res, err = store.Reservation(r.Context(), p.ReservationID)
+		}
+		if err == nil {
+			lot, err = store.Lot(r.Context(), res.LotID)
+		}
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := receiptPage.Execute(w, map[string]any{"Payment": p, "Reservation": res, "Lot": lot}); err != nil {
+			log.ErrorContext(r.Context(), "receipt", "err", err)
+		}
+	})
+}

@@ -1,0 +1,285 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"parkd/internal/booking"
+	"parkd/internal/parking"
+)
+
+// Error codes of payments.
+const (
+	EDECLINED    = "payment_declined"
+	EINPROGRESS  = "payment_in_progress"
+	EALREADYPAID = "already_paid"
+	EGATEWAY     = "gateway_unavailable"
+	EWEBHOOK     = "invalid_webhook"
+)
+
+// Service takes payments for reservations.
+type Service struct {
+	store   parking.Store
+	gateway Gateway
+	engine  *booking.Service
+	clock   parking.Clock
+	log     *slog.Logger
+}
+
+// New returns a payment service charging through gateway.
+func New(store parking.Store, gateway Gateway, engine *booking.Service, clock parking.Clock, log *slog.Logger) *Service {
+	return &Service{store: store, gateway: gateway, engine: engine, clock: clock, log: log}
+}
+
+// Gateway returns the gateway payments go through.
+func (s *Service) Gateway() Gateway { return s.gateway }
+
+// Result is a payment and its reservation after an attempt to pay.
+type Result struct {
+	Payment     parking.Payment     `json:"payment"`
+	Reservation parking.Reservation `json:"reservation"`
+}
+
+// Pay charges a held reservation with a payment method token. A success
+// confirms the reservation; a decline leaves the hold to expire; an
+// asynchronous charge leaves the payment pending until the gateway's webhook.
+// Two attempts that race, whatever their idempotency keys, charge at most once:
+// the database admits one live charge per reservation, and the loser drives
+// that same charge (same gateway idempotency key) instead of making another.
+func (s *Service) Pay(ctx context.Context, r parking.Reservation, paymentMethod string) (Result, error) {
+	now := s.clock.Now()
+	switch {
+	case r.Status == parking.StatusConfirmed || r.Status == parking.StatusCheckedIn || r.Status == parking.StatusCompleted:
+		return Result{}, parking.Errorf(EALREADYPAID, "this reservation is already paid")
+	case r.Status == parking.StatusExpired || r.Status == parking.StatusHeld && !r.Blocks(now):
+		return Result{}, parking.ErrHoldExpired
+	case r.Status != parking.StatusHeld:
+		return Result{}, parking.Errorf(parking.ESTATUS, "a %s reservation cannot be paid", r.Status)
+	case paymentMethod == "":
+		return Result{}, &parking.ValidationError{Fields: []parking.FieldError{{Field: "payment_method", Message: "is required: a token from the card form"}}}
+	}
+	p := parking.Payment{
+		ID: parking.NewID("pay"), ReservationID: r.ID, UserID: r.UserID, Kind: parking.Charge, Amount: r.Amount,
+		Currency: r.Currency, Status: parking.PaymentPending, Gateway: s.gateway.Name(), PaymentMethod: paymentMethod,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	err := s.store.CreatePayment(ctx, &p)
+	if parking.ErrorCode(err) == parking.ECONFLICT {
+		// Another attempt holds the one live charge: settle that one.
+		live, lerr := s.liveCharge(ctx, r.ID)
+		switch {
+		case lerr != nil:
+			return Result{}, lerr
+		case live.Status == parking.PaymentSucceeded:
+			return Result{}, parking.Errorf(EALREADYPAID, "this reservation is already paid")
+		case live.PaymentMethod != paymentMethod:
+			return Result{}, parking.Errorf(EINPROGRESS, "another payment for this reservation is in progress")
+		}
+		p, err = live, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := s.gateway.Charge(ctx, ChargeRequest{PaymentID: p.ID, Amount: p.Amount, Currency: p.Currency,
+		PaymentMethod: p.PaymentMethod, Description: "Parking reservation " + r.ID, IdempotencyKey: p.ID})
+	if errors.Is(err, ErrUnknownPaymentMethod) {
+		s.settle(ctx, p, parking.PaymentUpdate{To: parking.PaymentFailed, FailureCode: "invalid_payment_method"})
+		return Result{}, err
+	}
+	if err != nil {
+		// The outcome is unknown: the payment stays pending, and a retry
+		// (or the gateway's webhook) settles it without charging twice.
+		s.log.ErrorContext(ctx, "charge", "payment", p.ID, "err", err)
+		return Result{}, parking.Errorf(EGATEWAY, "the payment gateway did not answer: try again in a moment")
+	}
+	u := parking.PaymentUpdate{GatewayID: res.GatewayID, CardBrand: res.CardBrand, CardLast4: res.CardLast4}
+	switch res.Status {
+	case ChargeSucceeded:
+		u.To, u.Confirm = parking.PaymentSucceeded, true
+	case ChargeDeclined:
+		u.To, u.FailureCode = parking.PaymentFailed, res.DeclineCode
+	default:
+		u.To = parking.PaymentPending
+	}
+	out, err := s.settle(ctx, p, u)
+	if err != nil {
+		return out, err
+	}
+	if out.Payment.Status == parking.PaymentFailed {
+		return out, parking.Errorf(EDECLINED, "the card was declined (%s): try another card before the hold expires", out.Payment.FailureCode)
+	}
+	return out, nil
+}
+
+// liveCharge returns the reservation's pending or succeeded charge.
+func (s *Service) liveCharge(ctx context.Context, reservationID string) (parking.Payment, error) {
+	ps, err := s.store.ReservationPayments(ctx, reservationID)
+	if err != nil {
+		return parking.Payment{}, err
+	}
+	for _, p := range ps {
+		if p.Kind == parking.Charge && (p.Status == parking.PaymentPending || p.Status == parking.PaymentSucceeded) {
+			return p, nil
+		}
+	}
+	return parking.Payment{}, parking.Errorf(EINPROGRESS, "another payment for this reservation is in progress")
+}
+
+// settle applies a gateway outcome to payment p (From pending, unless u says),
+// refunding a success whose reservation lost its spot meanwhile.
+func (s *Service) settle(ctx context.Context, p parking.Payment, u parking.PaymentUpdate) (Result, error) {
+	u.PaymentID, u.At = p.ID, s.clock.Now()
+	if u.From == nil {
+		u.From = []string{parking.PaymentPending}
+	}
+	pay, res, err := s.store.UpdatePayment(ctx, u)
+	switch {
+	case errors.Is(err, parking.ErrSpotUnavailable):
+		// Paid, but the hold lapsed and the spot went to someone else: the
+		// money goes back; the driver is never charged for nothing.
+		if _, rerr := s.Refund(ctx, pay, pay.Amount); rerr != nil {
+			s.log.ErrorContext(ctx, "refund a payment whose spot was taken", "payment", pay.ID, "err", rerr)
+			return Result{Payment: pay, Reservation: res}, rerr
+		}
+		return Result{Payment: pay, Reservation: res}, parking.Errorf(parking.EHOLDEXPIRED,
+			"the hold expired and the spot was booked by someone else; the charge is refunded in full")
+	case errors.Is(err, parking.ErrInvalidStatus):
+		// Someone else (a racing attempt, a webhook) settled it first.
+		return Result{Payment: pay, Reservation: res}, nil
+	case err != nil:
+		return Result{}, err
+	}
+	return Result{Payment: pay, Reservation: res}, nil
+}
+
+// Refund pays back amount of a succeeded charge, once: a second call finds the
+// first refund. The refund is its own payment row.
+func (s *Service) Refund(ctx context.Context, charge parking.Payment, amount int64) (parking.Payment, error) {
+	now := s.clock.Now()
+	refund := parking.Payment{
+		ID: parking.NewID("pay"), ReservationID: charge.ReservationID, UserID: charge.UserID, Kind: parking.Refund,
+		Amount: amount, Currency: charge.Currency, Status: parking.PaymentPending, Gateway: charge.Gateway,
+		RefundOf: charge.ID, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.store.CreatePayment(ctx, &refund); parking.ErrorCode(err) == parking.ECONFLICT {
+		ps, lerr := s.store.ReservationPayments(ctx, charge.ReservationID)
+		if lerr != nil {
+			return parking.Payment{}, lerr
+		}
+		found := false
+		for _, p := range ps {
+			if p.Kind == parking.Refund && p.RefundOf == charge.ID && p.Status != parking.PaymentFailed {
+				refund, found = p, true
+			}
+		}
+		if !found {
+			return parking.Payment{}, err
+		}
+		if refund.Status == parking.PaymentSucceeded {
+			return refund, nil
+		}
+	} else if err != nil {
+		return parking.Payment{}, err
+	}
+	res, err := s.gateway.Refund(ctx, RefundRequest{RefundID: refund.ID, ChargeID: charge.GatewayID, Amount: amount,
+		Currency: charge.Currency, IdempotencyKey: refund.ID})
+	if err != nil {
+		return refund, parking.Errorf(EGATEWAY, "the payment gateway did not answer the refund: it will be retried")
+	}
+	to := parking.PaymentPending
+	if res.Status == ChargeSucceeded {
+		to = parking.PaymentSucceeded
+	}
+	out, _, err := s.store.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: refund.ID, From: []string{parking.PaymentPending},
+		To: to, GatewayID: res.GatewayID, At: s.clock.Now()})
+	if errors.Is(err, parking.ErrInvalidStatus) {
+		err = nil
+	}
+	return out, err
+}
+
+// Cancel cancels a reservation and refunds what the lot's policy gives back: the
+// full amount until CancelCutoff before the start, nothing after.
+func (s *Service) Cancel(ctx context.Context, r parking.Reservation) (parking.Reservation, *parking.Payment, error) {
+	now := s.clock.Now()
+	res, err := s.engine.Cancel(ctx, r.ID)
+	if err != nil {
+		return res, nil, err
+	}
+	lot, err := s.store.Lot(ctx, r.LotID)
+	if err != nil {
+		return res, nil, err
+	}
+	if now.After(r.StartsAt.Add(-time.Duration(lot.Policy.CancelCutoff))) {
+		return res, nil, nil
+	}
+	ps, err := s.store.ReservationPayments(ctx, r.ID)
+	if err != nil {
+		return res, nil, err
+	}
+	for _, p := range ps {
+		if p.Kind == parking.Charge && p.Status == parking.PaymentSucceeded {
+			refund, err := s.Refund(ctx, p, p.Amount)
+			return res, &refund, err
+		}
+	}
+	return res, nil, nil
+}
+
+// HandleWebhook verifies and applies one gateway event. Events are applied
+// once (their ids are recorded with the change), never move a payment or a
+// reservation backwards, and a success for a hold whose spot was re-booked is
+// refunded. It returns an error only for events that must be sent again.
+func (s *Service) HandleWebhook(ctx context.Context, payload []byte, header http.Header) error {
+	ev, err := s.gateway.ParseWebhook(payload, header, s.clock.Now())
+	if err != nil {
+		return parking.Errorf(EWEBHOOK, "webhook refused: %v", err)
+	}
+	if ev.Type == "" {
+		return nil // an event parkd does not act on
+	}
+	p, err := s.paymentOf(ctx, ev)
+	if errors.Is(err, parking.ErrNotFound) {
+		s.log.WarnContext(ctx, "webhook for an unknown payment", "event", ev.ID, "gateway_id", ev.GatewayID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	u := parking.PaymentUpdate{EventID: ev.ID, GatewayID: ev.GatewayID, CardBrand: ev.CardBrand, CardLast4: ev.CardLast4}
+	switch ev.Type {
+	case EventChargeSucceeded:
+		// A charge reported failed may still succeed later (a retried
+		// authentication): the money moved, so it counts.
+		u.From, u.To, u.Confirm = []string{parking.PaymentPending, parking.PaymentFailed}, parking.PaymentSucceeded, true
+	case EventChargeFailed:
+		u.From, u.To, u.FailureCode = []string{parking.PaymentPending}, parking.PaymentFailed, ev.DeclineCode
+	case EventRefundSucceeded:
+		u.From, u.To = []string{parking.PaymentPending}, parking.PaymentSucceeded
+	}
+	_, err = s.settle(ctx, p, u)
+	switch {
+	case errors.Is(err, parking.ErrDuplicateEvent), parking.ErrorCode(err) == parking.EHOLDEXPIRED:
+		return nil // handled before; or handled now by refunding
+	case parking.ErrorCode(err) == parking.ECONFLICT:
+		// A failed charge succeeded while another charge is live: refund it.
+		_, rerr := s.Refund(ctx, p, p.Amount)
+		return rerr
+	}
+	return err
+}
+
+func (s *Service) paymentOf(ctx context.Context, ev WebhookEvent) (parking.Payment, error) {
+	if ev.PaymentID != "" {
+		if p, err := s.store.Payment(ctx, ev.PaymentID); err == nil || !errors.Is(err, parking.ErrNotFound) {
+			return p, err
+		}
+	}
+	if ev.GatewayID == "" {
+		return parking.Payment{}, parking.ErrNotFound
+	}
+	return s.store.PaymentByGatewayID(ctx, ev.GatewayID)
+}

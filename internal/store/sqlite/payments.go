@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"parkd/internal/parking"
+)
+
+const paymentColumns = `id, reservation_id, COALESCE(user_id, ''), kind, amount, currency, status, gateway, gateway_id,
+	payment_method, card_brand, card_last4, failure_code, COALESCE(refund_of, ''), created_at, updated_at`
+
+func scanPayment(row interface{ Scan(...any) error }) (parking.Payment, error) {
+	var p parking.Payment
+	var created, updated int64
+	err := row.Scan(&p.ID, &p.ReservationID, &p.UserID, &p.Kind, &p.Amount, &p.Currency, &p.Status, &p.Gateway, &p.GatewayID,
+		&p.PaymentMethod, &p.CardBrand, &p.CardLast4, &p.FailureCode, &p.RefundOf, &created, &updated)
+	p.CreatedAt, p.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return p, err
+}
+
+// CreatePayment stores a payment; the payments_one_live_charge index refuses a
+// second live charge for a reservation.
+func (s *Store) CreatePayment(ctx context.Context, p *parking.Payment) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO payments (id, reservation_id, user_id, kind, amount, currency, status, gateway,
+		gateway_id, payment_method, card_brand, card_last4, failure_code, refund_of, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.ReservationID, nullString(p.UserID), p.Kind, p.Amount, p.Currency, p.Status, p.Gateway, p.GatewayID,
+		p.PaymentMethod, p.CardBrand, p.CardLast4, p.FailureCode, nullString(p.RefundOf), micros(p.CreatedAt), micros(p.UpdatedAt))
+	if parking.ErrorCode(classify(err, "payment")) == parking.ECONFLICT {
+		return parking.Errorf(parking.ECONFLICT, "a payment for this reservation is already pending or succeeded")
+	}
+	return classify(err, "payment")
+}
+
+// Payment returns the payment with the given id.
+func (s *Store) Payment(ctx context.Context, id string) (parking.Payment, error) {
+	p, err := scanPayment(s.read.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = ?`, id))
+	return p, classify(err, "payment")
+}
+
+// PaymentByGatewayID finds a payment by its gateway's id.
+func (s *Store) PaymentByGatewayID(ctx context.Context, gatewayID string) (parking.Payment, error) {
+	p, err := scanPayment(s.read.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE gateway_id = ? AND gateway_id <> ''`, gatewayID))
+	return p, classify(err, "payment")
+}
+
+func (s *Store) payments(ctx context.Context, query string, args ...any) ([]parking.Payment, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ps := []parking.Payment{}
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
+}
+
+// ReservationPayments lists a reservation's payments, oldest first.
+func (s *Store) ReservationPayments(ctx context.Context, reservationID string) ([]parking.Payment, error) {
+	return s.payments(ctx, `SELECT `+paymentColumns+` FROM payments WHERE reservation_id = ? ORDER BY created_at, id`, reservationID)
+}
+
+// UserPayments lists a user's payments, newest first.
+func (s *Store) UserPayments(ctx context.Context, userID string) ([]parking.Payment, error) {
+	return s.payments(ctx, `SELECT `+paymentColumns+` FROM payments WHERE user_id = ? ORDER BY created_at DESC, id`, userID)
+}
+
+// UpdatePayment moves a payment forward and, for a success, confirms its
+// reservation, all in the single writer's transaction.
+func (s *Store) UpdatePayment(ctx context.Context, u parking.PaymentUpdate) (parking.Payment, parking.Reservation, error) {
+	var p parking.Payment
+	var r parking.Reservation
+	var outcome error // returned after a commit: ErrInvalidStatus, ErrSpotUnavailable
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if u.EventID != "" {
+			res, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`,
+				u.EventID, micros(u.At))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return parking.ErrDuplicateEvent
+			}
+		}
+		args := []any{u.To, micros(u.At), u.GatewayID, u.CardBrand, u.CardLast4, u.FailureCode, u.PaymentID}
+		for _, st := range u.From {
+			args = append(args, st)
+		}
+		var err error
+		p, err = scanPayment(tx.QueryRowContext(ctx, `UPDATE payments SET status = ?, updated_at = ?,
+				gateway_id = COALESCE(NULLIF(?, ''), gateway_id), card_brand = COALESCE(NULLIF(?, ''), card_brand),
+				card_last4 = COALESCE(NULLIF(?, ''), card_last4), failure_code = COALESCE(NULLIF(?, ''), failure_code)
+			WHERE id = ? AND status IN (`+placeholders(len(u.From))+`) RETURNING `+paymentColumns, args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			if p, err = scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = ?`, u.PaymentID)); err != nil {
+				return classify(err, "payment")
+			}
+			outcome = parking.ErrInvalidStatus // the event stays recorded: it was handled
+			r, err = scanReservation(tx.QueryRowContext(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE id = ?`, p.ReservationID))
+			return err
+		}
+		if err != nil {
+			return classify(err, "payment")
+		}
+		if u.Confirm && u.To == parking.PaymentSucceeded {
+			r, err = scanReservation(tx.QueryRowContext(ctx, `UPDATE reservations SET status = 'confirmed', updated_at = ?
+				WHERE id = ? AND status IN ('held', 'expired') RETURNING `+reservationColumns, micros(u.At), p.ReservationID))
+			switch err = classify(err, "reservation"); {
+			case err == nil:
+				return insertEvent(ctx, tx, parking.Event{LotID: r.LotID, Type: "reservation.confirmed", SpotID: r.SpotID, ReservationID: r.ID, At: u.At})
+			case errors.Is(err, parking.ErrSpotUnavailable):
+				outcome = parking.ErrSpotUnavailable // the trigger aborted only that statement
+			case !errors.Is(err, parking.ErrNotFound):
+				return err
+			}
+		}
+		r, err = scanReservation(tx.QueryRowContext(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE id = ?`, p.ReservationID))
+		return err
+	})
+	if err != nil {
+		return parking.Payment{}, parking.Reservation{}, err
+	}
+	return p, r, outcome
+}

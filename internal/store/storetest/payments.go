@@ -1,0 +1,203 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"parkd/internal/parking"
+)
+
+func paymentTests() []namedTest {
+	return []namedTest{
+		{"PaymentsCRUD", testPaymentsCRUD},
+		{"OneLiveChargePerReservation", testOneLiveCharge},
+		{"UpdatePaymentForwardOnly", testUpdatePaymentForwardOnly},
+		{"UpdatePaymentDuplicateEvent", testUpdatePaymentDuplicateEvent},
+		{"UpdatePaymentConfirmsLapsedHold", testConfirmLapsedHold},
+		{"UpdatePaymentSpotTaken", testConfirmSpotTaken},
+	}
+}
+
+// NewCharge returns a pending charge for r.
+func NewCharge(r parking.Reservation, at time.Time) *parking.Payment {
+	return &parking.Payment{ID: parking.NewID("pay"), ReservationID: r.ID, UserID: r.UserID, Kind: parking.Charge,
+		Amount: r.Amount, Currency: r.Currency, Status: parking.PaymentPending, Gateway: "sandbox",
+		PaymentMethod: "pm_card_visa", CreatedAt: at, UpdatedAt: at}
+}
+
+func heldFor(t *testing.T, s parking.Store, f Fixture, u parking.User, spot int) parking.Reservation {
+	t.Helper()
+	r := f.NewHold(T0, T0.Add(time.Hour), T0.Add(2*time.Hour))
+	r.UserID = u.ID
+	if err := s.Hold(ctx, r, []string{f.Spots[spot].ID}, nil); err != nil {
+		t.Fatalf("Hold: %v", err)
+	}
+	return *r
+}
+
+func testPaymentsCRUD(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	r := heldFor(t, s, f, u, 5)
+	p := NewCharge(r, T0)
+	if err := s.CreatePayment(ctx, p); err != nil {
+		t.Fatalf("CreatePayment: %v", err)
+	}
+	got, err := s.Payment(ctx, p.ID)
+	if err != nil || got != *p {
+		t.Errorf("Payment() = %+v, %v; want %+v", got, err, *p)
+	}
+	if _, err := s.Payment(ctx, "pay_missing"); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("Payment(missing) = %v; want ErrNotFound", err)
+	}
+	upd, _, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, From: []string{parking.PaymentPending},
+		To: parking.PaymentFailed, GatewayID: "gw_1", FailureCode: "card_declined", At: T0.Add(time.Second)})
+	if err != nil || upd.Status != parking.PaymentFailed || upd.GatewayID != "gw_1" || upd.FailureCode != "card_declined" {
+		t.Fatalf("UpdatePayment(failed) = %+v, %v", upd, err)
+	}
+	if got, err := s.PaymentByGatewayID(ctx, "gw_1"); err != nil || got.ID != p.ID {
+		t.Errorf("PaymentByGatewayID = %+v, %v; want %s", got, err, p.ID)
+	}
+	second := NewCharge(r, T0.Add(2*time.Second))
+	if err := s.CreatePayment(ctx, second); err != nil {
+		t.Fatalf("a new charge after a failed one = %v; want nil", err)
+	}
+	ps, err := s.ReservationPayments(ctx, r.ID)
+	if err != nil || len(ps) != 2 || ps[0].ID != p.ID || ps[1].ID != second.ID {
+		t.Errorf("ReservationPayments = %+v, %v; want both, oldest first", ps, err)
+	}
+	if ps, _ := s.UserPayments(ctx, u.ID); len(ps) != 2 || ps[0].ID != second.ID {
+		t.Errorf("UserPayments = %+v; want both, newest first", ps)
+	}
+	refund := &parking.Payment{ID: parking.NewID("pay"), ReservationID: r.ID, UserID: u.ID, Kind: parking.Refund, Amount: 100,
+		Currency: "USD", Status: parking.PaymentPending, Gateway: "sandbox", RefundOf: second.ID, CreatedAt: T0, UpdatedAt: T0}
+	if err := s.CreatePayment(ctx, refund); err != nil {
+		t.Errorf("CreatePayment(refund) = %v", err)
+	}
+	if got, _ := s.Payment(ctx, refund.ID); got.RefundOf != second.ID || got.Kind != parking.Refund {
+		t.Errorf("refund = %+v", got)
+	}
+}
+
+func testOneLiveCharge(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	r := heldFor(t, s, f, u, 5)
+	errs := race(12, func(int) error { return s.CreatePayment(ctx, NewCharge(r, T0)) })
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case parking.ErrorCode(err) != parking.ECONFLICT:
+			t.Fatalf("CreatePayment racing = %v; want nil or conflict", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of 12 racing charges were created; want exactly 1", won)
+	}
+}
+
+func testUpdatePaymentForwardOnly(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	r := heldFor(t, s, f, u, 5)
+	p := NewCharge(r, T0)
+	s.CreatePayment(ctx, p)
+	pay, res, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, From: []string{parking.PaymentPending},
+		To: parking.PaymentSucceeded, GatewayID: "gw_ok", CardBrand: "visa", CardLast4: "4242", Confirm: true, At: T0.Add(time.Minute)})
+	if err != nil || pay.Status != parking.PaymentSucceeded || res.Status != parking.StatusConfirmed || pay.CardLast4 != "4242" {
+		t.Fatalf("UpdatePayment(succeeded) = %+v, %+v, %v; want succeeded and confirmed", pay, res, err)
+	}
+	// A late "failed" for a succeeded payment never moves it back.
+	pay, _, err = s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, From: []string{parking.PaymentPending},
+		To: parking.PaymentFailed, At: T0.Add(2 * time.Minute)})
+	if !errors.Is(err, parking.ErrInvalidStatus) || pay.Status != parking.PaymentSucceeded {
+		t.Errorf("UpdatePayment(failed) after success = %+v, %v; want succeeded, ErrInvalidStatus", pay, err)
+	}
+	if _, _, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: "pay_missing", From: []string{parking.PaymentPending},
+		To: parking.PaymentFailed, At: T0}); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("UpdatePayment(missing) = %v; want ErrNotFound", err)
+	}
+	events, _ := s.Events(ctx, f.Lot.ID, 0, 100)
+	if last := events[len(events)-1]; last.Type != "reservation.confirmed" || last.ReservationID != r.ID {
+		t.Errorf("last event = %+v; want reservation.confirmed", last)
+	}
+}
+
+func testUpdatePaymentDuplicateEvent(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	r := heldFor(t, s, f, u, 5)
+	p := NewCharge(r, T0)
+	s.CreatePayment(ctx, p)
+	up := parking.PaymentUpdate{PaymentID: p.ID, EventID: "evt_1", From: []string{parking.PaymentPending},
+		To: parking.PaymentSucceeded, Confirm: true, At: T0.Add(time.Minute)}
+	if _, _, err := s.UpdatePayment(ctx, up); err != nil {
+		t.Fatalf("first event: %v", err)
+	}
+	if _, _, err := s.UpdatePayment(ctx, up); !errors.Is(err, parking.ErrDuplicateEvent) {
+		t.Errorf("the same event again = %v; want ErrDuplicateEvent", err)
+	}
+	// A duplicate is recognised before anything else: also for a failed update.
+	q := NewCharge(heldFor(t, s, f, u, 6), T0)
+	s.CreatePayment(ctx, q)
+	fail := parking.PaymentUpdate{PaymentID: q.ID, EventID: "evt_2", From: []string{parking.PaymentSucceeded}, To: parking.PaymentFailed, At: T0}
+	if _, _, err := s.UpdatePayment(ctx, fail); !errors.Is(err, parking.ErrInvalidStatus) {
+		t.Fatalf("event on a payment in the wrong status = %v; want ErrInvalidStatus", err)
+	}
+	if _, _, err := s.UpdatePayment(ctx, fail); !errors.Is(err, parking.ErrDuplicateEvent) {
+		t.Errorf("that event again = %v; want ErrDuplicateEvent (it was recorded)", err)
+	}
+}
+
+// testConfirmLapsedHold: a payment that succeeds after its hold lapsed still
+// confirms the reservation while nobody else took the spot.
+func testConfirmLapsedHold(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	for _, swept := range []bool{false, true} {
+		r := heldFor(t, s, f, u, 5)
+		p := NewCharge(r, T0)
+		s.CreatePayment(ctx, p)
+		late := r.HoldExpiresAt.Add(time.Minute)
+		if swept {
+			if n, err := s.ExpireHolds(ctx, late); err != nil || n != 1 {
+				t.Fatalf("ExpireHolds = %d, %v", n, err)
+			}
+		}
+		_, res, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, From: []string{parking.PaymentPending},
+			To: parking.PaymentSucceeded, Confirm: true, At: late})
+		if err != nil || res.Status != parking.StatusConfirmed {
+			t.Errorf("swept=%v: late success = %+v, %v; want confirmed", swept, res, err)
+		}
+		MustChange(t, s, r.ID, parking.StatusConfirmed, parking.StatusCancelled, late)
+	}
+}
+
+// testConfirmSpotTaken: when the spot went to someone else, the payment is
+// recorded as succeeded and the caller is told to refund.
+func testConfirmSpotTaken(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	r := heldFor(t, s, f, u, 5)
+	p := NewCharge(r, T0)
+	s.CreatePayment(ctx, p)
+	late := r.HoldExpiresAt.Add(time.Minute)
+	other := f.NewHold(late, r.StartsAt, r.EndsAt) // expires r on the way in
+	if err := s.Hold(ctx, other, []string{r.SpotID}, nil); err != nil {
+		t.Fatalf("Hold over the lapsed hold: %v", err)
+	}
+	pay, res, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, From: []string{parking.PaymentPending},
+		To: parking.PaymentSucceeded, Confirm: true, At: late})
+	if !errors.Is(err, parking.ErrSpotUnavailable) || pay.Status != parking.PaymentSucceeded || res.Status != parking.StatusExpired {
+		t.Errorf("success after the spot was re-booked = %+v, %+v, %v; want payment succeeded, reservation expired, ErrSpotUnavailable", pay.Status, res.Status, err)
+	}
+	if got, _ := s.Payment(ctx, p.ID); got.Status != parking.PaymentSucceeded {
+		t.Errorf("stored payment = %q; want succeeded (committed, to be refunded)", got.Status)
+	}
+	if got, _ := s.Reservation(ctx, other.ID); got.Status != parking.StatusHeld {
+		t.Errorf("the other hold = %q; want untouched", got.Status)
+	}
+}
