@@ -146,3 +146,19 @@ func TestAdminCreate(t *testing.T) {
 		t.Errorf("a second admin with the same email: nil error; want email taken")
 	}
 }
+
+// TestReconcileCommand: "parkd payments reconcile" reads the database and the
+// gateway and reports; on an empty database it is clean.
+func TestReconcileCommand(t *testing.T) {
+	var out, errs bytes.Buffer
+	db := teststore.SQLiteDSN(t)
+	if err := run(context.Background(), []string{"payments", "reconcile", "--db", db}, func(string) string { return "" }, &out, &errs); err != nil {
+		t.Fatalf("reconcile = %v; %s", err, errs.String())
+	}
+	if !strings.Contains(out.String(), `"gateway_charges": 0`) || !strings.Contains(errs.String(), "sandbox") {
+		t.Errorf("reconcile printed %s / %s", out.String(), errs.String())
+	}
+	if err := run(context.Background(), []string{"payments", "nope"}, func(string) string { return "" }, &out, &errs); err == nil {
+		t.Errorf("an unknown payments command = nil; want usage")
+	}
+}

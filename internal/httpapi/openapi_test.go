@@ -23,6 +23,7 @@ import (
 	"parkd/internal/booking"
 	"parkd/internal/parking"
 	"parkd/internal/parking/parkingtest"
+	"parkd/internal/payments"
 	"parkd/internal/store/storetest"
 	"parkd/internal/store/teststore"
 )
@@ -319,8 +320,8 @@ func checkResponse(t *testing.T, doc specDoc, at string, status int, r map[strin
 			t.Errorf("%s: an error is application/problem+json, not %s", at, mt)
 		case status >= 400 && fmt.Sprint(schema) != fmt.Sprint(map[string]any{"$ref": "#/components/schemas/Problem"}):
 			t.Errorf("%s: an error's schema is #/components/schemas/Problem, not %v", at, schema)
-		case status < 400 && mt != "application/json":
-			t.Errorf("%s: a success is application/json, not %s", at, mt)
+		case status < 400 && mt != "application/json" && mt != "text/html":
+			t.Errorf("%s: a success is application/json (or a text/html page), not %s", at, mt)
 		}
 	}
 	if status >= 400 && len(content) == 0 {
@@ -783,6 +784,10 @@ func (f *specFlow) check(doc specDoc) (succeeded map[string]bool, problems []str
 			media, ok := content[mt].(map[string]any)
 			if err != nil || !ok {
 				report("%s: Content-Type %q is not documented (want one of %v)", at, x.header.Get("Content-Type"), slices.Sorted(maps.Keys(content)))
+			} else if !strings.HasSuffix(mt, "json") {
+				if len(x.body) == 0 {
+					report("%s: sent an empty %s body", at, mt)
+				}
 			} else {
 				v, err := specDecode(x.body)
 				if err != nil {
@@ -843,8 +848,11 @@ func TestOpenAPIResponses(t *testing.T) {
 	clock := parkingtest.NewClock(storetest.T0)
 	fx := storetest.MustFixture(t, store)
 	authn := auth.New(store, clock)
-	f := newSpecFlow(t, Services{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Store: store,
-		Engine: booking.New(store, clock), Auth: authn, Clock: clock})
+	engine := booking.New(store, clock)
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	const webhookSecret = "whsec_openapi_test"
+	pay := payments.New(store, payments.NewSandbox(webhookSecret, clock), engine, clock, log)
+	f := newSpecFlow(t, Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Clock: clock})
 	lot := "/api/v1/lots/" + fx.Lot.ID
 	key := func(k string) []string { return []string{"Idempotency-Key", k} }
 	with := func(pairs ...[]string) []string { return slices.Concat(pairs...) }
@@ -973,6 +981,51 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.must(200, "GET", "/api/v1/users/me/reservations", nil, ada...)
 	f.must(200, "GET", "/api/v1/users/me/payments", nil, ada...)
 
+	// Payments.
+	holdFor := func(k string, from int) parking.Reservation {
+		t.Helper()
+		var r parking.Reservation
+		f.must(201, "POST", "/api/v1/reservations", map[string]any{"lot_id": fx.Lot.ID, "vehicle_id": car.ID, "starts_at": at(from), "ends_at": at(from + 1)},
+			with(ada, key(k))...).into(t, &r)
+		return r
+	}
+	payFor := func(res parking.Reservation) string { return "/api/v1/reservations/" + res.ID + "/payments" }
+	paid := holdFor("pay-hold-1", 10)
+	var result struct{ Payment parking.Payment }
+	f.must(201, "POST", payFor(paid), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-1"))...).into(t, &result)
+	f.must(201, "POST", payFor(paid), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-1"))...)
+	f.mustProblem(409, payments.EALREADYPAID, "POST", payFor(paid), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-2"))...)
+	f.mustProblem(400, "idempotency_key_required", "POST", payFor(paid), map[string]any{"payment_method": payments.CardVisa}, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "POST", "/api/v1/reservations/res_missing/payments", map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-3"))...)
+	declined := holdFor("pay-hold-2", 12)
+	f.mustProblem(402, payments.EDECLINED, "POST", payFor(declined), map[string]any{"payment_method": payments.CardDeclined}, with(ada, key("pay-4"))...)
+	f.mustProblem(400, parking.EINVALID, "POST", payFor(declined), map[string]any{"payment_method": "pm_made_up"}, with(ada, key("pay-5"))...)
+	f.mustProblem(422, parking.EVALIDATION, "POST", payFor(declined), map[string]any{}, with(ada, key("pay-6"))...)
+	pending := holdFor("pay-hold-3", 14)
+	var async struct{ Payment parking.Payment }
+	f.must(202, "POST", payFor(pending), map[string]any{"payment_method": payments.CardAsyncSuccess}, with(ada, key("pay-7"))...).into(t, &async)
+	event, _ := json.Marshal(map[string]any{"id": "evt_openapi_1", "type": "payment_intent.succeeded", "created": clock.Now().Unix(),
+		"data": map[string]any{"object": map[string]any{"id": async.Payment.GatewayID, "object": "payment_intent", "status": "succeeded",
+			"metadata": map[string]string{"payment_id": async.Payment.ID}}}})
+	f.mustProblem(400, payments.EWEBHOOK, "POST", "/api/v1/payments/webhook", event, payments.SignatureHeader, payments.SignWebhook("whsec_forged", event, clock.Now()))
+	f.must(200, "POST", "/api/v1/payments/webhook", event, payments.SignatureHeader, payments.SignWebhook(webhookSecret, event, clock.Now()))
+	f.must(200, "POST", "/api/v1/payments/webhook", event, payments.SignatureHeader, payments.SignWebhook(webhookSecret, event, clock.Now()))
+	f.mustProblem(409, payments.EALREADYPAID, "POST", payFor(pending), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-8"))...)
+	f.must(200, "GET", "/api/v1/payments/"+result.Payment.ID, nil, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/payments/pay_missing", nil, ada...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", "/api/v1/payments/"+result.Payment.ID, nil)
+	if x := f.must(200, "GET", "/api/v1/payments/"+result.Payment.ID+"/receipt", nil, ada...); !strings.Contains(string(x.body), "4242") {
+		t.Errorf("receipt = %s; want the card's last four digits", x.body)
+	}
+	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/payments/pay_missing/receipt", nil, ada...)
+	var refunded struct{ Refund *parking.Payment }
+	f.must(200, "POST", "/api/v1/reservations/"+paid.ID+"/cancel", nil, with(ada, key("cancel-paid"))...).into(t, &refunded)
+	if refunded.Refund == nil || refunded.Refund.Kind != parking.Refund {
+		t.Errorf("cancelling a paid reservation gave no refund")
+	}
+	f.mustProblem(409, parking.ESTATUS, "POST", payFor(paid), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-9"))...)
+	f.must(200, "GET", "/api/v1/users/me/payments", nil, ada...)
+
 	// Operators run lots.
 	if _, err := authn.CreateUser(t.Context(), "Olga Operator", "olga@example.com", "operator password", parking.RoleOperator, fx.Operator.ID); err != nil {
 		t.Fatal(err)
@@ -1037,6 +1090,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.mustProblem(400, parking.EINVALID, "GET", hl+"/reservations?from="+at(0)+"&to="+at(24*40), nil, olga...)
 	f.mustProblem(403, parking.EFORBIDDEN, "GET", hl+"/reservations", nil, ada...)
 	f.must(200, "GET", "/api/v1/reservations/"+booked.ID, nil, olga...)
+	f.mustProblem(403, parking.EFORBIDDEN, "POST", "/api/v1/reservations/"+booked.ID+"/payments", map[string]any{"payment_method": payments.CardVisa}, with(olga, key("olga-pays"))...)
 
 	f.mustProblem(400, "idempotency_key_required", "POST", g1+"/out-of-service", nil, olga...)
 	f.mustProblem(409, parking.ECONFLICT, "POST", g1+"/out-of-service", map[string]any{"reason": "flooded"}, with(olga, key("oos-1"))...)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"parkd/internal/parking"
 	"parkd/internal/payments"
@@ -151,5 +152,31 @@ func handleReceipt(log *slog.Logger, store parking.Store) http.Handler {
 		if err := receiptPage.Execute(w, map[string]any{"Payment": p, "Reservation": res, "Lot": lot}); err != nil {
 			log.ErrorContext(r.Context(), "receipt", "err", err)
 		}
+	})
+}
+
+// handleReconcile runs reconciliation for admins: ?since= (RFC 3339, default
+// 30 days ago). It runs in the server because the sandbox's ledger lives here.
+func handleReconcile(log *slog.Logger, pay *payments.Service, clock parking.Clock) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		if me.Role != parking.RoleAdmin {
+			writeError(w, r, log, parking.Errorf(parking.EFORBIDDEN, "only administrators reconcile payments"))
+			return
+		}
+		since, err := parseTime(r.URL.Query().Get("since"), "since", clock.Now().Add(-30*24*time.Hour))
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		rep, err := pay.Reconcile(r.Context(), since)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, rep)
 	})
 }

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"parkd/internal/auth"
 	"parkd/internal/parking"
 	"parkd/internal/payments"
+	"parkd/internal/store/storetest"
 	"parkd/internal/store/teststore"
 )
 
@@ -266,13 +268,54 @@ func TestConcurrentPayments(t *testing.T) {
 				succeeded++
 			}
 		}
-		if succeeded != 1 || len(ps) != 1 || len(e.sandbox.Charges()) != 1 {
-			t.Errorf("after 100 attempts: %d payment rows, %d succeeded, %d gateway charges; want exactly 1 of each", len(ps), succeeded, len(e.sandbox.Charges()))
+		charges, _ := e.sandbox.Charges(t.Context(), storetest.T0.Add(-time.Hour))
+		if succeeded != 1 || len(ps) != 1 || len(charges) != 1 {
+			t.Errorf("after 100 attempts: %d payment rows, %d succeeded, %d gateway charges; want exactly 1 of each", len(ps), succeeded, len(charges))
 		}
 		var got parking.Reservation
 		ada.must(200, "GET", "/api/v1/reservations/"+r.ID, nil).into(t, &got)
 		if got.Status != parking.StatusConfirmed {
 			t.Errorf("reservation = %q; want confirmed", got.Status)
 		}
+	})
+}
+
+// TestReconcile: reconciliation finds a gateway charge parkd does not know, a
+// paid reservation with no charge, and nothing for payments that are in order.
+func TestReconcile(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		e := newAPI(t, b)
+		ada := signUp(t, e.srv.URL, "Ada", "ada@example.com")
+		if _, err := auth.New(e.store, e.clock).CreateUser(t.Context(), "Root", "root@example.com", "correct horse battery", parking.RoleAdmin, ""); err != nil {
+			t.Fatal(err)
+		}
+		admin := &client{t: t, base: e.srv.URL}
+		var s struct{ Token string }
+		admin.must(201, "POST", "/api/v1/sessions", map[string]string{"email": "root@example.com", "password": "correct horse battery"}).into(t, &s)
+		admin.token = s.Token
+
+		var rep payments.Report
+		paid := heldReservation(t, e, ada, 5)
+		pay(ada, paid.ID, payments.CardVisa)
+		refunded := heldReservation(t, e, ada, 6)
+		pay(ada, refunded.ID, payments.CardVisa)
+		ada.must(200, "POST", "/api/v1/reservations/"+refunded.ID+"/cancel", nil, "Idempotency-Key", "c1")
+		admin.must(200, "GET", "/api/v1/admin/payments/reconcile", nil).into(t, &rep)
+		if !rep.Clean() || rep.GatewayCharges != 2 {
+			t.Fatalf("reconcile of clean books = %+v; want clean with 2 charges", rep)
+		}
+
+		// A charge nobody recorded, and a reservation confirmed without paying.
+		e.sandbox.Charge(t.Context(), payments.ChargeRequest{PaymentID: "pay_ghost", Amount: 999, Currency: "USD", PaymentMethod: payments.CardVisa, IdempotencyKey: "ghost"})
+		free := heldReservation(t, e, ada, 7)
+		if _, err := e.engine.Confirm(t.Context(), free.ID); err != nil {
+			t.Fatal(err)
+		}
+		admin.must(200, "GET", "/api/v1/admin/payments/reconcile", nil).into(t, &rep)
+		if len(rep.UnmatchedCharges) != 1 || rep.UnmatchedCharges[0].PaymentID != "pay_ghost" ||
+			len(rep.PaidWithoutCharges) != 1 || rep.PaidWithoutCharges[0].ID != free.ID {
+			t.Errorf("reconcile = %+v; want the ghost charge and the unpaid confirmation", rep)
+		}
+		ada.must(403, "GET", "/api/v1/admin/payments/reconcile", nil)
 	})
 }

@@ -64,6 +64,7 @@ func addRoutes(mux *router, s Services) {
 	mux.Handle("POST /api/v1/payments/webhook", handleWebhook(log, s.Payments))
 	mux.Handle("GET /api/v1/payments/{payment}", handleGetPayment(log, store))
 	mux.Handle("GET /api/v1/payments/{payment}/receipt", handleReceipt(log, store))
+	mux.Handle("GET /api/v1/admin/payments/reconcile", handleReconcile(log, s.Payments, clock))
 
 	// Operators: their lots, levels, spots, gates and reservations (operator.go).
 	addOperatorRoutes(mux, s, idempotent, mustBeIdempotent)

@@ -24,6 +24,19 @@ type Gateway interface {
 	// ParseWebhook verifies a webhook's signature and timestamp (at most
 	// WebhookTolerance old, compared in constant time) and returns its event.
 	ParseWebhook(payload []byte, header http.Header, now time.Time) (WebhookEvent, error)
+	// Charges lists the gateway's charges made since a time, for reconciliation.
+	Charges(ctx context.Context, since time.Time) ([]GatewayCharge, error)
+}
+
+// GatewayCharge is a charge as the gateway's own ledger has it.
+type GatewayCharge struct {
+	GatewayID string       `json:"gateway_id"`
+	PaymentID string       `json:"payment_id"` // parkd's, from the metadata
+	Amount    int64        `json:"amount"`
+	Currency  string       `json:"currency"`
+	Status    ChargeStatus `json:"status"`
+	Refunded  int64        `json:"refunded"`
+	Created   time.Time    `json:"created"`
 }
 
 // WebhookTolerance is how old a signed webhook may be.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"sync"
 	"time"
 
@@ -54,9 +55,10 @@ type Sandbox struct {
 
 	mu         sync.Mutex
 	webhookURL string
-	charges    map[string]ChargeResult // by idempotency key
-	refunds    map[string]RefundResult // by idempotency key
-	outbox     []sandboxDelivery       // webhooks not yet delivered
+	charges    map[string]ChargeResult   // by idempotency key
+	ledger     map[string]*GatewayCharge // by gateway id
+	refunds    map[string]RefundResult   // by idempotency key
+	outbox     []sandboxDelivery         // webhooks not yet delivered
 	seq        int
 }
 
@@ -71,7 +73,7 @@ const SandboxDelay = 2 * time.Second
 // NewSandbox returns a sandbox gateway signing its webhooks with secret.
 func NewSandbox(secret string, clock parking.Clock) *Sandbox {
 	return &Sandbox{secret: secret, clock: clock, client: &http.Client{Timeout: 10 * time.Second},
-		charges: map[string]ChargeResult{}, refunds: map[string]RefundResult{}}
+		charges: map[string]ChargeResult{}, refunds: map[string]RefundResult{}, ledger: map[string]*GatewayCharge{}}
 }
 
 // SetWebhookURL tells the sandbox where parkd's webhook endpoint listens.
@@ -112,6 +114,13 @@ func (s *Sandbox) Charge(ctx context.Context, c ChargeRequest) (ChargeResult, er
 	if c.IdempotencyKey != "" {
 		s.charges[c.IdempotencyKey] = res
 	}
+	// The processor decides at once; an asynchronous charge only tells later.
+	decided := res.Status
+	if decided == ChargePending {
+		decided = card.later
+	}
+	s.ledger[res.GatewayID] = &GatewayCharge{GatewayID: res.GatewayID, PaymentID: c.PaymentID, Amount: c.Amount,
+		Currency: c.Currency, Status: decided, Created: s.clock.Now()}
 	return res, nil
 }
 
@@ -123,6 +132,9 @@ func (s *Sandbox) Refund(ctx context.Context, r RefundRequest) (RefundResult, er
 		return res, nil
 	}
 	res := RefundResult{GatewayID: s.nextID("re"), Status: ChargeSucceeded}
+	if c, ok := s.ledger[r.ChargeID]; ok {
+		c.Refunded += r.Amount
+	}
 	if r.IdempotencyKey != "" {
 		s.refunds[r.IdempotencyKey] = res
 	}
@@ -231,16 +243,21 @@ func (s *Sandbox) ParseWebhook(payload []byte, header http.Header, now time.Time
 	return parseStripeEvent(payload)
 }
 
-// Charges lists every distinct charge the sandbox made (one per idempotency
-// key), for reconciliation and tests.
-func (s *Sandbox) Charges() []ChargeResult {
+// Charges lists the charges made since a time. The sandbox's ledger lives in
+// this process's memory: another process (a command-line reconcile) sees none.
+func (s *Sandbox) Charges(ctx context.Context, since time.Time) ([]GatewayCharge, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]ChargeResult, 0, len(s.charges))
-	for _, c := range s.charges {
-		out = append(out, c)
+	out := []GatewayCharge{}
+	for _, c := range s.ledger {
+		if !c.Created.Before(since) {
+			out = append(out, *c)
+		}
 	}
-	return out
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Created.Before(out[j].Created) || out[i].Created.Equal(out[j].Created) && out[i].GatewayID < out[j].GatewayID
+	})
+	return out, nil
 }
 
 // sandboxEvent is a webhook in Stripe's event format, as the sandbox sends it.

@@ -159,3 +159,29 @@ func (s *Stripe) ParseWebhook(payload []byte, header http.Header, now time.Time)
 	}
 	return parseStripeEvent(payload)
 }
+
+// Charges lists PaymentIntents created since a time, with what was refunded of
+// each (from its latest charge).
+func (s *Stripe) Charges(ctx context.Context, since time.Time) ([]GatewayCharge, error) {
+	params := &stripe.PaymentIntentListParams{CreatedRange: &stripe.RangeQueryParams{GreaterThanOrEqual: since.Unix()}}
+	params.AddExpand("data.latest_charge")
+	out := []GatewayCharge{}
+	for pi, err := range s.client.V1PaymentIntents.List(ctx, params).All(ctx) {
+		if err != nil {
+			return nil, fmt.Errorf("stripe: list payment intents: %w", err)
+		}
+		c := GatewayCharge{GatewayID: pi.ID, PaymentID: pi.Metadata["payment_id"], Amount: pi.Amount,
+			Currency: strings.ToUpper(string(pi.Currency)), Status: ChargePending, Created: time.Unix(pi.Created, 0).UTC()}
+		switch pi.Status {
+		case stripe.PaymentIntentStatusSucceeded:
+			c.Status = ChargeSucceeded
+		case stripe.PaymentIntentStatusCanceled:
+			c.Status = ChargeDeclined
+		}
+		if pi.LatestCharge != nil {
+			c.Refunded = pi.LatestCharge.AmountRefunded
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
