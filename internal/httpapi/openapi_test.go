@@ -734,7 +734,8 @@ func (x specExchange) into(t testing.TB, v any) {
 }
 
 // check validates every exchange against the document. It returns the
-// operations that answered a success at least once, and every mismatch.
+// operations that answered a success at least once (and, as "METHOD /path
+// status", every documented response met), and every mismatch.
 func (f *specFlow) check(doc specDoc) (succeeded map[string]bool, problems []string) {
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	c := specChecker{doc: doc}
@@ -768,6 +769,7 @@ func (f *specFlow) check(doc specDoc) (succeeded map[string]bool, problems []str
 				continue
 			}
 			resp = doc.deref(r)
+			succeeded[name+" "+strconv.Itoa(x.status)] = true
 			if x.status < 300 {
 				succeeded[name] = true
 			}
@@ -851,7 +853,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	engine := booking.New(store, clock)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	const webhookSecret = "whsec_openapi_test"
-	pay := payments.New(store, payments.NewSandbox(webhookSecret, clock), engine, clock, log)
+	sandbox := payments.NewSandbox(webhookSecret, clock)
+	pay := payments.New(store, sandbox, engine, clock, log)
 	f := newSpecFlow(t, Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Clock: clock})
 	lot := "/api/v1/lots/" + fx.Lot.ID
 	key := func(k string) []string { return []string{"Idempotency-Key", k} }
@@ -1025,6 +1028,33 @@ func TestOpenAPIResponses(t *testing.T) {
 	}
 	f.mustProblem(409, parking.ESTATUS, "POST", payFor(paid), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-9"))...)
 	f.must(200, "GET", "/api/v1/users/me/payments", nil, ada...)
+	if _, err := authn.CreateUser(t.Context(), "Ann Admin", "ann@example.com", "admin password", parking.RoleAdmin, ""); err != nil {
+		t.Fatal(err)
+	}
+	var adminSess sessionResponse
+	f.must(201, "POST", "/api/v1/sessions", map[string]any{"email": "ann@example.com", "password": "admin password"}).into(t, &adminSess)
+	ann := specBearer(adminSess.Token)
+	// Money the gateway took for no payment of parkd's, and a reservation
+	// confirmed without a charge: the report lists both.
+	if _, err := sandbox.Charge(t.Context(), payments.ChargeRequest{PaymentID: "pay_ghost", Amount: 100, Currency: "USD",
+		PaymentMethod: payments.CardVisa, IdempotencyKey: "ghost"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Confirm(t.Context(), holdFor("unpaid-hold", 16).ID); err != nil {
+		t.Fatal(err)
+	}
+	var report struct {
+		Unmatched []any `json:"unmatched_charges"`
+		Unpaid    []any `json:"paid_without_charges"`
+	}
+	f.must(200, "GET", "/api/v1/admin/payments/reconcile", nil, ann...).into(t, &report)
+	if len(report.Unmatched) == 0 || len(report.Unpaid) == 0 {
+		t.Errorf("reconcile = %+v; want the ghost charge and the unpaid confirmation listed", report)
+	}
+	f.must(200, "GET", "/api/v1/admin/payments/reconcile?since="+at(-24), nil, ann...)
+	f.mustProblem(400, parking.EINVALID, "GET", "/api/v1/admin/payments/reconcile?since=last+week", nil, ann...)
+	f.mustProblem(403, parking.EFORBIDDEN, "GET", "/api/v1/admin/payments/reconcile", nil, ada...)
+	f.must(200, "GET", "/api/v1/users/"+sess.User.ID+"/payments", nil, ann...)
 
 	// Operators run lots.
 	if _, err := authn.CreateUser(t.Context(), "Olga Operator", "olga@example.com", "operator password", parking.RoleOperator, fx.Operator.ID); err != nil {
@@ -1151,11 +1181,21 @@ func TestOpenAPIResponses(t *testing.T) {
 	for _, p := range problems {
 		t.Error(p)
 	}
+	var unmet []string
 	for _, op := range doc.operations() {
 		if !succeeded[op] {
 			t.Errorf("%s never succeeded in this test: add it to the flow so its success response is checked", op)
 		}
+		method, path, _ := strings.Cut(op, " ")
+		o, _ := doc.operation(method, path)
+		for status := range o["responses"].(map[string]any) {
+			if !succeeded[op+" "+status] {
+				unmet = append(unmet, op+" "+status)
+			}
+		}
 	}
+	sort.Strings(unmet)
+	t.Logf("documented responses this flow does not meet (%d): %s", len(unmet), strings.Join(unmet, "; "))
 
 	// The check must bite: a document that is wrong about what the flow met
 	// must fail it.

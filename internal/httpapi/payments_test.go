@@ -224,6 +224,22 @@ func TestWebhookMatrix(t *testing.T) {
 		if got.Status != parking.StatusConfirmed {
 			t.Errorf("late success on a free spot = %q; want confirmed", got.Status)
 		}
+		// A pending charge that succeeds after the driver cancelled is refunded.
+		gone := heldReservation(t, e, ada, 8)
+		pay(ada, gone.ID, payments.CardAsyncSuccess).into(t, &out)
+		ada.must(200, "POST", "/api/v1/reservations/"+gone.ID+"/cancel", nil, "Idempotency-Key", "cancel-pending")
+		webhook(t, e, sandboxSecret, "evt_after_cancel", "payment_intent.succeeded", out.Payment.GatewayID, out.Payment.ID, e.clock.Now())
+		ps, _ = e.store.ReservationPayments(t.Context(), gone.ID)
+		refunds := 0
+		for _, p := range ps {
+			if p.Kind == parking.Refund && p.Status == parking.PaymentSucceeded && p.Amount == gone.Amount {
+				refunds++
+			}
+		}
+		if len(ps) != 2 || refunds != 1 {
+			t.Errorf("payments of a reservation cancelled while its charge was pending = %+v; want the charge and its refund", ps)
+		}
+
 		// Unknown payments and unknown event types are acknowledged and ignored.
 		if resp := webhook(t, e, sandboxSecret, "evt_unknown", "payment_intent.succeeded", "pi_nope", "pay_nope", e.clock.Now()); resp.status != 200 {
 			t.Errorf("event for an unknown payment = %d; want 200", resp.status)

@@ -89,6 +89,9 @@ func (s *Service) chargeMismatch(ctx context.Context, gc GatewayCharge) (string,
 	if err != nil {
 		return "", err
 	}
+	if gc.Refunded >= gc.Amount {
+		return "", nil // returned in full, whatever parkd's row says
+	}
 	if p.Status != parking.PaymentSucceeded {
 		return fmt.Sprintf("the gateway charged it, parkd has it %s", p.Status), nil
 	}
@@ -97,9 +100,6 @@ func (s *Service) chargeMismatch(ctx context.Context, gc GatewayCharge) (string,
 		return "", err
 	}
 	if paidStatuses[r.Status] {
-		return "", nil
-	}
-	if gc.Refunded >= gc.Amount {
 		return "", nil
 	}
 	if r.Status == parking.StatusCancelled {

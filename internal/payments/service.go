@@ -152,6 +152,13 @@ func (s *Service) settle(ctx context.Context, p parking.Payment, u parking.Payme
 	case err != nil:
 		return Result{}, err
 	}
+	if u.Confirm && pay.Status == parking.PaymentSucceeded && !paidStatuses[res.Status] {
+		// The money arrived for a reservation that no longer wants it (the
+		// driver cancelled while the charge was pending): it goes back.
+		if _, rerr := s.Refund(ctx, pay, pay.Amount); rerr != nil {
+			return Result{Payment: pay, Reservation: res}, rerr
+		}
+	}
 	return Result{Payment: pay, Reservation: res}, nil
 }
 

@@ -37,7 +37,7 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 	}
 	var picked string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := expireStaleHolds(ctx, tx, candidates, r.StartsAt, r.EndsAt, r.CreatedAt); err != nil {
+		if err := expireStaleHolds(ctx, tx, candidates, r.StartsAt, r.EndsAt, r.CreatedAt, ""); err != nil {
 			return err
 		}
 		spotID, err := firstFree(ctx, tx, candidates, r.StartsAt, r.EndsAt, r.CreatedAt)
@@ -110,13 +110,14 @@ func firstFree(ctx context.Context, tx *sql.Tx, candidates []string, from, to, n
 
 // expireStaleHolds expires the holds on the given spots that overlap [from, to)
 // and whose expiry has passed by now, so that they cannot block a new hold.
-func expireStaleHolds(ctx context.Context, tx *sql.Tx, spotIDs []string, from, to, now time.Time) error {
-	args := []any{micros(now), micros(now), micros(to), micros(from)}
+// The reservation except (if any) is left alone.
+func expireStaleHolds(ctx context.Context, tx *sql.Tx, spotIDs []string, from, to, now time.Time, except string) error {
+	args := []any{micros(now), micros(now), micros(to), micros(from), except}
 	for _, id := range spotIDs {
 		args = append(args, id)
 	}
 	rows, err := tx.QueryContext(ctx, `UPDATE reservations SET status = 'expired', updated_at = ?
-		WHERE status = 'held' AND hold_expires_at <= ? AND starts_at < ? AND ends_at > ?
+		WHERE status = 'held' AND hold_expires_at <= ? AND starts_at < ? AND ends_at > ? AND id <> ?
 		  AND spot_id IN (`+placeholders(len(spotIDs))+`)
 		RETURNING id, lot_id, spot_id`, args...)
 	if err != nil {

@@ -16,6 +16,7 @@ func paymentTests() []namedTest {
 		{"UpdatePaymentDuplicateEvent", testUpdatePaymentDuplicateEvent},
 		{"UpdatePaymentConfirmsLapsedHold", testConfirmLapsedHold},
 		{"UpdatePaymentSpotTaken", testConfirmSpotTaken},
+		{"UpdatePaymentOverLapsedRival", testConfirmOverLapsedRival},
 	}
 }
 
@@ -199,5 +200,35 @@ func testConfirmSpotTaken(t *testing.T, s parking.Store) {
 	}
 	if got, _ := s.Reservation(ctx, other.ID); got.Status != parking.StatusHeld {
 		t.Errorf("the other hold = %q; want untouched", got.Status)
+	}
+}
+
+// testConfirmOverLapsedRival: a late payment confirms its reservation over a
+// rival hold that has itself lapsed (not yet swept), as a new hold would.
+func testConfirmOverLapsedRival(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	r := heldFor(t, s, f, u, 5)
+	p := NewCharge(r, T0)
+	s.CreatePayment(ctx, p)
+	rivalAt := r.HoldExpiresAt.Add(time.Minute)
+	rival := f.NewHold(rivalAt, r.StartsAt, r.EndsAt) // expires r on the way in
+	if err := s.Hold(ctx, rival, []string{r.SpotID}, nil); err != nil {
+		t.Fatalf("rival Hold: %v", err)
+	}
+	late := rival.HoldExpiresAt.Add(time.Minute) // the rival has lapsed too
+	_, res, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, From: []string{parking.PaymentPending},
+		To: parking.PaymentSucceeded, Confirm: true, At: late})
+	if err != nil || res.Status != parking.StatusConfirmed {
+		t.Fatalf("late success over a lapsed rival = %q, %v; want confirmed", res.Status, err)
+	}
+	if got, _ := s.Reservation(ctx, rival.ID); got.Status != parking.StatusExpired {
+		t.Errorf("the lapsed rival = %q; want expired", got.Status)
+	}
+	events, _ := s.Events(ctx, f.Lot.ID, 0, 100)
+	for _, e := range events {
+		if e.Type == "reservation.expired" && e.ReservationID == r.ID && e.At.Equal(late) {
+			t.Errorf("the paid reservation was announced expired at its confirmation")
+		}
 	}
 }

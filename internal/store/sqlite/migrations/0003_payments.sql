@@ -8,7 +8,7 @@ ALTER TABLE payments ADD COLUMN refund_of TEXT REFERENCES payments (id);
 -- (even with different idempotency keys) cannot both charge.
 CREATE UNIQUE INDEX payments_one_live_charge ON payments (reservation_id)
     WHERE kind = 'charge' AND status IN ('pending', 'succeeded');
-CREATE UNIQUE INDEX payments_gateway_id ON payments (gateway, gateway_id) WHERE gateway_id <> '';
+CREATE UNIQUE INDEX payments_gateway_id ON payments (gateway_id, gateway) WHERE gateway_id <> '';
 
 -- Webhook events already handled, so a redelivered event changes nothing.
 CREATE TABLE webhook_events (
