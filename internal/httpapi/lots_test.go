@@ -26,6 +26,7 @@ type apiEnv struct {
 	clock   *parkingtest.Clock
 	engine  *booking.Service
 	sandbox *payments.Sandbox
+	pay     *payments.Service
 	fixture storetest.Fixture
 }
 
@@ -43,7 +44,7 @@ func newAPI(t *testing.T, b teststore.Backend) apiEnv {
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: engine, Auth: auth.New(s, clock), Payments: pay, Clock: clock}))
 	t.Cleanup(srv.Close)
 	sandbox.SetWebhookURL(srv.URL + "/api/v1/payments/webhook")
-	return apiEnv{srv: srv, store: s, clock: clock, engine: engine, sandbox: sandbox, fixture: storetest.MustFixture(t, s)}
+	return apiEnv{srv: srv, store: s, clock: clock, engine: engine, sandbox: sandbox, pay: pay, fixture: storetest.MustFixture(t, s)}
 }
 
 func get(t *testing.T, u string) (*http.Response, []byte) {

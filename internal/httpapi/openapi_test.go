@@ -1176,6 +1176,19 @@ func TestOpenAPIResponses(t *testing.T) {
 	for _, p := range f.probeIdempotency(doc, probe) {
 		t.Error(p)
 	}
+	// A token that is no session's is refused on every route, public ones too.
+	for _, pattern := range Routes() {
+		method, path := specPath(pattern)
+		f.mustProblem(401, parking.EUNAUTHORIZED, method, specURL(path), nil, specBearer("pks_no_such_session")...)
+	}
+
+	// Not ready: the database is gone. (A server of its own, so this one's
+	// database stays.)
+	dead := teststore.OpenSQLite(t)
+	g := newSpecFlow(t, Services{Log: log, Store: dead, Engine: booking.New(dead, clock), Auth: auth.New(dead, clock), Clock: clock})
+	dead.Close()
+	g.mustProblem(503, "unavailable", "GET", "/readyz", nil)
+	f.exchanges = append(f.exchanges, g.exchanges...)
 
 	succeeded, problems := f.check(doc)
 	for _, p := range problems {
@@ -1265,7 +1278,6 @@ func TestOpenAPIResponses(t *testing.T) {
 func (f *specFlow) probeIdempotency(doc specDoc, token string) (problems []string) {
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	run := parking.NewID("probe") // keys of their own, so that probes can run again
-	param := regexp.MustCompile(`\{([^}.]+)(\.\.\.)?\}`)
 	for i, pattern := range Routes() {
 		method, path := specPath(pattern)
 		if method == "GET" || method == "HEAD" {
@@ -1278,12 +1290,7 @@ func (f *specFlow) probeIdempotency(doc specDoc, token string) (problems []strin
 		if !ok {
 			continue // TestOpenAPIRoutes reports it
 		}
-		url := param.ReplaceAllStringFunc(path, func(m string) string {
-			if m == "{id}" {
-				return "me"
-			}
-			return "probe_missing"
-		})
+		url := specURL(path)
 		k := fmt.Sprintf("%s-%d", run, i)
 		f.do(method, url, "{}", slices.Concat(specBearer(token), []string{"Idempotency-Key", k})...)
 		replay := f.do(method, url, "{}", slices.Concat(specBearer(token), []string{"Idempotency-Key", k})...)
@@ -1302,4 +1309,17 @@ func (f *specFlow) probeIdempotency(doc specDoc, token string) (problems []strin
 		}
 	}
 	return problems
+}
+
+var specParam = regexp.MustCompile(`\{[^}]+\}`)
+
+// specURL fills a path's parameters: "me" for a user, an id that names
+// nothing for the rest.
+func specURL(path string) string {
+	return specParam.ReplaceAllStringFunc(path, func(m string) string {
+		if m == "{id}" {
+			return "me"
+		}
+		return "probe_missing"
+	})
 }

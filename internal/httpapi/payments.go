@@ -180,3 +180,72 @@ func handleReconcile(log *slog.Logger, pay *payments.Service, clock parking.Cloc
 		writeJSON(w, http.StatusOK, rep)
 	})
 }
+
+type savedMethodRequest struct {
+	PaymentMethod string `json:"payment_method"`
+	Consent       bool   `json:"consent"`
+}
+
+// handleSavePaymentMethod stores the card a driver agrees to have charged for
+// overstays at the exit.
+func handleSavePaymentMethod(log *slog.Logger, pay *payments.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		id, err := pathUserID(r, me)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		var req savedMethodRequest
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		m, err := pay.SaveMethod(r.Context(), id, req.PaymentMethod, req.Consent)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, m)
+	})
+}
+
+func handleGetPaymentMethod(log *slog.Logger, store parking.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		id, err := pathUserID(r, me)
+		var m parking.SavedPaymentMethod
+		if err == nil {
+			m, err = store.SavedPaymentMethod(r.Context(), id)
+		}
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, m)
+	})
+}
+
+func handleDeletePaymentMethod(log *slog.Logger, store parking.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		id, err := pathUserID(r, me)
+		if err == nil {
+			err = store.DeletePaymentMethod(r.Context(), id)
+		}
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

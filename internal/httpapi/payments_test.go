@@ -335,3 +335,43 @@ func TestReconcile(t *testing.T) {
 		ada.must(403, "GET", "/api/v1/admin/payments/reconcile", nil)
 	})
 }
+
+// TestOverstayCharges: an overstay is charged to the card the driver saved with
+// consent, once; without one, or when it is declined, the amount is due at the
+// exit kiosk.
+func TestOverstayCharges(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		e := newAPI(t, b)
+		ada := signUp(t, e.srv.URL, "Ada", "ada@example.com")
+		r := heldReservation(t, e, ada, 5)
+		pay(ada, r.ID, payments.CardVisa)
+
+		if out, err := e.pay.ChargeOverstay(t.Context(), r, 450); err != nil || out.Due != 450 || out.Payment != nil {
+			t.Errorf("overstay with no saved card = %+v, %v; want 450 due", out, err)
+		}
+		if p := ada.must(422, "PUT", "/api/v1/users/me/payment-method", map[string]any{"payment_method": payments.CardVisa}).problem(); len(p.Fields) != 1 || p.Fields[0].Field != "consent" {
+			t.Errorf("saving without consent = %+v; want consent required", p)
+		}
+		ada.must(200, "PUT", "/api/v1/users/me/payment-method", map[string]any{"payment_method": payments.CardMastercard, "consent": true})
+		ada.must(200, "GET", "/api/v1/users/me/payment-method", nil)
+		out, err := e.pay.ChargeOverstay(t.Context(), r, 450)
+		if err != nil || out.Due != 0 || out.Payment == nil || out.Payment.Purpose != parking.PurposeOverstay || out.Payment.CardLast4 != "4444" {
+			t.Fatalf("overstay with a saved card = %+v, %v; want charged to the mastercard", out, err)
+		}
+		before, _ := e.sandbox.Charges(t.Context(), storetest.T0.Add(-time.Hour))
+		again, err := e.pay.ChargeOverstay(t.Context(), r, 450)
+		after, _ := e.sandbox.Charges(t.Context(), storetest.T0.Add(-time.Hour))
+		if err != nil || again.Payment == nil || again.Payment.ID != out.Payment.ID || len(after) != len(before) {
+			t.Errorf("overstay charged again = %+v, %v (%d -> %d gateway charges); want the same payment, no new charge", again, err, len(before), len(after))
+		}
+
+		other := heldReservation(t, e, ada, 6)
+		pay(ada, other.ID, payments.CardVisa)
+		ada.must(200, "PUT", "/api/v1/users/me/payment-method", map[string]any{"payment_method": payments.CardDeclined, "consent": true})
+		if out, err := e.pay.ChargeOverstay(t.Context(), other, 300); err != nil || out.Due != 300 {
+			t.Errorf("overstay on a declined card = %+v, %v; want 300 due", out, err)
+		}
+		ada.must(204, "DELETE", "/api/v1/users/me/payment-method", nil)
+		ada.must(404, "GET", "/api/v1/users/me/payment-method", nil)
+	})
+}

@@ -46,6 +46,9 @@ func addRoutes(mux *router, s Services) {
 	mux.Handle("DELETE /api/v1/users/{id}/vehicles/{vehicle}", handleDeleteVehicle(log, store, clock))
 	mux.Handle("GET /api/v1/users/{id}/reservations", handleUserReservations(log, store))
 	mux.Handle("GET /api/v1/users/{id}/payments", handleUserPayments(log, store))
+	mux.Handle("GET /api/v1/users/{id}/payment-method", handleGetPaymentMethod(log, store))
+	mux.Handle("PUT /api/v1/users/{id}/payment-method", handleSavePaymentMethod(log, s.Payments))
+	mux.Handle("DELETE /api/v1/users/{id}/payment-method", handleDeletePaymentMethod(log, store))
 
 	// Lots and spots, public.
 	mux.Handle("GET /api/v1/lots", handleListLots(log, store))

@@ -178,6 +178,20 @@ const (
 	Refund = "refund"
 )
 
+// What a charge pays for.
+const (
+	PurposeBooking  = "booking"
+	PurposeOverstay = "overstay"
+)
+
+// SavedPaymentMethod is a payment method a driver saved, with consent, to be
+// charged without them at the screen: for an overstay at the exit.
+type SavedPaymentMethod struct {
+	UserID        string    `json:"user_id"`
+	PaymentMethod string    `json:"payment_method"`
+	ConsentedAt   time.Time `json:"consented_at"`
+}
+
 // Payment statuses. A payment only moves forward: pending to succeeded or
 // failed; never back.
 const (
@@ -204,6 +218,7 @@ type Payment struct {
 	CardLast4     string    `json:"card_last4,omitempty"`
 	FailureCode   string    `json:"failure_code,omitempty"`
 	RefundOf      string    `json:"refund_of,omitempty"` // for refunds: the charge refunded
+	Purpose       string    `json:"purpose"`             // PurposeBooking or PurposeOverstay
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 }
@@ -348,8 +363,15 @@ type Store interface {
 	// UserPayments lists a user's payments, newest first.
 	UserPayments(ctx context.Context, userID string) ([]Payment, error)
 
+	// SavePaymentMethod stores (or replaces) a user's saved payment method.
+	SavePaymentMethod(ctx context.Context, m SavedPaymentMethod) error
+	// SavedPaymentMethod returns a user's saved payment method, or ErrNotFound.
+	SavedPaymentMethod(ctx context.Context, userID string) (SavedPaymentMethod, error)
+	// DeletePaymentMethod forgets a user's saved payment method; forgetting none is fine.
+	DeletePaymentMethod(ctx context.Context, userID string) error
+
 	// CreatePayment stores a new payment. A second charge for a reservation
-	// while one is pending or succeeded is ErrConflict.
+	// and purpose while one is pending or succeeded is ErrConflict.
 	CreatePayment(ctx context.Context, p *Payment) error
 	Payment(ctx context.Context, id string) (Payment, error)
 	// PaymentByGatewayID finds a payment by its gateway's id.

@@ -12,13 +12,13 @@ import (
 )
 
 const paymentColumns = `id, reservation_id, user_id, kind, amount, currency, status, gateway, gateway_id,
-	payment_method, card_brand, card_last4, failure_code, refund_of, created_at, updated_at`
+	payment_method, card_brand, card_last4, failure_code, refund_of, purpose, created_at, updated_at`
 
 func scanPayment(row pgx.CollectableRow) (parking.Payment, error) {
 	var p parking.Payment
 	var userID, refundOf *string
 	err := row.Scan(&p.ID, &p.ReservationID, &userID, &p.Kind, &p.Amount, &p.Currency, &p.Status, &p.Gateway, &p.GatewayID,
-		&p.PaymentMethod, &p.CardBrand, &p.CardLast4, &p.FailureCode, &refundOf, &p.CreatedAt, &p.UpdatedAt)
+		&p.PaymentMethod, &p.CardBrand, &p.CardLast4, &p.FailureCode, &refundOf, &p.Purpose, &p.CreatedAt, &p.UpdatedAt)
 	p.UserID, p.RefundOf = deref(userID), deref(refundOf)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, err
@@ -32,11 +32,14 @@ func (s *Store) CreatePayment(ctx context.Context, p *parking.Payment) error {
 	if p.UpdatedAt.IsZero() {
 		p.UpdatedAt = p.CreatedAt
 	}
+	if p.Purpose == "" {
+		p.Purpose = parking.PurposeBooking
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO payments (id, reservation_id, user_id, kind, amount, currency, status, gateway,
-			gateway_id, payment_method, card_brand, card_last4, failure_code, refund_of, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			gateway_id, payment_method, card_brand, card_last4, failure_code, refund_of, purpose, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		p.ID, p.ReservationID, nullable(p.UserID), p.Kind, p.Amount, p.Currency, p.Status, p.Gateway,
-		p.GatewayID, p.PaymentMethod, p.CardBrand, p.CardLast4, p.FailureCode, nullable(p.RefundOf), p.CreatedAt, p.UpdatedAt)
+		p.GatewayID, p.PaymentMethod, p.CardBrand, p.CardLast4, p.FailureCode, nullable(p.RefundOf), p.Purpose, p.CreatedAt, p.UpdatedAt)
 	return classify(err, "payment")
 }
 
@@ -246,4 +249,27 @@ func reservationIn(ctx context.Context, tx pgx.Tx, id string) (parking.Reservati
 	rows, _ := tx.Query(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE id = $1`, id)
 	r, err := pgx.CollectExactlyOneRow(rows, scanReservation)
 	return r, classify(err, "reservation")
+}
+
+// SavePaymentMethod stores or replaces a user's saved payment method.
+func (s *Store) SavePaymentMethod(ctx context.Context, m parking.SavedPaymentMethod) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO saved_payment_methods (user_id, payment_method, consented_at) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id) DO UPDATE SET payment_method = EXCLUDED.payment_method, consented_at = EXCLUDED.consented_at`,
+		m.UserID, m.PaymentMethod, utc(m.ConsentedAt))
+	return classify(err, "user")
+}
+
+// SavedPaymentMethod returns a user's saved payment method.
+func (s *Store) SavedPaymentMethod(ctx context.Context, userID string) (parking.SavedPaymentMethod, error) {
+	var m parking.SavedPaymentMethod
+	err := s.pool.QueryRow(ctx, `SELECT user_id, payment_method, consented_at FROM saved_payment_methods WHERE user_id = $1`, userID).
+		Scan(&m.UserID, &m.PaymentMethod, &m.ConsentedAt)
+	m.ConsentedAt = m.ConsentedAt.UTC()
+	return m, classify(err, "saved payment method")
+}
+
+// DeletePaymentMethod forgets a user's saved payment method.
+func (s *Store) DeletePaymentMethod(ctx context.Context, userID string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM saved_payment_methods WHERE user_id = $1`, userID)
+	return err
 }

@@ -9,13 +9,13 @@ import (
 )
 
 const paymentColumns = `id, reservation_id, COALESCE(user_id, ''), kind, amount, currency, status, gateway, gateway_id,
-	payment_method, card_brand, card_last4, failure_code, COALESCE(refund_of, ''), created_at, updated_at`
+	payment_method, card_brand, card_last4, failure_code, COALESCE(refund_of, ''), purpose, created_at, updated_at`
 
 func scanPayment(row interface{ Scan(...any) error }) (parking.Payment, error) {
 	var p parking.Payment
 	var created, updated int64
 	err := row.Scan(&p.ID, &p.ReservationID, &p.UserID, &p.Kind, &p.Amount, &p.Currency, &p.Status, &p.Gateway, &p.GatewayID,
-		&p.PaymentMethod, &p.CardBrand, &p.CardLast4, &p.FailureCode, &p.RefundOf, &created, &updated)
+		&p.PaymentMethod, &p.CardBrand, &p.CardLast4, &p.FailureCode, &p.RefundOf, &p.Purpose, &created, &updated)
 	p.CreatedAt, p.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return p, err
 }
@@ -23,11 +23,14 @@ func scanPayment(row interface{ Scan(...any) error }) (parking.Payment, error) {
 // CreatePayment stores a payment; the payments_one_live_charge index refuses a
 // second live charge for a reservation.
 func (s *Store) CreatePayment(ctx context.Context, p *parking.Payment) error {
+	if p.Purpose == "" {
+		p.Purpose = parking.PurposeBooking
+	}
 	_, err := s.write.ExecContext(ctx, `INSERT INTO payments (id, reservation_id, user_id, kind, amount, currency, status, gateway,
-		gateway_id, payment_method, card_brand, card_last4, failure_code, refund_of, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		gateway_id, payment_method, card_brand, card_last4, failure_code, refund_of, purpose, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.ReservationID, nullString(p.UserID), p.Kind, p.Amount, p.Currency, p.Status, p.Gateway, p.GatewayID,
-		p.PaymentMethod, p.CardBrand, p.CardLast4, p.FailureCode, nullString(p.RefundOf), micros(p.CreatedAt), micros(p.UpdatedAt))
+		p.PaymentMethod, p.CardBrand, p.CardLast4, p.FailureCode, nullString(p.RefundOf), p.Purpose, micros(p.CreatedAt), micros(p.UpdatedAt))
 	if parking.ErrorCode(classify(err, "payment")) == parking.ECONFLICT {
 		return parking.Errorf(parking.ECONFLICT, "a payment for this reservation is already pending or succeeded")
 	}
@@ -136,4 +139,28 @@ func (s *Store) UpdatePayment(ctx context.Context, u parking.PaymentUpdate) (par
 		return parking.Payment{}, parking.Reservation{}, err
 	}
 	return p, r, outcome
+}
+
+// SavePaymentMethod stores or replaces a user's saved payment method.
+func (s *Store) SavePaymentMethod(ctx context.Context, m parking.SavedPaymentMethod) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO saved_payment_methods (user_id, payment_method, consented_at) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET payment_method = excluded.payment_method, consented_at = excluded.consented_at`,
+		m.UserID, m.PaymentMethod, micros(m.ConsentedAt))
+	return classify(err, "user")
+}
+
+// SavedPaymentMethod returns a user's saved payment method.
+func (s *Store) SavedPaymentMethod(ctx context.Context, userID string) (parking.SavedPaymentMethod, error) {
+	var m parking.SavedPaymentMethod
+	var at int64
+	err := s.read.QueryRowContext(ctx, `SELECT user_id, payment_method, consented_at FROM saved_payment_methods WHERE user_id = ?`, userID).
+		Scan(&m.UserID, &m.PaymentMethod, &at)
+	m.ConsentedAt = fromMicros(at)
+	return m, classify(err, "saved payment method")
+}
+
+// DeletePaymentMethod forgets a user's saved payment method.
+func (s *Store) DeletePaymentMethod(ctx context.Context, userID string) error {
+	_, err := s.write.ExecContext(ctx, `DELETE FROM saved_payment_methods WHERE user_id = ?`, userID)
+	return err
 }

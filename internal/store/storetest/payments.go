@@ -17,6 +17,8 @@ func paymentTests() []namedTest {
 		{"UpdatePaymentConfirmsLapsedHold", testConfirmLapsedHold},
 		{"UpdatePaymentSpotTaken", testConfirmSpotTaken},
 		{"UpdatePaymentOverLapsedRival", testConfirmOverLapsedRival},
+		{"SavedPaymentMethods", testSavedPaymentMethods},
+		{"OverstayChargeBesideBooking", testOverstayCharge},
 	}
 }
 
@@ -24,7 +26,7 @@ func paymentTests() []namedTest {
 func NewCharge(r parking.Reservation, at time.Time) *parking.Payment {
 	return &parking.Payment{ID: parking.NewID("pay"), ReservationID: r.ID, UserID: r.UserID, Kind: parking.Charge,
 		Amount: r.Amount, Currency: r.Currency, Status: parking.PaymentPending, Gateway: "sandbox",
-		PaymentMethod: "pm_card_visa", CreatedAt: at, UpdatedAt: at}
+		PaymentMethod: "pm_card_visa", Purpose: parking.PurposeBooking, CreatedAt: at, UpdatedAt: at}
 }
 
 func heldFor(t *testing.T, s parking.Store, f Fixture, u parking.User, spot int) parking.Reservation {
@@ -230,5 +232,56 @@ func testConfirmOverLapsedRival(t *testing.T, s parking.Store) {
 		if e.Type == "reservation.expired" && e.ReservationID == r.ID && e.At.Equal(late) {
 			t.Errorf("the paid reservation was announced expired at its confirmation")
 		}
+	}
+}
+
+func testSavedPaymentMethods(t *testing.T, s parking.Store) {
+	u := MustUser(t, s, "ada@example.com")
+	if _, err := s.SavedPaymentMethod(ctx, u.ID); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("SavedPaymentMethod before any = %v; want ErrNotFound", err)
+	}
+	m := parking.SavedPaymentMethod{UserID: u.ID, PaymentMethod: "pm_card_visa", ConsentedAt: T0}
+	if err := s.SavePaymentMethod(ctx, m); err != nil {
+		t.Fatalf("SavePaymentMethod: %v", err)
+	}
+	m.PaymentMethod, m.ConsentedAt = "pm_card_mastercard", T0.Add(time.Hour)
+	if err := s.SavePaymentMethod(ctx, m); err != nil {
+		t.Fatalf("SavePaymentMethod again: %v", err)
+	}
+	if got, err := s.SavedPaymentMethod(ctx, u.ID); err != nil || got != m {
+		t.Errorf("SavedPaymentMethod = %+v, %v; want %+v (replaced)", got, err, m)
+	}
+	if err := s.DeletePaymentMethod(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SavedPaymentMethod(ctx, u.ID); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("SavedPaymentMethod after delete = %v; want ErrNotFound", err)
+	}
+	if err := s.DeletePaymentMethod(ctx, u.ID); err != nil {
+		t.Errorf("DeletePaymentMethod twice = %v; want nil", err)
+	}
+}
+
+// testOverstayCharge: an overstay charge lives beside the booking's charge;
+// two overstay charges do not.
+func testOverstayCharge(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	r := heldFor(t, s, f, u, 5)
+	if err := s.CreatePayment(ctx, NewCharge(r, T0)); err != nil {
+		t.Fatal(err)
+	}
+	over := NewCharge(r, T0)
+	over.Purpose, over.Amount = parking.PurposeOverstay, 450
+	if err := s.CreatePayment(ctx, over); err != nil {
+		t.Fatalf("an overstay charge beside the booking's = %v; want nil", err)
+	}
+	if got, _ := s.Payment(ctx, over.ID); got.Purpose != parking.PurposeOverstay {
+		t.Errorf("purpose = %q; want overstay", got.Purpose)
+	}
+	again := NewCharge(r, T0)
+	again.Purpose = parking.PurposeOverstay
+	if err := s.CreatePayment(ctx, again); parking.ErrorCode(err) != parking.ECONFLICT {
+		t.Errorf("a second live overstay charge = %v; want conflict", err)
 	}
 }
