@@ -55,9 +55,8 @@ func (s *Service) TakeOutOfService(ctx context.Context, spot parking.Spot, force
 			out.Parked = append(out.Parked, r)
 			continue
 		}
-		// TODO(payments): a cancelled confirmed reservation was paid for and
-		// must be refunded in full (the operator cancelled, not the driver).
-		// Refunds arrive with the payments issue; until then none is made here.
+		// The caller refunds what was paid (the HTTP handler, through the
+		// payment service): the engine knows nothing of money.
 		c, err := s.Cancel(ctx, r.ID)
 		switch {
 		case err == nil:
@@ -79,16 +78,17 @@ func (s *Service) TakeOutOfService(ctx context.Context, spot parking.Spot, force
 	return out, nil
 }
 
-// hasReservations is the conflict of a spot that cannot leave service quietly.
-//
-// Its code should become "spot_has_reservations" once the HTTP layer maps that
-// code to 409; until then it is a plain conflict.
+// ESPOTHASRESERVATIONS: the spot has reservations now or later.
+const ESPOTHASRESERVATIONS = "spot_has_reservations"
+
+// hasReservations refuses to take a spot with reservations out of service
+// unless forced.
 func hasReservations(spot parking.Spot, n int) error {
 	noun := "reservations"
 	if n == 1 {
 		noun = "reservation"
 	}
-	return parking.Errorf(parking.ECONFLICT,
+	return parking.Errorf(ESPOTHASRESERVATIONS,
 		"spot %s has %d %s now or later: cancel them first, or send \"force\": true to cancel them and take the spot out of service",
 		spot.Label, n, noun)
 }

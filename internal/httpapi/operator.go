@@ -16,6 +16,7 @@ import (
 	"parkd/internal/auth"
 	"parkd/internal/booking"
 	"parkd/internal/parking"
+	"parkd/internal/payments"
 )
 
 // addOperatorRoutes adds the routes operators use to run their lots. Every one
@@ -30,7 +31,7 @@ func addOperatorRoutes(mux *router, s Services, idempotent, mustBeIdempotent fun
 	mux.Handle("POST /api/v1/lots/{lot}/spots", idempotent(handleCreateSpots(log, store)))
 	mux.Handle("PATCH /api/v1/lots/{lot}/spots/{spot}", handleUpdateSpot(log, store, engine))
 	// Taking a spot out of service may cancel reservations: a retry must not.
-	mux.Handle("POST /api/v1/lots/{lot}/spots/{spot}/out-of-service", mustBeIdempotent(handleOutOfService(log, store, engine)))
+	mux.Handle("POST /api/v1/lots/{lot}/spots/{spot}/out-of-service", mustBeIdempotent(handleOutOfService(log, store, engine, s.Payments)))
 	mux.Handle("POST /api/v1/lots/{lot}/spots/{spot}/in-service", handleInService(log, store, engine))
 	mux.Handle("GET /api/v1/lots/{lot}/reservations", handleLotReservations(log, store, clock))
 	mux.Handle("POST /api/v1/lots/{lot}/gates", handleCreateGate(log, store, clock)) // never replayed: its response holds the device key
@@ -653,7 +654,7 @@ type outOfServiceResponse struct {
 // handleOutOfService stops a spot from being booked. A spot with reservations
 // now or later is refused with 409 unless the request says "force": true, which
 // cancels them. The body may be empty: no force, no reason.
-func handleOutOfService(log *slog.Logger, store parking.Store, engine *booking.Service) http.Handler {
+func handleOutOfService(log *slog.Logger, store parking.Store, engine *booking.Service, pay *payments.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := requireUser(w, r, log)
 		if !ok {
@@ -690,6 +691,11 @@ func handleOutOfService(log *slog.Logger, store parking.Store, engine *booking.S
 		out := outOfServiceResponse{Spot: res.Spot, Cancelled: []string{}, Parked: []string{}}
 		for _, c := range res.Cancelled {
 			out.Cancelled = append(out.Cancelled, c.ID)
+			// The operator cancelled, not the driver: the money goes back in
+			// full, whatever the cancellation cut-off.
+			if _, err := pay.RefundReservation(r.Context(), c.ID); err != nil {
+				log.ErrorContext(r.Context(), "refund a reservation cancelled by an operator", "reservation", c.ID, "err", err)
+			}
 		}
 		for _, p := range res.Parked {
 			out.Parked = append(out.Parked, p.ID)

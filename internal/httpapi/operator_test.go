@@ -462,7 +462,7 @@ func TestOutOfService(t *testing.T) {
 		storetest.MustChange(t, e.store, paid.ID, parking.StatusHeld, parking.StatusConfirmed, storetest.T0)
 		path := "/api/v1/lots/" + f.Lot.ID + "/spots/" + s1.ID
 
-		p := op.problem(409, parking.ECONFLICT, "POST", path+"/out-of-service", map[string]any{"reason": "light broken"}, "Idempotency-Key", "oos-1")
+		p := op.problem(409, booking.ESPOTHASRESERVATIONS, "POST", path+"/out-of-service", map[string]any{"reason": "light broken"}, "Idempotency-Key", "oos-1")
 		if !strings.Contains(p.Detail, "2 reservations") {
 			t.Errorf("refusal detail = %q; want it to say how many reservations", p.Detail)
 		}

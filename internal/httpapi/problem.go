@@ -9,40 +9,42 @@ import (
 	"strconv"
 
 	"parkd/internal/auth"
+	"parkd/internal/booking"
 	"parkd/internal/parking"
 	"parkd/internal/payments"
 )
 
 // statusOf maps each error code to its HTTP status; unknown codes are 500.
 var statusOf = map[string]int{
-	parking.EINVALID:           http.StatusBadRequest,
-	parking.EUNAUTHORIZED:      http.StatusUnauthorized,
-	parking.EFORBIDDEN:         http.StatusForbidden,
-	parking.ENOTFOUND:          http.StatusNotFound,
-	parking.ECONFLICT:          http.StatusConflict,
-	parking.ESPOTUNAVAILABLE:   http.StatusConflict,
-	parking.ENOSPOTAVAILABLE:   http.StatusConflict,
-	parking.EHOLDEXPIRED:       http.StatusConflict,
-	parking.ESTATUS:            http.StatusConflict,
-	parking.ESPOTOUTOFSERVICE:  http.StatusConflict,
-	parking.EINVALIDWINDOW:     http.StatusUnprocessableEntity,
-	parking.EWINDOWINPAST:      http.StatusUnprocessableEntity,
-	parking.ESTAYTOOLONG:       http.StatusUnprocessableEntity,
-	parking.EVEHICLETOOLARGE:   http.StatusUnprocessableEntity,
-	parking.EVALIDATION:        http.StatusUnprocessableEntity,
-	parking.EEMAILTAKEN:        http.StatusConflict,
-	parking.ETOOMANYREQUESTS:   http.StatusTooManyRequests,
-	parking.EIDEMPOTENCY:       http.StatusUnprocessableEntity,
-	parking.EINFLIGHT:          http.StatusConflict,
-	"idempotency_key_required": http.StatusBadRequest,
-	"too_large":                http.StatusRequestEntityTooLarge,
-	"method_not_allowed":       http.StatusMethodNotAllowed,
-	payments.EDECLINED:         http.StatusPaymentRequired,
-	payments.EINPROGRESS:       http.StatusConflict,
-	payments.EALREADYPAID:      http.StatusConflict,
-	payments.EGATEWAY:          http.StatusServiceUnavailable,
-	payments.EWEBHOOK:          http.StatusBadRequest,
-	parking.EINTERNAL:          http.StatusInternalServerError,
+	parking.EINVALID:             http.StatusBadRequest,
+	parking.EUNAUTHORIZED:        http.StatusUnauthorized,
+	parking.EFORBIDDEN:           http.StatusForbidden,
+	parking.ENOTFOUND:            http.StatusNotFound,
+	parking.ECONFLICT:            http.StatusConflict,
+	parking.ESPOTUNAVAILABLE:     http.StatusConflict,
+	parking.ENOSPOTAVAILABLE:     http.StatusConflict,
+	parking.EHOLDEXPIRED:         http.StatusConflict,
+	parking.ESTATUS:              http.StatusConflict,
+	parking.ESPOTOUTOFSERVICE:    http.StatusConflict,
+	parking.EINVALIDWINDOW:       http.StatusUnprocessableEntity,
+	parking.EWINDOWINPAST:        http.StatusUnprocessableEntity,
+	parking.ESTAYTOOLONG:         http.StatusUnprocessableEntity,
+	parking.EVEHICLETOOLARGE:     http.StatusUnprocessableEntity,
+	parking.EVALIDATION:          http.StatusUnprocessableEntity,
+	parking.EEMAILTAKEN:          http.StatusConflict,
+	parking.ETOOMANYREQUESTS:     http.StatusTooManyRequests,
+	parking.EIDEMPOTENCY:         http.StatusUnprocessableEntity,
+	parking.EINFLIGHT:            http.StatusConflict,
+	"idempotency_key_required":   http.StatusBadRequest,
+	"too_large":                  http.StatusRequestEntityTooLarge,
+	"method_not_allowed":         http.StatusMethodNotAllowed,
+	booking.ESPOTHASRESERVATIONS: http.StatusConflict,
+	payments.EDECLINED:           http.StatusPaymentRequired,
+	payments.EINPROGRESS:         http.StatusConflict,
+	payments.EALREADYPAID:        http.StatusConflict,
+	payments.EGATEWAY:            http.StatusServiceUnavailable,
+	payments.EWEBHOOK:            http.StatusBadRequest,
+	parking.EINTERNAL:            http.StatusInternalServerError,
 }
 
 // Problem is an RFC 9457 problem detail with parkd's stable error code.

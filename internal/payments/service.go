@@ -290,3 +290,23 @@ func (s *Service) paymentOf(ctx context.Context, ev WebhookEvent) (parking.Payme
 	}
 	return s.store.PaymentByGatewayID(ctx, ev.GatewayID)
 }
+
+// RefundReservation refunds in full every succeeded charge of a reservation
+// that is not refunded yet: for cancellations that are not the driver's doing.
+func (s *Service) RefundReservation(ctx context.Context, reservationID string) ([]parking.Payment, error) {
+	ps, err := s.store.ReservationPayments(ctx, reservationID)
+	if err != nil {
+		return nil, err
+	}
+	var refunds []parking.Payment
+	for _, p := range ps {
+		if p.Kind == parking.Charge && p.Status == parking.PaymentSucceeded {
+			r, err := s.Refund(ctx, p, p.Amount)
+			if err != nil {
+				return refunds, err
+			}
+			refunds = append(refunds, r)
+		}
+	}
+	return refunds, nil
+}
