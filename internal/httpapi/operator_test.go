@@ -1,10 +1,8 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -20,64 +18,23 @@ import (
 	"parkd/internal/store/teststore"
 )
 
-// opCaller is one signed-in user of the operator API.
-type opCaller struct {
-	t     *testing.T
-	base  string
-	token string
-}
+// opCaller is a client with the call shapes the operator tests use.
+type opCaller struct{ *client }
 
-type opResponse struct {
-	status int
-	header http.Header
-	body   []byte
-}
+func newOpCaller(t *testing.T, base string) opCaller { return opCaller{&client{t: t, base: base}} }
 
 // call sends body as JSON (a string is sent as is); headers are name, value pairs.
-func (c opCaller) call(method, path string, body any, headers ...string) opResponse {
+func (c opCaller) call(method, path string, body any, headers ...string) response {
 	c.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		enc, err := json.Marshal(b)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(enc)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return opResponse{status: resp.StatusCode, header: resp.Header, body: b}
+	return c.do(method, path, body, headers...)
 }
 
 // must calls and decodes the answer into v (when not nil), failing unless the status is want.
-func (c opCaller) must(want int, v any, method, path string, body any, headers ...string) opResponse {
+func (c opCaller) must(want int, v any, method, path string, body any, headers ...string) response {
 	c.t.Helper()
-	r := c.call(method, path, body, headers...)
-	if r.status != want {
-		c.t.Fatalf("%s %s = %d %s; want %d", method, path, r.status, r.body, want)
-	}
+	r := c.client.must(want, method, path, body, headers...)
 	if v != nil {
-		if err := json.Unmarshal(r.body, v); err != nil {
-			c.t.Fatalf("%s %s: decode %s: %v", method, path, r.body, err)
-		}
+		r.into(c.t, v)
 	}
 	return r
 }
@@ -101,7 +58,7 @@ func mustSignIn(t *testing.T, e apiEnv, role parking.Role, operatorID string) op
 	if _, err := auth.New(e.store, e.clock).CreateUser(t.Context(), "Test "+string(role), email, "correct horse battery", role, operatorID); err != nil {
 		t.Fatalf("CreateUser(%s) = %v", role, err)
 	}
-	c := opCaller{t: t, base: e.srv.URL}
+	c := newOpCaller(t, e.srv.URL)
 	var s struct{ Token string }
 	c.must(http.StatusCreated, &s, "POST", "/api/v1/sessions", map[string]string{"email": email, "password": "correct horse battery"})
 	c.token = s.Token
@@ -349,7 +306,7 @@ func TestOperatorForbidden(t *testing.T) {
 		newLot["operator_id"] = f.Operator.ID
 		rival.problem(403, parking.EFORBIDDEN, "POST", "/api/v1/lots", newLot)
 		// Nobody signed in: 401; an unknown lot: 404.
-		anonymous := opCaller{t: t, base: e.srv.URL}
+		anonymous := newOpCaller(t, e.srv.URL)
 		anonymous.problem(401, parking.EUNAUTHORIZED, "PATCH", lot, map[string]any{"name": "x"})
 		anonymous.problem(401, parking.EUNAUTHORIZED, "GET", lot+"/reservations", nil)
 		rival.problem(404, parking.ENOTFOUND, "PATCH", "/api/v1/lots/lot_missing", map[string]any{"name": "x"})

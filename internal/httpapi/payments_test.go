@@ -375,3 +375,27 @@ func TestOverstayCharges(t *testing.T) {
 		ada.must(404, "GET", "/api/v1/users/me/payment-method", nil)
 	})
 }
+
+// TestForcedOutOfServiceRefunds: when an operator forces a spot out of service,
+// the paid reservations it cancels are refunded in full.
+func TestForcedOutOfServiceRefunds(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		e := newAPI(t, b)
+		ada := signUp(t, e.srv.URL, "Ada", "ada@example.com")
+		r := heldReservation(t, e, ada, 5)
+		pay(ada, r.ID, payments.CardVisa)
+		op := mustSignIn(t, e, parking.RoleOperator, e.fixture.Operator.ID)
+		op.call("POST", "/api/v1/lots/"+e.fixture.Lot.ID+"/spots/"+r.SpotID+"/out-of-service", map[string]any{"force": true},
+			"Idempotency-Key", "force-1")
+		ps, _ := e.store.ReservationPayments(t.Context(), r.ID)
+		var refunded int64
+		for _, p := range ps {
+			if p.Kind == parking.Refund && p.Status == parking.PaymentSucceeded {
+				refunded += p.Amount
+			}
+		}
+		if refunded != r.Amount {
+			t.Errorf("refunded %d after a forced out-of-service; want the full %d", refunded, r.Amount)
+		}
+	})
+}
