@@ -29,8 +29,12 @@ import (
 )
 
 // The tests in this file keep openapi.json true: every route is described,
-// every response the handlers give matches its schema, and docs/openapi.json
-// is the same document.
+// every response the handlers give matches its schema, docs/openapi.json is
+// the same document, and docs/api.md lists every route and error code.
+//
+// When a route or a body changes, change openapi.json, copy it to docs/, and
+// add the route to TestOpenAPIResponses's flow: every operation must answer a
+// success there at least once.
 
 // specDoc is the API description, decoded.
 type specDoc map[string]any
@@ -221,7 +225,7 @@ func TestOpenAPIDocument(t *testing.T) {
 
 	schemas, _ := doc.resolve("#/components/schemas")
 	for name, s := range schemas.(map[string]any) {
-		checkSchemaKeywords(t, s, "#/components/schemas/"+name)
+		specCheckKeywords(t, s, "#/components/schemas/"+name)
 	}
 	schemes, _ := doc.resolve("#/components/securitySchemes")
 	checkSecurity := func(at string, sec any) {
@@ -261,12 +265,12 @@ func TestOpenAPIDocument(t *testing.T) {
 			if pm["in"] == "path" && !strings.Contains(path, "{"+pm["name"].(string)+"}") {
 				t.Errorf("%s: declares path parameter %q that the path lacks", name, pm["name"])
 			}
-			checkSchemaKeywords(t, pm["schema"], name+" parameter "+fmt.Sprint(pm["name"]))
+			specCheckKeywords(t, pm["schema"], name+" parameter "+fmt.Sprint(pm["name"]))
 		}
 		if rb, ok := op["requestBody"].(map[string]any); ok {
 			for mt, media := range rb["content"].(map[string]any) {
 				mm := media.(map[string]any)
-				checkSchemaKeywords(t, mm["schema"], name+" request body")
+				specCheckKeywords(t, mm["schema"], name+" request body")
 				if ex, ok := mm["example"]; ok {
 					for _, problem := range c.validate(mm["schema"], specNumbers(t, ex), "$") {
 						t.Errorf("%s: the %s request example is invalid: %s", name, mt, problem)
@@ -286,7 +290,7 @@ func TestOpenAPIDocument(t *testing.T) {
 				continue
 			}
 			success = success || code < 400
-			checkResponse(t, doc, fmt.Sprintf("%s %s", name, status), code, r.(map[string]any))
+			specCheckResponse(t, doc, fmt.Sprintf("%s %s", name, status), code, r.(map[string]any))
 		}
 		if !success {
 			t.Errorf("%s documents no success response", name)
@@ -295,13 +299,13 @@ func TestOpenAPIDocument(t *testing.T) {
 	for _, name := range []string{"NoSuchRoute", "MethodNotAllowed"} {
 		r, _ := doc.resolve("#/components/responses/" + name)
 		status := map[string]int{"NoSuchRoute": 404, "MethodNotAllowed": 405}[name]
-		checkResponse(t, doc, "components/responses/"+name, status, r.(map[string]any))
+		specCheckResponse(t, doc, "components/responses/"+name, status, r.(map[string]any))
 	}
 }
 
-// checkResponse checks one documented response: a description, problem+json
+// specCheckResponse checks one documented response: a description, problem+json
 // with the Problem schema for errors, JSON for the rest.
-func checkResponse(t *testing.T, doc specDoc, at string, status int, r map[string]any) {
+func specCheckResponse(t *testing.T, doc specDoc, at string, status int, r map[string]any) {
 	t.Helper()
 	r = doc.deref(r)
 	if r == nil {
@@ -314,7 +318,7 @@ func checkResponse(t *testing.T, doc specDoc, at string, status int, r map[strin
 	content, _ := r["content"].(map[string]any)
 	for mt, media := range content {
 		schema := media.(map[string]any)["schema"]
-		checkSchemaKeywords(t, schema, at+" "+mt)
+		specCheckKeywords(t, schema, at+" "+mt)
 		switch {
 		case status >= 400 && mt != "application/problem+json":
 			t.Errorf("%s: an error is application/problem+json, not %s", at, mt)
@@ -342,9 +346,9 @@ var specKeywords = map[string]bool{
 	"description": true, "examples": true, "title": true,
 }
 
-// checkSchemaKeywords refuses keywords the checker does not know, and objects
+// specCheckKeywords refuses keywords the checker does not know, and objects
 // with properties that leave additionalProperties open.
-func checkSchemaKeywords(t *testing.T, schema any, at string) {
+func specCheckKeywords(t *testing.T, schema any, at string) {
 	t.Helper()
 	s, ok := schema.(map[string]any)
 	if !ok {
@@ -363,7 +367,7 @@ func checkSchemaKeywords(t *testing.T, schema any, at string) {
 	}
 	if props, ok := s["properties"].(map[string]any); ok {
 		for name, p := range props {
-			checkSchemaKeywords(t, p, at+".properties."+name)
+			specCheckKeywords(t, p, at+".properties."+name)
 		}
 		req, _ := s["required"].([]any)
 		for _, r := range req {
@@ -373,15 +377,15 @@ func checkSchemaKeywords(t *testing.T, schema any, at string) {
 		}
 	}
 	if items, ok := s["items"]; ok {
-		checkSchemaKeywords(t, items, at+".items")
+		specCheckKeywords(t, items, at+".items")
 	}
 	if ap, ok := s["additionalProperties"].(map[string]any); ok {
-		checkSchemaKeywords(t, ap, at+".additionalProperties")
+		specCheckKeywords(t, ap, at+".additionalProperties")
 	}
 	for _, k := range []string{"anyOf", "oneOf", "allOf"} {
 		list, _ := s[k].([]any)
 		for i, sub := range list {
-			checkSchemaKeywords(t, sub, fmt.Sprintf("%s.%s[%d]", at, k, i))
+			specCheckKeywords(t, sub, fmt.Sprintf("%s.%s[%d]", at, k, i))
 		}
 	}
 }
@@ -1028,6 +1032,19 @@ func TestOpenAPIResponses(t *testing.T) {
 	}
 	f.mustProblem(409, parking.ESTATUS, "POST", payFor(paid), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-9"))...)
 	f.must(200, "GET", "/api/v1/users/me/payments", nil, ada...)
+
+	// A saved payment method, for overstays.
+	method := "/api/v1/users/me/payment-method"
+	f.mustProblem(404, parking.ENOTFOUND, "GET", method, nil, ada...)
+	f.mustProblem(422, parking.EVALIDATION, "PUT", method, map[string]any{"payment_method": payments.CardVisa}, ada...)
+	f.mustProblem(400, parking.EINVALID, "PUT", method, map[string]any{"payment_method": payments.CardVisa, "consent": "yes"}, ada...)
+	f.must(200, "PUT", method, map[string]any{"payment_method": payments.CardVisa, "consent": true}, ada...)
+	f.must(200, "GET", method, nil, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/users/usr_someone_else/payment-method", nil, ada...)
+	f.must(204, "DELETE", method, nil, ada...)
+	f.must(204, "DELETE", method, nil, ada...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "PUT", method, map[string]any{"payment_method": payments.CardVisa, "consent": true})
+
 	if _, err := authn.CreateUser(t.Context(), "Ann Admin", "ann@example.com", "admin password", parking.RoleAdmin, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -1123,7 +1140,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.mustProblem(403, parking.EFORBIDDEN, "POST", "/api/v1/reservations/"+booked.ID+"/payments", map[string]any{"payment_method": payments.CardVisa}, with(olga, key("olga-pays"))...)
 
 	f.mustProblem(400, "idempotency_key_required", "POST", g1+"/out-of-service", nil, olga...)
-	f.mustProblem(409, parking.ECONFLICT, "POST", g1+"/out-of-service", map[string]any{"reason": "flooded"}, with(olga, key("oos-1"))...)
+	f.mustProblem(409, booking.ESPOTHASRESERVATIONS, "POST", g1+"/out-of-service", map[string]any{"reason": "flooded"}, with(olga, key("oos-1"))...)
 	f.mustProblem(422, parking.EVALIDATION, "POST", g1+"/out-of-service", map[string]any{"reason": strings.Repeat("r", 501)}, with(olga, key("oos-2"))...)
 	f.mustProblem(400, parking.EINVALID, "POST", g1+"/out-of-service", map[string]any{"force": "yes"}, with(olga, key("oos-3"))...)
 	if x := f.must(200, "POST", g1+"/out-of-service", map[string]any{"force": true, "reason": "flooded"}, with(olga, key("oos-4"))...); !strings.Contains(string(x.body), booked.ID) {

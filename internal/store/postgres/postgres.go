@@ -385,7 +385,9 @@ const expireOverlappingHolds = `WITH x AS (
 	INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
 	SELECT lot_id, 'reservation.expired', spot_id, id, $1 FROM x`
 
-// insertHold inserts a reservation and, only if it went in, its event. It
+// insertHold inserts a reservation and, only if it went in, its event. The
+// spot must be in service: FOR SHARE on its row waits for an operator's
+// change of in_service to commit, so a hold cannot slip in beside it. It
 // reports whether it inserted and whether the id was already taken before it
 // ran (its subquery sees the snapshot from before the INSERT).
 //
@@ -401,7 +403,8 @@ const expireOverlappingHolds = `WITH x AS (
 const insertHold = `WITH ins AS (
 		INSERT INTO reservations (id, user_id, vehicle_id, plate, vehicle_size, lot_id, spot_id,
 			starts_at, ends_at, status, amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+		WHERE EXISTS (SELECT 1 FROM spots WHERE id = $7 AND in_service FOR SHARE)
 		ON CONFLICT DO NOTHING
 		RETURNING lot_id, spot_id, id, status, created_at
 	), ev AS (
@@ -603,7 +606,7 @@ const expireCandidateHolds = `WITH x AS (
 const pickAndInsertHold = `WITH pick AS (
 		SELECT sp.id FROM unnest($7::text[]) WITH ORDINALITY AS c(id, ord)
 		JOIN spots sp ON sp.id = c.id
-		WHERE NOT EXISTS (
+		WHERE sp.in_service AND NOT EXISTS (
 			SELECT 1 FROM reservations r
 			WHERE r.spot_id = sp.id AND r.status IN ('held', 'confirmed', 'checked_in')
 				AND tstzrange(r.starts_at, r.ends_at, '[)') && tstzrange($8, $9, '[)'))

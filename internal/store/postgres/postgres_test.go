@@ -135,7 +135,8 @@ func TestErrorMessages(t *testing.T) {
 		{"size out of range", s.CreateSpots(ctx, []parking.Spot{badSize}), parking.EINVALID, "spot has a missing or out-of-range value"},
 		// ON CONFLICT DO NOTHING swallows a taken id too; Hold must not call that a busy spot.
 		{"duplicate reservation id", s.Hold(ctx, sameID, []string{f.Spots[1].ID}, nil), parking.ECONFLICT, "reservation already exists"},
-		{"missing spot", s.Hold(ctx, noSpot, []string{"spt_missing"}, nil), parking.EINVALID, "spot not found"},
+		// A spot that does not exist (or is out of service) takes no hold.
+		{"missing spot", s.Hold(ctx, noSpot, []string{"spt_missing"}, nil), parking.ESPOTUNAVAILABLE, parking.ErrSpotUnavailable.Message},
 	}
 	for _, tt := range tests {
 		if parking.ErrorCode(tt.err) != tt.code || parking.ErrorMessage(tt.err) != tt.msg {

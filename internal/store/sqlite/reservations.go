@@ -74,8 +74,8 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 	return err
 }
 
-// firstFree returns the first of candidates with no blocking reservation
-// overlapping [from, to), or ErrSpotUnavailable.
+// firstFree returns the first of candidates that is in service and has no
+// blocking reservation overlapping [from, to), or ErrSpotUnavailable.
 func firstFree(ctx context.Context, tx *sql.Tx, candidates []string, from, to, now time.Time) (string, error) {
 	args := []any{micros(to), micros(from), micros(now)}
 	for _, id := range candidates {
@@ -90,6 +90,23 @@ func firstFree(ctx context.Context, tx *sql.Tx, candidates []string, from, to, n
 	}
 	defer rows.Close()
 	taken := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return "", err
+		}
+		taken[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	// Spots out of service take no holds; the single writer orders this read
+	// after any change of in_service.
+	rows, err = tx.QueryContext(ctx, `SELECT id FROM spots WHERE in_service = 0 AND id IN (`+placeholders(len(candidates))+`)`, args[3:]...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {

@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 		{"InactiveStatusesDoNotBlock", testInactiveStatusesDoNotBlock},
 		{"ExpiredHoldDoesNotBlock", testExpiredHoldDoesNotBlock},
 		{"HoldCandidates", testHoldCandidates},
+		{"HoldOutOfService", testHoldOutOfService},
 		{"ChangeStatus", testChangeStatus},
 		{"ChangeStatusExpiredHold", testChangeStatusExpiredHold},
 		{"ExpireHolds", testExpireHolds},
@@ -552,5 +553,23 @@ func testEvents(t *testing.T, s parking.Store) {
 	}
 	if none, _ := s.Events(ctx, other.ID, 0, 100); len(none) != 0 {
 		t.Errorf("Events(other lot) = %+v; want none", none)
+	}
+}
+
+// testHoldOutOfService: the store itself refuses holds on spots out of service,
+// so none can slip in beside an operator's change.
+func testHoldOutOfService(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	std := f.SpotsOf(parking.Standard)
+	if err := s.SetSpotInService(ctx, std[0].ID, false, T0); err != nil {
+		t.Fatal(err)
+	}
+	start, end := T0.Add(time.Hour), T0.Add(2*time.Hour)
+	if err := s.Hold(ctx, f.NewHold(T0, start, end), []string{std[0].ID}, nil); !errors.Is(err, parking.ErrSpotUnavailable) {
+		t.Errorf("Hold on a spot out of service = %v; want ErrSpotUnavailable", err)
+	}
+	r := f.NewHold(T0, start, end)
+	if err := s.Hold(ctx, r, []string{std[0].ID, std[1].ID}, nil); err != nil || r.SpotID != std[1].ID {
+		t.Errorf("Hold(candidates) past a spot out of service = %v on %s; want %s", err, r.SpotID, std[1].ID)
 	}
 }
