@@ -142,6 +142,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer stopJobs()
 	go engine.SweepHolds(jobs, cfg.sweepEvery, log)
 	go forgetIdempotencyKeys(jobs, store, clock, log)
+	go pay.RetryRefundsEvery(jobs, time.Minute)
 	if sandbox != nil {
 		// The sandbox delivers its webhooks to this very server.
 		sandbox.SetWebhookURL("http://" + loopback(ln.Addr()) + "/api/v1/payments/webhook")

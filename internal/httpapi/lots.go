@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -139,8 +140,11 @@ func handleGetSpot(log *slog.Logger, store parking.Store, engine *booking.Servic
 			return
 		}
 		sp, err := store.Spot(r.Context(), r.PathValue("spot"))
-		if err != nil || sp.LotID != r.PathValue("lot") {
-			writeError(w, r, log, parking.Errorf(parking.ENOTFOUND, "spot not found in this lot"))
+		if err == nil && sp.LotID != r.PathValue("lot") || errors.Is(err, parking.ErrNotFound) {
+			err = parking.Errorf(parking.ENOTFOUND, "spot not found in this lot")
+		}
+		if err != nil {
+			writeError(w, r, log, err)
 			return
 		}
 		status, err := engine.SpotStatus(r.Context(), sp, from, to)

@@ -376,6 +376,9 @@ type Store interface {
 	Payment(ctx context.Context, id string) (Payment, error)
 	// PaymentByGatewayID finds a payment by its gateway's id.
 	PaymentByGatewayID(ctx context.Context, gatewayID string) (Payment, error)
+	// PendingRefunds lists refunds still pending that were created before a
+	// time, oldest first, at most limit: the ones to send to the gateway again.
+	PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]Payment, error)
 	// ReservationPayments lists a reservation's payments, oldest first.
 	ReservationPayments(ctx context.Context, reservationID string) ([]Payment, error)
 	// UpdatePayment applies u and returns the payment and its reservation as

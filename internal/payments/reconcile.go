@@ -40,7 +40,8 @@ func (s *Service) Reconcile(ctx context.Context, since time.Time) (Report, error
 	rep := Report{Since: since, UnmatchedCharges: []Discrepancy{}, PaidWithoutCharges: []parking.Reservation{}}
 	charges, err := s.gateway.Charges(ctx, since)
 	if err != nil {
-		return rep, err
+		s.log.ErrorContext(ctx, "list gateway charges", "err", err)
+		return rep, parking.Errorf(EGATEWAY, "the payment gateway did not list its charges: try again later")
 	}
 	rep.GatewayCharges = len(charges)
 	for _, gc := range charges {

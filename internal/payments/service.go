@@ -191,10 +191,18 @@ func (s *Service) Refund(ctx context.Context, charge parking.Payment, amount int
 	} else if err != nil {
 		return parking.Payment{}, err
 	}
-	res, err := s.gateway.Refund(ctx, RefundRequest{RefundID: refund.ID, ChargeID: charge.GatewayID, Amount: amount,
+	return s.sendRefund(ctx, refund, charge)
+}
+
+// sendRefund asks the gateway for a refund recorded as pending. When the
+// gateway does not answer, the refund stays pending (and is returned without
+// error): RetryRefunds sends it again with the same idempotency key.
+func (s *Service) sendRefund(ctx context.Context, refund, charge parking.Payment) (parking.Payment, error) {
+	res, err := s.gateway.Refund(ctx, RefundRequest{RefundID: refund.ID, ChargeID: charge.GatewayID, Amount: refund.Amount,
 		Currency: charge.Currency, IdempotencyKey: refund.ID})
 	if err != nil {
-		return refund, parking.Errorf(EGATEWAY, "the payment gateway did not answer the refund: it will be retried")
+		s.log.WarnContext(ctx, "refund not answered; it will be retried", "refund", refund.ID, "err", err)
+		return refund, nil
 	}
 	to := parking.PaymentPending
 	if res.Status == ChargeSucceeded {
@@ -309,4 +317,44 @@ func (s *Service) RefundReservation(ctx context.Context, reservationID string) (
 		}
 	}
 	return refunds, nil
+}
+
+// RetryRefunds sends again every refund still pending a minute after it was
+// made, and returns how many are settled now.
+func (s *Service) RetryRefunds(ctx context.Context) (int, error) {
+	pending, err := s.store.PendingRefunds(ctx, s.clock.Now().Add(-time.Minute), 100)
+	if err != nil {
+		return 0, err
+	}
+	settled := 0
+	for _, refund := range pending {
+		charge, err := s.store.Payment(ctx, refund.RefundOf)
+		if err != nil {
+			return settled, err
+		}
+		out, err := s.sendRefund(ctx, refund, charge)
+		if err != nil {
+			return settled, err
+		}
+		if out.Status == parking.PaymentSucceeded {
+			settled++
+		}
+	}
+	return settled, nil
+}
+
+// RetryRefundsEvery runs RetryRefunds every interval until ctx ends.
+func (s *Service) RetryRefundsEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.RetryRefunds(ctx); err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "retry refunds", "err", err)
+			}
+		}
+	}
 }

@@ -273,3 +273,14 @@ func (s *Store) DeletePaymentMethod(ctx context.Context, userID string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM saved_payment_methods WHERE user_id = $1`, userID)
 	return err
 }
+
+// PendingRefunds lists refunds still pending created before a time, oldest first.
+func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]parking.Payment, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+paymentColumns+` FROM payments
+		WHERE kind = 'refund' AND status = 'pending' AND created_at < $1 ORDER BY created_at, id LIMIT $2`, utc(createdBefore), limit)
+	ps, err := pgx.CollectRows(rows, scanPayment)
+	if ps == nil {
+		ps = []parking.Payment{}
+	}
+	return ps, classify(err, "payment")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"parkd/internal/parking"
 )
@@ -163,4 +164,10 @@ func (s *Store) SavedPaymentMethod(ctx context.Context, userID string) (parking.
 func (s *Store) DeletePaymentMethod(ctx context.Context, userID string) error {
 	_, err := s.write.ExecContext(ctx, `DELETE FROM saved_payment_methods WHERE user_id = ?`, userID)
 	return err
+}
+
+// PendingRefunds lists refunds still pending created before a time, oldest first.
+func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]parking.Payment, error) {
+	return s.payments(ctx, `SELECT `+paymentColumns+` FROM payments
+		WHERE kind = 'refund' AND status = 'pending' AND created_at < ? ORDER BY created_at, id LIMIT ?`, micros(createdBefore), limit)
 }

@@ -18,6 +18,7 @@ func paymentTests() []namedTest {
 		{"UpdatePaymentSpotTaken", testConfirmSpotTaken},
 		{"UpdatePaymentOverLapsedRival", testConfirmOverLapsedRival},
 		{"SavedPaymentMethods", testSavedPaymentMethods},
+		{"PendingRefunds", testPendingRefunds},
 		{"OverstayChargeBesideBooking", testOverstayCharge},
 	}
 }
@@ -283,5 +284,29 @@ func testOverstayCharge(t *testing.T, s parking.Store) {
 	again.Purpose = parking.PurposeOverstay
 	if err := s.CreatePayment(ctx, again); parking.ErrorCode(err) != parking.ECONFLICT {
 		t.Errorf("a second live overstay charge = %v; want conflict", err)
+	}
+}
+
+func testPendingRefunds(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	r := heldFor(t, s, f, u, 5)
+	charge := NewCharge(r, T0)
+	s.CreatePayment(ctx, charge)
+	s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: charge.ID, From: []string{parking.PaymentPending}, To: parking.PaymentSucceeded, At: T0})
+	refund := &parking.Payment{ID: parking.NewID("pay"), ReservationID: r.ID, UserID: u.ID, Kind: parking.Refund, Amount: r.Amount,
+		Currency: "USD", Status: parking.PaymentPending, Gateway: "sandbox", RefundOf: charge.ID, CreatedAt: T0, UpdatedAt: T0}
+	if err := s.CreatePayment(ctx, refund); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.PendingRefunds(ctx, T0, 10); err != nil || len(got) != 0 {
+		t.Errorf("PendingRefunds(before T0) = %v, %v; want none", got, err)
+	}
+	if got, err := s.PendingRefunds(ctx, T0.Add(time.Minute), 10); err != nil || len(got) != 1 || got[0].ID != refund.ID {
+		t.Errorf("PendingRefunds(before T0+1m) = %v, %v; want the refund", got, err)
+	}
+	s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: refund.ID, From: []string{parking.PaymentPending}, To: parking.PaymentSucceeded, At: T0})
+	if got, _ := s.PendingRefunds(ctx, T0.Add(time.Minute), 10); len(got) != 0 {
+		t.Errorf("PendingRefunds after it succeeded = %v; want none", got)
 	}
 }
