@@ -18,8 +18,10 @@ import (
 	"parkd/internal/auth"
 	"parkd/internal/booking"
 	"parkd/internal/demo"
+	"parkd/internal/gate"
 	"parkd/internal/httpapi"
 	"parkd/internal/parking"
+	"parkd/internal/pass"
 	"parkd/internal/payments"
 	"parkd/internal/store/postgres"
 	"parkd/internal/store/sqlite"
@@ -113,6 +115,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	pay := payments.New(store, gateway, engine, clock, log)
 	log.Info("payments", "gateway", gateway.Name())
+	keys, err := passKeyring(ctx, store, clock)
+	if err != nil {
+		return fmt.Errorf("pass keys: %w", err)
+	}
+	gates := gate.New(store, engine, pay, keys, clock, log)
 	if !cfg.noDemo {
 		lots, created, err := demo.Seed(ctx, store, authn, clock)
 		if err != nil {
@@ -130,7 +137,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	srv := &http.Server{
-		Handler:           httpapi.NewHandler(httpapi.Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Clock: clock}),
+		Handler:           httpapi.NewHandler(httpapi.Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock}),
 		ReadHeaderTimeout: httpapi.ReadHeaderTimeout,
 		ReadTimeout:       httpapi.ReadTimeout,
 		WriteTimeout:      httpapi.WriteTimeout,
@@ -143,6 +150,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go engine.SweepHolds(jobs, cfg.sweepEvery, log)
 	go forgetIdempotencyKeys(jobs, store, clock, log)
 	go pay.RetryRefundsEvery(jobs, time.Minute)
+	go runLifecycle(jobs, engine, cfg.sweepEvery, log)
 	if sandbox != nil {
 		// The sandbox delivers its webhooks to this very server.
 		sandbox.SetWebhookURL("http://" + loopback(ln.Addr()) + "/api/v1/payments/webhook")
@@ -222,4 +230,44 @@ func loopback(addr net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// passKeyring loads the key that signs gate passes, shared by every instance on
+// the database: the first instance to start stores a random one.
+func passKeyring(ctx context.Context, store parking.Store, clock parking.Clock) (*pass.Keyring, error) {
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	id := make([]byte, 3)
+	rand.Read(id)
+	stored, err := store.EnsurePassKey(ctx, parking.PassKey{ID: "k" + hex.EncodeToString(id), Secret: secret, CreatedAt: clock.Now()})
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]pass.Key, len(stored))
+	for i, k := range stored {
+		keys[i] = pass.Key{ID: k.ID, Secret: k.Secret}
+	}
+	return pass.NewKeyring(keys[0], keys[1:]...)
+}
+
+// runLifecycle applies no-shows and overstays every interval until ctx ends.
+// Bookings never wait for it (a no-show stops blocking at its deadline); it
+// records and announces the transitions.
+func runLifecycle(ctx context.Context, engine *booking.Service, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			noShows, overstays, err := engine.RunLifecycle(ctx)
+			if err != nil && ctx.Err() == nil {
+				log.Error("lifecycle", "err", err)
+			}
+			if len(noShows)+len(overstays) > 0 {
+				log.Info("lifecycle", "no_shows", len(noShows), "overstays", len(overstays))
+			}
+		}
+	}
 }

@@ -12,9 +12,11 @@ import (
 
 	"parkd/internal/auth"
 	"parkd/internal/booking"
+	"parkd/internal/gate"
 	"parkd/internal/httpapi"
 	"parkd/internal/parking"
 	"parkd/internal/parking/parkingtest"
+	"parkd/internal/pass"
 	"parkd/internal/payments"
 	"parkd/internal/store/storetest"
 	"parkd/internal/store/teststore"
@@ -27,6 +29,7 @@ type apiEnv struct {
 	engine  *booking.Service
 	sandbox *payments.Sandbox
 	pay     *payments.Service
+	gates   *gate.Service
 	fixture storetest.Fixture
 }
 
@@ -41,10 +44,16 @@ func newAPI(t *testing.T, b teststore.Backend) apiEnv {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	sandbox := payments.NewSandbox(sandboxSecret, clock)
 	pay := payments.New(s, sandbox, engine, clock, log)
-	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: engine, Auth: auth.New(s, clock), Payments: pay, Clock: clock}))
+	keys, err := pass.NewKeyring(pass.Key{ID: "t1", Secret: []byte("a test pass key of thirty-two b!")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gates := gate.New(s, engine, pay, keys, clock, log)
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: engine, Auth: auth.New(s, clock),
+		Payments: pay, Gates: gates, Clock: clock}))
 	t.Cleanup(srv.Close)
 	sandbox.SetWebhookURL(srv.URL + "/api/v1/payments/webhook")
-	return apiEnv{srv: srv, store: s, clock: clock, engine: engine, sandbox: sandbox, pay: pay, fixture: storetest.MustFixture(t, s)}
+	return apiEnv{srv: srv, store: s, clock: clock, engine: engine, sandbox: sandbox, pay: pay, gates: gates, fixture: storetest.MustFixture(t, s)}
 }
 
 func get(t *testing.T, u string) (*http.Response, []byte) {

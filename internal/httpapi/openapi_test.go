@@ -21,8 +21,10 @@ import (
 
 	"parkd/internal/auth"
 	"parkd/internal/booking"
+	"parkd/internal/gate"
 	"parkd/internal/parking"
 	"parkd/internal/parking/parkingtest"
+	"parkd/internal/pass"
 	"parkd/internal/payments"
 	"parkd/internal/store/storetest"
 	"parkd/internal/store/teststore"
@@ -324,8 +326,8 @@ func specCheckResponse(t *testing.T, doc specDoc, at string, status int, r map[s
 			t.Errorf("%s: an error is application/problem+json, not %s", at, mt)
 		case status >= 400 && fmt.Sprint(schema) != fmt.Sprint(map[string]any{"$ref": "#/components/schemas/Problem"}):
 			t.Errorf("%s: an error's schema is #/components/schemas/Problem, not %v", at, schema)
-		case status < 400 && mt != "application/json" && mt != "text/html":
-			t.Errorf("%s: a success is application/json (or a text/html page), not %s", at, mt)
+		case status < 400 && !specSuccessTypes[mt]:
+			t.Errorf("%s: a success is application/json (or a text/html page, a text/csv export or an image/png), not %s", at, mt)
 		}
 	}
 	if status >= 400 && len(content) == 0 {
@@ -335,6 +337,10 @@ func specCheckResponse(t *testing.T, doc specDoc, at string, status int, r map[s
 		t.Errorf("%s: 204 has no body", at)
 	}
 }
+
+// specSuccessTypes are the media types a success may have: JSON, and for a few
+// routes a page, an export or an image, which the flow checks only for a body.
+var specSuccessTypes = map[string]bool{"application/json": true, "text/html": true, "text/csv": true, "image/png": true}
 
 // specKeywords are the schema keywords specChecker understands, and the
 // annotations it may ignore. A schema using anything else is refused, so that
@@ -859,7 +865,12 @@ func TestOpenAPIResponses(t *testing.T) {
 	const webhookSecret = "whsec_openapi_test"
 	sandbox := payments.NewSandbox(webhookSecret, clock)
 	pay := payments.New(store, sandbox, engine, clock, log)
-	f := newSpecFlow(t, Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Clock: clock})
+	keys, err := pass.NewKeyring(pass.Key{ID: "t1", Secret: []byte("a test pass key of thirty-two b!")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gates := gate.New(store, engine, pay, keys, clock, log)
+	f := newSpecFlow(t, Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock})
 	lot := "/api/v1/lots/" + fx.Lot.ID
 	key := func(k string) []string { return []string{"Idempotency-Key", k} }
 	with := func(pairs ...[]string) []string { return slices.Concat(pairs...) }
@@ -1152,17 +1163,149 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.mustProblem(403, parking.EFORBIDDEN, "POST", g1+"/in-service", nil, ada...)
 	f.mustProblem(404, parking.ENOTFOUND, "POST", hl+"/spots/spt_missing/in-service", nil, olga...)
 
-	var gate struct {
+	var north struct {
 		Gate parking.Gate
 		Key  string
 	}
-	f.must(201, "POST", hl+"/gates", map[string]any{"name": "North entry", "direction": "entry"}, olga...).into(t, &gate)
+	f.must(201, "POST", hl+"/gates", map[string]any{"name": "North entry", "direction": "entry"}, olga...).into(t, &north)
 	f.mustProblem(422, parking.EVALIDATION, "POST", hl+"/gates", map[string]any{"name": "Side", "direction": "sideways"}, olga...)
 	f.must(200, "GET", hl+"/gates", nil, olga...)
 	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/lots/lot_missing/gates", nil, olga...)
-	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", "/api/v1/users/me", nil, specBearer(gate.Key)...)
-	f.must(200, "GET", "/api/v1/lots", nil, specBearer(gate.Key)...)
+	f.mustProblem(403, parking.EFORBIDDEN, "GET", hl+"/gates", nil, ada...)
+	f.mustProblem(403, parking.EFORBIDDEN, "POST", hl+"/gates", map[string]any{"name": "Mine", "direction": "exit"}, ada...)
+	f.mustProblem(400, parking.EINVALID, "POST", hl+"/gates", map[string]any{"name": "Side", "kind": "exit"}, olga...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", "/api/v1/users/me", nil, specBearer(north.Key)...)
+	f.must(200, "GET", "/api/v1/lots", nil, specBearer(north.Key)...)
 	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", "/api/v1/lots", nil, specBearer("pkg_unknown")...)
+
+	// Gates: a driver's pass, scans at the fixture lot's entry and exit, a
+	// drive-up, what operators do by hand, and the log. The clock moves on
+	// here, so this comes after everything that books from T0.
+	type gateCreated struct {
+		Gate parking.Gate
+		Key  string
+	}
+	var entry, exit gateCreated
+	f.must(201, "POST", lot+"/gates", map[string]any{"name": "Main entry", "direction": "entry"}, olga...).into(t, &entry)
+	f.must(201, "POST", lot+"/gates", map[string]any{"name": "Main exit", "direction": "exit"}, olga...).into(t, &exit)
+	entryDevice, exitDevice := specBearer(entry.Key), specBearer(exit.Key)
+	scans := "/api/v1/gates/" + entry.Gate.ID + "/scans"
+	exitScans := "/api/v1/gates/" + exit.Gate.ID + "/scans"
+	decide := func(want gate.Decision, path string, body any, headers ...string) gate.Decision {
+		t.Helper()
+		var d gate.Decision
+		f.must(200, "POST", path, body, headers...).into(t, &d)
+		if d.Decision != want.Decision || d.Reason != want.Reason {
+			t.Errorf("scan %s = %+v; want %s %s", body, d, want.Decision, want.Reason)
+		}
+		return d
+	}
+	visit := holdFor("gate-hold", 1) // an hour from now
+	passOf := "/api/v1/reservations/" + visit.ID + "/pass"
+	f.mustProblem(409, parking.ESTATUS, "GET", passOf, nil, ada...)
+	f.mustProblem(409, parking.ESTATUS, "GET", passOf+".png", nil, ada...)
+	f.must(201, "POST", payFor(visit), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("gate-pay"))...)
+	var visitPass gate.Pass
+	f.must(200, "GET", passOf, nil, ada...).into(t, &visitPass)
+	f.must(200, "GET", passOf, nil, olga...)
+	if x := f.must(200, "GET", passOf+".png", nil, ada...); !bytes.HasPrefix(x.body, []byte("\x89PNG\r\n")) {
+		t.Errorf("pass.png is not a PNG: %q...", x.body[:min(len(x.body), 8)])
+	}
+	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/reservations/res_missing/pass", nil, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/reservations/res_missing/pass.png", nil, ada...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", passOf, nil, entryDevice...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", passOf+".png", nil)
+
+	decide(gate.Decision{Decision: parking.Deny, Reason: gate.ReasonTooEarly}, scans, map[string]any{"code": visitPass.Code}, entryDevice...)
+	decide(gate.Decision{Decision: parking.Deny, Reason: gate.ReasonNotInside}, exitScans, map[string]any{"code": visitPass.ManualCode}, exitDevice...)
+	decide(gate.Decision{Decision: parking.Deny, Reason: gate.ReasonInvalidPass}, exitScans, map[string]any{"code": "P1.NOTAPASS"}, olga...) // a kiosk in the browser
+	decide(gate.Decision{Decision: parking.Deny, Reason: gate.ReasonLotFull}, scans, map[string]any{"size": "suv", "plate": "big 1"}, entryDevice...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "POST", scans, map[string]any{"code": visitPass.Code})
+	f.mustProblem(403, parking.EFORBIDDEN, "POST", scans, map[string]any{"code": visitPass.Code}, specBearer(north.Key)...)
+	f.mustProblem(403, parking.EFORBIDDEN, "POST", scans, map[string]any{"code": visitPass.Code}, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "POST", "/api/v1/gates/gat_missing/scans", map[string]any{"code": visitPass.Code}, olga...)
+	f.mustProblem(400, parking.EINVALID, "POST", scans, map[string]any{"pass": visitPass.Code}, entryDevice...)
+	f.mustProblem(400, parking.EINVALID, "POST", scans, map[string]any{"size": "huge"}, entryDevice...)
+	f.mustProblem(413, "too_large", "POST", scans, `{"plate": "`+strings.Repeat("A", MaxBodyBytes)+`"}`, entryDevice...)
+
+	clock.Advance(50 * time.Minute) // within the lot's early arrival
+	in := decide(gate.Decision{Decision: parking.Open, Reason: gate.ReasonOK}, scans, map[string]any{"code": visitPass.Code, "plate": "ab-123 c"}, entryDevice...)
+	if in.ReservationID != visit.ID || in.SpotLabel == "" {
+		t.Errorf("entry = %+v; want the reservation and its spot", in)
+	}
+	decide(gate.Decision{Decision: parking.Deny, Reason: gate.ReasonAlreadyInside}, scans, map[string]any{"code": visitPass.Code}, entryDevice...)
+	f.mustProblem(409, parking.ESTATUS, "POST", "/api/v1/reservations/"+visit.ID+"/no-show", nil, olga...)
+	decide(gate.Decision{Decision: parking.Open, Reason: gate.ReasonOK}, exitScans, map[string]any{"code": strings.ToLower(visitPass.ManualCode)}, exitDevice...)
+	decide(gate.Decision{Decision: parking.Deny, Reason: gate.ReasonAlreadyLeft}, exitScans, map[string]any{"code": visitPass.Code}, exitDevice...)
+	f.mustProblem(409, parking.ESTATUS, "POST", "/api/v1/reservations/"+visit.ID+"/checkout", nil, olga...)
+	f.mustProblem(409, parking.ESTATUS, "GET", passOf, nil, ada...) // a stay that ended has no pass
+	// A drive-up: in with a ticket, out once its time is paid.
+	driveUp := decide(gate.Decision{Decision: parking.Open, Reason: gate.ReasonDriveUp}, scans, map[string]any{"plate": "dr-1"}, entryDevice...)
+	if driveUp.Ticket == nil {
+		t.Fatalf("drive-up = %+v; want a ticket", driveUp)
+	}
+	clock.Advance(90 * time.Minute)
+	if d := decide(gate.Decision{Decision: parking.Deny, Reason: gate.ReasonPaymentRequired}, exitScans, map[string]any{"code": driveUp.Ticket.Code}, exitDevice...); d.AmountDue <= 0 {
+		t.Errorf("drive-up exit = %+v; want an amount due", d)
+	}
+	if d := decide(gate.Decision{Decision: parking.Open, Reason: gate.ReasonOK}, exitScans, map[string]any{"code": driveUp.Ticket.Code, "payment_method": payments.CardVisa}, exitDevice...); d.Paid <= 0 {
+		t.Errorf("drive-up exit paying = %+v; want something paid", d)
+	}
+
+	// Operators check a car out by hand, mark a no-show, and open a gate.
+	stuck := decide(gate.Decision{Decision: parking.Open, Reason: gate.ReasonDriveUp}, scans, map[string]any{"size": "compact"}, entryDevice...)
+	checkout := "/api/v1/reservations/" + stuck.ReservationID + "/checkout"
+	f.mustProblem(404, parking.ENOTFOUND, "POST", checkout, nil, ada...) // not hers
+	f.mustProblem(401, parking.EUNAUTHORIZED, "POST", checkout, nil, entryDevice...)
+	var out parking.Reservation
+	f.must(200, "POST", checkout, nil, olga...).into(t, &out)
+	if out.Status != parking.StatusCompleted {
+		t.Errorf("checked out by hand = %s; want completed", out.Status)
+	}
+	f.mustProblem(409, parking.ESTATUS, "POST", checkout, nil, olga...)
+	f.mustProblem(404, parking.ENOTFOUND, "POST", "/api/v1/reservations/res_missing/checkout", nil, olga...)
+	noShow := "/api/v1/reservations/" + pending.ID + "/no-show"
+	f.mustProblem(403, parking.EFORBIDDEN, "POST", noShow, nil, ada...) // her own, but drivers cannot
+	f.mustProblem(403, parking.EFORBIDDEN, "POST", "/api/v1/reservations/"+pending.ID+"/checkout", nil, ada...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "POST", noShow, nil)
+	f.must(200, "POST", noShow, nil, ann...)
+	f.mustProblem(409, parking.ESTATUS, "POST", noShow, nil, olga...)
+	f.mustProblem(404, parking.ENOTFOUND, "POST", "/api/v1/reservations/res_missing/no-show", nil, olga...)
+	open := "/api/v1/gates/" + exit.Gate.ID + "/open"
+	var opened parking.GateEvent
+	f.must(200, "POST", open, map[string]any{"reason": "ambulance"}, olga...).into(t, &opened)
+	if opened.ActorID == "" || opened.Decision != parking.Open {
+		t.Errorf("opened by hand = %+v; want open, with who", opened)
+	}
+	f.mustProblem(422, parking.EVALIDATION, "POST", open, map[string]any{"reason": " "}, olga...)
+	f.mustProblem(422, parking.EVALIDATION, "POST", open, map[string]any{}, olga...)
+	f.mustProblem(400, parking.EINVALID, "POST", open, map[string]any{"why": "ambulance"}, olga...)
+	f.mustProblem(413, "too_large", "POST", open, `{"reason": "`+strings.Repeat("r", MaxBodyBytes)+`"}`, olga...)
+	f.mustProblem(403, parking.EFORBIDDEN, "POST", open, map[string]any{"reason": "let me out"}, ada...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "POST", open, map[string]any{"reason": "let me out"}, exitDevice...)
+	f.mustProblem(404, parking.ENOTFOUND, "POST", "/api/v1/gates/gat_missing/open", map[string]any{"reason": "ambulance"}, olga...)
+
+	// The log: every scan and the opening by hand, as JSON or CSV.
+	events := lot + "/gate-events"
+	var gateLog struct{ Events []parking.GateEvent }
+	f.must(200, "GET", events, nil, olga...).into(t, &gateLog)
+	if len(gateLog.Events) != 13 {
+		t.Errorf("gate log = %d events; want 13 (12 decided scans and an opening by hand)", len(gateLog.Events))
+	}
+	f.must(200, "GET", events+"?from="+at(0)+"&to="+at(4)+"&reservation="+visit.ID+"&limit=2", nil, olga...).into(t, &gateLog)
+	if len(gateLog.Events) != 2 || gateLog.Events[0].ReservationID != visit.ID {
+		t.Errorf("gate log of %s, limit 2 = %+v", visit.ID, gateLog.Events)
+	}
+	f.must(200, "GET", events+"?plate=AB123C", nil, ann...)
+	if x := f.must(200, "GET", events+"?format=csv", nil, olga...); !strings.HasPrefix(string(x.body), "at,gate_id,direction,") {
+		t.Errorf("CSV export starts %q", x.body[:min(len(x.body), 40)])
+	}
+	f.must(200, "GET", events, nil, with(olga, []string{"Accept", "text/csv"})...)
+	f.mustProblem(400, parking.EINVALID, "GET", events+"?from=yesterday", nil, olga...)
+	f.mustProblem(400, parking.EINVALID, "GET", events+"?limit=0", nil, olga...)
+	f.mustProblem(403, parking.EFORBIDDEN, "GET", events, nil, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/lots/lot_missing/gate-events", nil, olga...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", events, nil, entryDevice...)
 
 	// Requests no route serves.
 	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/nothing-here", nil)
@@ -1261,6 +1404,13 @@ func TestOpenAPIResponses(t *testing.T) {
 		}},
 		{"a header left out", "sends a Location header that the response does not document", func(d specDoc) {
 			delete(object(d, "#/paths/~1api~1v1~1users/post/responses/201/headers"), "Location")
+		}},
+		{"a media type left out", `Content-Type "text/csv; charset=utf-8" is not documented`, func(d specDoc) {
+			delete(object(d, "#/paths/~1api~1v1~1lots~1{lot}~1gate-events/get/responses/200/content"), "text/csv")
+		}},
+		{"a gate reason left out", `"too_early" is not one of`, func(d specDoc) {
+			s := object(d, "#/components/schemas/GateReason")
+			s["enum"] = slices.DeleteFunc(slices.Clone(s["enum"].([]any)), func(v any) bool { return v == "too_early" })
 		}},
 	}
 	d := mustSpec(t)

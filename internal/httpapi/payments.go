@@ -107,7 +107,7 @@ func handleGetPayment(log *slog.Logger, store parking.Store) http.Handler {
 }
 
 var receiptPage = template.Must(template.New("receipt").Funcs(template.FuncMap{
-	"money": formatMoney,
+	"money": parking.FormatMoney,
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Receipt {{.Payment.ID}} · parkd</title>

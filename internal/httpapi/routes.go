@@ -69,6 +69,15 @@ func addRoutes(mux *router, s Services) {
 	mux.Handle("GET /api/v1/payments/{payment}/receipt", handleReceipt(log, store))
 	mux.Handle("GET /api/v1/admin/payments/reconcile", handleReconcile(log, s.Payments, clock))
 
+	// Gates: passes, scans, the entry/exit log and operators' actions.
+	mux.Handle("GET /api/v1/reservations/{reservation}/pass", handlePass(log, store, s.Gates))
+	mux.Handle("GET /api/v1/reservations/{reservation}/pass.png", handlePassPNG(log, store, s.Gates))
+	mux.Handle("POST /api/v1/gates/{gate}/scans", handleScan(log, store, s.Gates))
+	mux.Handle("POST /api/v1/gates/{gate}/open", handleOpenGate(log, store, s.Gates))
+	mux.Handle("GET /api/v1/lots/{lot}/gate-events", handleGateEvents(log, store, clock))
+	mux.Handle("POST /api/v1/reservations/{reservation}/checkout", handleReservationAction(log, store, s.Gates, "checkout"))
+	mux.Handle("POST /api/v1/reservations/{reservation}/no-show", handleReservationAction(log, store, s.Gates, "no-show"))
+
 	// Operators: their lots, levels, spots, gates and reservations (operator.go).
 	addOperatorRoutes(mux, s, idempotent, mustBeIdempotent)
 }

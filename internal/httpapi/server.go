@@ -9,6 +9,7 @@ import (
 
 	"parkd/internal/auth"
 	"parkd/internal/booking"
+	"parkd/internal/gate"
 	"parkd/internal/parking"
 	"parkd/internal/payments"
 )
@@ -29,6 +30,7 @@ type Services struct {
 	Engine   *booking.Service
 	Auth     *auth.Service
 	Payments *payments.Service
+	Gates    *gate.Service
 	Clock    parking.Clock
 }
 

@@ -327,8 +327,26 @@ type Store interface {
 	UpdateSpot(ctx context.Context, s *Spot) error
 
 	CreateGate(ctx context.Context, g *Gate) error
+	Gate(ctx context.Context, id string) (Gate, error)
 	Gates(ctx context.Context, lotID string) ([]Gate, error)
 	GateByKeyHash(ctx context.Context, keyHash string) (Gate, error)
+	// RecordGateEvent appends one event to a lot's gate log.
+	RecordGateEvent(ctx context.Context, e *GateEvent) error
+	// GateEvents reads a lot's gate log, oldest first.
+	GateEvents(ctx context.Context, lotID string, f GateEventFilter) ([]GateEvent, error)
+
+	// MarkNoShows moves the lot's confirmed reservations whose start is at or
+	// before startedBy to no_show, each exactly once (also with several
+	// instances running it at once), records their events and returns them.
+	MarkNoShows(ctx context.Context, lotID string, startedBy, at time.Time) ([]Reservation, error)
+	// FlagOverstays returns the lot's checked-in reservations whose end is at
+	// or before endedBy and that were not flagged before, flagging each exactly
+	// once with a "reservation.overstaying" event.
+	FlagOverstays(ctx context.Context, lotID string, endedBy, at time.Time) ([]Reservation, error)
+
+	// EnsurePassKey stores k unless a pass key is stored already, and returns
+	// every stored key, newest first, so all instances sign with the same one.
+	EnsurePassKey(ctx context.Context, k PassKey) ([]PassKey, error)
 
 	// ClaimIdempotencyKey records k as in flight unless (user, key) is already
 	// recorded. It returns the record as stored and whether this call claimed

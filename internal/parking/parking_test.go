@@ -180,3 +180,15 @@ func TestNewID(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestFormatMoney(t *testing.T) {
+	for _, tt := range []struct {
+		amount   int64
+		currency string
+		want     string
+	}{{1250, "USD", "12.50 USD"}, {5, "EUR", "0.05 EUR"}, {1500, "JPY", "1500 JPY"}, {12345, "KWD", "12.345 KWD"}, {-250, "USD", "-2.50 USD"}} {
+		if got := parking.FormatMoney(tt.amount, tt.currency); got != tt.want {
+			t.Errorf("FormatMoney(%d, %s) = %q; want %q", tt.amount, tt.currency, got, tt.want)
+		}
+	}
+}

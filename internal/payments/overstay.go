@@ -54,11 +54,28 @@ func (s *Service) ChargeOverstay(ctx context.Context, r parking.Reservation, amo
 	if err != nil {
 		return out, err
 	}
+	return s.chargeExit(ctx, r, amount, m.PaymentMethod, parking.PurposeOverstay)
+}
+
+// ChargeAtExit charges a payment method presented at the exit kiosk: a
+// drive-up's time (purpose booking), or an overstay. A decline, or an answer
+// still pending, leaves the amount due.
+func (s *Service) ChargeAtExit(ctx context.Context, r parking.Reservation, amount int64, paymentMethod, purpose string) (Overstay, error) {
+	if amount <= 0 {
+		return Overstay{Amount: amount, Currency: r.Currency}, nil
+	}
+	return s.chargeExit(ctx, r, amount, paymentMethod, purpose)
+}
+
+// chargeExit charges amount for r with a payment method, once per reservation
+// and purpose: a retry finds the live charge instead of making another.
+func (s *Service) chargeExit(ctx context.Context, r parking.Reservation, amount int64, paymentMethod, purpose string) (Overstay, error) {
+	out := Overstay{Amount: amount, Currency: r.Currency, Due: amount}
 	now := s.clock.Now()
 	p := parking.Payment{
-		ID: parking.NewID("pay"), ReservationID: r.ID, UserID: r.UserID, Kind: parking.Charge, Purpose: parking.PurposeOverstay,
+		ID: parking.NewID("pay"), ReservationID: r.ID, UserID: r.UserID, Kind: parking.Charge, Purpose: purpose,
 		Amount: amount, Currency: r.Currency, Status: parking.PaymentPending, Gateway: s.gateway.Name(),
-		PaymentMethod: m.PaymentMethod, CreatedAt: now, UpdatedAt: now,
+		PaymentMethod: paymentMethod, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := s.store.CreatePayment(ctx, &p); parking.ErrorCode(err) == parking.ECONFLICT {
 		ps, lerr := s.store.ReservationPayments(ctx, r.ID)
@@ -66,7 +83,7 @@ func (s *Service) ChargeOverstay(ctx context.Context, r parking.Reservation, amo
 			return out, lerr
 		}
 		for _, q := range ps {
-			if q.Kind == parking.Charge && q.Purpose == parking.PurposeOverstay && q.Status != parking.PaymentFailed {
+			if q.Kind == parking.Charge && q.Purpose == purpose && q.Status != parking.PaymentFailed {
 				p = q
 			}
 		}
@@ -78,9 +95,9 @@ func (s *Service) ChargeOverstay(ctx context.Context, r parking.Reservation, amo
 		return out, err
 	}
 	res, err := s.gateway.Charge(ctx, ChargeRequest{PaymentID: p.ID, Amount: p.Amount, Currency: p.Currency,
-		PaymentMethod: p.PaymentMethod, Description: "Overstay " + r.ID, IdempotencyKey: p.ID})
+		PaymentMethod: p.PaymentMethod, Description: "Parking at exit, " + purpose + ", " + r.ID, IdempotencyKey: p.ID})
 	if err != nil {
-		s.log.WarnContext(ctx, "overstay charge", "payment", p.ID, "err", err)
+		s.log.WarnContext(ctx, "charge at exit", "payment", p.ID, "err", err)
 		if errors.Is(err, ErrUnknownPaymentMethod) {
 			s.store.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, From: []string{parking.PaymentPending},
 				To: parking.PaymentFailed, FailureCode: "invalid_payment_method", At: s.clock.Now()})

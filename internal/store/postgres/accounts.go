@@ -57,9 +57,9 @@ func (s *Store) UpdateLot(ctx context.Context, l *parking.Lot) error {
 	if err != nil {
 		return fmt.Errorf("lot %s: encode policy: %w", l.ID, err)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE lots SET name = $2, address = $3, lat = $4, lng = $5, time_zone = $6, currency = $7, policy = $8
-		WHERE id = $1`,
-		l.ID, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, policy)
+	tag, err := s.pool.Exec(ctx, `UPDATE lots SET name = $2, address = $3, lat = $4, lng = $5, time_zone = $6, currency = $7, policy = $8,
+		no_show_after_us = $9 WHERE id = $1`,
+		l.ID, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, policy, noShowAfter(l.Policy))
 	return updated(tag.RowsAffected(), err, "lot")
 }
 
@@ -214,14 +214,17 @@ func (s *Store) LotReservations(ctx context.Context, lotID string, from, to time
 }
 
 // SpotReservations lists a spot's reservations that block at from (held with a
-// hold that outlives from, confirmed, checked in) and end after it, by start.
-// The status list and the range test are those of the exclusion constraint, so
-// its GiST index, which holds only blocking reservations, finds the rows.
+// hold that outlives from, confirmed with a no-show deadline after from,
+// checked in) and end after it, by start. The status list and the range test
+// are those of the exclusion constraint, so its GiST index, which holds only
+// blocking reservations, finds the rows.
 func (s *Store) SpotReservations(ctx context.Context, spotID string, from time.Time) ([]parking.Reservation, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+reservationColumns+` FROM reservations
 		WHERE spot_id = $1 AND status IN ('held', 'confirmed', 'checked_in')
 			AND tstzrange(starts_at, ends_at, '[)') && tstzrange($2, NULL, '[)')
 			AND (status <> 'held' OR hold_expires_at > $2)
+			AND (status <> 'confirmed'
+				OR starts_at + (SELECT no_show_after_us FROM lots WHERE lots.id = reservations.lot_id) * interval '1 microsecond' > $2)
 		ORDER BY starts_at, id`, spotID, utc(from))
 	rs, err := pgx.CollectRows(rows, scanReservation)
 	return rs, classify(err, "reservation")

@@ -160,15 +160,16 @@ func (s *Store) UpdatePayment(ctx context.Context, u parking.PaymentUpdate) (par
 	return p, r, outcome
 }
 
-// expireRivalHolds prepares confirmPaid's reservation ($2), when it is held or
-// expired: it expires the other holds on its spot that overlap its window and
-// lapsed by $1, as Hold does before it inserts, since a lapsed hold has not
-// taken the spot. It locks the reservation together with those holds, in id
-// order as Hold and ExpireHolds lock them, so that confirming cannot deadlock
-// with them; NO KEY UPDATE leaves foreign-key checks (a payment being created
-// for the reservation) unblocked. The final count reads every locked row, so
-// all are locked whatever the plan.
-const expireRivalHolds = `WITH r AS (
+// releaseRivals prepares confirmPaid's reservation ($2), when it is held or
+// expired: it releases the other reservations on its spot that overlap its
+// window but no longer hold the spot at $1 (holds that lapsed become expired,
+// confirmed reservations past their no-show deadline become no_show), as Hold
+// does before it inserts. It locks the reservation together with those rivals,
+// in id order as Hold, ExpireHolds and MarkNoShows lock them, so that
+// confirming cannot deadlock with them; NO KEY UPDATE leaves foreign-key checks
+// (a payment being created for the reservation) unblocked. The final count
+// reads every locked row, so all are locked whatever the plan.
+const releaseRivals = `WITH r AS (
 		SELECT id, spot_id, starts_at, ends_at FROM reservations WHERE id = $2 AND status IN ('held', 'expired')
 	), locked AS (
 		SELECT id FROM reservations
@@ -176,17 +177,21 @@ const expireRivalHolds = `WITH r AS (
 			SELECT id FROM r
 			UNION ALL
 			SELECT o.id FROM reservations o, r
-			WHERE o.spot_id = r.spot_id AND o.status = 'held' AND o.hold_expires_at <= $1
+			WHERE o.spot_id = r.spot_id AND o.status IN ('held', 'confirmed')
+				AND CASE o.status
+					WHEN 'held' THEN o.hold_expires_at
+					ELSE o.starts_at + (SELECT no_show_after_us FROM lots WHERE lots.id = o.lot_id) * interval '1 microsecond'
+				END <= $1
 				AND tstzrange(o.starts_at, o.ends_at, '[)') && tstzrange(r.starts_at, r.ends_at, '[)')
 		)
 		ORDER BY id FOR NO KEY UPDATE
 	), x AS (
-		UPDATE reservations SET status = 'expired', updated_at = $1
-		WHERE id IN (SELECT id FROM locked WHERE id <> $2) AND status = 'held' AND hold_expires_at <= $1
-		RETURNING lot_id, spot_id, id
+		UPDATE reservations SET status = CASE status WHEN 'held' THEN 'expired' ELSE 'no_show' END, updated_at = $1
+		WHERE id IN (SELECT id FROM locked WHERE id <> $2) AND status IN ('held', 'confirmed') AND ` + lapsedBy + `
+		RETURNING lot_id, spot_id, id, status
 	), ev AS (
 		INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
-		SELECT lot_id, 'reservation.expired', spot_id, id, $1 FROM x
+		SELECT lot_id, 'reservation.' || status, spot_id, id, $1 FROM x
 	)
 	SELECT count(*) FROM locked`
 
@@ -209,7 +214,7 @@ const confirmReservation = `WITH c AS (
 // undone, back to a savepoint, and the reservation is returned as it is with
 // ErrSpotUnavailable; the rest of tx stands.
 func confirmPaid(ctx context.Context, tx pgx.Tx, id string, at time.Time) (parking.Reservation, error) {
-	if _, err := tx.Exec(ctx, expireRivalHolds, at, id); err != nil {
+	if _, err := tx.Exec(ctx, releaseRivals, at, id); err != nil {
 		return parking.Reservation{}, err
 	}
 	sp, err := tx.Begin(ctx)

@@ -166,9 +166,9 @@ func (s *Store) CreateLot(ctx context.Context, l *parking.Lot) error {
 		return fmt.Errorf("lot %s: encode policy: %w", l.ID, err)
 	}
 	l.CreatedAt = utc(l.CreatedAt)
-	_, err = s.pool.Exec(ctx, `INSERT INTO lots (id, operator_id, name, address, lat, lng, time_zone, currency, policy, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		l.ID, l.OperatorID, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, policy, l.CreatedAt)
+	_, err = s.pool.Exec(ctx, `INSERT INTO lots (id, operator_id, name, address, lat, lng, time_zone, currency, policy, no_show_after_us, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		l.ID, l.OperatorID, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, policy, noShowAfter(l.Policy), l.CreatedAt)
 	return classify(err, "lot")
 }
 
@@ -367,23 +367,35 @@ func scanReservation(row pgx.CollectableRow) (parking.Reservation, error) {
 	return r, err
 }
 
-// expireOverlappingHolds expires the lapsed holds on one spot that overlap a
-// window, writing one event per hold. $1 is the time, $2 the spot, [$3, $4) the
-// window. The range expression matches the exclusion constraint's, so the
-// constraint's GiST index finds the rows. Rows are locked in id order, as
-// ExpireHolds locks them, so the two cannot deadlock over several holds.
-const expireOverlappingHolds = `WITH x AS (
-		UPDATE reservations SET status = 'expired', updated_at = $1
-		WHERE status = 'held' AND id IN (
+// releaseOverlapping releases the reservations on one spot that overlap a
+// window but no longer hold the spot, writing one event each: holds whose
+// expiry has passed become expired, and confirmed reservations whose no-show
+// deadline (start plus the lot's no_show_after_us) has passed become no_show.
+// $1 is the time, $2 the spot, [$3, $4) the window. The range expression
+// matches the exclusion constraint's, so the constraint's GiST index finds the
+// rows. Rows are locked in id order, as ExpireHolds and MarkNoShows lock them,
+// so none of them can deadlock over several reservations.
+const releaseOverlapping = `WITH x AS (
+		UPDATE reservations SET status = CASE status WHEN 'held' THEN 'expired' ELSE 'no_show' END, updated_at = $1
+		WHERE status IN ('held', 'confirmed') AND id IN (
 			SELECT id FROM reservations
-			WHERE spot_id = $2 AND status = 'held' AND hold_expires_at <= $1
+			WHERE spot_id = $2 AND status IN ('held', 'confirmed')
 				AND tstzrange(starts_at, ends_at, '[)') && tstzrange($3, $4, '[)')
+				AND ` + lapsedBy + `
 			ORDER BY id FOR UPDATE
 		)
-		RETURNING lot_id, spot_id, id
+		RETURNING lot_id, spot_id, id, status
 	)
 	INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
-	SELECT lot_id, 'reservation.expired', spot_id, id, $1 FROM x`
+	SELECT lot_id, 'reservation.' || status, spot_id, id, $1 FROM x`
+
+// lapsedBy is true of a held or confirmed row of reservations that no longer
+// holds its spot at $1: a hold whose expiry has passed, or a confirmed
+// reservation nobody checked in by its no-show deadline.
+const lapsedBy = `CASE status
+					WHEN 'held' THEN hold_expires_at
+					ELSE starts_at + (SELECT no_show_after_us FROM lots WHERE lots.id = reservations.lot_id) * interval '1 microsecond'
+				END <= $1`
 
 // insertHold inserts a reservation and, only if it went in, its event. The
 // spot must be in service: FOR SHARE on its row waits for an operator's
@@ -415,8 +427,8 @@ const insertHold = `WITH ins AS (
 
 // Hold inserts r on the first candidate spot free for its window. Each attempt
 // is one batch sent in one round trip; a batch without BEGIN runs as one
-// implicit transaction, so the expiry of lapsed holds, the insert and its event
-// commit together. The exclusion constraint, not a prior SELECT, decides whether
+// implicit transaction, so the release of lapsed holds and no-shows, the
+// insert and its event commit together. The exclusion constraint, not a prior SELECT, decides whether
 // the spot is free, so two racing holds cannot both win.
 //
 // With a key to complete, each attempt runs in an explicit transaction that
@@ -451,7 +463,7 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 			// A fresh batch per attempt: pgx records prepared statements in
 			// the queued queries, and a failed batch invalidates them.
 			b := tx.batch()
-			b.Queue(expireOverlappingHolds, r.CreatedAt, spotID, r.StartsAt, r.EndsAt)
+			b.Queue(releaseOverlapping, r.CreatedAt, spotID, r.StartsAt, r.EndsAt)
 			b.Queue(insertHold, r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, spotID,
 				r.StartsAt, r.EndsAt, string(r.Status), r.Amount, r.Currency, r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt,
 				r.CheckedInAt, r.CheckedOutAt).
@@ -579,19 +591,20 @@ func (h *holdTx) rollback(ctx context.Context) {
 	_, _ = h.conn.Exec(ctx, `ROLLBACK`)
 }
 
-// expireCandidateHolds is expireOverlappingHolds for a list of spots ($2).
-const expireCandidateHolds = `WITH x AS (
-		UPDATE reservations SET status = 'expired', updated_at = $1
-		WHERE status = 'held' AND id IN (
+// releaseCandidates is releaseOverlapping for a list of spots ($2).
+const releaseCandidates = `WITH x AS (
+		UPDATE reservations SET status = CASE status WHEN 'held' THEN 'expired' ELSE 'no_show' END, updated_at = $1
+		WHERE status IN ('held', 'confirmed') AND id IN (
 			SELECT id FROM reservations
-			WHERE status = 'held' AND hold_expires_at <= $1 AND spot_id = ANY($2::text[])
+			WHERE spot_id = ANY($2::text[]) AND status IN ('held', 'confirmed')
 				AND tstzrange(starts_at, ends_at, '[)') && tstzrange($3, $4, '[)')
+				AND ` + lapsedBy + `
 			ORDER BY id FOR UPDATE
 		)
-		RETURNING lot_id, spot_id, id
+		RETURNING lot_id, spot_id, id, status
 	)
 	INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
-	SELECT lot_id, 'reservation.expired', spot_id, id, $1 FROM x`
+	SELECT lot_id, 'reservation.' || status, spot_id, id, $1 FROM x`
 
 // pickAndInsertHold picks the first candidate ($7, in order) with no live
 // reservation overlapping the window, locks its spot row, and inserts the hold
@@ -640,7 +653,7 @@ func (s *Store) holdAny(ctx context.Context, tx *holdTx, r *parking.Reservation,
 		var inserted, idTaken bool
 		err := retry(ctx, func() error {
 			b := tx.batch()
-			b.Queue(expireCandidateHolds, r.CreatedAt, candidates, r.StartsAt, r.EndsAt)
+			b.Queue(releaseCandidates, r.CreatedAt, candidates, r.StartsAt, r.EndsAt)
 			b.Queue(query, r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, candidates,
 				r.StartsAt, r.EndsAt, string(r.Status), r.Amount, r.Currency, r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt,
 				r.CheckedInAt, r.CheckedOutAt).
@@ -754,6 +767,9 @@ func (s *Store) ExpireHolds(ctx context.Context, now time.Time) (int, error) {
 // reservations_lot_window, a partial index of blocking reservations that covers
 // every column read, so the plan is one index-only range scan and a hash
 // aggregate; written as an OR of the two cases instead, it defeats the index.
+// A confirmed reservation blocks until its no-show deadline: the lot's window
+// is one value for the whole query, which the planner reads once (an InitPlan)
+// and compares with the indexed starts_at.
 // Grouping needs only equality, so it uses the "C" collation: when the planner
 // sorts to group, a byte-wise sort is several times cheaper than a locale's.
 const bookingsQuery = `SELECT spot_id COLLATE "C",
@@ -762,10 +778,13 @@ const bookingsQuery = `SELECT spot_id COLLATE "C",
 	FROM reservations
 	WHERE lot_id = $1 AND starts_at < $3 AND ends_at > $2
 		AND status IN ('held', 'confirmed', 'checked_in') AND (status <> 'held' OR hold_expires_at > $4)
+		AND (status <> 'confirmed'
+			OR starts_at > $4 - (SELECT no_show_after_us FROM lots WHERE id = $1) * interval '1 microsecond')
 	GROUP BY spot_id COLLATE "C"`
 
 // Bookings returns each spot's strongest claim among the lot's reservations that
-// overlap [from, to) and block at now, in one query.
+// overlap [from, to) and block at now (a confirmed one until its no-show
+// deadline, whether or not MarkNoShows has run), in one query.
 func (s *Store) Bookings(ctx context.Context, lotID string, from, to, now time.Time) ([]parking.SpotBooking, error) {
 	rows, _ := s.pool.Query(ctx, bookingsQuery, lotID, utc(from), utc(to), utc(now))
 	bs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parking.SpotBooking, error) {

@@ -58,8 +58,8 @@ func (s *Store) UpdateLot(ctx context.Context, l *parking.Lot) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.write.ExecContext(ctx, `UPDATE lots SET name = ?, address = ?, lat = ?, lng = ?, time_zone = ?, currency = ?, policy = ?
-		WHERE id = ?`, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), l.ID)
+	res, err := s.write.ExecContext(ctx, `UPDATE lots SET name = ?, address = ?, lat = ?, lng = ?, time_zone = ?, currency = ?, policy = ?,
+		no_show_after_us = ? WHERE id = ?`, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), l.ID)
 	return affectedOne(res, err, "lot")
 }
 

@@ -32,9 +32,9 @@ func (s *Store) CreateLot(ctx context.Context, l *parking.Lot) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO lots (id, operator_id, name, address, lat, lng, time_zone, currency, policy, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		l.ID, l.OperatorID, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), micros(l.CreatedAt))
+	_, err = s.write.ExecContext(ctx, `INSERT INTO lots (id, operator_id, name, address, lat, lng, time_zone, currency, policy, no_show_after_us, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.ID, l.OperatorID, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), micros(l.CreatedAt))
 	return classify(err, "lot")
 }
 

@@ -115,11 +115,11 @@ func (s *Store) UpdatePayment(ctx context.Context, u parking.PaymentUpdate) (par
 			return classify(err, "payment")
 		}
 		if u.Confirm && u.To == parking.PaymentSucceeded {
-			// Lapsed holds of others on the spot do not block, as in Hold.
+			// Lapsed holds and no-shows of others on the spot do not block, as in Hold.
 			if r, err = scanReservation(tx.QueryRowContext(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE id = ?`, p.ReservationID)); err != nil {
 				return err
 			}
-			if err := expireStaleHolds(ctx, tx, []string{r.SpotID}, r.StartsAt, r.EndsAt, u.At, r.ID); err != nil {
+			if err := releaseLapsed(ctx, tx, []string{r.SpotID}, r.StartsAt, r.EndsAt, u.At, r.ID); err != nil {
 				return err
 			}
 			r, err = scanReservation(tx.QueryRowContext(ctx, `UPDATE reservations SET status = 'confirmed', updated_at = ?

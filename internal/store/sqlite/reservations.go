@@ -37,7 +37,7 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 	}
 	var picked string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := expireStaleHolds(ctx, tx, candidates, r.StartsAt, r.EndsAt, r.CreatedAt, ""); err != nil {
+		if err := releaseLapsed(ctx, tx, candidates, r.StartsAt, r.EndsAt, r.CreatedAt, ""); err != nil {
 			return err
 		}
 		spotID, err := firstFree(ctx, tx, candidates, r.StartsAt, r.EndsAt, r.CreatedAt)
@@ -125,35 +125,43 @@ func firstFree(ctx context.Context, tx *sql.Tx, candidates []string, from, to, n
 	return "", parking.ErrSpotUnavailable
 }
 
-// expireStaleHolds expires the holds on the given spots that overlap [from, to)
-// and whose expiry has passed by now, so that they cannot block a new hold.
-// The reservation except (if any) is left alone.
-func expireStaleHolds(ctx context.Context, tx *sql.Tx, spotIDs []string, from, to, now time.Time, except string) error {
-	args := []any{micros(now), micros(now), micros(to), micros(from), except}
+// releaseLapsed releases the reservations on the given spots that overlap
+// [from, to) but no longer hold their spot at now, so that they cannot block a
+// new claim: holds whose expiry has passed become expired, and confirmed
+// reservations nobody checked in by their start plus the lot's no-show window
+// become no_show, each with its event. The reservation except (if any) is left
+// alone.
+func releaseLapsed(ctx context.Context, tx *sql.Tx, spotIDs []string, from, to, now time.Time, except string) error {
+	args := []any{micros(now), micros(to), micros(from), except, micros(now), micros(now)}
 	for _, id := range spotIDs {
 		args = append(args, id)
 	}
-	rows, err := tx.QueryContext(ctx, `UPDATE reservations SET status = 'expired', updated_at = ?
-		WHERE status = 'held' AND hold_expires_at <= ? AND starts_at < ? AND ends_at > ? AND id <> ?
+	rows, err := tx.QueryContext(ctx, `UPDATE reservations
+		SET status = CASE status WHEN 'held' THEN 'expired' ELSE 'no_show' END, updated_at = ?
+		WHERE starts_at < ? AND ends_at > ? AND id <> ?
+		  AND ((status = 'held' AND hold_expires_at <= ?)
+		       OR (status = 'confirmed' AND starts_at + (SELECT no_show_after_us FROM lots WHERE lots.id = reservations.lot_id) <= ?))
 		  AND spot_id IN (`+placeholders(len(spotIDs))+`)
-		RETURNING id, lot_id, spot_id`, args...)
+		RETURNING id, lot_id, spot_id, status`, args...)
 	if err != nil {
 		return err
 	}
-	_, err = insertExpiredEvents(ctx, tx, rows, now)
+	_, err = insertStatusEvents(ctx, tx, rows, now)
 	return err
 }
 
-// insertExpiredEvents writes a reservation.expired event for each row (id,
-// lot_id, spot_id) of rows, which it closes.
-func insertExpiredEvents(ctx context.Context, tx *sql.Tx, rows *sql.Rows, now time.Time) (int, error) {
+// insertStatusEvents writes a "reservation.<status>" event for each row (id,
+// lot_id, spot_id, status) of rows, which it closes.
+func insertStatusEvents(ctx context.Context, tx *sql.Tx, rows *sql.Rows, now time.Time) (int, error) {
 	var events []parking.Event
 	for rows.Next() {
-		e := parking.Event{Type: "reservation.expired", At: now}
-		if err := rows.Scan(&e.ReservationID, &e.LotID, &e.SpotID); err != nil {
+		e := parking.Event{At: now}
+		var status string
+		if err := rows.Scan(&e.ReservationID, &e.LotID, &e.SpotID, &status); err != nil {
 			rows.Close()
 			return 0, err
 		}
+		e.Type = "reservation." + status
 		events = append(events, e)
 	}
 	rows.Close()
@@ -174,12 +182,16 @@ func (s *Store) LotReservations(ctx context.Context, lotID string, from, to time
 		WHERE lot_id = ? AND ends_at > ? AND starts_at < ? ORDER BY starts_at, id`, lotID, micros(from), micros(to))
 }
 
-// SpotReservations lists a spot's reservations that block at from and end after it.
+// SpotReservations lists a spot's reservations that block at from and end
+// after it: checked in, held with a hold that outlives from, or confirmed with
+// a no-show deadline (start plus the lot's no-show window) after from.
 func (s *Store) SpotReservations(ctx context.Context, spotID string, from time.Time) ([]parking.Reservation, error) {
 	return s.reservations(ctx, `SELECT `+reservationColumns+` FROM reservations
 		WHERE spot_id = ? AND ends_at > ?
-		  AND (status IN ('confirmed', 'checked_in') OR (status = 'held' AND hold_expires_at > ?))
-		ORDER BY starts_at, id`, spotID, micros(from), micros(from))
+		  AND (status = 'checked_in'
+		       OR (status = 'held' AND hold_expires_at > ?)
+		       OR (status = 'confirmed' AND starts_at + (SELECT no_show_after_us FROM lots WHERE lots.id = reservations.lot_id) > ?))
+		ORDER BY starts_at, id`, spotID, micros(from), micros(from), micros(from))
 }
 
 func (s *Store) reservations(ctx context.Context, query string, args ...any) ([]parking.Reservation, error) {
@@ -261,24 +273,28 @@ func (s *Store) ExpireHolds(ctx context.Context, now time.Time) (int, error) {
 	n := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE reservations SET status = 'expired', updated_at = ?
-			WHERE status = 'held' AND hold_expires_at <= ? RETURNING id, lot_id, spot_id`, micros(now), micros(now))
+			WHERE status = 'held' AND hold_expires_at <= ? RETURNING id, lot_id, spot_id, status`, micros(now), micros(now))
 		if err != nil {
 			return err
 		}
-		n, err = insertExpiredEvents(ctx, tx, rows, now)
+		n, err = insertStatusEvents(ctx, tx, rows, now)
 		return err
 	})
 	return n, err
 }
 
-// Bookings returns each spot's strongest blocking claim within [from, to).
+// Bookings returns each spot's strongest blocking claim within [from, to). A
+// confirmed reservation blocks until its no-show deadline, its start plus the
+// lot's no-show window, whether or not MarkNoShows has run.
 func (s *Store) Bookings(ctx context.Context, lotID string, from, to, now time.Time) ([]parking.SpotBooking, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT spot_id,
 			MAX(CASE status WHEN 'checked_in' THEN 3 WHEN 'confirmed' THEN 2 ELSE 1 END)
 		FROM reservations
 		WHERE lot_id = ? AND starts_at < ? AND ends_at > ?
-		  AND (status IN ('confirmed', 'checked_in') OR (status = 'held' AND hold_expires_at > ?))
-		GROUP BY spot_id`, lotID, micros(to), micros(from), micros(now))
+		  AND (status = 'checked_in'
+		       OR (status = 'held' AND hold_expires_at > ?)
+		       OR (status = 'confirmed' AND starts_at > ? - (SELECT no_show_after_us FROM lots WHERE id = ?)))
+		GROUP BY spot_id`, lotID, micros(to), micros(from), micros(now), micros(now), lotID)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"sync"
 	"testing"
@@ -29,6 +30,10 @@ func RunConcurrency(t *testing.T, open Opener) {
 	t.Run("OneSpotRace", func(t *testing.T) { testOneSpotRace(t, open(t)) })
 	t.Run("ManyClientsFewSpots", func(t *testing.T) { testManyClientsFewSpots(t, open(t)) })
 	t.Run("RaceWithExpiry", func(t *testing.T) { testRaceWithExpiry(t, open(t)) })
+	t.Run("MarkNoShowsRace", func(t *testing.T) { testMarkNoShowsRace(t, open(t)) })
+	t.Run("NoShowHoldRace", func(t *testing.T) { testNoShowHoldRace(t, open(t)) })
+	t.Run("FlagOverstaysRace", func(t *testing.T) { testFlagOverstaysRace(t, open(t)) })
+	t.Run("EnsurePassKeyRace", func(t *testing.T) { testEnsurePassKeyRace(t, open) })
 }
 
 // race runs fn(i) for i in [0, n) at once and returns their errors.
@@ -164,4 +169,163 @@ func countWins(t *testing.T, errs []error) int {
 		}
 	}
 	return won
+}
+
+// mustDue makes n reservations of f's lot, in the state mk makes, spread
+// over the fixture's spots in back-to-back two-hour windows from base.
+func mustDue(t *testing.T, s parking.Store, f Fixture, n int, base time.Time,
+	mk func(t testing.TB, s parking.Store, spotID string, start, end time.Time) parking.Reservation) map[string]bool {
+	t.Helper()
+	due := map[string]bool{}
+	for i := range n {
+		start := base.Add(time.Duration(i/len(f.Spots)) * 2 * time.Hour)
+		due[mk(t, s, f.Spots[i%len(f.Spots)].ID, start, start.Add(2*time.Hour)).ID] = true
+	}
+	return due
+}
+
+// checkOnce checks that racers, who returned got between them, moved each of
+// due exactly once, and that each has exactly one event of type typ.
+func checkOnce(t *testing.T, s parking.Store, lotID, typ string, round int, due map[string]bool, got [][]parking.Reservation) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, rs := range got {
+		for _, r := range rs {
+			seen[r.ID]++
+		}
+	}
+	for id, n := range seen {
+		if !due[id] || n != 1 {
+			t.Errorf("round %d: %s returned %d times (due: %v); want once if due", round, id, n, due[id])
+		}
+	}
+	if len(seen) != len(due) {
+		t.Errorf("round %d: the racers returned %d distinct reservations; want %d", round, len(seen), len(due))
+	}
+	counts := eventCounts(t, s, lotID, typ)
+	for id := range due {
+		if counts[id] != 1 {
+			t.Errorf("round %d: %d %s events for %s; want 1", round, counts[id], typ, id)
+		}
+	}
+}
+
+// testMarkNoShowsRace: in every round, 8 goroutines mark the no-shows of one
+// lot at the same moment; each of the 50 due reservations moves once.
+func testMarkNoShowsRace(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	const racers, due = 8, 50
+	rounds := max(Rounds(t)/100, 3)
+	for round := range rounds {
+		base := T0.Add(time.Duration(round) * 24 * time.Hour)
+		want := mustDue(t, s, f, due, base, func(t testing.TB, s parking.Store, spotID string, start, end time.Time) parking.Reservation {
+			return f.MustConfirmed(t, s, spotID, start, end)
+		})
+		now := base.Add(20 * time.Hour)
+		got := make([][]parking.Reservation, racers)
+		errs := race(racers, func(i int) error {
+			var err error
+			got[i], err = s.MarkNoShows(ctx, f.Lot.ID, now.Add(-15*time.Minute), now)
+			return err
+		})
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("round %d: MarkNoShows racing = %v", round, err)
+		}
+		checkOnce(t, s, f.Lot.ID, "reservation.no_show", round, want, got)
+	}
+}
+
+// testNoShowHoldRace: in every round, at a confirmed reservation's no-show
+// deadline, new holds for its spot race with MarkNoShows: one hold wins, and
+// the reservation moves to no_show once.
+func testNoShowHoldRace(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	spot := f.Spots[5].ID
+	rounds := max(Rounds(t)/10, 10)
+	for round := range rounds {
+		start := T0.Add(time.Duration(round) * 3 * time.Hour)
+		r := f.MustConfirmed(t, s, spot, start, start.Add(time.Hour))
+		now := start.Add(time.Duration(f.Lot.Policy.NoShowAfter))
+		holds := make([]*parking.Reservation, 6)
+		var marked []parking.Reservation
+		errs := race(len(holds)+1, func(i int) error {
+			if i == len(holds) {
+				var err error
+				marked, err = s.MarkNoShows(ctx, f.Lot.ID, now.Add(-time.Duration(f.Lot.Policy.NoShowAfter)), now)
+				return err
+			}
+			holds[i] = f.NewHold(now, start.Add(30*time.Minute), start.Add(90*time.Minute))
+			return s.Hold(ctx, holds[i], []string{spot}, nil)
+		})
+		if err := errs[len(holds)]; err != nil {
+			t.Fatalf("round %d: MarkNoShows = %v", round, err)
+		}
+		if won := countWins(t, errs[:len(holds)]); won != 1 {
+			t.Fatalf("round %d: %d new holds won the spot of a no-show; want exactly 1", round, won)
+		}
+		if len(marked) > 1 || len(marked) == 1 && marked[0].ID != r.ID {
+			t.Fatalf("round %d: MarkNoShows returned %v; want at most %s", round, ids(marked), r.ID)
+		}
+		if got, _ := s.Reservation(ctx, r.ID); got.Status != parking.StatusNoShow {
+			t.Fatalf("round %d: the no-show is %q; want no_show", round, got.Status)
+		}
+		if n := eventCounts(t, s, f.Lot.ID, "reservation.no_show")[r.ID]; n != 1 {
+			t.Fatalf("round %d: %d reservation.no_show events; want 1", round, n)
+		}
+	}
+}
+
+// testFlagOverstaysRace: in every round, 8 goroutines flag the overstays of
+// one lot at the same moment; each of 50 overdue reservations is flagged once.
+func testFlagOverstaysRace(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	const racers, due = 8, 50
+	rounds := max(Rounds(t)/100, 3)
+	for round := range rounds {
+		base := T0.Add(time.Duration(round) * 24 * time.Hour)
+		want := mustDue(t, s, f, due, base, func(t testing.TB, s parking.Store, spotID string, start, end time.Time) parking.Reservation {
+			return f.MustCheckedIn(t, s, spotID, start, end)
+		})
+		now := base.Add(20 * time.Hour)
+		got := make([][]parking.Reservation, racers)
+		errs := race(racers, func(i int) error {
+			var err error
+			got[i], err = s.FlagOverstays(ctx, f.Lot.ID, now.Add(-10*time.Minute), now)
+			return err
+		})
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("round %d: FlagOverstays racing = %v", round, err)
+		}
+		checkOnce(t, s, f.Lot.ID, "reservation.overstaying", round, want, got)
+		// Checked out, so that the next round's spots are free.
+		for id := range want {
+			MustChange(t, s, id, parking.StatusCheckedIn, parking.StatusCompleted, now)
+		}
+	}
+}
+
+// testEnsurePassKeyRace: on each of a few fresh stores, 8 goroutines ensure a
+// pass key at once, each with its own; all come back with the same single key.
+func testEnsurePassKeyRace(t *testing.T, open Opener) {
+	const racers = 8
+	for round := range max(Rounds(t)/100, 3) {
+		s := open(t)
+		got := make([][]parking.PassKey, racers)
+		errs := race(racers, func(i int) error {
+			var err error
+			got[i], err = s.EnsurePassKey(ctx, parking.PassKey{ID: fmt.Sprintf("pk_%d", i), Secret: []byte{byte(i)}, CreatedAt: T0})
+			return err
+		})
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("round %d: EnsurePassKey racing = %v", round, err)
+		}
+		for i, keys := range got {
+			if len(keys) != 1 || !reflect.DeepEqual(keys, got[0]) {
+				t.Fatalf("round %d: racer %d got %+v, racer 0 %+v; want the same single key", round, i, keys, got[0])
+			}
+		}
+		if k := got[0][0]; k.ID != fmt.Sprintf("pk_%d", k.Secret[0]) {
+			t.Errorf("round %d: stored key %s has the secret of pk_%d; want one racer's key whole", round, k.ID, k.Secret[0])
+		}
+	}
 }

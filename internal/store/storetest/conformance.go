@@ -37,7 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"UserReservations", testUserReservations},
 		{"Events", testEvents},
 	}
-	for _, tt := range append(accountTests(), paymentTests()...) {
+	for _, tt := range append(append(accountTests(), paymentTests()...), gateTests()...) {
 		tests = append(tests, struct {
 			name string
 			fn   func(t *testing.T, s parking.Store)

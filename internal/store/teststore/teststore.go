@@ -21,13 +21,16 @@ type Backend struct {
 	// DSN returns a database address for a fresh, empty database (for tests that
 	// start the whole program with --db).
 	DSN func(t testing.TB) string
+	// OpenDSN opens a store on a database DSN made; several stores on one
+	// database stand for several parkd instances.
+	OpenDSN func(t testing.TB, dsn string) parking.Store
 }
 
 // Backends returns every backend this test run can reach.
 func Backends(t testing.TB) []Backend {
-	bs := []Backend{{Name: "sqlite", Open: OpenSQLite, DSN: SQLiteDSN}}
+	bs := []Backend{{Name: "sqlite", Open: OpenSQLite, DSN: SQLiteDSN, OpenDSN: openSQLiteAt}}
 	if pgtest.Available() {
-		bs = append(bs, Backend{Name: "postgres", Open: OpenPostgres, DSN: pgtest.SchemaDSN})
+		bs = append(bs, Backend{Name: "postgres", Open: OpenPostgres, DSN: pgtest.SchemaDSN, OpenDSN: openPostgresAt})
 	}
 	return bs
 }
@@ -47,7 +50,12 @@ func SQLiteDSN(t testing.TB) string {
 // OpenSQLite opens a fresh SQLite store in a temporary directory.
 func OpenSQLite(t testing.TB) parking.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), SQLiteDSN(t))
+	return openSQLiteAt(t, SQLiteDSN(t))
+}
+
+func openSQLiteAt(t testing.TB, path string) parking.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("sqlite.Open: %v", err)
 	}
@@ -58,7 +66,11 @@ func OpenSQLite(t testing.TB) parking.Store {
 // OpenPostgres opens a store on a fresh schema of the test database.
 func OpenPostgres(t testing.TB) parking.Store {
 	t.Helper()
-	dsn := pgtest.SchemaDSN(t)
+	return openPostgresAt(t, pgtest.SchemaDSN(t))
+}
+
+func openPostgresAt(t testing.TB, dsn string) parking.Store {
+	t.Helper()
 	s, err := postgres.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatalf("postgres.Open: %v", err)

@@ -1,12 +1,12 @@
-package httpapi
+package parking
 
 import "fmt"
 
 // minorDigits lists currencies whose minor unit is not a hundredth.
 var minorDigits = map[string]int{"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3}
 
-// formatMoney writes an amount in minor units as "12.50 USD".
-func formatMoney(amount int64, currency string) string {
+// FormatMoney writes an amount in minor units as "12.50 USD".
+func FormatMoney(amount int64, currency string) string {
 	digits, ok := minorDigits[currency]
 	if !ok {
 		digits = 2

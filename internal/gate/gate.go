@@ -1,0 +1,340 @@
+// Package gate decides at the lot's gates: it issues the signed passes drivers
+// show, opens the entry for a paid reservation in its window or for a drive-up
+// when a spot is guaranteed, opens the exit once what is due is paid, and logs
+// every scan. The server decides; the device only shows the answer.
+package gate
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"parkd/internal/booking"
+	"parkd/internal/parking"
+	"parkd/internal/pass"
+	"parkd/internal/payments"
+)
+
+// Reasons a gate gives, stable for devices and logs.
+const (
+	ReasonOK              = "ok"
+	ReasonDriveUp         = "drive_up"
+	ReasonInvalidPass     = "invalid_pass"
+	ReasonWrongLot        = "wrong_lot"
+	ReasonWrongGate       = "wrong_direction"
+	ReasonPassExpired     = "pass_expired"
+	ReasonTooEarly        = "too_early"
+	ReasonNoShow          = "no_show"
+	ReasonNotPaid         = "not_paid"
+	ReasonCancelled       = "cancelled"
+	ReasonAlreadyInside   = "already_inside"
+	ReasonNotInside       = "not_inside"
+	ReasonAlreadyLeft     = "already_left"
+	ReasonLotFull         = "lot_full"
+	ReasonPaymentRequired = "payment_required"
+	ReasonManual          = "manual"
+)
+
+// passValidity is how long after its window a pass still opens the exit, so a
+// long overstay can still leave (and pay).
+const passValidity = 7 * 24 * time.Hour
+
+// Service runs the gates.
+type Service struct {
+	store  parking.Store
+	engine *booking.Service
+	pay    *payments.Service
+	keys   *pass.Keyring
+	clock  parking.Clock
+	log    *slog.Logger
+}
+
+// New returns the gate service.
+func New(store parking.Store, engine *booking.Service, pay *payments.Service, keys *pass.Keyring, clock parking.Clock, log *slog.Logger) *Service {
+	return &Service{store: store, engine: engine, pay: pay, keys: keys, clock: clock, log: log}
+}
+
+// Pass is what a driver shows: the QR code's text and a short code to type.
+type Pass struct {
+	ReservationID string    `json:"reservation_id"`
+	Code          string    `json:"code"`
+	ManualCode    string    `json:"manual_code"`
+	ValidFrom     time.Time `json:"valid_from"`
+	ValidUntil    time.Time `json:"valid_until"`
+}
+
+// ErrNoPass: only paid reservations (and cars inside) have a pass.
+var ErrNoPass = parking.Errorf(parking.ESTATUS, "a pass is issued once the reservation is paid")
+
+// PassFor issues the pass of a confirmed or checked-in reservation: valid from
+// the lot's early-arrival time before the start.
+func (s *Service) PassFor(ctx context.Context, r parking.Reservation) (Pass, error) {
+	if r.Status != parking.StatusConfirmed && r.Status != parking.StatusCheckedIn {
+		return Pass{}, ErrNoPass
+	}
+	lot, err := s.store.Lot(ctx, r.LotID)
+	if err != nil {
+		return Pass{}, err
+	}
+	from := r.StartsAt.Add(-time.Duration(lot.Policy.EarlyArrival)).Truncate(time.Second)
+	until := r.EndsAt.Add(passValidity).Truncate(time.Second)
+	code, err := s.keys.Issue(pass.Claims{ReservationID: r.ID, LotID: r.LotID, ValidFrom: from, ValidUntil: until})
+	if err != nil {
+		return Pass{}, err
+	}
+	return Pass{ReservationID: r.ID, Code: code, ManualCode: s.keys.ManualCode(r.ID), ValidFrom: from, ValidUntil: until}, nil
+}
+
+// Scan is what a gate device sends.
+type Scan struct {
+	Code          string       `json:"code"`           // a pass's code or manual code; empty at an entry for a drive-up
+	Size          parking.Size `json:"size"`           // drive-up: the vehicle's size (default standard)
+	Plate         string       `json:"plate"`          // from a plate camera, when there is one
+	PaymentMethod string       `json:"payment_method"` // at an exit, to pay what is due
+}
+
+// Decision is the gate's answer.
+type Decision struct {
+	Decision      string `json:"decision"` // open or deny
+	Reason        string `json:"reason"`
+	Message       string `json:"message"` // for the screen beside the barrier
+	ReservationID string `json:"reservation_id,omitempty"`
+	SpotID        string `json:"spot_id,omitempty"`
+	SpotLabel     string `json:"spot_label,omitempty"`
+	AmountDue     int64  `json:"amount_due,omitempty"`
+	Currency      string `json:"currency,omitempty"`
+	Paid          int64  `json:"paid,omitempty"`
+	Ticket        *Pass  `json:"ticket,omitempty"` // a drive-up's pass, to leave with
+}
+
+func deny(reason, message string) Decision {
+	return Decision{Decision: parking.Deny, Reason: reason, Message: message}
+}
+
+// Scan decides one scan at gate g and logs it, whatever the answer.
+func (s *Service) Scan(ctx context.Context, g parking.Gate, sc Scan) (Decision, error) {
+	var d Decision
+	var r parking.Reservation
+	var err error
+	if g.Direction == parking.Entry {
+		d, r, err = s.entry(ctx, g, sc)
+	} else {
+		d, r, err = s.exit(ctx, g, sc)
+	}
+	if err != nil {
+		return Decision{}, err
+	}
+	plate := parking.NormalizePlate(sc.Plate)
+	if plate == "" {
+		plate = r.Plate
+	}
+	ev := parking.GateEvent{ID: parking.NewID("gev"), LotID: g.LotID, GateID: g.ID, Direction: g.Direction,
+		ReservationID: r.ID, Plate: plate, Decision: d.Decision, Reason: d.Reason, AmountDue: d.AmountDue, At: s.clock.Now()}
+	if err := s.store.RecordGateEvent(context.WithoutCancel(ctx), &ev); err != nil {
+		return Decision{}, err
+	}
+	return d, nil
+}
+
+// reservationOf finds the reservation a code names: a signed pass, or a manual
+// code matched against the lot's current reservations.
+func (s *Service) reservationOf(ctx context.Context, g parking.Gate, code string) (parking.Reservation, *Decision, error) {
+	now := s.clock.Now()
+	code = strings.TrimSpace(code)
+	if strings.HasPrefix(code, "P") && strings.Contains(code, ".") {
+		c, err := s.keys.Verify(code, g.LotID, now)
+		switch {
+		case errors.Is(err, pass.ErrWrongLot):
+			d := deny(ReasonWrongLot, "This pass is for another car park.")
+			return parking.Reservation{}, &d, nil
+		case errors.Is(err, pass.ErrExpired):
+			d := deny(ReasonPassExpired, "This pass has expired.")
+			return parking.Reservation{}, &d, nil
+		case errors.Is(err, pass.ErrNotYetValid):
+			d := deny(ReasonTooEarly, "Too early: this pass opens the gate closer to your booking.")
+			return parking.Reservation{}, &d, nil
+		case err != nil:
+			d := deny(ReasonInvalidPass, "This code is not a valid pass.")
+			return parking.Reservation{}, &d, nil
+		}
+		r, err := s.store.Reservation(ctx, c.ReservationID)
+		if errors.Is(err, parking.ErrNotFound) {
+			d := deny(ReasonInvalidPass, "This code is not a valid pass.")
+			return parking.Reservation{}, &d, nil
+		}
+		return r, nil, err
+	}
+	// A typed code: compare it with the passes of the lot's current reservations.
+	rs, err := s.store.LotReservations(ctx, g.LotID, now.Add(-passValidity), now.Add(24*time.Hour))
+	if err != nil {
+		return parking.Reservation{}, nil, err
+	}
+	for _, r := range rs {
+		if (r.Status == parking.StatusConfirmed || r.Status == parking.StatusCheckedIn) && s.keys.MatchManual(code, r.ID) {
+			return r, nil, nil
+		}
+	}
+	d := deny(ReasonInvalidPass, "This code is not a valid pass.")
+	return parking.Reservation{}, &d, nil
+}
+
+func (s *Service) entry(ctx context.Context, g parking.Gate, sc Scan) (Decision, parking.Reservation, error) {
+	if strings.TrimSpace(sc.Code) == "" {
+		return s.driveUp(ctx, g, sc)
+	}
+	r, d, err := s.reservationOf(ctx, g, sc.Code)
+	if err != nil || d != nil {
+		return deref(d), r, err
+	}
+	lot, err := s.store.Lot(ctx, r.LotID)
+	if err != nil {
+		return Decision{}, r, err
+	}
+	now := s.clock.Now()
+	switch r.Status {
+	case parking.StatusHeld:
+		return deny(ReasonNotPaid, "This booking is not paid."), r, nil
+	case parking.StatusCancelled, parking.StatusExpired:
+		return deny(ReasonCancelled, "This booking was cancelled."), r, nil
+	case parking.StatusNoShow:
+		return deny(ReasonNoShow, "This booking was released: it was not used in time."), r, nil
+	case parking.StatusCheckedIn:
+		return deny(ReasonAlreadyInside, "This pass is already inside."), r, nil
+	case parking.StatusCompleted:
+		return deny(ReasonAlreadyLeft, "This booking has ended."), r, nil
+	}
+	if now.Before(r.StartsAt.Add(-time.Duration(lot.Policy.EarlyArrival))) {
+		return deny(ReasonTooEarly, "Too early: come back closer to your booking."), r, nil
+	}
+	if !now.Before(r.StartsAt.Add(time.Duration(lot.Policy.NoShowAfter))) {
+		return deny(ReasonNoShow, "This booking was released: it was not used in time."), r, nil
+	}
+	in, err := s.store.ChangeStatus(ctx, parking.StatusChange{ID: r.ID, From: []parking.Status{parking.StatusConfirmed}, To: parking.StatusCheckedIn, At: now})
+	if errors.Is(err, parking.ErrInvalidStatus) {
+		return deny(ReasonAlreadyInside, "This pass is already inside."), r, nil // a second scan raced this one
+	}
+	if err != nil {
+		return Decision{}, r, err
+	}
+	return s.opened(ctx, in, ReasonOK, "Welcome. Your spot is "), in, nil
+}
+
+func (s *Service) driveUp(ctx context.Context, g parking.Gate, sc Scan) (Decision, parking.Reservation, error) {
+	size := sc.Size
+	if !size.Valid() {
+		size = parking.Standard
+	}
+	r, err := s.engine.AdmitDriveUp(ctx, g.LotID, size, parking.NormalizePlate(sc.Plate))
+	if errors.Is(err, booking.ErrLotFull) {
+		return deny(ReasonLotFull, "Sorry, the car park is full."), r, nil
+	}
+	if err != nil {
+		return Decision{}, r, err
+	}
+	d := s.opened(ctx, r, ReasonDriveUp, "Welcome. Your spot is ")
+	ticket, err := s.PassFor(ctx, r)
+	if err != nil {
+		return Decision{}, r, err
+	}
+	d.Ticket = &ticket
+	return d, r, nil
+}
+
+// opened is an open decision naming the reservation's spot.
+func (s *Service) opened(ctx context.Context, r parking.Reservation, reason, message string) Decision {
+	d := Decision{Decision: parking.Open, Reason: reason, ReservationID: r.ID, SpotID: r.SpotID, Currency: r.Currency}
+	if sp, err := s.store.Spot(ctx, r.SpotID); err == nil {
+		d.SpotLabel = sp.Label
+		d.Message = message + sp.Label + "."
+	} else {
+		d.Message = "Welcome."
+	}
+	return d
+}
+
+// AmountDue is what r owes at the exit at now: a drive-up's time, or a booking's
+// overstay past its end plus the grace (charged from the end).
+func (s *Service) AmountDue(ctx context.Context, r parking.Reservation, now time.Time) (amount int64, purpose string, err error) {
+	lot, err := s.store.Lot(ctx, r.LotID)
+	if err != nil {
+		return 0, "", err
+	}
+	sp, err := s.store.Spot(ctx, r.SpotID)
+	if err != nil {
+		return 0, "", err
+	}
+	if r.UserID == "" { // a drive-up pays for the time it stayed
+		from := r.StartsAt
+		if r.CheckedInAt != nil {
+			from = *r.CheckedInAt
+		}
+		amount, err := lot.Policy.Price(sp.Size, from, now)
+		return amount, parking.PurposeBooking, err
+	}
+	if now.After(r.EndsAt.Add(time.Duration(lot.Policy.OverstayGrace))) {
+		return lot.Policy.OverstayPrice(sp.Size, now.Sub(r.EndsAt)), parking.PurposeOverstay, nil
+	}
+	return 0, parking.PurposeOverstay, nil
+}
+
+func (s *Service) exit(ctx context.Context, g parking.Gate, sc Scan) (Decision, parking.Reservation, error) {
+	if strings.TrimSpace(sc.Code) == "" {
+		return deny(ReasonInvalidPass, "Scan your pass or ticket to leave."), parking.Reservation{}, nil
+	}
+	r, d, err := s.reservationOf(ctx, g, sc.Code)
+	if err != nil || d != nil {
+		return deref(d), r, err
+	}
+	switch r.Status {
+	case parking.StatusCompleted:
+		return deny(ReasonAlreadyLeft, "This pass has already left."), r, nil
+	case parking.StatusCheckedIn:
+	default:
+		return deny(ReasonNotInside, "This pass did not come in."), r, nil
+	}
+	now := s.clock.Now()
+	amount, purpose, err := s.AmountDue(ctx, r, now)
+	if err != nil {
+		return Decision{}, r, err
+	}
+	var paid int64
+	if amount > 0 {
+		var out payments.Overstay
+		switch {
+		case sc.PaymentMethod != "":
+			out, err = s.pay.ChargeAtExit(ctx, r, amount, sc.PaymentMethod, purpose)
+		case purpose == parking.PurposeOverstay:
+			out, err = s.pay.ChargeOverstay(ctx, r, amount)
+		default:
+			out = payments.Overstay{Amount: amount, Currency: r.Currency, Due: amount}
+		}
+		if err != nil {
+			return Decision{}, r, err
+		}
+		if out.Due > 0 {
+			d := deny(ReasonPaymentRequired, "Please pay "+parking.FormatMoney(out.Due, r.Currency)+" to leave.")
+			d.ReservationID, d.AmountDue, d.Currency = r.ID, out.Due, r.Currency
+			return d, r, nil
+		}
+		paid = amount
+	}
+	out, err := s.store.ChangeStatus(ctx, parking.StatusChange{ID: r.ID, From: []parking.Status{parking.StatusCheckedIn}, To: parking.StatusCompleted, At: now})
+	if errors.Is(err, parking.ErrInvalidStatus) {
+		return deny(ReasonAlreadyLeft, "This pass has already left."), r, nil
+	}
+	if err != nil {
+		return Decision{}, r, err
+	}
+	d2 := s.opened(ctx, out, ReasonOK, "Goodbye. You parked at ")
+	d2.Paid = paid
+	return d2, out, nil
+}
+
+func deref(d *Decision) Decision {
+	if d == nil {
+		return Decision{}
+	}
+	return *d
+}
