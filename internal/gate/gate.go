@@ -145,16 +145,19 @@ func (s *Service) reservationOf(ctx context.Context, g parking.Gate, code string
 	code = strings.TrimSpace(code)
 	if strings.HasPrefix(code, "P") && strings.Contains(code, ".") {
 		c, err := s.keys.Verify(code, g.LotID, now)
+		// A genuine pass at the wrong place or time names its reservation, so
+		// the log can say whose it was.
+		named := parking.Reservation{ID: c.ReservationID}
 		switch {
 		case errors.Is(err, pass.ErrWrongLot):
 			d := deny(ReasonWrongLot, "This pass is for another car park.")
-			return parking.Reservation{}, &d, nil
+			return named, &d, nil
 		case errors.Is(err, pass.ErrExpired):
 			d := deny(ReasonPassExpired, "This pass has expired.")
-			return parking.Reservation{}, &d, nil
+			return named, &d, nil
 		case errors.Is(err, pass.ErrNotYetValid):
 			d := deny(ReasonTooEarly, "Too early: this pass opens the gate closer to your booking.")
-			return parking.Reservation{}, &d, nil
+			return named, &d, nil
 		case err != nil:
 			d := deny(ReasonInvalidPass, "This code is not a valid pass.")
 			return parking.Reservation{}, &d, nil

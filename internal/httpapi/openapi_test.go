@@ -1222,7 +1222,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	decide(gate.Decision{Decision: parking.Deny, Reason: gate.ReasonLotFull}, scans, map[string]any{"size": "suv", "plate": "big 1"}, entryDevice...)
 	f.mustProblem(401, parking.EUNAUTHORIZED, "POST", scans, map[string]any{"code": visitPass.Code})
 	f.mustProblem(403, parking.EFORBIDDEN, "POST", scans, map[string]any{"code": visitPass.Code}, specBearer(north.Key)...)
-	f.mustProblem(403, parking.EFORBIDDEN, "POST", scans, map[string]any{"code": visitPass.Code}, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "POST", scans, map[string]any{"code": visitPass.Code}, ada...) // gates are not public
 	f.mustProblem(404, parking.ENOTFOUND, "POST", "/api/v1/gates/gat_missing/scans", map[string]any{"code": visitPass.Code}, olga...)
 	f.mustProblem(400, parking.EINVALID, "POST", scans, map[string]any{"pass": visitPass.Code}, entryDevice...)
 	f.mustProblem(400, parking.EINVALID, "POST", scans, map[string]any{"size": "huge"}, entryDevice...)
@@ -1281,7 +1281,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.mustProblem(422, parking.EVALIDATION, "POST", open, map[string]any{}, olga...)
 	f.mustProblem(400, parking.EINVALID, "POST", open, map[string]any{"why": "ambulance"}, olga...)
 	f.mustProblem(413, "too_large", "POST", open, `{"reason": "`+strings.Repeat("r", MaxBodyBytes)+`"}`, olga...)
-	f.mustProblem(403, parking.EFORBIDDEN, "POST", open, map[string]any{"reason": "let me out"}, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "POST", open, map[string]any{"reason": "let me out"}, ada...)
 	f.mustProblem(401, parking.EUNAUTHORIZED, "POST", open, map[string]any{"reason": "let me out"}, exitDevice...)
 	f.mustProblem(404, parking.ENOTFOUND, "POST", "/api/v1/gates/gat_missing/open", map[string]any{"reason": "ambulance"}, olga...)
 

@@ -558,21 +558,40 @@ func TestPNG(t *testing.T) {
 	}
 }
 
-// TestPNGEverySize draws codes of several QR versions at every scale a size
-// can ask for: rsc.io/qr's PNG writer panics on some scales.
-func TestPNGEverySize(t *testing.T) {
+// TestPNGSmallScales draws codes of several QR versions at the smallest scales
+// and the largest size: rsc.io/qr's PNG writer panics at one pixel per module,
+// where it writes zero-length copies, and nowhere else.
+func TestPNGSmallScales(t *testing.T) {
 	k := mustKeyring(t, keyNew)
 	for _, code := range []string{"P1.0", k.ManualCode("r"), mustIssue(t, k, typical), mustIssue(t, k, withRes(pass.MaxIDLen))} {
-		for size := 1; size <= pass.MaxPNGSize; size += 13 {
+		b, err := pass.PNG(code, 1)
+		if err != nil {
+			t.Fatalf("PNG(%q, 1) = %v", code, err)
+		}
+		cfg, err := png.DecodeConfig(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("png.DecodeConfig(PNG(%q, 1)) = %v", code, err)
+		}
+		modules := cfg.Width / 2 // the smallest image has two pixels per module
+		for _, size := range append(makeRange(1, 16*modules, modules), pass.MaxPNGSize) {
 			b, err := pass.PNG(code, size)
 			if err != nil {
 				t.Fatalf("PNG(%q, %d) = %v", code, size, err)
 			}
-			if _, err := png.Decode(bytes.NewReader(b)); err != nil {
-				t.Fatalf("png.Decode(PNG(%q, %d)) = %v", code, size, err)
+			if cfg, err := png.DecodeConfig(bytes.NewReader(b)); err != nil || cfg.Width%modules != 0 || cfg.Width < size-modules/2 {
+				t.Fatalf("png.DecodeConfig(PNG(%q, %d)) = %+v, %v; want a multiple of %d modules of about %d pixels", code, size, cfg, err, modules, size)
 			}
 		}
 	}
+}
+
+// makeRange returns from, from+step, ... up to to.
+func makeRange(from, to, step int) []int {
+	var r []int
+	for i := from; i <= to; i += step {
+		r = append(r, i)
+	}
+	return r
 }
 
 func TestPNGRejects(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"parkd/internal/parking"
 	"parkd/internal/store/migrate"
 	"parkd/internal/store/postgres/pgtest"
+	"parkd/internal/store/storetest"
 )
 
 // TestNoShowBackfill applies the migrations before 0005 by hand, stores lots
@@ -87,4 +88,22 @@ func TestNoShowBackfill(t *testing.T) {
 			t.Errorf("policy %s: noShowAfter() = %d; backfill %d", c.policy, noShowAfter(p), us)
 		}
 	}
+}
+
+// TestInstances runs the races of several parkd instances sharing one
+// database, each with its own pool.
+func TestInstances(t *testing.T) {
+	storetest.RunInstances(t, func(t *testing.T, n int) []parking.Store {
+		dsn := pgtest.SchemaDSN(t)
+		stores := make([]parking.Store, n)
+		for i := range stores {
+			s, err := Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatalf("Open #%d: %v", i+1, err)
+			}
+			t.Cleanup(func() { s.Close() })
+			stores[i] = s
+		}
+		return stores
+	})
 }

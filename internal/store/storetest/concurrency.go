@@ -30,10 +30,27 @@ func RunConcurrency(t *testing.T, open Opener) {
 	t.Run("OneSpotRace", func(t *testing.T) { testOneSpotRace(t, open(t)) })
 	t.Run("ManyClientsFewSpots", func(t *testing.T) { testManyClientsFewSpots(t, open(t)) })
 	t.Run("RaceWithExpiry", func(t *testing.T) { testRaceWithExpiry(t, open(t)) })
-	t.Run("MarkNoShowsRace", func(t *testing.T) { testMarkNoShowsRace(t, open(t)) })
+	t.Run("MarkNoShowsRace", func(t *testing.T) { testMarkNoShowsRace(t, []parking.Store{open(t)}) })
 	t.Run("NoShowHoldRace", func(t *testing.T) { testNoShowHoldRace(t, open(t)) })
-	t.Run("FlagOverstaysRace", func(t *testing.T) { testFlagOverstaysRace(t, open(t)) })
-	t.Run("EnsurePassKeyRace", func(t *testing.T) { testEnsurePassKeyRace(t, open) })
+	t.Run("FlagOverstaysRace", func(t *testing.T) { testFlagOverstaysRace(t, []parking.Store{open(t)}) })
+	t.Run("EnsurePassKeyRace", func(t *testing.T) {
+		testEnsurePassKeyRace(t, func(t *testing.T) []parking.Store { return []parking.Store{open(t)} })
+	})
+}
+
+// Instances opens n stores on one fresh, empty database: n parkd instances
+// sharing it. It registers their cleanup.
+type Instances func(t *testing.T, n int) []parking.Store
+
+// RunInstances runs the races of the periodic jobs and of start-up with
+// several instances on one database, each racer using one of them.
+func RunInstances(t *testing.T, open Instances) {
+	const n = 4
+	t.Run("MarkNoShowsRace", func(t *testing.T) { testMarkNoShowsRace(t, open(t, n)) })
+	t.Run("FlagOverstaysRace", func(t *testing.T) { testFlagOverstaysRace(t, open(t, n)) })
+	t.Run("EnsurePassKeyRace", func(t *testing.T) {
+		testEnsurePassKeyRace(t, func(t *testing.T) []parking.Store { return open(t, n) })
+	})
 }
 
 // race runs fn(i) for i in [0, n) at once and returns their errors.
@@ -211,8 +228,10 @@ func checkOnce(t *testing.T, s parking.Store, lotID, typ string, round int, due 
 }
 
 // testMarkNoShowsRace: in every round, 8 goroutines mark the no-shows of one
-// lot at the same moment; each of the 50 due reservations moves once.
-func testMarkNoShowsRace(t *testing.T, s parking.Store) {
+// lot at the same moment, through the stores in turn; each of the 50 due
+// reservations moves once.
+func testMarkNoShowsRace(t *testing.T, stores []parking.Store) {
+	s := stores[0]
 	f := MustFixture(t, s)
 	const racers, due = 8, 50
 	rounds := max(Rounds(t)/100, 3)
@@ -225,7 +244,7 @@ func testMarkNoShowsRace(t *testing.T, s parking.Store) {
 		got := make([][]parking.Reservation, racers)
 		errs := race(racers, func(i int) error {
 			var err error
-			got[i], err = s.MarkNoShows(ctx, f.Lot.ID, now.Add(-15*time.Minute), now)
+			got[i], err = stores[i%len(stores)].MarkNoShows(ctx, f.Lot.ID, now.Add(-15*time.Minute), now)
 			return err
 		})
 		if err := errors.Join(errs...); err != nil {
@@ -276,8 +295,10 @@ func testNoShowHoldRace(t *testing.T, s parking.Store) {
 }
 
 // testFlagOverstaysRace: in every round, 8 goroutines flag the overstays of
-// one lot at the same moment; each of 50 overdue reservations is flagged once.
-func testFlagOverstaysRace(t *testing.T, s parking.Store) {
+// one lot at the same moment, through the stores in turn; each of 50 overdue
+// reservations is flagged once.
+func testFlagOverstaysRace(t *testing.T, stores []parking.Store) {
+	s := stores[0]
 	f := MustFixture(t, s)
 	const racers, due = 8, 50
 	rounds := max(Rounds(t)/100, 3)
@@ -290,7 +311,7 @@ func testFlagOverstaysRace(t *testing.T, s parking.Store) {
 		got := make([][]parking.Reservation, racers)
 		errs := race(racers, func(i int) error {
 			var err error
-			got[i], err = s.FlagOverstays(ctx, f.Lot.ID, now.Add(-10*time.Minute), now)
+			got[i], err = stores[i%len(stores)].FlagOverstays(ctx, f.Lot.ID, now.Add(-10*time.Minute), now)
 			return err
 		})
 		if err := errors.Join(errs...); err != nil {
@@ -304,16 +325,17 @@ func testFlagOverstaysRace(t *testing.T, s parking.Store) {
 	}
 }
 
-// testEnsurePassKeyRace: on each of a few fresh stores, 8 goroutines ensure a
-// pass key at once, each with its own; all come back with the same single key.
-func testEnsurePassKeyRace(t *testing.T, open Opener) {
+// testEnsurePassKeyRace: on each of a few fresh databases, 8 goroutines
+// ensure a pass key at once, each with its own and through the stores open on
+// it in turn; all come back with the same single key.
+func testEnsurePassKeyRace(t *testing.T, open func(t *testing.T) []parking.Store) {
 	const racers = 8
 	for round := range max(Rounds(t)/100, 3) {
-		s := open(t)
+		stores := open(t)
 		got := make([][]parking.PassKey, racers)
 		errs := race(racers, func(i int) error {
 			var err error
-			got[i], err = s.EnsurePassKey(ctx, parking.PassKey{ID: fmt.Sprintf("pk_%d", i), Secret: []byte{byte(i)}, CreatedAt: T0})
+			got[i], err = stores[i%len(stores)].EnsurePassKey(ctx, parking.PassKey{ID: fmt.Sprintf("pk_%d", i), Secret: []byte{byte(i)}, CreatedAt: T0})
 			return err
 		})
 		if err := errors.Join(errs...); err != nil {

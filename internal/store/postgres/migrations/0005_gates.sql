@@ -2,10 +2,15 @@
 -- columns is no UPDATE, so the append-only trigger is not involved.
 ALTER TABLE gate_events ADD COLUMN actor_id text NOT NULL DEFAULT '';
 ALTER TABLE gate_events ADD COLUMN amount_due bigint NOT NULL DEFAULT 0;
-CREATE INDEX gate_events_reservation ON gate_events (reservation_id) WHERE reservation_id IS NOT NULL;
+-- A reservation's own log (GateEventFilter.ReservationID), in time order.
+CREATE INDEX gate_events_reservation ON gate_events (reservation_id, at) WHERE reservation_id IS NOT NULL;
 
 -- Set once, by Store.FlagOverstays: an overstay is announced exactly once.
+-- The index holds only cars inside and not yet flagged, so the periodic
+-- sweep reads a handful of rows rather than every live reservation of the lot.
 ALTER TABLE reservations ADD COLUMN overstay_flagged_at timestamptz;
+CREATE INDEX reservations_overstay_due ON reservations (lot_id, ends_at)
+    WHERE status = 'checked_in' AND overstay_flagged_at IS NULL;
 
 -- The lot's no-show window (policy.no_show_after) as a number the queries can
 -- add to starts_at: a confirmed reservation nobody checked in by starts_at plus

@@ -2,10 +2,18 @@
 -- columns is no UPDATE, so the append-only triggers are not involved.
 ALTER TABLE gate_events ADD COLUMN actor_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE gate_events ADD COLUMN amount_due INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX gate_events_reservation ON gate_events (reservation_id) WHERE reservation_id IS NOT NULL;
+-- A reservation's own log (GateEventFilter.ReservationID), in time order.
+CREATE INDEX gate_events_reservation ON gate_events (reservation_id, at) WHERE reservation_id IS NOT NULL;
 
 -- Set once, by Store.FlagOverstays: an overstay is announced exactly once.
 ALTER TABLE reservations ADD COLUMN overstay_flagged_at INTEGER;
+
+-- The periodic sweeps (Store.MarkNoShows, Store.FlagOverstays) read only what
+-- these partial indexes hold, not the lot's history, which
+-- reservations_lot_window would walk.
+CREATE INDEX reservations_confirmed ON reservations (lot_id, starts_at) WHERE status = 'confirmed';
+CREATE INDEX reservations_overstay_due ON reservations (lot_id, ends_at)
+    WHERE status = 'checked_in' AND overstay_flagged_at IS NULL;
 
 -- The lot's no-show window (policy.no_show_after) in microseconds, for the
 -- queries to add to starts_at: a confirmed reservation nobody checked in by
