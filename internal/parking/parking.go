@@ -362,7 +362,9 @@ type Store interface {
 
 	// Hold inserts r, a held reservation, on the first of candidates (spot ids, in
 	// order of preference) that is free for r's window, and sets r.SpotID. Holds
-	// whose expiry has passed by r.CreatedAt are expired first, so they never block.
+	// whose expiry has passed by r.CreatedAt are expired first, and confirmed
+	// reservations past their lot's no-show deadline are marked no-shows, so
+	// neither ever blocks. Spots out of service take no hold.
 	// The database decides: when two holds race for a spot, the first to commit
 	// wins. If no candidate is free, Hold returns ErrSpotUnavailable.
 	//
