@@ -96,11 +96,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	half := *gates / 2
 	// pace makes each gate wait for its next slot when a rate is set, so the
 	// latency measured is a decision's, not a queue's.
-	pace := func() func() {
+	// The gates' phases are spread over the interval, as real gates are not in
+	// step: all of them firing at once would measure a burst instead.
+	pace := func(i int) func() {
 		if *rate <= 0 {
 			return func() {}
 		}
-		t := time.NewTicker(time.Duration(float64(*gates) / *rate * float64(time.Second)))
+		interval := time.Duration(float64(*gates) / *rate * float64(time.Second))
+		time.Sleep(interval * time.Duration(i) / time.Duration(*gates))
+		t := time.NewTicker(interval)
 		return func() { <-t.C }
 	}
 	var entries, exits sync.WaitGroup
@@ -109,7 +113,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		entries.Add(1)
 		go func() {
 			defer entries.Done()
-			wait := pace()
+			wait := pace(i)
 			for c := range toEntry {
 				wait()
 				d, took, err := scan(client, *target, entryIDs[i], entryKeys[i], c.code)
@@ -122,7 +126,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		exits.Add(1)
 		go func() {
 			defer exits.Done()
-			wait := pace()
+			wait := pace(half + i)
 			for c := range toExit {
 				wait()
 				d, took, err := scan(client, *target, exitIDs[i], exitKeys[i], c.code)
