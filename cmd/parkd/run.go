@@ -20,6 +20,7 @@ import (
 	"parkd/internal/demo"
 	"parkd/internal/gate"
 	"parkd/internal/httpapi"
+	"parkd/internal/jobs"
 	"parkd/internal/parking"
 	"parkd/internal/pass"
 	"parkd/internal/payments"
@@ -145,16 +146,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	jobs, stopJobs := context.WithCancel(ctx)
+	background, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
-	go engine.SweepHolds(jobs, cfg.sweepEvery, log)
-	go forgetIdempotencyKeys(jobs, store, clock, log)
-	go pay.RetryRefundsEvery(jobs, time.Minute)
-	go runLifecycle(jobs, engine, cfg.sweepEvery, log)
+	// Bookings never wait for these: a lapsed hold or a no-show stops blocking
+	// at its deadline. The jobs record and announce what happened, and each
+	// transition happens once, also with several instances.
+	go jobs.Every(background, cfg.sweepEvery, log, "expire holds", func(ctx context.Context) error {
+		_, err := engine.ExpireHolds(ctx)
+		return err
+	})
+	go jobs.Every(background, cfg.sweepEvery, log, "no-shows and overstays", func(ctx context.Context) error {
+		_, _, err := engine.RunLifecycle(ctx)
+		return err
+	})
+	go jobs.Every(background, time.Minute, log, "retry refunds", func(ctx context.Context) error {
+		_, err := pay.RetryRefunds(ctx)
+		return err
+	})
+	go jobs.Every(background, time.Hour, log, "forget idempotency keys", func(ctx context.Context) error {
+		_, err := store.DeleteExpiredIdempotencyKeys(ctx, clock.Now())
+		return err
+	})
 	if sandbox != nil {
 		// The sandbox delivers its webhooks to this very server.
 		sandbox.SetWebhookURL("http://" + loopback(ln.Addr()) + "/api/v1/payments/webhook")
-		go sandbox.DeliverEvery(jobs, time.Second)
+		go jobs.Every(background, time.Second, log, "sandbox webhooks", func(ctx context.Context) error {
+			_, err := sandbox.Deliver(ctx)
+			return err
+		})
 	}
 
 	serveErr := make(chan error, 1)
@@ -175,24 +194,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// forgetIdempotencyKeys deletes expired idempotency keys once an hour.
-func forgetIdempotencyKeys(ctx context.Context, store parking.Store, clock parking.Clock, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := store.DeleteExpiredIdempotencyKeys(ctx, clock.Now()); err != nil && ctx.Err() == nil {
-				log.Error("forget idempotency keys", "err", err)
-			} else if n > 0 {
-				log.Info("forgot expired idempotency keys", "count", n)
-			}
-		}
-	}
 }
 
 // newGateway builds the card gateway the configuration names. The sandbox is
@@ -248,26 +249,4 @@ func passKeyring(ctx context.Context, store parking.Store, clock parking.Clock) 
 		keys[i] = pass.Key{ID: k.ID, Secret: k.Secret}
 	}
 	return pass.NewKeyring(keys[0], keys[1:]...)
-}
-
-// runLifecycle applies no-shows and overstays every interval until ctx ends.
-// Bookings never wait for it (a no-show stops blocking at its deadline); it
-// records and announces the transitions.
-func runLifecycle(ctx context.Context, engine *booking.Service, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			noShows, overstays, err := engine.RunLifecycle(ctx)
-			if err != nil && ctx.Err() == nil {
-				log.Error("lifecycle", "err", err)
-			}
-			if len(noShows)+len(overstays) > 0 {
-				log.Info("lifecycle", "no_shows", len(noShows), "overstays", len(overstays))
-			}
-		}
-	}
 }

@@ -7,7 +7,6 @@ package booking
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
 	"parkd/internal/parking"
@@ -167,25 +166,4 @@ func (s *Service) change(ctx context.Context, id string, to parking.Status, from
 // ExpireHolds expires every hold past its expiry and returns how many it expired.
 func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 	return s.store.ExpireHolds(ctx, s.clock.Now())
-}
-
-// SweepHolds expires holds every interval until ctx ends. Bookings never wait for
-// it (an expired hold stops blocking at its expiry); it exists so that expiry is
-// recorded and announced even when nobody books.
-func (s *Service) SweepHolds(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := s.ExpireHolds(ctx)
-			if err != nil && ctx.Err() == nil {
-				log.Error("expire holds", "err", err)
-			} else if n > 0 {
-				log.Info("expired holds", "count", n)
-			}
-		}
-	}
 }

@@ -221,20 +221,6 @@ func (s *Sandbox) post(ctx context.Context, url string, payload []byte) error {
 	return nil
 }
 
-// DeliverEvery delivers due webhooks every interval until ctx ends.
-func (s *Sandbox) DeliverEvery(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.Deliver(ctx)
-		}
-	}
-}
-
 // ParseWebhook verifies the signature and reads the event.
 func (s *Sandbox) ParseWebhook(payload []byte, header http.Header, now time.Time) (WebhookEvent, error) {
 	if err := VerifyWebhook(s.secret, payload, header.Get(SignatureHeader), now); err != nil {

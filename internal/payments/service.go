@@ -342,19 +342,3 @@ func (s *Service) RetryRefunds(ctx context.Context) (int, error) {
 	}
 	return settled, nil
 }
-
-// RetryRefundsEvery runs RetryRefunds every interval until ctx ends.
-func (s *Service) RetryRefundsEvery(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.RetryRefunds(ctx); err != nil && ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "retry refunds", "err", err)
-			}
-		}
-	}
-}
