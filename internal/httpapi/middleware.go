@@ -166,6 +166,21 @@ func requireUser(w http.ResponseWriter, r *http.Request, log *slog.Logger) (park
 	return u, ok
 }
 
+// requirePathUser returns the id of the user a /api/v1/users/{id}/... request
+// acts on (see pathUserID), or answers 401 or 404 and returns false.
+func requirePathUser(w http.ResponseWriter, r *http.Request, log *slog.Logger) (string, bool) {
+	me, ok := requireUser(w, r, log)
+	if !ok {
+		return "", false
+	}
+	id, err := pathUserID(r, me)
+	if err != nil {
+		writeError(w, r, log, err)
+		return "", false
+	}
+	return id, true
+}
+
 // pathUserID resolves {id} of /api/v1/users/{id}/...: "me" or the caller's own
 // id. Admins may name anyone; for everybody else another id is not found, so
 // that ids of other users are not even confirmed to exist.

@@ -190,13 +190,8 @@ type savedMethodRequest struct {
 // overstays at the exit.
 func handleSavePaymentMethod(log *slog.Logger, pay *payments.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		id, ok := requirePathUser(w, r, log)
 		if !ok {
-			return
-		}
-		id, err := pathUserID(r, me)
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		var req savedMethodRequest
@@ -215,15 +210,11 @@ func handleSavePaymentMethod(log *slog.Logger, pay *payments.Service) http.Handl
 
 func handleGetPaymentMethod(log *slog.Logger, store parking.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		id, ok := requirePathUser(w, r, log)
 		if !ok {
 			return
 		}
-		id, err := pathUserID(r, me)
-		var m parking.SavedPaymentMethod
-		if err == nil {
-			m, err = store.SavedPaymentMethod(r.Context(), id)
-		}
+		m, err := store.SavedPaymentMethod(r.Context(), id)
 		if err != nil {
 			writeError(w, r, log, err)
 			return
@@ -234,15 +225,11 @@ func handleGetPaymentMethod(log *slog.Logger, store parking.Store) http.Handler 
 
 func handleDeletePaymentMethod(log *slog.Logger, store parking.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		id, ok := requirePathUser(w, r, log)
 		if !ok {
 			return
 		}
-		id, err := pathUserID(r, me)
-		if err == nil {
-			err = store.DeletePaymentMethod(r.Context(), id)
-		}
-		if err != nil {
+		if err := store.DeletePaymentMethod(r.Context(), id); err != nil {
 			writeError(w, r, log, err)
 			return
 		}

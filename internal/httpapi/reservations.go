@@ -151,13 +151,8 @@ func handleUserReservations(log *slog.Logger, store parking.Store) http.Handler 
 		Reservations []parking.Reservation `json:"reservations"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		id, ok := requirePathUser(w, r, log)
 		if !ok {
-			return
-		}
-		id, err := pathUserID(r, me)
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		rs, err := store.UserReservations(r.Context(), id)
@@ -174,13 +169,8 @@ func handleUserPayments(log *slog.Logger, store parking.Store) http.Handler {
 		Payments []paymentView `json:"payments"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		id, ok := requirePathUser(w, r, log)
 		if !ok {
-			return
-		}
-		id, err := pathUserID(r, me)
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		ps, err := store.UserPayments(r.Context(), id)

@@ -36,13 +36,8 @@ func handleSignUp(log *slog.Logger, authn *auth.Service) http.Handler {
 // handleGetUser returns the signed-in user (or, for admins, anyone).
 func handleGetUser(log *slog.Logger, store parking.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		id, ok := requirePathUser(w, r, log)
 		if !ok {
-			return
-		}
-		id, err := pathUserID(r, me)
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		u, err := store.User(r.Context(), id)

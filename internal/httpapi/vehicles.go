@@ -29,13 +29,8 @@ func handleListVehicles(log *slog.Logger, store parking.Store) http.Handler {
 		Vehicles []parking.Vehicle `json:"vehicles"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		id, ok := requirePathUser(w, r, log)
 		if !ok {
-			return
-		}
-		id, err := pathUserID(r, me)
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		vs, err := store.Vehicles(r.Context(), id)
@@ -49,13 +44,8 @@ func handleListVehicles(log *slog.Logger, store parking.Store) http.Handler {
 
 func handleCreateVehicle(log *slog.Logger, store parking.Store, clock parking.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		id, ok := requirePathUser(w, r, log)
 		if !ok {
-			return
-		}
-		id, err := pathUserID(r, me)
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		var req vehicleRequest
@@ -89,13 +79,8 @@ func ownVehicle(r *http.Request, store parking.Store, userID, vehicleID string) 
 
 func handleDeleteVehicle(log *slog.Logger, store parking.Store, clock parking.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		id, ok := requirePathUser(w, r, log)
 		if !ok {
-			return
-		}
-		id, err := pathUserID(r, me)
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		v, err := ownVehicle(r, store, id, r.PathValue("vehicle"))
