@@ -247,3 +247,26 @@ func TestGateRefusesBadPasses(t *testing.T) {
 		op.call("POST", "/api/v1/gates/"+entry.ID+"/open", map[string]string{"reason": ""})
 	})
 }
+
+// TestScanRetry: a device retrying a scan with the same Idempotency-Key gets the
+// first decision again; a drive-up is not admitted twice.
+func TestScanRetry(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		e := newAPI(t, b)
+		in, entry := mustGate(t, e, parking.Entry)
+		first := in.must(200, "POST", "/api/v1/gates/"+entry.ID+"/scans", map[string]any{"size": "SUV"}, "Idempotency-Key", "scan-1")
+		again := in.must(200, "POST", "/api/v1/gates/"+entry.ID+"/scans", map[string]any{"size": "SUV"}, "Idempotency-Key", "scan-1")
+		if string(first.body) != string(again.body) || again.header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("retried scan = %s; want the first decision %s replayed", again.body, first.body)
+		}
+		var d gate.Decision
+		first.into(t, &d)
+		if d.Decision != "open" {
+			t.Fatalf("drive-up = %+v", d)
+		}
+		// The second SUV spot is still free: the retry admitted nobody.
+		if d := scan(t, in, entry, map[string]any{"size": "SUV"}); d.Decision != "open" {
+			t.Errorf("another SUV after a retried scan = %+v; want admitted to the other large spot", d)
+		}
+	})
+}

@@ -101,11 +101,13 @@ func withIdempotency(log *slog.Logger, store parking.Store, clock parking.Clock,
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 
-		// Without an account, keys are scoped to the client's address, so one
-		// client's key never replays to another.
+		// Keys are scoped to who sends them: a user, a gate device, or (without
+		// either) the client's address, so one caller's key never replays to another.
 		userID := anonymousKeyUser + ":" + clientAddress(r)
 		if u, ok := currentUser(r); ok {
 			userID = u.ID
+		} else if g, ok := currentGate(r); ok {
+			userID = "gate:" + g.ID
 		}
 		hash := requestHash(r.Method, r.URL.RequestURI(), string(body))
 		now := clock.Now()

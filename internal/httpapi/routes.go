@@ -72,7 +72,9 @@ func addRoutes(mux *router, s Services) {
 	// Gates: passes, scans, the entry/exit log and operators' actions.
 	mux.Handle("GET /api/v1/reservations/{reservation}/pass", handlePass(log, store, s.Gates))
 	mux.Handle("GET /api/v1/reservations/{reservation}/pass.png", handlePassPNG(log, store, s.Gates))
-	mux.Handle("POST /api/v1/gates/{gate}/scans", handleScan(log, store, s.Gates))
+	// A device that retries a scan after a lost answer, with the same key, gets
+	// the same decision: the barrier opens for the car it let in.
+	mux.Handle("POST /api/v1/gates/{gate}/scans", idempotent(handleScan(log, store, s.Gates)))
 	mux.Handle("POST /api/v1/gates/{gate}/open", handleOpenGate(log, store, s.Gates))
 	mux.Handle("GET /api/v1/lots/{lot}/gate-events", handleGateEvents(log, store, clock))
 	mux.Handle("POST /api/v1/reservations/{reservation}/checkout", handleReservationAction(log, store, s.Gates, "checkout"))
