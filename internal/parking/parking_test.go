@@ -93,6 +93,24 @@ func TestPrice(t *testing.T) {
 	}
 }
 
+// TestPriceNoOverflow: at the policy's bounds, prices stay positive.
+func TestPriceNoOverflow(t *testing.T) {
+	p := parking.DefaultPolicy()
+	p.MaxStay = parking.MaxMaxStay
+	p.OverstayPercent = parking.MaxOverstayPercent
+	p.Rates[parking.Large] = parking.Rate{Hourly: parking.MaxRate, DailyMax: 0}
+	if err := p.Validate(); err != nil {
+		t.Fatalf("a policy at its bounds = %v; want valid", err)
+	}
+	t0 := time.Date(2030, 1, 7, 8, 0, 0, 0, time.UTC)
+	if got, _ := p.Price(parking.Large, t0, t0.Add(time.Duration(p.MaxStay))); got <= 0 {
+		t.Errorf("Price at the bounds = %d; want positive", got)
+	}
+	if got := p.OverstayPrice(parking.Large, 30*24*time.Hour); got <= 0 {
+		t.Errorf("OverstayPrice at the bounds = %d; want positive", got)
+	}
+}
+
 func TestOverstayPrice(t *testing.T) {
 	p := parking.DefaultPolicy() // standard 300/h at 150%: 450/h
 	if got := p.OverstayPrice(parking.Standard, 20*time.Minute); got != 225 {
@@ -136,6 +154,10 @@ func TestPolicyValidate(t *testing.T) {
 		func(p *parking.Policy) { p.OverstayGrace = -1 },
 		func(p *parking.Policy) { p.Rates[parking.Large] = parking.Rate{Hourly: -1} },
 		func(p *parking.Policy) { p.OverstayPercent = -5 },
+		func(p *parking.Policy) { p.OverstayPercent = parking.MaxOverstayPercent + 1 },
+		func(p *parking.Policy) { p.Rates[parking.Compact] = parking.Rate{Hourly: parking.MaxRate + 1} },
+		func(p *parking.Policy) { p.Rates[parking.Compact] = parking.Rate{Hourly: 1, DailyMax: 1 << 62} },
+		func(p *parking.Policy) { p.MaxStay = parking.MaxMaxStay + 1 },
 	}
 	for i, mutate := range bad {
 		p := parking.DefaultPolicy()

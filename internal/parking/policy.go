@@ -76,6 +76,14 @@ func (p *Policy) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Bounds on a policy: far above any real price or stay, and far below where the
+// integer arithmetic of Price and OverstayPrice could overflow.
+const (
+	MaxRate            = 100_000_000 // minor units per hour or per day
+	MaxOverstayPercent = 10_000
+	MaxMaxStay         = Duration(366 * 24 * time.Hour)
+)
+
 // Validate reports the first field that cannot work.
 func (p Policy) Validate() error {
 	positive := []struct {
@@ -95,16 +103,19 @@ func (p Policy) Validate() error {
 			return Errorf(EINVALID, "policy %s must not be negative", name)
 		}
 	}
-	if p.OverstayPercent < 0 {
-		return Errorf(EINVALID, "policy overstay_percent must not be negative")
+	if p.OverstayPercent < 0 || p.OverstayPercent > MaxOverstayPercent {
+		return Errorf(EINVALID, "policy overstay_percent must be between 0 and %d", MaxOverstayPercent)
+	}
+	if p.MaxStay > MaxMaxStay {
+		return Errorf(EINVALID, "policy max_stay must be at most %s", time.Duration(MaxMaxStay))
 	}
 	for _, s := range Sizes {
 		r, ok := p.Rates[s]
 		if !ok {
 			return Errorf(EINVALID, "policy rates: missing a rate for %s", s)
 		}
-		if r.Hourly < 0 || r.DailyMax < 0 {
-			return Errorf(EINVALID, "policy rates: %s must not be negative", s)
+		if r.Hourly < 0 || r.DailyMax < 0 || r.Hourly > MaxRate || r.DailyMax > MaxRate {
+			return Errorf(EINVALID, "policy rates: %s must be between 0 and %d", s, MaxRate)
 		}
 	}
 	return nil
