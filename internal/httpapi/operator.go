@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"regexp"
 	"strings"
@@ -62,22 +63,19 @@ func forbidNonManagers(u parking.User) error {
 // not silently become its default.
 type policyJSON parking.Policy
 
-// decodePolicy reads a policy object. A field it omits takes its value from
-// parking.DefaultPolicy, not from the lot's current policy; rates, when given,
-// replace all rates and must name every size.
-func decodePolicy(raw json.RawMessage) (parking.Policy, error) {
+// decodePolicy reads a policy object over base: a field it omits keeps base's
+// value (the defaults for a new lot, the current policy for an edit), and a
+// size it names in rates replaces that size's rate only.
+func decodePolicy(raw json.RawMessage, base parking.Policy) (parking.Policy, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return parking.Policy{}, parking.Errorf(parking.EINVALID, "policy must be a JSON object")
 	}
-	p := policyJSON(parking.DefaultPolicy())
-	p.Rates = nil
+	p := policyJSON(base)
+	p.Rates = maps.Clone(base.Rates) // decoding merges into the map: never into base's
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
 		return parking.Policy{}, parking.Errorf(parking.EINVALID, "policy: %s", parking.ErrorMessage(decodeError(err)))
-	}
-	if p.Rates == nil {
-		p.Rates = parking.DefaultPolicy().Rates
 	}
 	return parking.Policy(p), nil
 }
@@ -166,7 +164,7 @@ func handleCreateLot(log *slog.Logger, store parking.Store, clock parking.Clock)
 			lot.OperatorID = me.OperatorID
 		}
 		if given(req.Policy) {
-			p, err := decodePolicy(req.Policy)
+			p, err := decodePolicy(req.Policy, parking.DefaultPolicy())
 			if err != nil {
 				writeError(w, r, log, err)
 				return
@@ -218,10 +216,9 @@ type lotPatch struct {
 	Policy   json.RawMessage `json:"policy"`
 }
 
-// handleUpdateLot changes the fields a request names. A policy replaces the
-// whole policy: its omitted fields take their defaults (parking.DefaultPolicy),
-// not their current values, so send the whole policy to change one field of it.
-// The operator and creation time never change.
+// handleUpdateLot changes the fields a request names. Inside a policy too, only
+// the fields sent change, and a rate sent for one size leaves the other sizes'
+// rates alone. The operator and creation time never change.
 func handleUpdateLot(log *slog.Logger, store parking.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := requireUser(w, r, log)
@@ -247,7 +244,7 @@ func handleUpdateLot(log *slog.Logger, store parking.Store) http.Handler {
 		set(&lot.Lat, req.Lat)
 		set(&lot.Lng, req.Lng)
 		if given(req.Policy) {
-			if lot.Policy, err = decodePolicy(req.Policy); err != nil {
+			if lot.Policy, err = decodePolicy(req.Policy, lot.Policy); err != nil {
 				writeError(w, r, log, err)
 				return
 			}

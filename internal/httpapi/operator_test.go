@@ -168,8 +168,8 @@ func TestOperatorRunsALot(t *testing.T) {
 		}
 		op.must(http.StatusOK, &lot, "PATCH", path, map[string]any{"name": "Harbour Garage East", "policy": map[string]any{"rates": rates}})
 		if lot.Name != "Harbour Garage East" || lot.Address != "9 Quay St" || lot.Policy.Rates[parking.Standard].Hourly != 600 ||
-			lot.Policy.HoldTTL != parking.DefaultPolicy().HoldTTL {
-			t.Errorf("PATCH lot = %+v; want renamed, address kept, standard 600/h, hold_ttl back to its default", lot)
+			lot.Policy.HoldTTL != parking.Duration(7*time.Minute) {
+			t.Errorf("PATCH lot = %+v; want renamed, address kept, standard 600/h, hold_ttl kept at 7m", lot)
 		}
 		second := hold("456")
 		if second.Amount != 600 {
@@ -368,7 +368,7 @@ func TestOperatorBadInputs(t *testing.T) {
 			{"no coordinates", "POST", "/api/v1/lots", map[string]any{"name": "N", "address": "A", "time_zone": "UTC", "currency": "USD"}, 422, parking.EVALIDATION, "lat"},
 			{"misspelt policy field", "POST", "/api/v1/lots", goodLot(map[string]any{"policy": map[string]any{"hold_tl": "7m"}}), 400, parking.EINVALID, ""},
 			{"bad policy duration", "PATCH", lot, map[string]any{"policy": map[string]any{"hold_ttl": "soon"}}, 400, parking.EINVALID, ""},
-			{"rates missing a size", "PATCH", lot, map[string]any{"policy": map[string]any{"rates": map[string]any{"standard": map[string]int{"hourly": 1}}}}, 422, parking.EVALIDATION, "policy"},
+			{"rate out of bounds", "PATCH", lot, map[string]any{"policy": map[string]any{"rates": map[string]any{"standard": map[string]int64{"hourly": parking.MaxRate + 1}}}}, 422, parking.EVALIDATION, "policy"},
 			{"patch bad currency", "PATCH", lot, map[string]any{"name": "Fine", "currency": "US"}, 422, parking.EVALIDATION, "currency"},
 			{"patch bad time zone", "PATCH", lot, map[string]any{"time_zone": "Nowhere"}, 422, parking.EVALIDATION, "time_zone"},
 			{"patch empty name", "PATCH", lot, map[string]any{"name": "  "}, 422, parking.EVALIDATION, "name"},
@@ -494,4 +494,24 @@ func TestSpotShrink(t *testing.T) {
 		e.clock.Advance(10 * time.Minute)
 		op.must(http.StatusOK, &sp, "PATCH", path, map[string]any{"size": "motorcycle"})
 	})
+}
+
+// TestPolicyPatchMerges: editing one policy field keeps the others, and a rate
+// for one size leaves the other sizes' rates alone.
+func TestPolicyPatchMerges(t *testing.T) {
+	e := newAPI(t, teststore.Backend{Name: "sqlite", Open: teststore.OpenSQLite})
+	op := mustSignIn(t, e, parking.RoleOperator, e.fixture.Operator.ID)
+	path := "/api/v1/lots/" + e.fixture.Lot.ID
+	op.must(200, nil, "PATCH", path, map[string]any{"policy": map[string]any{"rates": map[string]any{"large": map[string]int{"hourly": 900, "daily_max": 5000}}}})
+	op.must(200, nil, "PATCH", path, map[string]any{"policy": map[string]any{"hold_ttl": "7m"}})
+	got, err := e.store.Lot(t.Context(), e.fixture.Lot.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := parking.DefaultPolicy()
+	want.HoldTTL = parking.Duration(7 * time.Minute)
+	want.Rates[parking.Large] = parking.Rate{Hourly: 900, DailyMax: 5000}
+	if !reflect.DeepEqual(got.Policy, want) {
+		t.Errorf("policy after two edits = %+v; want %+v", got.Policy, want)
+	}
 }
