@@ -1,0 +1,66 @@
+package auth_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"parkd/internal/auth"
+)
+
+func TestPasswordHash(t *testing.T) {
+	h := auth.HashPassword("correct horse battery")
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Errorf("hash = %q; want argon2id with OWASP's parameters", h)
+	}
+	if h == auth.HashPassword("correct horse battery") {
+		t.Errorf("two hashes of one password are equal; want a fresh salt each time")
+	}
+	for pw, want := range map[string]bool{"correct horse battery": true, "correct horse batterY": false, "": false} {
+		if ok, err := auth.CheckPassword(h, pw); err != nil || ok != want {
+			t.Errorf("CheckPassword(%q) = %v, %v; want %v", pw, ok, err, want)
+		}
+	}
+	for _, bad := range []string{"", "plain", "$argon2i$v=19$m=1,t=1,p=1$AA$AA", "$argon2id$v=18$m=1,t=1,p=1$AA$AA", "$argon2id$v=19$m=x$AA$AA", "$argon2id$v=19$m=1,t=1,p=1$!!$AA"} {
+		if _, err := auth.CheckPassword(bad, "x"); err == nil {
+			t.Errorf("CheckPassword(%q) = nil error; want the hash refused", bad)
+		}
+	}
+}
+
+func TestTokens(t *testing.T) {
+	tok, hash := auth.NewToken("pks_")
+	if !strings.HasPrefix(tok, "pks_") || len(tok) < 40 || auth.HashToken(tok) != hash || strings.Contains(hash, tok) {
+		t.Errorf("NewToken = %q, %q", tok, hash)
+	}
+	if other, _ := auth.NewToken("pks_"); other == tok {
+		t.Errorf("two tokens are equal")
+	}
+}
+
+func TestThrottle(t *testing.T) {
+	th := auth.NewThrottle(3, 15*time.Minute)
+	t0 := time.Date(2030, 1, 7, 8, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		if w := th.Wait("a", t0); w != 0 {
+			t.Fatalf("after %d failures Wait = %s; want 0", i, w)
+		}
+		th.Fail("a", t0.Add(time.Duration(i)*time.Minute))
+	}
+	if w := th.Wait("a", t0.Add(3*time.Minute)); w != 14*time.Minute {
+		t.Errorf("after 3 failures Wait = %s; want 14m (15m from the last one)", w)
+	}
+	if w := th.Wait("b", t0); w != 0 {
+		t.Errorf("another key waits %s; want 0", w)
+	}
+	if w := th.Wait("a", t0.Add(17*time.Minute)); w != 0 {
+		t.Errorf("after the window Wait = %s; want 0", w)
+	}
+	th.Fail("c", t0)
+	th.Fail("c", t0)
+	th.Fail("c", t0)
+	th.Reset("c")
+	if w := th.Wait("c", t0); w != 0 {
+		t.Errorf("after Reset Wait = %s; want 0", w)
+	}
+}
