@@ -270,3 +270,45 @@ func TestScanRetry(t *testing.T) {
 		}
 	})
 }
+
+// TestDriveUpsRace: many cars arrive at once at several entry gates; exactly as
+// many are admitted as there are spots that fit, each to its own spot.
+func TestDriveUpsRace(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		e := newAPI(t, b)
+		var gates []*client
+		var ids []parking.Gate
+		for range 4 {
+			c, g := mustGate(t, e, parking.Entry)
+			gates, ids = append(gates, c), append(ids, g)
+		}
+		const cars = 12 // for the fixture's 2 large spots
+		decisions := make([]gate.Decision, cars)
+		done := make(chan struct{})
+		for i := range cars {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				resp := gates[i%4].do("POST", "/api/v1/gates/"+ids[i%4].ID+"/scans", map[string]any{"size": "large"})
+				resp.into(t, &decisions[i])
+			}()
+		}
+		for range cars {
+			<-done
+		}
+		spots := map[string]bool{}
+		for _, d := range decisions {
+			switch {
+			case d.Decision == "open":
+				if spots[d.SpotID] {
+					t.Fatalf("two cars admitted to spot %s", d.SpotLabel)
+				}
+				spots[d.SpotID] = true
+			case d.Reason != gate.ReasonLotFull:
+				t.Fatalf("a racing drive-up got %+v; want open or lot_full", d)
+			}
+		}
+		if len(spots) != 2 {
+			t.Errorf("%d of %d racing drive-ups admitted; want exactly 2 (the large spots)", len(spots), cars)
+		}
+	})
+}
