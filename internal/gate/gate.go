@@ -71,8 +71,12 @@ var ErrNoPass = parking.Errorf(parking.ESTATUS, "a pass is issued once the reser
 // PassFor issues the pass of a confirmed or checked-in reservation: valid from
 // the lot's early-arrival time before the start.
 func (s *Service) PassFor(ctx context.Context, r parking.Reservation) (Pass, error) {
-	if r.Status != parking.StatusConfirmed && r.Status != parking.StatusCheckedIn {
+	switch r.Status {
+	case parking.StatusConfirmed, parking.StatusCheckedIn:
+	case parking.StatusHeld:
 		return Pass{}, ErrNoPass
+	default:
+		return Pass{}, parking.Errorf(parking.ESTATUS, "this reservation is %s: it has no pass any more", r.Status)
 	}
 	lot, err := s.store.Lot(ctx, r.LotID)
 	if err != nil {
