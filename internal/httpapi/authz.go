@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"net/http"
 
 	"parkd/internal/parking"
 )
@@ -24,6 +26,21 @@ func managedLot(ctx context.Context, store parking.Store, u parking.User, lotID 
 		return parking.Lot{}, parking.Errorf(parking.EFORBIDDEN, "you do not run this lot")
 	}
 	return lot, nil
+}
+
+// requireManagedLot returns the signed-in user and the lot {lot} they run, or
+// answers 401, 403 or 404 and returns false.
+func requireManagedLot(w http.ResponseWriter, r *http.Request, log *slog.Logger, store parking.Store) (parking.User, parking.Lot, bool) {
+	me, ok := requireUser(w, r, log)
+	if !ok {
+		return me, parking.Lot{}, false
+	}
+	lot, err := managedLot(r.Context(), store, me, r.PathValue("lot"))
+	if err != nil {
+		writeError(w, r, log, err)
+		return me, parking.Lot{}, false
+	}
+	return me, lot, true
 }
 
 // visibleReservation returns a reservation u may see: their own, one in a lot

@@ -149,15 +149,11 @@ func handleGateEvents(log *slog.Logger, store parking.Store, clock parking.Clock
 		Events []parking.GateEvent `json:"events"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
 			return
 		}
-		lot, err := managedLot(r.Context(), store, me, r.PathValue("lot"))
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
+		var err error
 		q := r.URL.Query()
 		now := clock.Now()
 		f := parking.GateEventFilter{Plate: parking.NormalizePlate(q.Get("plate")), ReservationID: q.Get("reservation")}

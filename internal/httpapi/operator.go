@@ -221,15 +221,11 @@ type lotPatch struct {
 // rates alone. The operator and creation time never change.
 func handleUpdateLot(log *slog.Logger, store parking.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
 			return
 		}
-		lot, err := managedLot(r.Context(), store, me, r.PathValue("lot"))
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
+		var err error
 		var req lotPatch
 		if err := decode(w, r, &req); err != nil {
 			writeError(w, r, log, err)
@@ -296,13 +292,8 @@ type levelRequest struct {
 
 func handleCreateLevel(log *slog.Logger, store parking.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
-			return
-		}
-		lot, err := managedLot(r.Context(), store, me, r.PathValue("lot"))
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		var req levelRequest
@@ -346,13 +337,8 @@ func lotLevel(ctx context.Context, store parking.Store, lotID, levelID string) (
 
 func handleUpdateLevel(log *slog.Logger, store parking.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
-			return
-		}
-		lot, err := managedLot(r.Context(), store, me, r.PathValue("lot"))
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		lv, err := lotLevel(r.Context(), store, lot.ID, r.PathValue("level"))
@@ -466,13 +452,8 @@ type spotsResponse struct {
 // problem of every spot is reported with its index ("spots[3].label").
 func handleCreateSpots(log *slog.Logger, store parking.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
-			return
-		}
-		lot, err := managedLot(r.Context(), store, me, r.PathValue("lot"))
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		var req spotsRequest
@@ -572,13 +553,8 @@ func lotSpot(ctx context.Context, store parking.Store, lotID, spotID string) (pa
 // service state do not change here.
 func handleUpdateSpot(log *slog.Logger, store parking.Store, engine *booking.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
-			return
-		}
-		lot, err := managedLot(r.Context(), store, me, r.PathValue("lot"))
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		old, err := lotSpot(r.Context(), store, lot.ID, r.PathValue("spot"))
@@ -642,13 +618,8 @@ type outOfServiceResponse struct {
 // cancels them. The body may be empty: no force, no reason.
 func handleOutOfService(log *slog.Logger, store parking.Store, engine *booking.Service, pay *payments.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		me, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
-			return
-		}
-		lot, err := managedLot(r.Context(), store, me, r.PathValue("lot"))
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		sp, err := lotSpot(r.Context(), store, lot.ID, r.PathValue("spot"))
@@ -696,13 +667,8 @@ func handleOutOfService(log *slog.Logger, store parking.Store, engine *booking.S
 // handleInService lets a spot be booked again.
 func handleInService(log *slog.Logger, store parking.Store, engine *booking.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
-			return
-		}
-		lot, err := managedLot(r.Context(), store, me, r.PathValue("lot"))
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		sp, err := lotSpot(r.Context(), store, lot.ID, r.PathValue("spot"))
@@ -726,13 +692,8 @@ func handleLotReservations(log *slog.Logger, store parking.Store, clock parking.
 		Reservations []parking.Reservation `json:"reservations"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
-			return
-		}
-		lot, err := managedLot(r.Context(), store, me, r.PathValue("lot"))
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		q := r.URL.Query()
@@ -775,13 +736,8 @@ func handleCreateGate(log *slog.Logger, store parking.Store, clock parking.Clock
 		Key  string       `json:"key"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
-			return
-		}
-		lot, err := managedLot(r.Context(), store, me, r.PathValue("lot"))
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		var req gateRequest
@@ -814,13 +770,8 @@ func handleListGates(log *slog.Logger, store parking.Store) http.Handler {
 		Gates []parking.Gate `json:"gates"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
-			return
-		}
-		lot, err := managedLot(r.Context(), store, me, r.PathValue("lot"))
-		if err != nil {
-			writeError(w, r, log, err)
 			return
 		}
 		gates, err := store.Gates(r.Context(), lot.ID)
