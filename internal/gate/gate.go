@@ -251,37 +251,33 @@ func (s *Service) driveUp(ctx context.Context, g parking.Gate, sc Scan) (Decisio
 
 // opened is an open decision naming the reservation's spot.
 func (s *Service) opened(ctx context.Context, r parking.Reservation, reason, message string) Decision {
-	d := Decision{Decision: parking.Open, Reason: reason, ReservationID: r.ID, SpotID: r.SpotID, Currency: r.Currency}
-	if sp, err := s.store.Spot(ctx, r.SpotID); err == nil {
-		d.SpotLabel = sp.Label
-		d.Message = message + sp.Label + "."
-	} else {
-		d.Message = "Welcome."
-	}
-	return d
-}
-
-// AmountDue is what r owes at the exit at now: a drive-up's time, or a booking's
-// overstay past its end plus the grace (charged from the end).
-func (s *Service) AmountDue(ctx context.Context, r parking.Reservation, now time.Time) (amount int64, purpose string, err error) {
-	lot, err := s.store.Lot(ctx, r.LotID)
-	if err != nil {
-		return 0, "", err
-	}
 	sp, err := s.store.Spot(ctx, r.SpotID)
 	if err != nil {
-		return 0, "", err
+		return Decision{Decision: parking.Open, Reason: reason, ReservationID: r.ID, SpotID: r.SpotID, Currency: r.Currency, Message: "Welcome."}
 	}
+	return openedAt(r, sp, reason, message)
+}
+
+// openedAt is an open decision naming spot, which the caller has read already.
+func openedAt(r parking.Reservation, spot parking.Spot, reason, message string) Decision {
+	return Decision{Decision: parking.Open, Reason: reason, ReservationID: r.ID, SpotID: r.SpotID, Currency: r.Currency,
+		SpotLabel: spot.Label, Message: message + spot.Label + "."}
+}
+
+// amountDue is what r, parked on spot in lot, owes at the exit at now: a
+// drive-up's time, or a booking's overstay past its end plus the grace
+// (charged from the end).
+func amountDue(lot parking.Lot, spot parking.Spot, r parking.Reservation, now time.Time) (amount int64, purpose string, err error) {
 	if r.UserID == "" { // a drive-up pays for the time it stayed
 		from := r.StartsAt
 		if r.CheckedInAt != nil {
 			from = *r.CheckedInAt
 		}
-		amount, err := lot.Policy.Price(sp.Size, from, now)
+		amount, err := lot.Policy.Price(spot.Size, from, now)
 		return amount, parking.PurposeBooking, err
 	}
 	if now.After(r.EndsAt.Add(time.Duration(lot.Policy.OverstayGrace))) {
-		return lot.Policy.OverstayPrice(sp.Size, now.Sub(r.EndsAt)), parking.PurposeOverstay, nil
+		return lot.Policy.OverstayPrice(spot.Size, now.Sub(r.EndsAt)), parking.PurposeOverstay, nil
 	}
 	return 0, parking.PurposeOverstay, nil
 }
@@ -302,7 +298,15 @@ func (s *Service) exit(ctx context.Context, g parking.Gate, sc Scan) (Decision, 
 		return deny(ReasonNotInside, "This pass did not come in."), r, nil
 	}
 	now := s.clock.Now()
-	amount, purpose, err := s.AmountDue(ctx, r, now)
+	lot, err := s.store.Lot(ctx, r.LotID)
+	if err != nil {
+		return Decision{}, r, err
+	}
+	spot, err := s.store.Spot(ctx, r.SpotID)
+	if err != nil {
+		return Decision{}, r, err
+	}
+	amount, purpose, err := amountDue(lot, spot, r, now)
 	if err != nil {
 		return Decision{}, r, err
 	}
@@ -334,7 +338,7 @@ func (s *Service) exit(ctx context.Context, g parking.Gate, sc Scan) (Decision, 
 	if err != nil {
 		return Decision{}, r, err
 	}
-	d2 := s.opened(ctx, out, ReasonOK, "Goodbye. You parked at ")
+	d2 := openedAt(out, spot, ReasonOK, "Goodbye. You parked at ")
 	d2.Paid = paid
 	return d2, out, nil
 }
