@@ -76,3 +76,49 @@ func TestRefundRetried(t *testing.T) {
 		}
 	})
 }
+
+// TestRefundRace: refunds of one reservation racing (an operator's forced
+// cancellation, a retried cancel, the retry job) pay back once.
+func TestRefundRace(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		ctx := context.Background()
+		s := b.Open(t)
+		clock := parkingtest.NewClock(storetest.T0)
+		engine := booking.New(s, clock)
+		gw := payments.NewSandbox("whsec_x", clock)
+		svc := payments.New(s, gw, engine, clock, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+		f := storetest.MustFixture(t, s)
+		u := storetest.MustUser(t, s, "ada@example.com")
+		r, err := engine.Hold(ctx, booking.HoldRequest{LotID: f.Lot.ID, SpotID: f.Spots[5].ID, VehicleSize: parking.Standard,
+			UserID: u.ID, Plate: "AB1", StartsAt: storetest.T0.Add(time.Hour), EndsAt: storetest.T0.Add(2 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Pay(ctx, r, payments.CardVisa); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 8)
+		for range 8 {
+			go func() {
+				_, err := svc.RefundReservation(ctx, r.ID)
+				errs <- err
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Errorf("RefundReservation racing = %v", err)
+			}
+		}
+		ps, _ := s.ReservationPayments(ctx, r.ID)
+		refunds := 0
+		for _, p := range ps {
+			if p.Kind == parking.Refund && p.Status != parking.PaymentFailed {
+				refunds++
+			}
+		}
+		charges, _ := gw.Charges(ctx, storetest.T0.Add(-time.Hour))
+		if refunds != 1 || len(charges) != 1 || charges[0].Refunded != r.Amount {
+			t.Errorf("after 8 racing refunds: %d refund rows, gateway refunded %+v; want 1 row and %d refunded once", refunds, charges, r.Amount)
+		}
+	})
+}
