@@ -281,6 +281,8 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 
+	NotificationStore // notify.go
+
 	CreateOperator(ctx context.Context, o *Operator) error
 	Operator(ctx context.Context, id string) (Operator, error)
 
@@ -416,4 +418,11 @@ type Store interface {
 
 	// Events lists a lot's events after seq, oldest first, at most limit.
 	Events(ctx context.Context, lotID string, afterSeq int64, limit int) ([]Event, error)
+	// EventsSince lists the events of every lot whose seq is above afterSeq or
+	// in missing, by seq, at most limit. Readers that follow the outbox use
+	// missing to look again for seqs they skipped: on PostgreSQL a lower seq can
+	// commit after a higher one.
+	EventsSince(ctx context.Context, afterSeq int64, missing []int64, limit int) ([]Event, error)
+	// LastEventSeq is the highest seq written so far (0 when there is none).
+	LastEventSeq(ctx context.Context) (int64, error)
 }

@@ -182,8 +182,35 @@ func (s *Store) SetSpotInService(ctx context.Context, spotID string, inService b
 
 // Events lists a lot's events after seq, oldest first.
 func (s *Store) Events(ctx context.Context, lotID string, afterSeq int64, limit int) ([]parking.Event, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
+	return s.queryEvents(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
 		WHERE lot_id = ? AND seq > ? ORDER BY seq LIMIT ?`, lotID, afterSeq, limit)
+}
+
+// EventsSince lists every lot's events after afterSeq or in missing. One
+// writer numbers SQLite's events in commit order, so missing seqs never turn
+// up later; they are looked up all the same, as the contract says.
+func (s *Store) EventsSince(ctx context.Context, afterSeq int64, missing []int64, limit int) ([]parking.Event, error) {
+	if len(missing) == 0 {
+		return s.queryEvents(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
+			WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+	}
+	list, err := json.Marshal(missing)
+	if err != nil {
+		return nil, err
+	}
+	return s.queryEvents(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
+		WHERE seq > ? OR seq IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`, afterSeq, string(list), limit)
+}
+
+// LastEventSeq is the highest event seq.
+func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seq)
+	return seq, err
+}
+
+func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]parking.Event, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"Bookings", testBookings},
 		{"UserReservations", testUserReservations},
 		{"Events", testEvents},
+		{"EventsSince", testEventsSince},
 	}
 	for _, tt := range append(append(accountTests(), paymentTests()...), gateTests()...) {
 		tests = append(tests, struct {
@@ -553,6 +554,43 @@ func testEvents(t *testing.T, s parking.Store) {
 	}
 	if none, _ := s.Events(ctx, other.ID, 0, 100); len(none) != 0 {
 		t.Errorf("Events(other lot) = %+v; want none", none)
+	}
+}
+
+// testEventsSince: the whole outbox in seq order, after a seq or at seqs
+// asked for again.
+func testEventsSince(t *testing.T, s parking.Store) {
+	if last, err := s.LastEventSeq(ctx); err != nil || last != 0 {
+		t.Fatalf("LastEventSeq() on an empty store = %d, %v; want 0", last, err)
+	}
+	f := MustFixture(t, s)
+	other := f.Lot
+	other.ID = parking.NewID("lot")
+	if err := s.CreateLot(ctx, &other); err != nil {
+		t.Fatalf("CreateLot: %v", err)
+	}
+	for i := range 3 {
+		f.MustHold(t, s, f.Spots[i].ID, T0, T0.Add(time.Hour), T0.Add(2*time.Hour))
+	}
+	if err := s.SetSpotInService(ctx, f.Spots[3].ID, false, T0); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.EventsSince(ctx, 0, nil, 100)
+	if err != nil || len(all) != 4 {
+		t.Fatalf("EventsSince(0) = %d events, %v; want 4", len(all), err)
+	}
+	if all[3].Type != "spot.out_of_service" || all[3].SpotID != f.Spots[3].ID {
+		t.Errorf("EventsSince(0)[3] = %+v; want spot.out_of_service of spot 3", all[3])
+	}
+	if last, err := s.LastEventSeq(ctx); err != nil || last != all[3].Seq {
+		t.Errorf("LastEventSeq() = %d, %v; want %d", last, err, all[3].Seq)
+	}
+	got, err := s.EventsSince(ctx, all[2].Seq, []int64{all[0].Seq, all[1].Seq + 1000}, 100)
+	if err != nil || len(got) != 2 || got[0].Seq != all[0].Seq || got[1].Seq != all[3].Seq {
+		t.Errorf("EventsSince(after %d, missing %d) = %+v, %v; want events 1 and 4", all[2].Seq, all[0].Seq, got, err)
+	}
+	if page, _ := s.EventsSince(ctx, 0, nil, 2); len(page) != 2 || page[1].Seq != all[1].Seq {
+		t.Errorf("EventsSince(0, limit 2) = %+v; want the first 2", page)
 	}
 }
 
