@@ -37,6 +37,7 @@ type Policy struct {
 	BillingIncrement Duration      `json:"billing_increment"` // time is billed in started increments of this
 	OverstayPercent  int64         `json:"overstay_percent"`  // overstay price as a percentage of the hourly rate
 	Rates            map[Size]Rate `json:"rates"`
+	Reminders        bool          `json:"reminders"` // drivers get reminders before the start and the end
 }
 
 // DefaultPolicy returns the policy a new lot gets unless told otherwise.
@@ -50,6 +51,7 @@ func DefaultPolicy() Policy {
 		CancelCutoff:     0,
 		BillingIncrement: Duration(15 * time.Minute),
 		OverstayPercent:  150,
+		Reminders:        true,
 		Rates: map[Size]Rate{
 			Motorcycle: {Hourly: 100, DailyMax: 1000},
 			Compact:    {Hourly: 250, DailyMax: 2000},

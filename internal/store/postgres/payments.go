@@ -35,11 +35,18 @@ func (s *Store) CreatePayment(ctx context.Context, p *parking.Payment) error {
 	if p.Purpose == "" {
 		p.Purpose = parking.PurposeBooking
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO payments (id, reservation_id, user_id, kind, amount, currency, status, gateway,
-			gateway_id, payment_method, card_brand, card_last4, failure_code, refund_of, purpose, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+	// A payment created succeeded announces itself in the same statement.
+	_, err := s.pool.Exec(ctx, `WITH p AS (
+			INSERT INTO payments (id, reservation_id, user_id, kind, amount, currency, status, gateway,
+				gateway_id, payment_method, card_brand, card_last4, failure_code, refund_of, purpose, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			RETURNING reservation_id, status
+		)
+		INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+		SELECT r.lot_id, $18, r.spot_id, r.id, $16 FROM reservations r, p WHERE r.id = p.reservation_id AND p.status = 'succeeded'`,
 		p.ID, p.ReservationID, nullable(p.UserID), p.Kind, p.Amount, p.Currency, p.Status, p.Gateway,
-		p.GatewayID, p.PaymentMethod, p.CardBrand, p.CardLast4, p.FailureCode, nullable(p.RefundOf), p.Purpose, p.CreatedAt, p.UpdatedAt)
+		p.GatewayID, p.PaymentMethod, p.CardBrand, p.CardLast4, p.FailureCode, nullable(p.RefundOf), p.Purpose, p.CreatedAt, p.UpdatedAt,
+		parking.PaymentEventType(*p))
 	return classify(err, "payment")
 }
 
@@ -142,6 +149,11 @@ func (s *Store) UpdatePayment(ctx context.Context, u parking.PaymentUpdate) (par
 			}
 			if err != nil {
 				return err
+			}
+			if p.Status == parking.PaymentSucceeded {
+				if _, err := tx.Exec(ctx, insertPaymentEvent, parking.PaymentEventType(p), at, p.ReservationID); err != nil {
+					return err
+				}
 			}
 			if !u.Confirm || u.To != parking.PaymentSucceeded {
 				r, err = reservationIn(ctx, tx, p.ReservationID)
@@ -289,3 +301,8 @@ func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, lim
 	}
 	return ps, classify(err, "payment")
 }
+
+// insertPaymentEvent announces that a payment succeeded ($1 the event type, $2
+// the time), as an event of its reservation's ($3) lot and spot.
+const insertPaymentEvent = `INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+	SELECT lot_id, $1, spot_id, id, $2 FROM reservations WHERE id = $3`

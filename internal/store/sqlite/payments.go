@@ -27,11 +27,17 @@ func (s *Store) CreatePayment(ctx context.Context, p *parking.Payment) error {
 	if p.Purpose == "" {
 		p.Purpose = parking.PurposeBooking
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO payments (id, reservation_id, user_id, kind, amount, currency, status, gateway,
-		gateway_id, payment_method, card_brand, card_last4, failure_code, refund_of, purpose, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, p.ReservationID, nullString(p.UserID), p.Kind, p.Amount, p.Currency, p.Status, p.Gateway, p.GatewayID,
-		p.PaymentMethod, p.CardBrand, p.CardLast4, p.FailureCode, nullString(p.RefundOf), p.Purpose, micros(p.CreatedAt), micros(p.UpdatedAt))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO payments (id, reservation_id, user_id, kind, amount, currency, status, gateway,
+			gateway_id, payment_method, card_brand, card_last4, failure_code, refund_of, purpose, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.ReservationID, nullString(p.UserID), p.Kind, p.Amount, p.Currency, p.Status, p.Gateway, p.GatewayID,
+			p.PaymentMethod, p.CardBrand, p.CardLast4, p.FailureCode, nullString(p.RefundOf), p.Purpose, micros(p.CreatedAt), micros(p.UpdatedAt))
+		if err != nil || p.Status != parking.PaymentSucceeded {
+			return err
+		}
+		return insertPaymentEvent(ctx, tx, *p, p.CreatedAt)
+	})
 	if parking.ErrorCode(classify(err, "payment")) == parking.ECONFLICT {
 		return parking.Errorf(parking.ECONFLICT, "a payment for this reservation is already pending or succeeded")
 	}
@@ -114,6 +120,11 @@ func (s *Store) UpdatePayment(ctx context.Context, u parking.PaymentUpdate) (par
 		if err != nil {
 			return classify(err, "payment")
 		}
+		if p.Status == parking.PaymentSucceeded {
+			if err := insertPaymentEvent(ctx, tx, p, u.At); err != nil {
+				return err
+			}
+		}
 		if u.Confirm && u.To == parking.PaymentSucceeded {
 			// Lapsed holds and no-shows of others on the spot do not block, as in Hold.
 			if r, err = scanReservation(tx.QueryRowContext(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE id = ?`, p.ReservationID)); err != nil {
@@ -170,4 +181,12 @@ func (s *Store) DeletePaymentMethod(ctx context.Context, userID string) error {
 func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]parking.Payment, error) {
 	return s.payments(ctx, `SELECT `+paymentColumns+` FROM payments
 		WHERE kind = 'refund' AND status = 'pending' AND created_at < ? ORDER BY created_at, id LIMIT ?`, micros(createdBefore), limit)
+}
+
+// insertPaymentEvent announces, inside tx, that payment p succeeded, as an
+// event of its reservation's lot and spot.
+func insertPaymentEvent(ctx context.Context, tx *sql.Tx, p parking.Payment, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+		SELECT lot_id, ?, spot_id, id, ? FROM reservations WHERE id = ?`, parking.PaymentEventType(p), micros(at), p.ReservationID)
+	return err
 }
