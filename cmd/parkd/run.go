@@ -21,6 +21,7 @@ import (
 	"parkd/internal/gate"
 	"parkd/internal/httpapi"
 	"parkd/internal/jobs"
+	"parkd/internal/live"
 	"parkd/internal/parking"
 	"parkd/internal/pass"
 	"parkd/internal/payments"
@@ -37,6 +38,8 @@ type config struct {
 	payments    string
 	logLevel    slog.Level
 	sweepEvery  time.Duration
+	livePoll    time.Duration
+	origins     []string
 	shutdownMax time.Duration
 }
 
@@ -57,12 +60,20 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	level := fs.String("log-level", env("PARKD_LOG_LEVEL", "info"), "debug, info, warn or error (PARKD_LOG_LEVEL)")
 	fs.StringVar(&c.payments, "payments", env("PARKD_PAYMENTS", "sandbox"), "card gateway: sandbox or stripe (PARKD_PAYMENTS)")
 	fs.DurationVar(&c.sweepEvery, "sweep-every", 5*time.Second, "how often expired holds are swept")
+	fs.DurationVar(&c.livePoll, "live-poll", 25*time.Millisecond, "how often the live map reads new events")
+	origins := fs.String("allowed-origins", env("PARKD_ALLOWED_ORIGINS", ""),
+		"comma-separated hosts, besides parkd's own, whose pages may open the live WebSocket (PARKD_ALLOWED_ORIGINS)")
 	fs.DurationVar(&c.shutdownMax, "shutdown-timeout", 20*time.Second, "how long in-flight requests get to finish on shutdown")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	for _, o := range strings.Split(*origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.origins = append(c.origins, o)
+		}
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return c, fmt.Errorf("--log-level: %w", err)
@@ -137,8 +148,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	hub := live.NewHub(log, store, clock)
 	srv := &http.Server{
-		Handler:           httpapi.NewHandler(httpapi.Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock}),
+		Handler:           httpapi.NewHandler(httpapi.Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock,
+			Live: hub, AllowedOrigins: cfg.origins}),
 		ReadHeaderTimeout: httpapi.ReadHeaderTimeout,
 		ReadTimeout:       httpapi.ReadTimeout,
 		WriteTimeout:      httpapi.WriteTimeout,
@@ -151,6 +164,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Bookings never wait for these: a lapsed hold or a no-show stops blocking
 	// at its deadline. The jobs record and announce what happened, and each
 	// transition happens once, also with several instances.
+	// The live map follows the outbox; stopping it ends the live streams, so
+	// that shutting the server down does not wait for them.
+	go hub.Run(background, cfg.livePoll)
 	go jobs.Every(background, cfg.sweepEvery, log, "expire holds", func(ctx context.Context) error {
 		_, err := engine.ExpireHolds(ctx)
 		return err

@@ -10,6 +10,7 @@ import (
 	"parkd/internal/auth"
 	"parkd/internal/booking"
 	"parkd/internal/gate"
+	"parkd/internal/live"
 	"parkd/internal/parking"
 	"parkd/internal/payments"
 )
@@ -32,6 +33,11 @@ type Services struct {
 	Payments *payments.Service
 	Gates    *gate.Service
 	Clock    parking.Clock
+	// Live follows the outbox for the live map; its Run must be running.
+	Live *live.Hub
+	// AllowedOrigins are the origins, besides parkd's own host, whose pages may
+	// open the live WebSocket (host patterns, as "app.example.com").
+	AllowedOrigins []string
 }
 
 // NewHandler returns the whole HTTP interface, wrapped in request ids, access

@@ -36,6 +36,7 @@ func RunConcurrency(t *testing.T, open Opener) {
 	t.Run("EnsurePassKeyRace", func(t *testing.T) {
 		testEnsurePassKeyRace(t, func(t *testing.T) []parking.Store { return []parking.Store{open(t)} })
 	})
+	t.Run("ClaimNotificationsRace", func(t *testing.T) { testClaimNotificationsRace(t, []parking.Store{open(t)}) })
 }
 
 // Instances opens n stores on one fresh, empty database: n parkd instances
@@ -51,6 +52,7 @@ func RunInstances(t *testing.T, open Instances) {
 	t.Run("EnsurePassKeyRace", func(t *testing.T) {
 		testEnsurePassKeyRace(t, func(t *testing.T) []parking.Store { return open(t, n) })
 	})
+	t.Run("ClaimNotificationsRace", func(t *testing.T) { testClaimNotificationsRace(t, open(t, n)) })
 }
 
 // race runs fn(i) for i in [0, n) at once and returns their errors.

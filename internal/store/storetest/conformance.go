@@ -38,7 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"Events", testEvents},
 		{"EventsSince", testEventsSince},
 	}
-	for _, tt := range append(append(accountTests(), paymentTests()...), gateTests()...) {
+	for _, tt := range append(append(append(accountTests(), paymentTests()...), gateTests()...), notifyTests()...) {
 		tests = append(tests, struct {
 			name string
 			fn   func(t *testing.T, s parking.Store)
