@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"parkd/internal/booking"
 	"parkd/internal/gate"
 	"parkd/internal/httpapi"
+	"parkd/internal/live"
 	"parkd/internal/parking"
 	"parkd/internal/parking/parkingtest"
 	"parkd/internal/pass"
@@ -49,9 +51,14 @@ func newAPI(t *testing.T, b teststore.Backend) apiEnv {
 		t.Fatal(err)
 	}
 	gates := gate.New(s, engine, pay, keys, clock, log)
+	hub := live.NewHub(log, s, clock)
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: engine, Auth: auth.New(s, clock),
-		Payments: pay, Gates: gates, Clock: clock}))
+		Payments: pay, Gates: gates, Clock: clock, Live: hub}))
 	t.Cleanup(srv.Close)
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() { defer close(hubDone); hub.Run(hubCtx, 10*time.Millisecond) }()
+	t.Cleanup(func() { stopHub(); <-hubDone }) // before srv.Close, which waits for live streams to end
 	sandbox.SetWebhookURL(srv.URL + "/api/v1/payments/webhook")
 	return apiEnv{srv: srv, store: s, clock: clock, engine: engine, sandbox: sandbox, pay: pay, gates: gates, fixture: storetest.MustFixture(t, s)}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"parkd/internal/auth"
 	"parkd/internal/booking"
 	"parkd/internal/gate"
+	"parkd/internal/live"
 	"parkd/internal/parking"
 	"parkd/internal/parking/parkingtest"
 	"parkd/internal/pass"
@@ -327,7 +329,7 @@ func specCheckResponse(t *testing.T, doc specDoc, at string, status int, r map[s
 		case status >= 400 && fmt.Sprint(schema) != fmt.Sprint(map[string]any{"$ref": "#/components/schemas/Problem"}):
 			t.Errorf("%s: an error's schema is #/components/schemas/Problem, not %v", at, schema)
 		case status < 400 && !specSuccessTypes[mt]:
-			t.Errorf("%s: a success is application/json (or a text/html page, a text/csv export or an image/png), not %s", at, mt)
+			t.Errorf("%s: a success is application/json (or a text/html page, a text/csv export, an image/png or a text/event-stream), not %s", at, mt)
 		}
 	}
 	if status >= 400 && len(content) == 0 {
@@ -339,8 +341,9 @@ func specCheckResponse(t *testing.T, doc specDoc, at string, status int, r map[s
 }
 
 // specSuccessTypes are the media types a success may have: JSON, and for a few
-// routes a page, an export or an image, which the flow checks only for a body.
-var specSuccessTypes = map[string]bool{"application/json": true, "text/html": true, "text/csv": true, "image/png": true}
+// routes a page, an export, an image or an event stream, which the flow checks
+// only for a body.
+var specSuccessTypes = map[string]bool{"application/json": true, "text/html": true, "text/csv": true, "image/png": true, "text/event-stream": true}
 
 // specKeywords are the schema keywords specChecker understands, and the
 // annotations it may ignore. A schema using anything else is refused, so that
@@ -670,6 +673,9 @@ type specFlow struct {
 	routes    *http.ServeMux // the same routes, to learn which pattern served a request
 	remote    string
 	exchanges []specExchange
+	// reqCtx, when set, is the context of the requests sent (a stream ends
+	// when it does).
+	reqCtx context.Context
 }
 
 func newSpecFlow(t *testing.T, s Services) *specFlow {
@@ -699,6 +705,9 @@ func (f *specFlow) do(method, path string, body any, headers ...string) specExch
 		}
 	}
 	req := httptest.NewRequest(method, path, bytes.NewReader(raw))
+	if f.reqCtx != nil {
+		req = req.WithContext(f.reqCtx)
+	}
 	req.RemoteAddr = f.remote
 	if raw != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -870,7 +879,11 @@ func TestOpenAPIResponses(t *testing.T) {
 		t.Fatal(err)
 	}
 	gates := gate.New(store, engine, pay, keys, clock, log)
-	f := newSpecFlow(t, Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock})
+	hub := live.NewHub(log, store, clock)
+	hubCtx, stopHub := context.WithCancel(t.Context())
+	defer stopHub()
+	go hub.Run(hubCtx, 10*time.Millisecond)
+	f := newSpecFlow(t, Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock, Live: hub})
 	lot := "/api/v1/lots/" + fx.Lot.ID
 	key := func(k string) []string { return []string{"Idempotency-Key", k} }
 	with := func(pairs ...[]string) []string { return slices.Concat(pairs...) }
@@ -945,6 +958,20 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.must(200, "GET", lot+"/availability", nil)
 	f.must(200, "GET", lot+"/availability?size=compact", nil)
 	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/lots/lot_missing/availability", nil)
+
+	// The live feed, as Server-Sent Events: the stream runs until its request
+	// ends, so the request is given a short life.
+	stream, stopStream := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	f.reqCtx = stream
+	if x := f.must(200, "GET", lot+"/live", nil, "Accept", "text/event-stream"); !strings.Contains(string(x.body), `"type":"snapshot"`) {
+		t.Errorf("live feed = %s; want a snapshot first", x.body)
+	}
+	f.reqCtx = nil
+	stopStream()
+	f.mustProblem(426, EUPGRADEREQUIRED, "GET", lot+"/live", nil)
+	f.mustProblem(400, parking.EINVALID, "GET", lot+"/live?to=soon", nil, "Accept", "text/event-stream")
+	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/lots/lot_missing/live", nil, "Accept", "text/event-stream")
+	f.mustProblem(403, parking.EFORBIDDEN, "GET", lot+"/live", nil, "Upgrade", "websocket", "Connection", "Upgrade", "Origin", "https://evil.example")
 	f.mustProblem(400, parking.EINVALID, "GET", lot+"/availability?to=soon", nil)
 
 	// Reservations.

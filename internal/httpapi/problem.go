@@ -38,6 +38,7 @@ var statusOf = map[string]int{
 	"idempotency_key_required":   http.StatusBadRequest,
 	"too_large":                  http.StatusRequestEntityTooLarge,
 	"method_not_allowed":         http.StatusMethodNotAllowed,
+	EUPGRADEREQUIRED:             http.StatusUpgradeRequired,
 	booking.ESPOTHASRESERVATIONS: http.StatusConflict,
 	payments.EDECLINED:           http.StatusPaymentRequired,
 	payments.EINPROGRESS:         http.StatusConflict,

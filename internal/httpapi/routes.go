@@ -56,6 +56,7 @@ func addRoutes(mux *router, s Services) {
 	mux.Handle("GET /api/v1/lots/{lot}/spots", handleListSpots(log, engine, clock))
 	mux.Handle("GET /api/v1/lots/{lot}/spots/{spot}", handleGetSpot(log, store, engine, clock))
 	mux.Handle("GET /api/v1/lots/{lot}/availability", handleAvailability(log, engine, clock))
+	mux.Handle("GET /api/v1/lots/{lot}/live", handleLive(log, s.Live, clock, s.AllowedOrigins))
 
 	// Reservations.
 	mux.Handle("POST /api/v1/reservations", mustBeIdempotent(handleCreateReservation(log, store, engine)))

@@ -1,0 +1,202 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"parkd/internal/live"
+	"parkd/internal/parking"
+)
+
+// The live feed's timing (docs/live.md).
+const (
+	livePingEvery    = 20 * time.Second
+	livePongWithin   = 10 * time.Second
+	liveWriteTimeout = 5 * time.Second
+)
+
+// EUPGRADEREQUIRED answers a plain GET of the live feed.
+const EUPGRADEREQUIRED = "upgrade_required"
+
+// handleLive streams a lot's spot states: over a WebSocket when the request
+// upgrades, as Server-Sent Events when it accepts text/event-stream.
+// allowedOrigins are the origins, besides parkd's own host, whose pages may
+// open the WebSocket.
+func handleLive(log *slog.Logger, hub *live.Hub, clock parking.Clock, allowedOrigins []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+		sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+		if !ws && !sse {
+			writeError(w, r, log, parking.Errorf(EUPGRADEREQUIRED,
+				"the live feed is a WebSocket (send Upgrade: websocket) or Server-Sent Events (send Accept: text/event-stream)"))
+			return
+		}
+		_, from, to, err := windowQuery(r, clock)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		since := r.URL.Query().Get("since")
+		if id := r.Header.Get("Last-Event-ID"); id != "" {
+			since = id
+		}
+		// A stream outlives the server's read and write timeouts, which are
+		// for ordinary requests; it keeps its own (pings, write deadlines).
+		rc := http.NewResponseController(w)
+		rc.SetReadDeadline(time.Time{})
+		rc.SetWriteDeadline(time.Time{})
+
+		if ws && !originAllowed(r, allowedOrigins) {
+			writeError(w, r, log, parking.Errorf(parking.EFORBIDDEN,
+				"a page from %s may not open this feed: only parkd's own pages and PARKD_ALLOWED_ORIGINS may", r.Header.Get("Origin")))
+			return
+		}
+		sub, err := hub.Subscribe(r.Context(), r.PathValue("lot"), from, to, since)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		defer sub.Close()
+		if ws {
+			serveWebSocket(w, r, log, hub, sub, allowedOrigins)
+		} else {
+			serveEvents(w, r, hub, sub)
+		}
+	})
+}
+
+func serveWebSocket(w http.ResponseWriter, r *http.Request, log *slog.Logger, hub *live.Hub, sub *live.Subscription, allowedOrigins []string) {
+	// handleLive checked the Origin.
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return // Accept has answered
+	}
+	defer conn.CloseNow()
+	// Clients only listen: reading in the background answers pings and
+	// closes, and ends ctx when the client goes.
+	ctx, cancel := context.WithCancel(conn.CloseRead(r.Context()))
+	defer cancel()
+	go func() {
+		t := time.NewTicker(livePingEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				pctx, pcancel := context.WithTimeout(ctx, livePongWithin)
+				err := conn.Ping(pctx)
+				pcancel()
+				if err != nil {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	write := func(m live.Message) error {
+		wctx, wcancel := context.WithTimeout(ctx, liveWriteTimeout)
+		defer wcancel()
+		return conn.Write(wctx, websocket.MessageText, m.Data)
+	}
+	for _, m := range sub.Backlog {
+		if write(m) != nil {
+			return
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-sub.C():
+			if !ok {
+				if errors.Is(sub.Err(), live.ErrSlow) {
+					write(hub.Resync())
+					conn.Close(websocket.StatusTryAgainLater, "too slow: reconnect for a fresh snapshot")
+				} else {
+					conn.Close(websocket.StatusGoingAway, "server stopping")
+				}
+				return
+			}
+			if err := write(m); err != nil {
+				log.Debug("live: dropping a websocket client", "err", err)
+				return
+			}
+		}
+	}
+}
+
+// originAllowed reports whether a WebSocket may be opened from the request's
+// Origin: none (not a browser), parkd's own host, or one of allowed (host
+// patterns as path.Match takes them, e.g. "*.example.com").
+func originAllowed(r *http.Request, allowed []string) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, pattern := range allowed {
+		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(u.Host)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func serveEvents(w http.ResponseWriter, r *http.Request, hub *live.Hub, sub *live.Subscription) {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no") // proxies must not hold messages back
+	w.WriteHeader(http.StatusOK)
+	send := func(m live.Message) error {
+		rc.SetWriteDeadline(time.Now().Add(liveWriteTimeout))
+		if _, err := fmt.Fprintf(w, "id: %s\ndata: %s\n\n", m.Version, m.Data); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	for _, m := range sub.Backlog {
+		if send(m) != nil {
+			return
+		}
+	}
+	ping := time.NewTicker(livePingEvery)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-ping.C:
+			rc.SetWriteDeadline(time.Now().Add(liveWriteTimeout))
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
+				return
+			}
+		case m, ok := <-sub.C():
+			if !ok {
+				if errors.Is(sub.Err(), live.ErrSlow) {
+					send(hub.Resync())
+				}
+				return
+			}
+			if send(m) != nil {
+				return
+			}
+		}
+	}
+}
