@@ -1,0 +1,130 @@
+package live_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"parkd/internal/live"
+	"parkd/internal/parking"
+	"parkd/internal/parking/parkingtest"
+	"parkd/internal/store/storetest"
+	"parkd/internal/store/teststore"
+)
+
+func startHub(t *testing.T, s parking.Store, clock parking.Clock) *live.Hub {
+	t.Helper()
+	h := live.NewHub(slog.New(slog.NewTextHandler(io.Discard, nil)), s, clock)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); h.Run(ctx, 5*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+// receive reads n messages from a subscription, reporting an error after a
+// generous bound (a hang, not a speed check). It may run on any goroutine.
+func receive(t *testing.T, sub *live.Subscription, n int) []live.Change {
+	var out []live.Change
+	for len(out) < n {
+		select {
+		case m, ok := <-sub.C():
+			if !ok {
+				t.Errorf("subscription closed after %d of %d messages: %v", len(out), n, sub.Err())
+				return out
+			}
+			var c live.Change
+			if err := json.Unmarshal(m.Data, &c); err != nil {
+				t.Error(err)
+				return out
+			}
+			out = append(out, c)
+		case <-time.After(10 * time.Second):
+			t.Errorf("got %d of %d messages", len(out), n)
+			return out
+		}
+	}
+	return out
+}
+
+// TestSlowSubscriberIsDropped: a subscriber that stops reading is dropped when
+// its queue fills, with ErrSlow, and the others get every change all the same.
+func TestSlowSubscriberIsDropped(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		s := b.Open(t)
+		f := storetest.MustFixture(t, s)
+		t0 := storetest.T0
+		h := startHub(t, s, parkingtest.NewClock(t0))
+		ctx := context.Background()
+		slow, err := h.Subscribe(ctx, f.Lot.ID, t0, t0.Add(time.Hour), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, err := h.Subscribe(ctx, f.Lot.ID, t0, t0.Add(time.Hour), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := live.QueueSize + 20
+		// The fast subscriber reads as the changes come; the slow one never does.
+		received := make(chan struct{})
+		var changes []live.Change
+		go func() {
+			defer close(received)
+			changes = receive(t, fast, n)
+		}()
+		for i := range n {
+			f.MustHold(t, s, f.Spots[0].ID, t0, t0.Add(time.Duration(i+1)*time.Hour), t0.Add(time.Duration(i+2)*time.Hour))
+		}
+		<-received
+		if len(changes) != n {
+			t.FailNow()
+		}
+		for i, c := range changes {
+			if c.Type != "claim" || c.Status != "held" || (i > 0 && c.Version == changes[i-1].Version) {
+				t.Fatalf("change %d = %+v; want a held claim with its own version", i, c)
+			}
+		}
+		for range slow.C() { // drain what it had queued
+		}
+		if !errors.Is(slow.Err(), live.ErrSlow) {
+			t.Errorf("slow subscriber: Err() = %v; want ErrSlow", slow.Err())
+		}
+		if _, subs := h.Watched(); subs != 1 {
+			t.Errorf("Watched() subscribers = %d; want 1, the fast one", subs)
+		}
+	})
+}
+
+// TestSnapshotWindow: a snapshot carries the claims that overlap the window
+// asked for, including those made before the lot was first watched.
+func TestSnapshotWindow(t *testing.T) {
+	s := teststore.OpenSQLite(t)
+	f := storetest.MustFixture(t, s)
+	t0 := storetest.T0
+	f.MustHold(t, s, f.Spots[0].ID, t0, t0.Add(time.Hour), t0.Add(2*time.Hour))
+	f.MustHold(t, s, f.Spots[1].ID, t0, t0.Add(5*time.Hour), t0.Add(6*time.Hour))
+	h := startHub(t, s, parkingtest.NewClock(t0))
+	sub, err := h.Subscribe(context.Background(), f.Lot.ID, t0, t0.Add(3*time.Hour), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	var snap live.Snapshot
+	if err := json.Unmarshal(sub.Backlog[0].Data, &snap); err != nil {
+		t.Fatal(err)
+	}
+	claims := map[string]int{}
+	for _, sp := range snap.Spots {
+		claims[sp.ID] = len(sp.Claims)
+	}
+	if len(snap.Spots) != len(f.Spots) || claims[f.Spots[0].ID] != 1 || claims[f.Spots[1].ID] != 0 {
+		t.Errorf("snapshot = %d spots, claims %v; want %d spots, one claim on the first", len(snap.Spots), claims, len(f.Spots))
+	}
+	if _, err := h.Subscribe(context.Background(), "lot_missing", t0, t0.Add(time.Hour), ""); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("Subscribe(missing lot) = %v; want ErrNotFound", err)
+	}
+}
