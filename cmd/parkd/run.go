@@ -150,8 +150,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	hub := live.NewHub(log, store, clock)
 	srv := &http.Server{
-		Handler:           httpapi.NewHandler(httpapi.Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock,
-			Live: hub, AllowedOrigins: cfg.origins}),
+		Handler: httpapi.NewHandler(httpapi.Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock,
+			Live: hub, AllowedOrigins: cfg.origins,
+			StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY")}),
 		ReadHeaderTimeout: httpapi.ReadHeaderTimeout,
 		ReadTimeout:       httpapi.ReadTimeout,
 		WriteTimeout:      httpapi.WriteTimeout,

@@ -33,6 +33,9 @@ type Services struct {
 	Payments *payments.Service
 	Gates    *gate.Service
 	Clock    parking.Clock
+	// StripePublishableKey is for the web pages' card form when payments go
+	// through Stripe (Stripe Elements); the sandbox needs none.
+	StripePublishableKey string
 	// Live follows the outbox for the live map; its Run must be running.
 	Live *live.Hub
 	// AllowedOrigins are the origins, besides parkd's own host, whose pages may
@@ -40,10 +43,12 @@ type Services struct {
 	AllowedOrigins []string
 }
 
-// NewHandler returns the whole HTTP interface, wrapped in request ids, access
-// logs, panic recovery and authentication.
+// NewHandler returns the whole HTTP interface, the API and the web pages,
+// wrapped in request ids, access logs, panic recovery, compression and
+// authentication.
 func NewHandler(s Services) http.Handler {
 	rt := &router{mux: http.NewServeMux()}
 	addRoutes(rt, s)
-	return withRequestID(withAccessLog(s.Log, withRecover(s.Log, withJSONMethodErrors(withAuth(s.Log, s.Auth, rt.mux)))))
+	addPages(rt.mux, s)
+	return withRequestID(withAccessLog(s.Log, withRecover(s.Log, withCompression(withJSONMethodErrors(withAuth(s.Log, s.Auth, rt.mux))))))
 }

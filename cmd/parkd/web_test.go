@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"regexp"
+	"strings"
+	"testing"
+
+	"parkd/internal/demo"
+	"parkd/internal/store/teststore"
+)
+
+// browser is an HTTP client with cookies, as a web browser is.
+type browser struct {
+	t      *testing.T
+	base   string
+	client *http.Client
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, client: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// get fetches a page and checks its status; it returns the body.
+func (b *browser) get(path string, want int) string {
+	b.t.Helper()
+	resp, err := b.client.Get(b.base + path)
+	if err != nil {
+		b.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		b.t.Fatalf("GET %s = %d; want %d\n%s", path, resp.StatusCode, want, body)
+	}
+	return string(body)
+}
+
+// signIn opens a session the way the sign-in page does: the cookie it sets.
+func (b *browser) signIn(email, password string) {
+	b.t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	req, _ := http.NewRequest("POST", b.base+"/api/v1/sessions", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b.t.Fatalf("sign in %s = %d; want 201", email, resp.StatusCode)
+	}
+}
+
+// demoLots returns the ids of the demo garage and mall.
+func demoLots(t *testing.T, base string) (garage, mall string) {
+	var lots struct{ Lots []struct{ ID, Name string } }
+	getJSON(t, base+"/api/v1/lots", http.StatusOK, &lots)
+	for _, l := range lots.Lots {
+		if strings.Contains(l.Name, "Garage") {
+			garage = l.ID
+		} else {
+			mall = l.ID
+		}
+	}
+	return garage, mall
+}
+
+var tilePattern = regexp.MustCompile(`<button type="button" class="t s-(\w+)`)
+
+// TestWebPages visits every page as a visitor, a driver and an operator.
+func TestWebPages(t *testing.T) {
+	base := startParkd(t, "--db", teststore.SQLiteDSN(t))
+	garage, mall := demoLots(t, base)
+
+	visitor := newBrowser(t, base)
+	if home := visitor.get("/", 200); !strings.Contains(home, "Harbor Street Garage") || !strings.Contains(home, "450") {
+		t.Errorf("GET / does not list the garage with its 450 spots")
+	}
+	page := visitor.get("/lots/"+garage, 200)
+	tiles := tilePattern.FindAllStringSubmatch(page, -1)
+	if len(tiles) != 450 {
+		t.Errorf("the garage map has %d tiles; want 450", len(tiles))
+	}
+	for _, m := range tiles {
+		if m[1] != "available" {
+			t.Fatalf("a tile of the fresh demo is %s; want available", m[1])
+		}
+	}
+	visitor.get("/lots/"+garage+"?from=2030-01-07T09:00&to=2030-01-07T11:00&fits=suv", 200)
+	visitor.get("/lots/lot_nosuchlot", 404)
+	visitor.get("/signin", 200)
+	visitor.get("/signup", 200)
+	visitor.get("/kiosk/gat_anything", 200)
+	for _, path := range []string{"/reservations", "/payments", "/vehicles", "/reserve?lot=" + garage, "/operator"} {
+		resp, err := visitor.client.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/signin?next=") {
+			t.Errorf("GET %s signed out = %d to %q; want 303 to /signin?next=...", path, resp.StatusCode, loc)
+		}
+	}
+
+	driver := newBrowser(t, base)
+	driver.signIn(demo.DriverEmail, demo.DriverPassword)
+	for _, path := range []string{"/", "/reservations", "/payments", "/vehicles", "/reserve?lot=" + garage, "/signout"} {
+		driver.get(path, 200)
+	}
+	driver.get("/operator", 403)
+	driver.get("/operator/lots/"+garage, 403)
+
+	operator := newBrowser(t, base)
+	operator.signIn(demo.OperatorEmail, demo.OperatorPassword)
+	for _, path := range []string{"/operator", "/operator/lots/" + garage, "/operator/lots/" + garage + "/log",
+		"/operator/lots/" + garage + "/spots", "/operator/lots/" + garage + "/policy"} {
+		operator.get(path, 200)
+	}
+	operator.get("/operator/lots/"+mall, 403) // another operator's lot
+}
+
+// TestStaticAssets checks that scripts and styles are compressed and cached.
+func TestStaticAssets(t *testing.T) {
+	base := startParkd(t, "--db", teststore.SQLiteDSN(t))
+	home := newBrowser(t, base).get("/", 200)
+	m := regexp.MustCompile(`/static/app\.js\?v=\w+`).FindString(home)
+	if m == "" {
+		t.Fatalf("the home page links no versioned app.js")
+	}
+	req, _ := http.NewRequest("GET", base+m, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if got := resp.Header.Get("Content-Encoding"); got != "gzip" {
+		t.Errorf("GET %s Content-Encoding = %q; want gzip", m, got)
+	}
+	if got := resp.Header.Get("Cache-Control"); !strings.Contains(got, "immutable") {
+		t.Errorf("GET %s Cache-Control = %q; want a year, immutable", m, got)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: not gzip: %v", m, err)
+	}
+	if b, _ := io.ReadAll(zr); !bytes.Contains(b, []byte("window.parkd")) {
+		t.Errorf("GET %s: the script is not app.js", m)
+	}
+}
+
+// compressedSize fetches path as a browser that accepts gzip does and returns
+// the bytes on the wire.
+func compressedSize(t *testing.T, url string, header ...string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s = %d", url, resp.StatusCode)
+	}
+	return len(b)
+}
+
+// TestMapPageWeight measures what a first visit to the 450-spot map costs on
+// the wire: the HTML (every tile drawn, with its status), the data (every
+// spot's state, as JSON), and the scripts and styles (cached for a year after).
+// docs/benchmarks.md ("Web pages") quotes its output.
+func TestMapPageWeight(t *testing.T) {
+	base := startParkd(t, "--db", teststore.SQLiteDSN(t))
+	garage, _ := demoLots(t, base)
+	html := compressedSize(t, base+"/lots/"+garage)
+	data := compressedSize(t, base+"/api/v1/lots/"+garage+"/spots")
+	page := newBrowser(t, base).get("/lots/"+garage, 200)
+	assets := 0
+	for _, a := range regexp.MustCompile(`/static/[\w.]+\?v=\w+`).FindAllString(page, -1) {
+		assets += compressedSize(t, base+a)
+	}
+	t.Logf("map of 450 spots, gzip: HTML %.1f KB + data %.1f KB = %.1f KB; scripts and styles %.1f KB (cached); first visit %.1f KB",
+		kb(html), kb(data), kb(html+data), kb(assets), kb(html+data+assets))
+	if html+data > 100*1024 {
+		t.Errorf("HTML and data of the map = %.1f KB compressed; want under 100 KB", kb(html+data))
+	}
+}
+
+func kb(n int) float64 { return float64(n) / 1024 }

@@ -1,0 +1,20 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"parkd/internal/web"
+)
+
+// addPages mounts the web pages (internal/web) beside the API. They are not in
+// Routes: OpenAPI describes the API only, and docs/web.md lists the pages.
+func addPages(mux *http.ServeMux, s Services) {
+	gateway := "sandbox"
+	if s.Payments != nil {
+		gateway = s.Payments.Gateway().Name()
+	}
+	web.Register(mux, web.Config{
+		Log: s.Log, Store: s.Store, Engine: s.Engine, Clock: s.Clock,
+		CurrentUser: currentUser, Gateway: gateway, StripePublishableKey: s.StripePublishableKey,
+	})
+}

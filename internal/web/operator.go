@@ -1,0 +1,229 @@
+package web
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"parkd/internal/parking"
+)
+
+// operatorLot returns the lot {lot} if the signed-in user runs it; otherwise it
+// answers (sign in, 403 or 404) and returns false.
+func (s *site) operatorLot(w http.ResponseWriter, r *http.Request) (parking.User, parking.Lot, bool) {
+	me, ok := s.signedIn(w, r)
+	if !ok {
+		return me, parking.Lot{}, false
+	}
+	lot, err := s.Store.Lot(r.Context(), r.PathValue("lot"))
+	if err == nil && !canManage(me, lot) {
+		err = parking.Errorf(parking.EFORBIDDEN, "you do not run this lot")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return me, lot, false
+	}
+	return me, lot, true
+}
+
+func (s *site) handleOperatorHome() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := s.signedIn(w, r)
+		if !ok {
+			return
+		}
+		if me.Role != parking.RoleOperator && me.Role != parking.RoleAdmin {
+			s.fail(w, r, parking.Errorf(parking.EFORBIDDEN, "operators only"))
+			return
+		}
+		lots, err := s.Store.Lots(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		var mine []parking.Lot
+		for _, l := range lots {
+			if canManage(me, l) {
+				mine = append(mine, l)
+			}
+		}
+		sort.Slice(mine, func(i, j int) bool { return mine[i].Name < mine[j].Name })
+		s.render(w, r, http.StatusOK, "operator", "Operator", mine)
+	})
+}
+
+// dashboard is the operator's live view of one lot.
+type dashboard struct {
+	lotMap
+	Gates []parking.Gate
+}
+
+func (s *site) handleOperatorLot() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, lot, ok := s.operatorLot(w, r)
+		if !ok {
+			return
+		}
+		m, ok := s.lotMap(w, r, lot)
+		if !ok {
+			return
+		}
+		m.Operator = true
+		gates, err := s.Store.Gates(r.Context(), lot.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusOK, "dashboard", lot.Name+" · live occupancy", dashboard{lotMap: m, Gates: gates})
+	})
+}
+
+type gateLog struct {
+	Lot      parking.Lot
+	From, To time.Time
+	Plate    string
+	Events   []gateLogRow
+	CSV      string
+	Limited  bool
+}
+
+type gateLogRow struct {
+	parking.GateEvent
+	Gate string
+}
+
+// maxLogRows bounds the log page; the CSV export has everything.
+const maxLogRows = 500
+
+func (s *site) handleGateLog() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, lot, ok := s.operatorLot(w, r)
+		if !ok {
+			return
+		}
+		ctx := r.Context()
+		q := r.URL.Query()
+		now := s.Clock.Now()
+		g := gateLog{Lot: lot, Plate: q.Get("plate")}
+		var ok1, ok2 bool
+		if g.From, ok1 = parseWhen(q.Get("from"), lot.TimeZone); !ok1 {
+			g.From = now.Add(-24 * time.Hour).Truncate(time.Minute)
+		}
+		if g.To, ok2 = parseWhen(q.Get("to"), lot.TimeZone); !ok2 || !g.To.After(g.From) {
+			g.To = now.Add(time.Minute).Truncate(time.Minute)
+		}
+		events, err := s.Store.GateEvents(ctx, lot.ID, parking.GateEventFilter{From: g.From, To: g.To, Plate: parking.NormalizePlate(g.Plate)})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		gates, err := s.Store.Gates(ctx, lot.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		names := map[string]string{}
+		for _, gt := range gates {
+			names[gt.ID] = gt.Name
+		}
+		// Newest first on screen: the operator looks for what just happened.
+		for i := len(events) - 1; i >= 0 && len(g.Events) < maxLogRows; i-- {
+			g.Events = append(g.Events, gateLogRow{GateEvent: events[i], Gate: names[events[i].GateID]})
+		}
+		g.Limited = len(events) > maxLogRows
+		g.CSV = "/api/v1/lots/" + lot.ID + "/gate-events?format=csv&from=" + g.From.Format(time.RFC3339) + "&to=" + g.To.Format(time.RFC3339)
+		if g.Plate != "" {
+			g.CSV += "&plate=" + urlQueryEscape(g.Plate)
+		}
+		s.render(w, r, http.StatusOK, "gatelog", lot.Name+" · entry/exit log", g)
+	})
+}
+
+type spotsEditor struct {
+	Lot    parking.Lot
+	Levels []levelSpots
+	Sizes  []parking.Size
+}
+
+type levelSpots struct {
+	Level parking.Level
+	Spots []parking.Spot
+}
+
+func (spotsEditor) wide() {}
+
+func (s *site) handleSpotsEditor() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, lot, ok := s.operatorLot(w, r)
+		if !ok {
+			return
+		}
+		ctx := r.Context()
+		levels, err := s.Store.Levels(ctx, lot.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		spots, err := s.Store.Spots(ctx, lot.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		sort.SliceStable(levels, func(i, j int) bool { return levels[i].Ordinal < levels[j].Ordinal })
+		e := spotsEditor{Lot: lot, Sizes: parking.Sizes}
+		idx := map[string]int{}
+		for i, l := range levels {
+			idx[l.ID] = i
+			e.Levels = append(e.Levels, levelSpots{Level: l})
+		}
+		sort.SliceStable(spots, func(i, j int) bool { return spots[i].Label < spots[j].Label })
+		for _, sp := range spots {
+			if i, ok := idx[sp.LevelID]; ok {
+				e.Levels[i].Spots = append(e.Levels[i].Spots, sp)
+			}
+		}
+		s.render(w, r, http.StatusOK, "spots", lot.Name+" · spots", e)
+	})
+}
+
+type policyForm struct {
+	Lot   parking.Lot
+	Sizes []parking.Size
+	Rates []rateRow
+}
+
+type rateRow struct {
+	Size             parking.Size
+	Hourly, DailyMax string // in major units, for the form
+}
+
+// major writes minor units as a decimal in major units ("2.50"), for inputs.
+func major(amount int64) string {
+	return strconv.FormatInt(amount/100, 10) + "." + strconv.FormatInt(amount%100/10, 10) + strconv.FormatInt(amount%10, 10)
+}
+
+func (s *site) handlePolicy() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, lot, ok := s.operatorLot(w, r)
+		if !ok {
+			return
+		}
+		f := policyForm{Lot: lot, Sizes: parking.Sizes}
+		for _, size := range parking.Sizes {
+			rt := lot.Policy.Rates[size]
+			f.Rates = append(f.Rates, rateRow{Size: size, Hourly: major(rt.Hourly), DailyMax: major(rt.DailyMax)})
+		}
+		s.render(w, r, http.StatusOK, "policy", lot.Name+" · rates and policies", f)
+	})
+}
+
+func (s *site) handleKiosk() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.render(w, r, http.StatusOK, "kiosk", "Gate kiosk", kiosk{Gate: r.PathValue("gate")})
+	})
+}
+
+type kiosk struct{ Gate string }
+
+func (kiosk) wide() {}

@@ -1,0 +1,502 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"parkd/internal/booking"
+	"parkd/internal/parking"
+)
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+type lotSummary struct {
+	Lot       parking.Lot
+	Counts    booking.Counts
+	BySize    []sizeCount
+	Maps      mapLinks
+	Available bool
+}
+
+type sizeCount struct {
+	Size   parking.Size
+	Counts booking.Counts
+}
+
+// maxListedLots bounds the lots list: each row costs an availability read.
+const maxListedLots = 200
+
+func (s *site) handleLots() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lots, err := s.Store.Lots(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		sort.Slice(lots, func(i, j int) bool { return lots[i].Name < lots[j].Name })
+		if len(lots) > maxListedLots {
+			lots = lots[:maxListedLots]
+		}
+		now := s.Clock.Now()
+		out := make([]lotSummary, 0, len(lots))
+		for _, l := range lots {
+			from, to, _ := window(url.Values{}, l.TimeZone, now)
+			a, err := s.Engine.Availability(r.Context(), l.ID, 0, from, to)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			sum := lotSummary{Lot: l, Maps: directions(l.Lat, l.Lng, l.Name)}
+			for _, size := range parking.Sizes {
+				c, ok := a.Counts[size]
+				if !ok {
+					continue
+				}
+				sum.BySize = append(sum.BySize, sizeCount{Size: size, Counts: c})
+				sum.Counts.Total += c.Total
+				sum.Counts.Available += c.Available
+			}
+			out = append(out, sum)
+		}
+		s.render(w, r, http.StatusOK, "lots", "Parking near you", out)
+	})
+}
+
+func (s *site) handleVehicles() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := s.signedIn(w, r)
+		if !ok {
+			return
+		}
+		vs, err := s.Store.Vehicles(r.Context(), me.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusOK, "vehicles", "My vehicles", struct {
+			Vehicles []parking.Vehicle
+			Sizes    []parking.Size
+			Next     string
+		}{vs, parking.Sizes, safeNext(r.URL.Query().Get("next"))})
+	})
+}
+
+// lotMap is the lot map page's data.
+type lotMap struct {
+	Lot      parking.Lot
+	From, To time.Time
+	Problem  string
+	Levels   []levelPlan
+	Counts   booking.Counts
+	Fits     parking.Size
+	Vehicles []parking.Vehicle
+	Sizes    []parking.Size
+	Maps     mapLinks
+	Operator bool // the dashboard: no booking, live counts
+}
+
+func (lotMap) wide() {}
+
+func (s *site) lotMap(w http.ResponseWriter, r *http.Request, lot parking.Lot) (lotMap, bool) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	m := lotMap{Lot: lot, Sizes: parking.Sizes, Maps: directions(lot.Lat, lot.Lng, lot.Name)}
+	m.From, m.To, m.Problem = window(q, lot.TimeZone, s.Clock.Now())
+	if v := q.Get("fits"); v != "" {
+		m.Fits, _ = parking.ParseSize(v)
+	}
+	if u, ok := s.user(r); ok {
+		vs, err := s.Store.Vehicles(ctx, u.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return m, false
+		}
+		m.Vehicles = vs
+	}
+	levels, err := s.Store.Levels(ctx, lot.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return m, false
+	}
+	a, err := s.Engine.Availability(ctx, lot.ID, 0, m.From, m.To)
+	if err != nil {
+		s.fail(w, r, err)
+		return m, false
+	}
+	m.Levels = plans(levels, a.Spots, m.Fits)
+	for _, l := range m.Levels {
+		m.Counts.Total += l.Counts.Total
+		m.Counts.Available += l.Counts.Available
+	}
+	return m, true
+}
+
+func (s *site) handleLotMap() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lot, err := s.Store.Lot(r.Context(), r.PathValue("lot"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		m, ok := s.lotMap(w, r, lot)
+		if !ok {
+			return
+		}
+		s.render(w, r, http.StatusOK, "lot", lot.Name, m)
+	})
+}
+
+// reserveForm is the reserve page: a spot (or any that fits), a window, a
+// vehicle, and the price the server computes for them.
+type reserveForm struct {
+	Lot                  parking.Lot
+	Spot                 *parking.Spot
+	From, To             time.Time
+	Vehicles             []parking.Vehicle
+	Vehicle              *parking.Vehicle
+	Sizes                []parking.Size
+	Price                int64
+	PriceFrom            bool // "any that fits": the price of the smallest fitting size
+	Problems             []string
+	CanBook              bool
+	HoldMinutes          int
+	Gateway              string
+	StripePublishableKey string
+}
+
+func (s *site) handleReserve() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := s.signedIn(w, r)
+		if !ok {
+			return
+		}
+		ctx := r.Context()
+		q := r.URL.Query()
+		lot, err := s.Store.Lot(ctx, q.Get("lot"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		f := reserveForm{Lot: lot, Sizes: parking.Sizes, Gateway: s.Gateway, StripePublishableKey: s.StripePublishableKey,
+			HoldMinutes: int(time.Duration(lot.Policy.HoldTTL) / time.Minute)}
+		var problem string
+		f.From, f.To, problem = window(q, lot.TimeZone, s.Clock.Now())
+		if problem != "" {
+			f.Problems = append(f.Problems, problem)
+		}
+		if id := q.Get("spot"); id != "" {
+			sp, err := s.Store.Spot(ctx, id)
+			if err != nil || sp.LotID != lot.ID {
+				s.fail(w, r, parking.Errorf(parking.ENOTFOUND, "no such spot"))
+				return
+			}
+			f.Spot = &sp
+		}
+		if f.Vehicles, err = s.Store.Vehicles(ctx, me.ID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for i, v := range f.Vehicles {
+			if v.ID == q.Get("vehicle") || f.Vehicle == nil {
+				f.Vehicle = &f.Vehicles[i]
+			}
+		}
+		priced(&f)
+		s.checkReservation(ctx, &f)
+		s.render(w, r, http.StatusOK, "reserve", "Reserve at "+lot.Name, f)
+	})
+}
+
+// checkReservation says, in words, what stops the form from being booked. The
+// API decides in the end; this only saves a driver a failed try.
+func (s *site) checkReservation(ctx context.Context, p *reserveForm) {
+	problems := p.Problems
+	defer func() { p.Problems, p.CanBook = problems, len(problems) == 0 }()
+	now := s.Clock.Now()
+	if !p.From.After(now) {
+		problems = append(problems, "The start time has passed: choose a later start.")
+	}
+	if p.To.Sub(p.From) > time.Duration(p.Lot.Policy.MaxStay) {
+		problems = append(problems, "This lot takes stays of at most "+time.Duration(p.Lot.Policy.MaxStay).String()+".")
+	}
+	if p.Vehicle == nil {
+		problems = append(problems, "Add your vehicle first, so that we find a spot it fits.")
+		return
+	}
+	if p.Spot != nil {
+		if !p.Vehicle.Size.Fits(p.Spot.Size) {
+			problems = append(problems, "Your "+p.Vehicle.Size.String()+" vehicle does not fit this "+p.Spot.Size.String()+" spot.")
+		}
+		st, err := s.Engine.SpotStatus(ctx, *p.Spot, p.From, p.To)
+		if err == nil && st != booking.Available {
+			problems = append(problems, "This spot is "+strings.ReplaceAll(string(st), "_", " ")+" for that time: pick another spot or time.")
+		}
+	}
+}
+
+// priced fills in the price of a reserve form.
+func priced(f *reserveForm) {
+	size := parking.Size(0)
+	switch {
+	case f.Spot != nil:
+		size = f.Spot.Size
+	case f.Vehicle != nil:
+		size, f.PriceFrom = f.Vehicle.Size, true
+	}
+	if size.Valid() {
+		f.Price, _ = f.Lot.Policy.Price(size, f.From, f.To)
+	}
+}
+
+// reservationRow is a reservation with what its list shows about it.
+type reservationRow struct {
+	parking.Reservation
+	Lot       parking.Lot
+	SpotLabel string
+	Refund    string // what cancelling now gives back, in words
+	CanCancel bool
+	HasPass   bool
+	Upcoming  bool
+}
+
+// lookup caches lots and spots while one page is built.
+type lookup struct {
+	store parking.Store
+	lots  map[string]parking.Lot
+	spots map[string]parking.Spot
+}
+
+func newLookup(store parking.Store) *lookup {
+	return &lookup{store: store, lots: map[string]parking.Lot{}, spots: map[string]parking.Spot{}}
+}
+
+func (l *lookup) lot(ctx context.Context, id string) (parking.Lot, error) {
+	if v, ok := l.lots[id]; ok {
+		return v, nil
+	}
+	v, err := l.store.Lot(ctx, id)
+	if err == nil {
+		l.lots[id] = v
+	}
+	return v, err
+}
+
+func (l *lookup) spot(ctx context.Context, id string) (parking.Spot, error) {
+	if v, ok := l.spots[id]; ok {
+		return v, nil
+	}
+	v, err := l.store.Spot(ctx, id)
+	if err == nil {
+		l.spots[id] = v
+	}
+	return v, err
+}
+
+func (s *site) reservationRow(ctx context.Context, lk *lookup, res parking.Reservation, now time.Time) (reservationRow, error) {
+	row := reservationRow{Reservation: res}
+	lot, err := lk.lot(ctx, res.LotID)
+	if err != nil {
+		return row, err
+	}
+	row.Lot = lot
+	if sp, err := lk.spot(ctx, res.SpotID); err == nil {
+		row.SpotLabel = sp.Label
+	} else if !errors.Is(err, parking.ErrNotFound) {
+		return row, err
+	}
+	active := res.Blocks(now)
+	row.Upcoming = active && res.EndsAt.After(now)
+	row.HasPass = res.Status == parking.StatusConfirmed || res.Status == parking.StatusCheckedIn
+	row.CanCancel = active && (res.Status == parking.StatusHeld || res.Status == parking.StatusConfirmed)
+	switch {
+	case res.Status == parking.StatusHeld:
+		row.Refund = "Nothing has been charged."
+	case !now.After(res.StartsAt.Add(-time.Duration(lot.Policy.CancelCutoff))):
+		row.Refund = "You get " + parking.FormatMoney(res.Amount, res.Currency) + " back in full."
+	default:
+		row.Refund = "It is too close to the start for a refund: nothing is paid back."
+	}
+	return row, nil
+}
+
+func (s *site) handleReservations() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := s.signedIn(w, r)
+		if !ok {
+			return
+		}
+		ctx := r.Context()
+		rs, err := s.Store.UserReservations(ctx, me.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		now := s.Clock.Now()
+		lk := newLookup(s.Store)
+		var data struct{ Upcoming, Past []reservationRow }
+		for _, res := range rs {
+			row, err := s.reservationRow(ctx, lk, res, now)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			if row.Upcoming {
+				data.Upcoming = append(data.Upcoming, row)
+			} else {
+				data.Past = append(data.Past, row)
+			}
+		}
+		// Soonest first for what is coming; the store lists newest first.
+		sort.SliceStable(data.Upcoming, func(i, j int) bool { return data.Upcoming[i].StartsAt.Before(data.Upcoming[j].StartsAt) })
+		s.render(w, r, http.StatusOK, "reservations", "My reservations", data)
+	})
+}
+
+// ownReservation returns a reservation of the signed-in user (or of a lot an
+// operator runs, or any for an admin); anything else is not found.
+func (s *site) ownReservation(ctx context.Context, me parking.User, id string) (parking.Reservation, error) {
+	res, err := s.Store.Reservation(ctx, id)
+	if err != nil {
+		return res, err
+	}
+	if res.UserID == me.ID || me.Role == parking.RoleAdmin {
+		return res, nil
+	}
+	if me.Role == parking.RoleOperator {
+		if lot, err := s.Store.Lot(ctx, res.LotID); err == nil && canManage(me, lot) {
+			return res, nil
+		}
+	}
+	return parking.Reservation{}, parking.ErrNotFound
+}
+
+func (s *site) handleReservation() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := s.signedIn(w, r)
+		if !ok {
+			return
+		}
+		ctx := r.Context()
+		res, err := s.ownReservation(ctx, me, r.PathValue("reservation"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		row, err := s.reservationRow(ctx, newLookup(s.Store), res, s.Clock.Now())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusOK, "reservation", "Reservation at "+row.Lot.Name, row)
+	})
+}
+
+// navigation is the Navigate page: where the lot is, links to the phone's map
+// apps, and the level plan with the way to the spot.
+type navigation struct {
+	Reservation reservationRow
+	Maps        mapLinks
+	Level       levelPlan
+	Target      tile
+	Route       string
+	EntranceY   float64
+	HasSpot     bool
+}
+
+func (navigation) wide() {}
+
+func (s *site) handleNavigate() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := s.signedIn(w, r)
+		if !ok {
+			return
+		}
+		ctx := r.Context()
+		res, err := s.ownReservation(ctx, me, r.PathValue("reservation"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		row, err := s.reservationRow(ctx, newLookup(s.Store), res, s.Clock.Now())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		n := navigation{Reservation: row, Maps: directions(row.Lot.Lat, row.Lot.Lng, row.Lot.Name)}
+		sp, err := s.Store.Spot(ctx, res.SpotID)
+		if err == nil {
+			// The spot's own coordinates lead closer than the lot's.
+			if sp.Lat != 0 || sp.Lng != 0 {
+				n.Maps = directions(sp.Lat, sp.Lng, row.Lot.Name+" "+sp.Label)
+			}
+			levels, lerr := s.Store.Levels(ctx, res.LotID)
+			spots, serr := s.Store.Spots(ctx, res.LotID)
+			if err = errors.Join(lerr, serr); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			var same []booking.SpotAvailability
+			var level []parking.Level
+			for _, l := range levels {
+				if l.ID == sp.LevelID {
+					level = append(level, l)
+				}
+			}
+			for _, o := range spots {
+				if o.LevelID == sp.LevelID {
+					same = append(same, booking.SpotAvailability{Spot: o, Status: booking.Available})
+				}
+			}
+			if ps := plans(level, same, 0); len(ps) == 1 {
+				n.Level, n.HasSpot = ps[0], true
+				for _, t := range n.Level.Tiles {
+					if t.ID == sp.ID {
+						n.Target = t
+					}
+				}
+				n.Route, n.EntranceY = route(n.Level.Width, n.Level.Height, sp)
+			}
+		}
+		s.render(w, r, http.StatusOK, "navigate", "Navigate to "+row.Lot.Name, n)
+	})
+}
+
+type paymentRow struct {
+	parking.Payment
+	Lot parking.Lot
+}
+
+func (s *site) handlePayments() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := s.signedIn(w, r)
+		if !ok {
+			return
+		}
+		ctx := r.Context()
+		ps, err := s.Store.UserPayments(ctx, me.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		lk := newLookup(s.Store)
+		rows := make([]paymentRow, 0, len(ps))
+		for _, p := range ps {
+			row := paymentRow{Payment: p}
+			if res, err := s.Store.Reservation(ctx, p.ReservationID); err == nil {
+				row.Lot, _ = lk.lot(ctx, res.LotID)
+			}
+			rows = append(rows, row)
+		}
+		s.render(w, r, http.StatusOK, "payments", "Payments", rows)
+	})
+}
+
+// canManage mirrors the API's rule: admins run every lot, operators their own.
+func canManage(u parking.User, lot parking.Lot) bool {
+	return u.Role == parking.RoleAdmin || u.Role == parking.RoleOperator && u.OperatorID != "" && u.OperatorID == lot.OperatorID
+}

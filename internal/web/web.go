@@ -1,0 +1,336 @@
+// Package web is parkd's browser interface: server-rendered pages for drivers,
+// operators and gate kiosks, with small plain scripts that call the JSON API.
+// Templates, scripts and styles are embedded, so the binary needs nothing else.
+// docs/web.md lists the pages.
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"parkd/internal/booking"
+	"parkd/internal/parking"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config is what the pages are built from.
+type Config struct {
+	Log    *slog.Logger
+	Store  parking.Store
+	Engine *booking.Service
+	Clock  parking.Clock
+	// CurrentUser returns the signed-in user of a request: the API's
+	// authentication middleware, which wraps the pages too, finds it.
+	CurrentUser func(*http.Request) (parking.User, bool)
+	// Gateway is the card gateway's name: "sandbox" or "stripe".
+	Gateway string
+	// StripePublishableKey lets the payment form use Stripe Elements when the
+	// gateway is Stripe.
+	StripePublishableKey string
+}
+
+// Handler registers patterns; *http.ServeMux is one.
+type Handler interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// Register adds every page, and the static files they use, to mux.
+func Register(mux Handler, c Config) {
+	s := newSite(c)
+	for _, p := range s.pages() {
+		mux.Handle(p.pattern, p.h)
+	}
+}
+
+type pageRoute struct {
+	pattern string
+	h       http.Handler
+}
+
+// Patterns lists the pattern of every page and file the web interface serves.
+func Patterns() []string {
+	var out []string
+	for _, p := range (&site{}).pages() {
+		out = append(out, p.pattern)
+	}
+	return out
+}
+
+func (s *site) pages() []pageRoute {
+	return []pageRoute{
+		{"GET /{$}", s.handleLots()},
+		{"GET /signup", s.handleStatic("signup", "Create an account")},
+		{"GET /signin", s.handleStatic("signin", "Sign in")},
+		{"GET /signout", s.handleStatic("signout", "Sign out")},
+		{"GET /vehicles", s.handleVehicles()},
+		{"GET /lots/{lot}", s.handleLotMap()},
+		{"GET /reserve", s.handleReserve()},
+		{"GET /reservations", s.handleReservations()},
+		{"GET /reservations/{reservation}", s.handleReservation()},
+		{"GET /reservations/{reservation}/navigate", s.handleNavigate()},
+		{"GET /payments", s.handlePayments()},
+		{"GET /operator", s.handleOperatorHome()},
+		{"GET /operator/lots/{lot}", s.handleOperatorLot()},
+		{"GET /operator/lots/{lot}/log", s.handleGateLog()},
+		{"GET /operator/lots/{lot}/spots", s.handleSpotsEditor()},
+		{"GET /operator/lots/{lot}/policy", s.handlePolicy()},
+		{"GET /kiosk/{gate}", s.handleKiosk()},
+		{"GET /static/{file}", s.handleAsset()},
+	}
+}
+
+// site holds the parsed templates and the static files, each ready in plain
+// and gzip form with a content hash for cache busting.
+type site struct {
+	Config
+	pagesT map[string]*template.Template
+	assets map[string]asset
+}
+
+type asset struct {
+	plain, gz   []byte
+	hash, ctype string
+}
+
+func newSite(c Config) *site {
+	s := &site{Config: c, assets: map[string]asset{}}
+	entries, err := fs.ReadDir(staticFS, "static")
+	if err != nil {
+		panic(err) // embedded: cannot fail in a built binary
+	}
+	for _, e := range entries {
+		b, err := staticFS.ReadFile("static/" + e.Name())
+		if err != nil {
+			panic(err)
+		}
+		sum := sha256.Sum256(b)
+		var gz bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		zw.Write(b)
+		zw.Close()
+		ctype := mime.TypeByExtension(path.Ext(e.Name()))
+		if ctype == "" {
+			ctype = "application/octet-stream"
+		}
+		s.assets[e.Name()] = asset{plain: b, gz: gz.Bytes(), hash: hex.EncodeToString(sum[:6]), ctype: ctype}
+	}
+	s.pagesT = parsePages(s.funcs())
+	return s
+}
+
+func (s *site) funcs() template.FuncMap {
+	return template.FuncMap{
+		// asset names a static file with its content hash, so a changed file is
+		// fetched again while an unchanged one is cached for a year.
+		"asset": func(name string) string {
+			if a, ok := s.assets[name]; ok {
+				return "/static/" + name + "?v=" + a.hash
+			}
+			return "/static/" + name
+		},
+		"money": parking.FormatMoney,
+		"local": func(t time.Time, zone string) string {
+			return inZone(t, zone).Format("Mon 2 Jan 2006, 15:04")
+		},
+		"localInput": func(t time.Time, zone string) string {
+			return inZone(t, zone).Format("2006-01-02T15:04")
+		},
+		"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"sizeLetter": sizeLetter,
+		"title": func(s string) string {
+			if s == "" {
+				return s
+			}
+			return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "_", " ")
+		},
+		"pctOf":        func(v, of float64) float64 { return 100 * v / of },
+		"amenityIcon":  amenityIcon,
+		"amenityLabel": amenityLabel,
+		"isOperator": func(u *parking.User) bool {
+			return u != nil && (u.Role == parking.RoleOperator || u.Role == parking.RoleAdmin)
+		},
+	}
+}
+
+// parsePages parses the layout once per page, so that each page's blocks
+// (title, content, scripts) stay its own.
+func parsePages(funcs template.FuncMap) map[string]*template.Template {
+	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html"))
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	out := map[string]*template.Template{}
+	for _, n := range names {
+		base := strings.TrimSuffix(path.Base(n), ".html")
+		if base == "layout" || base == "partials" {
+			continue
+		}
+		out[base] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, n))
+	}
+	return out
+}
+
+// page is what every template gets.
+type page struct {
+	Title string
+	User  *parking.User
+	Path  string
+	// Main is the page's own data.
+	Main any
+	// Wide pages (maps, dashboards) use the whole width of the screen.
+	Wide bool
+}
+
+// render writes a page, buffered so that a template error is a clean 500
+// rather than half a page.
+func (s *site) render(w http.ResponseWriter, r *http.Request, status int, name, title string, main any) {
+	p := page{Title: title, Path: r.URL.Path, Main: main}
+	if u, ok := s.user(r); ok {
+		p.User = &u
+	}
+	if _, wide := main.(interface{ wide() }); wide {
+		p.Wide = true
+	}
+	var b bytes.Buffer
+	t, ok := s.pagesT[name]
+	if !ok {
+		s.serverError(w, r, errors.New("no template "+name))
+		return
+	}
+	if err := t.ExecuteTemplate(&b, "layout.html", p); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	// Pages show personal data: never cached by a shared cache, always fresh.
+	h.Set("Cache-Control", "no-cache, private")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
+
+func (s *site) user(r *http.Request) (parking.User, bool) {
+	if s.CurrentUser == nil {
+		return parking.User{}, false
+	}
+	return s.CurrentUser(r)
+}
+
+func (s *site) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	s.Log.ErrorContext(r.Context(), "web page", "path", r.URL.Path, "err", err)
+	http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+}
+
+// fail renders the error page for a domain error: not found, forbidden, or
+// (logged) internal.
+func (s *site) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := parking.ErrorCode(err)
+	status, msg := http.StatusInternalServerError, "Something went wrong on our side. Please try again."
+	switch {
+	case errors.Is(err, parking.ErrNotFound) || code == parking.ENOTFOUND:
+		status, msg = http.StatusNotFound, "We could not find that page."
+	case code == parking.EFORBIDDEN:
+		status, msg = http.StatusForbidden, "This page is for the operators of this lot."
+	case code == parking.EINVALID || code == parking.EINVALIDWINDOW || code == parking.EVALIDATION:
+		status, msg = http.StatusBadRequest, parking.ErrorMessage(err)
+	default:
+		s.Log.ErrorContext(r.Context(), "web page", "path", r.URL.Path, "err", err)
+	}
+	s.render(w, r, status, "error", http.StatusText(status), msg)
+}
+
+// signedIn returns the signed-in user, or sends the browser to the sign-in
+// page (which comes back here afterwards) and returns false.
+func (s *site) signedIn(w http.ResponseWriter, r *http.Request) (parking.User, bool) {
+	u, ok := s.user(r)
+	if !ok {
+		http.Redirect(w, r, "/signin?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+	}
+	return u, ok
+}
+
+// handleStatic renders a page that needs no data.
+func (s *site) handleStatic(name, title string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.render(w, r, http.StatusOK, name, title, struct{ Next, Gateway string }{safeNext(r.URL.Query().Get("next")), s.Gateway})
+	})
+}
+
+// handleAsset serves an embedded static file: gzip when the browser takes it,
+// cached for a year when asked for by its current hash.
+func (s *site) handleAsset() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, ok := s.assets[r.PathValue("file")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", a.ctype)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Vary", "Accept-Encoding")
+		h.Set("ETag", `"`+a.hash+`"`)
+		if r.URL.Query().Get("v") == a.hash {
+			h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			h.Set("Cache-Control", "no-cache")
+		}
+		if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, `"`+a.hash+`"`) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		body := a.plain
+		if acceptsGzip(r) {
+			h.Set("Content-Encoding", "gzip")
+			body = a.gz
+		}
+		w.Write(body)
+	})
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding admits gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			continue
+		}
+		if q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
+			if f, err := strconv.ParseFloat(q, 64); err == nil && f == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// safeNext keeps a post-sign-in destination only if it is a path on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
