@@ -1,0 +1,214 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"parkd/internal/parking"
+)
+
+// WebhookEvent is the body of an operator webhook: one outbox event, or a
+// drive-up ticket's time limit drawing near ("reservation.ending_soon").
+type WebhookEvent struct {
+	ID      string         `json:"id"` // the notification's id: the same on every retry
+	Type    string         `json:"type"`
+	Created time.Time      `json:"created"`
+	Data    map[string]any `json:"data"`
+}
+
+// deriving turns one batch of events into notifications, reading each
+// reservation, lot, user's settings and operator's webhook once.
+type deriving struct {
+	s            *Service
+	now          time.Time
+	reservations map[string]parking.Reservation
+	lots         map[string]parking.Lot
+	settings     map[string]parking.NotificationSettings
+	webhooks     map[string]bool
+}
+
+func newDeriving(s *Service) *deriving {
+	return &deriving{s: s, now: s.cfg.Clock.Now(), reservations: map[string]parking.Reservation{},
+		lots: map[string]parking.Lot{}, settings: map[string]parking.NotificationSettings{}, webhooks: map[string]bool{}}
+}
+
+// userKinds says which notifications each event type sends its driver.
+var userKinds = map[string]string{
+	"reservation.confirmed":     KindConfirmed,
+	"reservation.no_show":       KindNoShow,
+	"reservation.completed":     KindReceipt,
+	"overstay_charge.succeeded": KindOverstayCharged,
+	"refund.succeeded":          KindRefund,
+}
+
+// event returns the notifications one event calls for.
+func (d *deriving) event(ctx context.Context, e parking.Event) ([]parking.Notification, error) {
+	var out []parking.Notification
+	lot, err := d.lot(ctx, e.LotID)
+	if errors.Is(err, parking.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	hooked, err := d.webhook(ctx, lot.OperatorID)
+	if err != nil {
+		return nil, err
+	}
+	if hooked {
+		out = append(out, d.hook(e, lot, e.Type, "event:"+strconv.FormatInt(e.Seq, 10)+":webhook", e.At, map[string]any{
+			"seq": e.Seq, "lot_id": e.LotID, "spot_id": e.SpotID, "reservation_id": e.ReservationID, "at": e.At}))
+	}
+	if e.ReservationID == "" {
+		return out, nil
+	}
+	r, err := d.reservation(ctx, e.ReservationID)
+	if errors.Is(err, parking.ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.UserID == "" {
+		// A drive-up ticket has no account to tell: its time limit goes to
+		// the operator's systems (a display at the exit, say).
+		if e.Type == "reservation.checked_in" && hooked {
+			if due := r.EndsAt.Add(-DriveUpWarning); due.After(e.At) {
+				out = append(out, d.hook(e, lot, "reservation.ending_soon", "ending_soon:"+r.ID+":webhook", due, map[string]any{
+					"lot_id": r.LotID, "spot_id": r.SpotID, "reservation_id": r.ID, "plate": r.Plate, "ends_at": r.EndsAt}))
+			}
+		}
+		return out, nil
+	}
+	st, err := d.userSettings(ctx, r.UserID)
+	if err != nil {
+		return nil, err
+	}
+	paymentID := ""
+	add := func(kind, key string, due time.Time, channels ...string) {
+		for _, ch := range channels {
+			if ch == parking.ChannelEmail && !st.Email || ch == parking.ChannelInApp && !st.InApp {
+				continue
+			}
+			out = append(out, parking.Notification{
+				ID: parking.NewID("ntf"), DedupeKey: key + ":" + ch, Channel: ch, Kind: kind, UserID: r.UserID,
+				LotID: r.LotID, ReservationID: r.ID, PaymentID: paymentID, EventSeq: e.Seq, DueAt: due, CreatedAt: d.now,
+			})
+		}
+	}
+	both := []string{parking.ChannelEmail, parking.ChannelInApp}
+
+	switch e.Type {
+	case "reservation.held":
+		if due := r.HoldExpiresAt.Add(-HoldWarning); due.After(e.At) {
+			add(KindHoldExpiring, KindHoldExpiring+":"+r.ID, due, parking.ChannelInApp)
+		}
+	case "reservation.confirmed":
+		// A reminder that would be due before the booking was even made
+		// (a booking for the next few minutes) would only repeat the
+		// confirmation.
+		if due := r.StartsAt.Add(-time.Duration(st.ReminderLead)); due.After(e.At) {
+			add(KindReminder, KindReminder+":"+r.ID, due, both...)
+		}
+	case "reservation.checked_in":
+		if due := r.EndsAt.Add(-time.Duration(st.EndingLead)); due.After(e.At) {
+			add(KindEndingSoon, KindEndingSoon+":"+r.ID, due, both...)
+		}
+	}
+	if kind, ok := userKinds[e.Type]; ok {
+		// A reservation reaches each status once, but may have several
+		// refunds: money notifications are keyed by their payment.
+		key := kind + ":" + r.ID
+		if kind == KindOverstayCharged || kind == KindRefund {
+			p, err := d.paymentOf(ctx, e)
+			if err != nil {
+				return nil, err
+			}
+			paymentID, key = p.ID, kind+":"+p.ID
+			if p.ID == "" {
+				key = kind + ":" + r.ID + ":" + strconv.FormatInt(e.Seq, 10)
+			}
+		}
+		add(kind, key, e.At, both...)
+	}
+	return out, nil
+}
+
+// hook returns a webhook notification for the lot's operator.
+func (d *deriving) hook(e parking.Event, lot parking.Lot, typ, key string, due time.Time, data map[string]any) parking.Notification {
+	n := parking.Notification{
+		ID: parking.NewID("ntf"), DedupeKey: key, Channel: parking.ChannelWebhook, Kind: typ, OperatorID: lot.OperatorID,
+		LotID: lot.ID, ReservationID: e.ReservationID, EventSeq: e.Seq, DueAt: due, CreatedAt: d.now,
+	}
+	n.Payload, _ = json.Marshal(WebhookEvent{ID: n.ID, Type: typ, Created: e.At, Data: data}) // maps of plain values always encode
+	return n
+}
+
+func (d *deriving) lot(ctx context.Context, id string) (parking.Lot, error) {
+	if l, ok := d.lots[id]; ok {
+		return l, nil
+	}
+	l, err := d.s.cfg.Store.Lot(ctx, id)
+	if err == nil {
+		d.lots[id] = l
+	}
+	return l, err
+}
+
+func (d *deriving) reservation(ctx context.Context, id string) (parking.Reservation, error) {
+	if r, ok := d.reservations[id]; ok {
+		return r, nil
+	}
+	r, err := d.s.cfg.Store.Reservation(ctx, id)
+	if err == nil {
+		d.reservations[id] = r
+	}
+	return r, err
+}
+
+func (d *deriving) userSettings(ctx context.Context, userID string) (parking.NotificationSettings, error) {
+	if st, ok := d.settings[userID]; ok {
+		return st, nil
+	}
+	st, err := d.s.cfg.Store.NotificationSettings(ctx, userID)
+	if err == nil {
+		d.settings[userID] = st
+	}
+	return st, err
+}
+
+func (d *deriving) webhook(ctx context.Context, operatorID string) (bool, error) {
+	if ok, seen := d.webhooks[operatorID]; seen {
+		return ok, nil
+	}
+	_, err := d.s.cfg.Store.OperatorWebhook(ctx, operatorID)
+	if err != nil && !errors.Is(err, parking.ErrNotFound) {
+		return false, err
+	}
+	d.webhooks[operatorID] = err == nil
+	return err == nil, nil
+}
+
+// paymentOf finds the payment a payment event announces: of the event's type,
+// succeeded at the event's time (the store writes both from one value), or
+// else the latest such, or none.
+func (d *deriving) paymentOf(ctx context.Context, e parking.Event) (parking.Payment, error) {
+	ps, err := d.s.cfg.Store.ReservationPayments(ctx, e.ReservationID)
+	if err != nil {
+		return parking.Payment{}, err
+	}
+	var found parking.Payment
+	for _, p := range ps {
+		if p.Status != parking.PaymentSucceeded || parking.PaymentEventType(p) != e.Type {
+			continue
+		}
+		if p.UpdatedAt.Equal(e.At) {
+			return p, nil
+		}
+		found = p
+	}
+	return found, nil // none: the notification says what it can without it
+}
