@@ -44,11 +44,11 @@ type Services struct {
 }
 
 // NewHandler returns the whole HTTP interface, the API and the web pages,
-// wrapped in request ids, access logs, panic recovery, compression and
-// authentication.
+// wrapped in request ids, access logs, panic recovery, compression,
+// cross-origin protection and authentication.
 func NewHandler(s Services) http.Handler {
 	rt := &router{mux: http.NewServeMux()}
 	addRoutes(rt, s)
 	addPages(rt.mux, s)
-	return withRequestID(withAccessLog(s.Log, withRecover(s.Log, withCompression(withJSONMethodErrors(withAuth(s.Log, s.Auth, rt.mux))))))
+	return withRequestID(withAccessLog(s.Log, withRecover(s.Log, withCompression(withJSONMethodErrors(withCrossOriginProtection(withAuth(s.Log, s.Auth, rt.mux)))))))
 }
