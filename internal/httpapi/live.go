@@ -82,9 +82,12 @@ func serveWebSocket(w http.ResponseWriter, r *http.Request, log *slog.Logger, hu
 	}
 	defer conn.CloseNow()
 	// Clients only listen: reading in the background answers pings and
-	// closes, and ends ctx when the client goes.
+	// closes, and ends ctx when the client goes. Ending ctx closes the
+	// connection, which also ends a write that a dead client blocks; so
+	// writes need no context of their own, which would cost a timer each.
 	ctx, cancel := context.WithCancel(conn.CloseRead(r.Context()))
 	defer cancel()
+	context.AfterFunc(ctx, func() { conn.CloseNow() })
 	go func() {
 		t := time.NewTicker(livePingEvery)
 		defer t.Stop()
@@ -103,16 +106,15 @@ func serveWebSocket(w http.ResponseWriter, r *http.Request, log *slog.Logger, hu
 			}
 		}
 	}()
-	write := func(m live.Message) error {
-		wctx, wcancel := context.WithTimeout(ctx, liveWriteTimeout)
-		defer wcancel()
-		return conn.Write(wctx, websocket.MessageText, m.Data)
+	write := func(m *live.Message) error {
+		return conn.Write(context.Background(), websocket.MessageText, m.Data)
 	}
 	for _, m := range sub.Backlog {
 		if write(m) != nil {
 			return
 		}
 	}
+	sub.Backlog = nil // a snapshot is large: do not keep it for the connection's life
 	for {
 		select {
 		case <-ctx.Done():
@@ -120,7 +122,9 @@ func serveWebSocket(w http.ResponseWriter, r *http.Request, log *slog.Logger, hu
 		case m, ok := <-sub.C():
 			if !ok {
 				if errors.Is(sub.Err(), live.ErrSlow) {
-					write(hub.Resync())
+					wctx, wcancel := context.WithTimeout(ctx, liveWriteTimeout)
+					conn.Write(wctx, websocket.MessageText, hub.Resync().Data)
+					wcancel()
 					conn.Close(websocket.StatusTryAgainLater, "too slow: reconnect for a fresh snapshot")
 				} else {
 					conn.Close(websocket.StatusGoingAway, "server stopping")
@@ -164,7 +168,7 @@ func serveEvents(w http.ResponseWriter, r *http.Request, hub *live.Hub, sub *liv
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no") // proxies must not hold messages back
 	w.WriteHeader(http.StatusOK)
-	send := func(m live.Message) error {
+	send := func(m *live.Message) error {
 		rc.SetWriteDeadline(time.Now().Add(liveWriteTimeout))
 		if _, err := fmt.Fprintf(w, "id: %s\ndata: %s\n\n", m.Version, m.Data); err != nil {
 			return err
@@ -176,6 +180,7 @@ func serveEvents(w http.ResponseWriter, r *http.Request, hub *live.Hub, sub *liv
 			return
 		}
 	}
+	sub.Backlog = nil
 	ping := time.NewTicker(livePingEvery)
 	defer ping.Stop()
 	for {

@@ -81,6 +81,9 @@ type Change struct {
 	Status        string     `json:"status,omitempty"` // held, confirmed, checked_in, released
 	HoldExpiresAt *time.Time `json:"hold_expires_at,omitempty"`
 	InService     *bool      `json:"in_service,omitempty"`
+	// At is when the change happened (the event's time): a client can tell
+	// how long it took to arrive.
+	At *time.Time `json:"at,omitempty"`
 }
 
 // ErrSlow is why a subscriber that fell QueueSize messages behind was dropped.
@@ -130,7 +133,7 @@ type spotState struct {
 
 type ringEntry struct {
 	version int64
-	msg     Message
+	msg     *Message
 }
 
 // NewHub returns a hub; Run must be running for Subscribe to work.
@@ -203,6 +206,8 @@ func (h *Hub) poll(ctx context.Context, tail *feed.Tailer) error {
 		default:
 			continue
 		}
+		at := e.At
+		c.At = &at
 		h.apply(e.LotID, c)
 	}
 	return nil
@@ -275,7 +280,7 @@ func (h *Hub) apply(lotID string, c Change) {
 		h.log.Error("live: encoding a change", "err", err)
 		return
 	}
-	msg := Message{Version: c.Version, Data: data}
+	msg := &Message{Version: c.Version, Data: data}
 	if len(l.ring) == RingSize {
 		l.evicted = l.ring[0].version
 		copy(l.ring, l.ring[1:])
@@ -383,14 +388,14 @@ type Subscription struct {
 	lot *lot
 	// Backlog is what the client gets first: a snapshot, or the messages it
 	// missed since the version it had.
-	Backlog []Message
-	ch      chan Message
+	Backlog []*Message
+	ch      chan *Message
 	err     error // why ch was closed, set before closing it
 }
 
 // C delivers the changes after the backlog. It is closed when the hub drops
 // the subscriber (see Err) or the hub stops.
-func (s *Subscription) C() <-chan Message { return s.ch }
+func (s *Subscription) C() <-chan *Message { return s.ch }
 
 // Err says why C was closed: ErrSlow, or the hub stopping.
 func (s *Subscription) Err() error {
@@ -433,7 +438,7 @@ func (h *Hub) Subscribe(ctx context.Context, lotID string, from, to time.Time, s
 	if l == nil { // unloaded between the load and now: it was idle, so nothing changed
 		return nil, errors.New("live: lot unloaded while subscribing; try again")
 	}
-	s := &Subscription{hub: h, lot: l, ch: make(chan Message, QueueSize)}
+	s := &Subscription{hub: h, lot: l, ch: make(chan *Message, QueueSize)}
 	if v, ok := h.parseVersion(since); ok && v >= l.base && v >= l.evicted {
 		for _, e := range l.ring {
 			if e.version > v {
@@ -446,7 +451,7 @@ func (h *Hub) Subscribe(ctx context.Context, lotID string, from, to time.Time, s
 		if err != nil {
 			return nil, err
 		}
-		s.Backlog = []Message{{Version: snap.Version, Data: data}}
+		s.Backlog = []*Message{{Version: snap.Version, Data: data}}
 	}
 	l.subs[s] = struct{}{}
 	return s, nil
@@ -471,10 +476,10 @@ func (h *Hub) snapshot(l *lot, from, to time.Time) Snapshot {
 }
 
 // Resync is the message a dropped subscriber gets, if it can take one.
-func (h *Hub) Resync() Message {
+func (h *Hub) Resync() *Message {
 	c := Change{Type: "resync", Version: h.version(h.seq.Load())}
 	data, _ := json.Marshal(c)
-	return Message{Version: c.Version, Data: data}
+	return &Message{Version: c.Version, Data: data}
 }
 
 // Watched reports how many lots are loaded and how many subscribers they have.
