@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -22,6 +24,7 @@ import (
 	"parkd/internal/httpapi"
 	"parkd/internal/jobs"
 	"parkd/internal/live"
+	"parkd/internal/notify"
 	"parkd/internal/parking"
 	"parkd/internal/pass"
 	"parkd/internal/payments"
@@ -41,6 +44,10 @@ type config struct {
 	livePoll    time.Duration
 	origins     []string
 	shutdownMax time.Duration
+	smtpAddr    string
+	smtpFrom    string
+	publicURL   string
+	notifyEvery time.Duration
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -64,6 +71,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	origins := fs.String("allowed-origins", env("PARKD_ALLOWED_ORIGINS", ""),
 		"comma-separated hosts, besides parkd's own, whose pages may open the live WebSocket (PARKD_ALLOWED_ORIGINS)")
 	fs.DurationVar(&c.shutdownMax, "shutdown-timeout", 20*time.Second, "how long in-flight requests get to finish on shutdown")
+	fs.StringVar(&c.smtpAddr, "smtp-addr", env("PARKD_SMTP_ADDR", ""),
+		"SMTP server (host:port) that sends notification emails; none sends no email (PARKD_SMTP_ADDR; PARKD_SMTP_USERNAME and PARKD_SMTP_PASSWORD authenticate)")
+	fs.StringVar(&c.smtpFrom, "smtp-from", env("PARKD_SMTP_FROM", "parkd <noreply@parkd.invalid>"), "sender of notification emails (PARKD_SMTP_FROM)")
+	fs.StringVar(&c.publicURL, "public-url", env("PARKD_PUBLIC_URL", ""),
+		"where users reach parkd, for links in emails, e.g. https://parking.example.com (PARKD_PUBLIC_URL; default http://localhost and the port)")
+	fs.DurationVar(&c.notifyEvery, "notify-every", 2*time.Second, "how often notifications are derived from events and sent")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -149,9 +162,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	hub := live.NewHub(log, store, clock)
+	notifier, err := newNotifier(ctx, cfg, getenv, store, gates, clock, log, ln.Addr())
+	if err != nil {
+		return fmt.Errorf("notifications: %w", err)
+	}
 	srv := &http.Server{
 		Handler: httpapi.NewHandler(httpapi.Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock,
-			Live: hub, AllowedOrigins: cfg.origins,
+			Live: hub, AllowedOrigins: cfg.origins, Notify: notifier,
 			StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY")}),
 		ReadHeaderTimeout: httpapi.ReadHeaderTimeout,
 		ReadTimeout:       httpapi.ReadTimeout,
@@ -178,6 +195,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	go jobs.Every(background, time.Minute, log, "retry refunds", func(ctx context.Context) error {
 		_, err := pay.RetryRefunds(ctx)
+		return err
+	})
+	// Several instances may run both: notifications are stored once (unique
+	// keys) and each is claimed by one instance at a time.
+	go jobs.Every(background, cfg.notifyEvery, log, "derive notifications", func(ctx context.Context) error {
+		_, err := notifier.Derive(ctx)
+		return err
+	})
+	go jobs.Every(background, cfg.notifyEvery, log, "send notifications", func(ctx context.Context) error {
+		_, err := notifier.Deliver(ctx)
 		return err
 	})
 	go jobs.Every(background, time.Hour, log, "forget idempotency keys", func(ctx context.Context) error {
@@ -266,4 +293,44 @@ func passKeyring(ctx context.Context, store parking.Store, clock parking.Clock) 
 		keys[i] = pass.Key{ID: k.ID, Secret: k.Secret}
 	}
 	return pass.NewKeyring(keys[0], keys[1:]...)
+}
+
+// newNotifier builds the notification service: email through PARKD_SMTP_ADDR
+// when set, links to publicURL, unsubscribe links signed with a key derived
+// from the stored pass keys (so every instance checks every other's links).
+func newNotifier(ctx context.Context, cfg config, getenv func(string) string, store parking.Store, gates *gate.Service,
+	clock parking.Clock, log *slog.Logger, addr net.Addr) (*notify.Service, error) {
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	stored, err := store.EnsurePassKey(ctx, parking.PassKey{ID: "k" + hex.EncodeToString(secret[:3]), Secret: secret, CreatedAt: clock.Now()})
+	if err != nil {
+		return nil, err
+	}
+	var keys [][]byte
+	for _, k := range stored {
+		m := hmac.New(sha256.New, k.Secret)
+		m.Write([]byte("parkd unsubscribe links"))
+		keys = append(keys, m.Sum(nil))
+	}
+	c := notify.Config{
+		Store: store, Clock: clock, Log: log, BaseURL: cfg.publicURL, UnsubscribeKeys: keys,
+		PassPNG: func(ctx context.Context, r parking.Reservation) ([]byte, error) {
+			p, err := gates.PassFor(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			return pass.PNG(p.Code, 512)
+		},
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + loopback(addr)
+	}
+	if cfg.smtpAddr != "" {
+		c.Mailer = &notify.SMTP{Addr: cfg.smtpAddr, From: cfg.smtpFrom,
+			Username: getenv("PARKD_SMTP_USERNAME"), Password: getenv("PARKD_SMTP_PASSWORD")}
+		log.Info("notification emails", "smtp", cfg.smtpAddr, "from", cfg.smtpFrom)
+	} else {
+		log.Info("notification emails are off: set PARKD_SMTP_ADDR to send them")
+	}
+	return notify.New(c), nil
 }

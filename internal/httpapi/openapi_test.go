@@ -24,6 +24,7 @@ import (
 	"parkd/internal/booking"
 	"parkd/internal/gate"
 	"parkd/internal/live"
+	"parkd/internal/notify"
 	"parkd/internal/parking"
 	"parkd/internal/parking/parkingtest"
 	"parkd/internal/pass"
@@ -883,7 +884,9 @@ func TestOpenAPIResponses(t *testing.T) {
 	hubCtx, stopHub := context.WithCancel(t.Context())
 	defer stopHub()
 	go hub.Run(hubCtx, 10*time.Millisecond)
-	f := newSpecFlow(t, Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock, Live: hub})
+	notifier := notify.New(notify.Config{Store: store, Clock: clock, Log: log, UnsubscribeKeys: [][]byte{[]byte("openapi-test")}})
+	f := newSpecFlow(t, Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock, Live: hub,
+		Notify: notifier})
 	lot := "/api/v1/lots/" + fx.Lot.ID
 	key := func(k string) []string { return []string{"Idempotency-Key", k} }
 	with := func(pairs ...[]string) []string { return slices.Concat(pairs...) }
@@ -1333,6 +1336,63 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.mustProblem(403, parking.EFORBIDDEN, "GET", events, nil, ada...)
 	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/lots/lot_missing/gate-events", nil, olga...)
 	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", events, nil, entryDevice...)
+
+	// Notifications: Ada's in-app ones about what happened so far, her
+	// settings and unsubscribe link, and the operator's webhook.
+	if err := notifier.RunOnce(t.Context()); err != nil {
+		t.Fatalf("notifier.RunOnce: %v", err)
+	}
+	inboxURL := "/api/v1/users/me/notifications"
+	var inbox struct {
+		Notifications []notificationView `json:"notifications"`
+	}
+	f.must(200, "GET", inboxURL, nil, ada...).into(t, &inbox)
+	if len(inbox.Notifications) == 0 {
+		t.Errorf("GET %s = no notifications; want some about Ada's bookings", inboxURL)
+	}
+	f.must(200, "GET", inboxURL+"?unread=true&limit=5", nil, ada...)
+	f.mustProblem(400, parking.EINVALID, "GET", inboxURL+"?limit=0", nil, ada...)
+	f.mustProblem(400, parking.EINVALID, "GET", inboxURL+"?unread=maybe", nil, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/users/usr_someone_else/notifications", nil, ada...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", inboxURL, nil)
+	if len(inbox.Notifications) > 0 {
+		f.must(200, "POST", inboxURL+"/read", map[string]any{"ids": []string{inbox.Notifications[0].ID}}, ada...)
+	}
+	f.must(200, "POST", inboxURL+"/read", map[string]any{"all": true}, ada...)
+	f.mustProblem(422, parking.EVALIDATION, "POST", inboxURL+"/read", map[string]any{}, ada...)
+	f.mustProblem(400, parking.EINVALID, "POST", inboxURL+"/read", `{"ids": "ntf_1"}`, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "POST", "/api/v1/users/usr_someone_else/notifications/read", map[string]any{"all": true}, ada...)
+	inboxStream, stopInbox := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	f.reqCtx = inboxStream
+	f.must(200, "GET", inboxURL+"/live", nil, ada...)
+	f.reqCtx = nil
+	stopInbox()
+	f.mustProblem(400, parking.EINVALID, "GET", inboxURL+"/live?since=yesterday", nil, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/users/usr_someone_else/notifications/live", nil, ada...)
+	settings := "/api/v1/users/me/notification-settings"
+	f.must(200, "GET", settings, nil, ada...)
+	f.must(200, "PATCH", settings, map[string]any{"in_app": true, "reminder_lead": "1h"}, ada...)
+	f.mustProblem(422, parking.EVALIDATION, "PATCH", settings, map[string]any{"reminder_lead": "10s"}, ada...)
+	f.mustProblem(400, parking.EINVALID, "PATCH", settings, map[string]any{"reminder_lead": "soon"}, ada...)
+	f.mustProblem(400, parking.EINVALID, "PATCH", settings, map[string]any{"colour": "red"}, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "PATCH", "/api/v1/users/usr_someone_else/notification-settings", map[string]any{"email": false}, ada...)
+	unsubscribe := "/api/v1/notifications/unsubscribe?token=" + notifier.UnsubscribeToken(sess.User.ID)
+	f.must(200, "GET", unsubscribe, nil)
+	f.mustProblem(400, parking.EINVALID, "GET", "/api/v1/notifications/unsubscribe", nil)
+	f.mustProblem(400, parking.EINVALID, "POST", "/api/v1/notifications/unsubscribe?token=forged.00", nil)
+	f.must(200, "POST", unsubscribe, nil)
+	f.must(200, "POST", unsubscribe, "List-Unsubscribe=One-Click", "Content-Type", "application/x-www-form-urlencoded", "Accept", "text/html")
+	hook := "/api/v1/operators/" + fx.Operator.ID + "/webhook"
+	f.mustProblem(404, parking.ENOTFOUND, "GET", hook, nil, olga...)
+	f.must(200, "PUT", hook, map[string]any{"url": "https://ops.example.com/parkd"}, olga...)
+	f.must(200, "PUT", hook, map[string]any{"url": "https://ops.example.com/parkd", "secret": "a secret of sixteen+"}, olga...)
+	f.mustProblem(422, parking.EVALIDATION, "PUT", hook, map[string]any{"url": "ftp://ops.example.com", "secret": "short"}, olga...)
+	f.mustProblem(400, parking.EINVALID, "PUT", hook, `{"url": 7}`, olga...)
+	f.mustProblem(403, parking.EFORBIDDEN, "PUT", hook, map[string]any{"url": "https://evil.example.com"}, ada...)
+	f.mustProblem(403, parking.EFORBIDDEN, "GET", "/api/v1/operators/opr_other/webhook", nil, olga...)
+	f.must(200, "GET", hook, nil, olga...)
+	f.must(204, "DELETE", hook, nil, olga...)
+	f.mustProblem(403, parking.EFORBIDDEN, "DELETE", hook, nil, ada...)
 
 	// Requests no route serves.
 	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/nothing-here", nil)

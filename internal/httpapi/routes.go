@@ -83,4 +83,7 @@ func addRoutes(mux *router, s Services) {
 
 	// Operators: their lots, levels, spots, gates and reservations (operator.go).
 	addOperatorRoutes(mux, s, idempotent, mustBeIdempotent)
+
+	// Notifications, their settings, unsubscribe links and operators' webhooks (notifications.go).
+	addNotificationRoutes(mux, s)
 }

@@ -11,6 +11,7 @@ import (
 	"parkd/internal/booking"
 	"parkd/internal/gate"
 	"parkd/internal/live"
+	"parkd/internal/notify"
 	"parkd/internal/parking"
 	"parkd/internal/payments"
 )
@@ -41,6 +42,9 @@ type Services struct {
 	// AllowedOrigins are the origins, besides parkd's own host, whose pages may
 	// open the live WebSocket (host patterns, as "app.example.com").
 	AllowedOrigins []string
+	// Notify checks unsubscribe links and wakes live notification streams;
+	// nil means unsubscribe links are refused and streams only poll.
+	Notify *notify.Service
 }
 
 // NewHandler returns the whole HTTP interface, the API and the web pages,
