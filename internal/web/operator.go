@@ -227,3 +227,4 @@ func (s *site) handleKiosk() http.Handler {
 type kiosk struct{ Gate string }
 
 func (kiosk) wide() {}
+func (kiosk) bare() {}

@@ -198,6 +198,8 @@ type page struct {
 	Main any
 	// Wide pages (maps, dashboards) use the whole width of the screen.
 	Wide bool
+	// Bare pages (the gate kiosk) have no navigation.
+	Bare bool
 }
 
 // render writes a page, buffered so that a template error is a clean 500
@@ -207,9 +209,8 @@ func (s *site) render(w http.ResponseWriter, r *http.Request, status int, name, 
 	if u, ok := s.user(r); ok {
 		p.User = &u
 	}
-	if _, wide := main.(interface{ wide() }); wide {
-		p.Wide = true
-	}
+	_, p.Wide = main.(interface{ wide() })
+	_, p.Bare = main.(interface{ bare() })
 	var b bytes.Buffer
 	t, ok := s.pagesT[name]
 	if !ok {

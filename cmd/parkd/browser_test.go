@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"parkd/internal/demo"
+	"parkd/internal/store/teststore"
+)
+
+// void drops an action's value, so that it runs among others with chromedp.Do.
+func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := a(ctx, t)
+		return chromedp.Void{}, err
+	}
+}
+
+// chromiumPath finds the browser for the browser tests. In CI (CI set) a
+// missing browser fails the test; elsewhere the test is skipped.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no Chromium found (install Debian's chromium; .ci/run does): the browser tests must run in CI")
+	}
+	t.Skip("no Chromium found: install Debian's chromium to run the browser tests")
+	return ""
+}
+
+// newChromium starts a browser of its own (its own profile, so its own
+// cookies) and returns a context for its first tab.
+func newChromium(t *testing.T, parent context.Context, exe string) context.Context {
+	t.Helper()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(parent,
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// Start the browser now, on a context without a step's timeout: the
+	// browser lives as long as the context of the first run.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", exe, err)
+	}
+	return ctx
+}
+
+// screenshotDir is where the browser tests leave their screenshots for a
+// person to look at: test-output/screenshots at the top of the repository
+// (ignored by git), or $PARKD_TEST_OUTPUT/screenshots.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	root := os.Getenv("PARKD_TEST_OUTPUT")
+	if root == "" {
+		dir, _ := os.Getwd()
+		for d := dir; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				root = filepath.Join(d, "test-output")
+				break
+			}
+			if filepath.Dir(d) == d {
+				root = filepath.Join(dir, "test-output")
+				break
+			}
+		}
+	}
+	out := filepath.Join(root, "screenshots")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestBrowser is the driver's whole trip in real browsers against the real
+// server: sign up from the map, pick a green spot, pay with the sandbox card,
+// see the QR pass; meanwhile a second browser watching the lot sees the spot
+// turn red without reloading; then the entry gate's kiosk admits the pass.
+func TestBrowser(t *testing.T) {
+	exe := chromiumPath(t)
+	base := startParkd(t, "--db", teststore.SQLiteDSN(t))
+	garage, _ := demoLots(t, base)
+	shots := screenshotDir(t)
+	t.Logf("screenshots: %s", shots)
+
+	// The operator sets up an entry gate, as on the dashboard.
+	op := &api{t: t, base: base}
+	var sess struct{ Token string }
+	op.call(201, "POST", "/api/v1/sessions", map[string]string{"email": demo.OperatorEmail, "password": demo.OperatorPassword}, &sess)
+	op.token = sess.Token
+	var gate struct {
+		Gate struct{ ID string }
+		Key  string
+	}
+	op.call(201, "POST", "/api/v1/lots/"+garage+"/gates", map[string]string{"name": "North entry", "direction": "entry"}, &gate)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	t.Cleanup(cancel)
+	watcher := newChromium(t, ctx, exe)
+	driver := newChromium(t, ctx, exe)
+
+	// do runs steps one at a time, each within 20 s; on a failure it says
+	// which step, where the browser was, and leaves a screenshot.
+	do := func(tab context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		for i, step := range steps {
+			stepCtx, cancel := context.WithTimeout(tab, 20*time.Second)
+			err := chromedp.Do(stepCtx, step)
+			cancel()
+			if err != nil {
+				where, _ := chromedp.Run(tab, chromedp.Location())
+				if png, serr := chromedp.Run(tab, chromedp.CaptureScreenshot()); serr == nil {
+					os.WriteFile(filepath.Join(shots, "failed.png"), png, 0o644)
+				}
+				t.Fatalf("%s, step %d: %v (at %s; see failed.png)", what, i+1, err, where)
+			}
+		}
+	}
+	save := func(name string, png []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const spot = "L1-C10" // a standard spot on level 1
+	tile := `.t[data-label="` + spot + `"]`
+	mapURL := base + "/lots/" + garage
+	isLive := `document.getElementById("live-state").dataset.state === "live"`
+
+	// The watcher opens the map and leaves a mark that a reload would erase.
+	do(watcher, "watcher opens the map",
+		chromedp.Navigate(mapURL),
+		chromedp.WaitVisible(chromedp.CSS(tile)),
+		void(chromedp.Poll[bool](isLive, chromedp.WithPollingTimeout(15*time.Second))),
+		void(chromedp.Evaluate[bool](`window.parkdWatcher = true`)),
+	)
+	if cls, err := chromedp.Run(watcher, chromedp.AttributeValue(chromedp.CSS(tile), "class")); err != nil || !strings.Contains(cls.Value, "s-available") {
+		t.Fatalf("spot %s before booking: class %q, %v; want s-available", spot, cls.Value, err)
+	}
+
+	// The driver picks the green spot on the map and is asked to sign in.
+	do(driver, "driver picks a green spot",
+		chromedp.Navigate(mapURL),
+		chromedp.Click(chromedp.CSS(tile)),
+		chromedp.WaitVisible(chromedp.ID("panel-reserve")),
+		chromedp.Click(chromedp.ID("panel-reserve")),
+		chromedp.WaitVisible(chromedp.ID("signin")),
+		chromedp.Click(chromedp.CSS(`main a[href^="/signup"]`)),
+		chromedp.WaitVisible(chromedp.ID("signup")),
+		chromedp.SendKeys(chromedp.CSS(`#signup [name=name]`), "Ada Lovelace"),
+		chromedp.SendKeys(chromedp.CSS(`#signup [name=email]`), "ada@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`#signup [name=password]`), "correct horse battery"),
+		chromedp.Click(chromedp.CSS(`#signup [type=submit]`)),
+		// A new driver adds the car, and comes back to the reservation.
+		chromedp.WaitVisible(chromedp.ID("add-vehicle")),
+		chromedp.SendKeys(chromedp.CSS(`#add-vehicle [name=plate]`), "AB-123-C"),
+		chromedp.Click(chromedp.CSS(`#add-vehicle [type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("hold")),
+	)
+	summary, err := chromedp.Run(driver, chromedp.Text(chromedp.CSS(".spot-choice")))
+	if err != nil || !strings.Contains(summary, spot) {
+		t.Fatalf("the reserve page says %q (%v); want spot %s", summary, err, spot)
+	}
+	price, err := chromedp.Run(driver, chromedp.Text(chromedp.ID("price")))
+	if err != nil || !strings.Contains(price, "USD") {
+		t.Fatalf("the reserve page's price is %q (%v); want an amount in USD", price, err)
+	}
+
+	do(driver, "driver holds the spot",
+		chromedp.Click(chromedp.ID("hold")),
+		chromedp.WaitVisible(chromedp.ID("pay-step")),
+	)
+	countdown, _ := chromedp.Run(driver, chromedp.Text(chromedp.ID("countdown-time")))
+	if !strings.HasPrefix(countdown, "4:") && !strings.HasPrefix(countdown, "5:") {
+		t.Errorf("the hold countdown shows %q; want about five minutes", countdown)
+	}
+	// The watcher sees the hold: amber, and still the same page.
+	do(watcher, "watcher sees the hold", void(chromedp.Poll[bool](
+		`document.querySelector('`+tile+`').classList.contains("s-held")`, chromedp.WithPollingTimeout(10*time.Second))))
+
+	do(driver, "driver pays with the sandbox card",
+		chromedp.SendKeys(chromedp.ID("card-number"), "4242 4242 4242 4242"),
+		chromedp.SendKeys(chromedp.ID("card-exp"), "12/34"),
+		chromedp.SendKeys(chromedp.ID("card-cvc"), "123"),
+		chromedp.Click(chromedp.ID("pay")),
+		chromedp.WaitVisible(chromedp.ID("pass-qr")),
+		void(chromedp.Poll[bool](`(() => { const i = document.getElementById("pass-qr");
+			return i.complete && i.naturalWidth > 100 && /^[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(document.getElementById("pass-code").textContent) })()`,
+			chromedp.WithPollingTimeout(10*time.Second))),
+	)
+	code, err := chromedp.Run(driver, chromedp.Text(chromedp.ID("pass-code")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	png, err := chromedp.Run(driver, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	save("pass.png", png)
+	do(driver, "driver shows the pass full screen",
+		chromedp.Click(chromedp.ID("pass-full-btn")),
+		chromedp.WaitVisible(chromedp.ID("pass-overlay-qr")),
+		void(chromedp.Poll[bool](`document.getElementById("pass-overlay-qr").naturalWidth > 100`, chromedp.WithPollingTimeout(5*time.Second))),
+	)
+	if png, err = chromedp.Run(driver, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	}
+	save("pass-fullscreen.png", png)
+
+	// The watcher's map turned the spot red by itself.
+	do(watcher, "watcher sees the spot turn red", void(chromedp.Poll[bool](
+		`document.querySelector('`+tile+`').classList.contains("s-reserved")`, chromedp.WithPollingTimeout(10*time.Second))))
+	if reloaded, err := chromedp.Run(watcher, chromedp.Evaluate[bool](`window.parkdWatcher !== true`)); err != nil || reloaded {
+		t.Errorf("the watcher's page was reloaded (%v); want live updates in place", err)
+	}
+	label, _ := chromedp.Run(watcher, chromedp.AttributeValue(chromedp.CSS(tile), "aria-label"))
+	if !strings.Contains(label.Value, "reserved") {
+		t.Errorf("the red tile's label is %q; want it to say reserved, not only show red", label.Value)
+	}
+	level, err := chromedp.Run(watcher, chromedp.Evaluate[string](`document.querySelector('`+tile+`').closest("section").id`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if png, err = chromedp.Run(watcher, chromedp.Screenshot(chromedp.ID(level))); err != nil {
+		t.Fatal(err)
+	}
+	save("map-level.png", png)
+	if png, err = chromedp.Run(watcher, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	}
+	save("map.png", png)
+
+	// The entry gate's kiosk: the device key once, then the code by hand.
+	kiosk, closeKiosk := chromedp.NewContext(driver)
+	defer closeKiosk()
+	if err := chromedp.Do(kiosk); err != nil {
+		t.Fatal(err)
+	}
+	do(kiosk, "the kiosk admits the pass",
+		chromedp.Navigate(base+"/kiosk/"+gate.Gate.ID),
+		chromedp.WaitVisible(chromedp.ID("kiosk-key-form")),
+		chromedp.SendKeys(chromedp.CSS(`#kiosk-key-form [name=key]`), gate.Key),
+		chromedp.Click(chromedp.CSS(`#kiosk-key-form [type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("manual-code")),
+		chromedp.SendKeys(chromedp.ID("manual-code"), strings.ToLower(code)),
+		chromedp.Click(chromedp.CSS(`#manual [type=submit]`)),
+		void(chromedp.Poll[bool](`document.getElementById("verdict").textContent === "OPEN"`, chromedp.WithPollingTimeout(10*time.Second))),
+	)
+	reason, _ := chromedp.Run(kiosk, chromedp.Text(chromedp.ID("reason")))
+	if !strings.Contains(reason, spot) {
+		t.Errorf("the kiosk says %q; want it to name spot %s", reason, spot)
+	}
+	if png, err = chromedp.Run(kiosk, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	}
+	save("kiosk-open.png", png)
+
+	// The same pass again is refused: it is inside.
+	do(kiosk, "the kiosk denies a second entry",
+		chromedp.SendKeys(chromedp.ID("manual-code"), code),
+		chromedp.Click(chromedp.CSS(`#manual [type=submit]`)),
+		void(chromedp.Poll[bool](`document.getElementById("verdict").textContent === "DENIED"`, chromedp.WithPollingTimeout(10*time.Second))),
+	)
+	if png, err = chromedp.Run(kiosk, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	}
+	save("kiosk-denied.png", png)
+
+	// The checked-in car shows as occupied on the watcher's map.
+	do(watcher, "watcher sees the car in", void(chromedp.Poll[bool](
+		`document.querySelector('`+tile+`').classList.contains("s-occupied")`, chromedp.WithPollingTimeout(10*time.Second))))
+
+	var res struct {
+		Reservations []struct{ Status string }
+	}
+	me := &api{t: t, base: base}
+	me.call(201, "POST", "/api/v1/sessions", map[string]string{"email": "ada@example.com", "password": "correct horse battery"}, &sess)
+	me.token = sess.Token
+	me.call(200, "GET", "/api/v1/users/me/reservations", nil, &res)
+	if len(res.Reservations) != 1 || res.Reservations[0].Status != "checked_in" {
+		b, _ := json.Marshal(res)
+		t.Errorf("the driver's reservations = %s; want one, checked in", b)
+	}
+	fmt.Fprintf(os.Stderr, "browser test screenshots: %s\n", shots)
+}
