@@ -39,6 +39,9 @@ const (
 	idleLot = time.Minute
 	// horizon is how far ahead a lot's claims are loaded.
 	horizon = 5 * 366 * 24 * time.Hour
+	// respotEvery is how often, at most, a watched lot's spots are read again
+	// for a new subscriber: adding spots writes no event.
+	respotEvery = 5 * time.Second
 )
 
 // Claim is a reservation holding a spot, named by a key that does not reveal
@@ -124,6 +127,7 @@ type lot struct {
 	ring    []ringEntry
 	subs    map[*Subscription]struct{}
 	idle    time.Time // when the last subscriber left
+	spotted time.Time // when its spots were last read
 }
 
 type spotState struct {
@@ -311,28 +315,41 @@ func (h *Hub) parseVersion(s string) (int64, bool) {
 // load reads a lot's spots and claims; it runs on Run's goroutine, so no
 // change is applied while it reads.
 func (h *Hub) load(ctx context.Context, lotID string) error {
+	now := h.clock.Now()
 	h.mu.Lock()
-	_, ok := h.lots[lotID]
+	l, ok := h.lots[lotID]
+	stale := ok && now.Sub(l.spotted) >= respotEvery
 	h.mu.Unlock()
-	if ok {
+	if ok && !stale {
 		return nil
 	}
 	spots, err := h.store.Spots(ctx, lotID)
 	if err != nil {
 		return err
 	}
+	if ok {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, sp := range spots {
+			if l.spots[sp.ID] == nil {
+				l.order = append(l.order, sp.ID)
+				l.spots[sp.ID] = &spotState{inService: sp.InService, claims: map[string]Claim{}}
+			}
+		}
+		l.spotted = now
+		return nil
+	}
 	if len(spots) == 0 {
 		if _, err := h.store.Lot(ctx, lotID); err != nil {
 			return err
 		}
 	}
-	now := h.clock.Now()
 	rs, err := h.store.LotReservations(ctx, lotID, now, now.Add(horizon))
 	if err != nil {
 		return err
 	}
-	l := &lot{id: lotID, order: make([]string, 0, len(spots)), spots: make(map[string]*spotState, len(spots)),
-		base: h.seq.Load(), subs: map[*Subscription]struct{}{}, idle: now}
+	l = &lot{id: lotID, order: make([]string, 0, len(spots)), spots: make(map[string]*spotState, len(spots)),
+		base: h.seq.Load(), subs: map[*Subscription]struct{}{}, idle: now, spotted: now}
 	for _, sp := range spots {
 		l.order = append(l.order, sp.ID)
 		l.spots[sp.ID] = &spotState{inService: sp.InService, claims: map[string]Claim{}}

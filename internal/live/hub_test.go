@@ -107,7 +107,8 @@ func TestSnapshotWindow(t *testing.T) {
 	t0 := storetest.T0
 	f.MustHold(t, s, f.Spots[0].ID, t0, t0.Add(time.Hour), t0.Add(2*time.Hour))
 	f.MustHold(t, s, f.Spots[1].ID, t0, t0.Add(5*time.Hour), t0.Add(6*time.Hour))
-	h := startHub(t, s, parkingtest.NewClock(t0))
+	clock := parkingtest.NewClock(t0)
+	h := startHub(t, s, clock)
 	sub, err := h.Subscribe(context.Background(), f.Lot.ID, t0, t0.Add(3*time.Hour), "")
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +125,26 @@ func TestSnapshotWindow(t *testing.T) {
 	if len(snap.Spots) != len(f.Spots) || claims[f.Spots[0].ID] != 1 || claims[f.Spots[1].ID] != 0 {
 		t.Errorf("snapshot = %d spots, claims %v; want %d spots, one claim on the first", len(snap.Spots), claims, len(f.Spots))
 	}
+
+	// Spots added while the lot is watched reach later snapshots.
+	added := f.Spots[0]
+	added.ID, added.Label = parking.NewID("spt"), "NEW-1"
+	if err := s.CreateSpots(context.Background(), []parking.Spot{added}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(10 * time.Second)
+	later, err := h.Subscribe(context.Background(), f.Lot.ID, t0, t0.Add(3*time.Hour), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer later.Close()
+	if err := json.Unmarshal(later.Backlog[0].Data, &snap); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(snap.Spots); n != len(f.Spots)+1 || snap.Spots[n-1].ID != added.ID {
+		t.Errorf("snapshot after adding a spot = %d spots; want %d, the new one last", n, len(f.Spots)+1)
+	}
+
 	if _, err := h.Subscribe(context.Background(), "lot_missing", t0, t0.Add(time.Hour), ""); !errors.Is(err, parking.ErrNotFound) {
 		t.Errorf("Subscribe(missing lot) = %v; want ErrNotFound", err)
 	}
