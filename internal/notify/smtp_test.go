@@ -53,6 +53,18 @@ func newMailbox(t *testing.T) *mailbox {
 
 func (b *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{box: b}, nil }
 
+func (b *mailbox) tryCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.tries
+}
+
+func (b *mailbox) setReject(f func(n int) error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reject = f
+}
+
 // messages returns what arrived so far.
 func (b *mailbox) messages() []received {
 	b.mu.Lock()
