@@ -88,24 +88,6 @@ func serveWebSocket(w http.ResponseWriter, r *http.Request, log *slog.Logger, hu
 	ctx, cancel := context.WithCancel(conn.CloseRead(r.Context()))
 	defer cancel()
 	context.AfterFunc(ctx, func() { conn.CloseNow() })
-	go func() {
-		t := time.NewTicker(livePingEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				pctx, pcancel := context.WithTimeout(ctx, livePongWithin)
-				err := conn.Ping(pctx)
-				pcancel()
-				if err != nil {
-					cancel()
-					return
-				}
-			}
-		}
-	}()
 	write := func(m *live.Message) error {
 		return conn.Write(context.Background(), websocket.MessageText, m.Data)
 	}
@@ -115,10 +97,23 @@ func serveWebSocket(w http.ResponseWriter, r *http.Request, log *slog.Logger, hu
 		}
 	}
 	sub.Backlog = nil // a snapshot is large: do not keep it for the connection's life
+	ping := time.NewTicker(livePingEvery)
+	defer ping.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-ping.C:
+			// A client that does not answer in time is gone: ending ctx
+			// closes the connection. (A goroutine per ping, not one per
+			// connection, keeps idle connections small.)
+			go func() {
+				pctx, pcancel := context.WithTimeout(ctx, livePongWithin)
+				defer pcancel()
+				if conn.Ping(pctx) != nil {
+					cancel()
+				}
+			}()
 		case m, ok := <-sub.C():
 			if !ok {
 				if errors.Is(sub.Err(), live.ErrSlow) {
