@@ -293,6 +293,47 @@ func TestBrowser(t *testing.T) {
 	do(watcher, "watcher sees the car in", void(chromedp.Poll[bool](
 		`document.querySelector('`+tile+`').classList.contains("s-occupied")`, chromedp.WithPollingTimeout(10*time.Second))))
 
+	// The pages a person would look at next, for the screenshots: the
+	// driver's list and the way to the spot, the map on a phone, and the
+	// operator's live dashboard.
+	do(driver, "driver opens the reservations and the way to the spot",
+		chromedp.Navigate(base+"/reservations"),
+		chromedp.WaitVisible(chromedp.CSS(".res")),
+		func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			png, err := chromedp.CaptureScreenshot()(ctx, tg)
+			save("reservations.png", png)
+			return chromedp.Void{}, err
+		},
+		chromedp.Click(chromedp.CSS(`.res a[href$="/navigate"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".route")),
+		func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			save("navigate.png", png)
+			return chromedp.Void{}, err
+		},
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)),
+		chromedp.Navigate(mapURL),
+		chromedp.WaitVisible(chromedp.CSS(tile)),
+		func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			png, err := chromedp.CaptureScreenshot()(ctx, tg)
+			save("map-phone.png", png)
+			return chromedp.Void{}, err
+		},
+	)
+	do(watcher, "the operator watches the lot",
+		chromedp.Navigate(base+"/signin?next=/operator/lots/"+garage),
+		chromedp.SendKeys(chromedp.CSS(`#signin [name=email]`), demo.OperatorEmail),
+		chromedp.SendKeys(chromedp.CSS(`#signin [name=password]`), demo.OperatorPassword),
+		chromedp.Click(chromedp.CSS(`#signin [type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("occupancy")),
+		void(chromedp.Poll[bool](isLive, chromedp.WithPollingTimeout(15*time.Second))),
+		func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			png, err := chromedp.CaptureScreenshot()(ctx, tg)
+			save("operator-dashboard.png", png)
+			return chromedp.Void{}, err
+		},
+	)
+
 	var res struct {
 		Reservations []struct{ Status string }
 	}
