@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"parkd/internal/demo"
 	"parkd/internal/store/teststore"
@@ -157,6 +158,25 @@ func TestBrowser(t *testing.T) {
 		void(chromedp.Poll[bool](isLive, chromedp.WithPollingTimeout(15*time.Second))),
 		void(chromedp.Evaluate[bool](`window.parkdWatcher = true`)),
 	)
+	// The map works with the keyboard: arrows move between tiles, Enter opens
+	// the spot's panel with its "Reserve" focused, Escape closes it.
+	focused := func(want string) chromedp.Action[chromedp.Void] {
+		return void(chromedp.Poll[bool](`document.activeElement && document.activeElement.dataset.label === "`+want+`"`,
+			chromedp.WithPollingTimeout(5*time.Second)))
+	}
+	do(watcher, "the map works with the keyboard",
+		void(chromedp.Evaluate[bool](`document.querySelector(".plan .t").focus(), true`)),
+		focused("L1-A01"),
+		chromedp.KeyEvent(kb.ArrowRight),
+		focused("L1-A02"),
+		chromedp.KeyEvent(kb.ArrowDown),
+		focused("L1-B02"),
+		chromedp.KeyEvent(kb.Enter),
+		void(chromedp.Poll[bool](`document.activeElement.id === "panel-reserve" && document.activeElement.textContent === "Reserve L1-B02"`,
+			chromedp.WithPollingTimeout(5*time.Second))),
+		chromedp.KeyEvent(kb.Escape),
+		focused("L1-B02"),
+	)
 	if cls, err := chromedp.Run(watcher, chromedp.AttributeValue(chromedp.CSS(tile), "class")); err != nil || !strings.Contains(cls.Value, "s-available") {
 		t.Fatalf("spot %s before booking: class %q, %v; want s-available", spot, cls.Value, err)
 	}
@@ -205,6 +225,11 @@ func TestBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("card-number"), "4242 4242 4242 4242"),
 		chromedp.SendKeys(chromedp.ID("card-exp"), "12/34"),
 		chromedp.SendKeys(chromedp.ID("card-cvc"), "123"),
+		func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			save("reserve.png", png)
+			return chromedp.Void{}, err
+		},
 		chromedp.Click(chromedp.ID("pay")),
 		chromedp.WaitVisible(chromedp.ID("pass-qr")),
 		void(chromedp.Poll[bool](`(() => { const i = document.getElementById("pass-qr");
@@ -333,6 +358,28 @@ func TestBrowser(t *testing.T) {
 			return chromedp.Void{}, err
 		},
 	)
+
+	do(watcher, "the operator changes a rate",
+		chromedp.Navigate(base+"/operator/lots/"+garage+"/policy"),
+		chromedp.WaitVisible(chromedp.ID("policy")),
+		chromedp.SetValue(chromedp.CSS(`#policy [name="hourly.standard"]`), "3.50"),
+		chromedp.Click(chromedp.CSS(`#policy [type=submit]`)),
+	)
+	// The page saves and reloads; the lot's rate is the proof.
+	var lot struct {
+		Policy struct {
+			Rates map[string]struct{ Hourly int64 }
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		getJSON(t, base+"/api/v1/lots/"+garage, 200, &lot)
+		if lot.Policy.Rates["standard"].Hourly == 350 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("standard hourly rate after the policy page = %d; want 350", lot.Policy.Rates["standard"].Hourly)
+		}
+	}
 
 	var res struct {
 		Reservations []struct{ Status string }

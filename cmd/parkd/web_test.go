@@ -197,10 +197,10 @@ func TestMapPageWeight(t *testing.T) {
 	}
 	snapshot := liveSnapshotSize(t, base+"/api/v1/lots/"+garage+"/live")
 	t.Logf("map of 450 spots, gzip: HTML %.1f KB + data %.1f KB = %.1f KB; scripts and styles %.1f KB (cached); first visit %.1f KB",
-		kb(html), kb(data), kb(html+data), kb(assets), kb(html+data+assets))
-	t.Logf("the live feed's first message (the snapshot the map applies), uncompressed: %.1f KB", kb(snapshot))
+		kib(html), kib(data), kib(html+data), kib(assets), kib(html+data+assets))
+	t.Logf("the live feed's first message (the snapshot the map applies), uncompressed: %.1f KB", kib(snapshot))
 	if html+data > 100*1024 || html+snapshot > 100*1024 {
-		t.Errorf("HTML and data of the map = %.1f KB compressed (live snapshot %.1f KB); want under 100 KB", kb(html+data), kb(snapshot))
+		t.Errorf("HTML and data of the map = %.1f KB compressed (live snapshot %.1f KB); want under 100 KB", kib(html+data), kib(snapshot))
 	}
 }
 
@@ -232,4 +232,4 @@ func liveSnapshotSize(t *testing.T, url string) int {
 	}
 }
 
-func kb(n int) float64 { return float64(n) / 1024 }
+func kib(n int) float64 { return float64(n) / 1024 }

@@ -147,6 +147,8 @@ func (s *site) funcs() template.FuncMap {
 			return "/static/" + name
 		},
 		"money": parking.FormatMoney,
+		// dur writes a policy duration as Go does: "24h0m0s", "15m0s".
+		"dur": func(d parking.Duration) string { return time.Duration(d).String() },
 		"local": func(t time.Time, zone string) string {
 			return inZone(t, zone).Format("Mon 2 Jan 2006, 15:04")
 		},

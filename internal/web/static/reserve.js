@@ -41,6 +41,9 @@
       label = s.data.label;
     } catch (e) { /* the summary does without the label */ }
     holdBtn.hidden = true;
+    // The hold is for this spot and window: changing them now would lose it.
+    form.querySelectorAll("input, select").forEach((el) => { el.disabled = true; });
+    form.querySelectorAll(".spot-choice a").forEach((a) => a.removeAttribute("href"));
     holdStep.querySelector("p").textContent = (label ? "Spot " + label : "Your spot") + " is held for you.";
     document.getElementById("held-summary").textContent =
       (label ? "Spot " + label + " · " : "") + "Total " + money(reservation.amount, reservation.currency);
