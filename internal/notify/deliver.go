@@ -27,11 +27,20 @@ const (
 func (s *Service) Deliver(ctx context.Context) (int, error) {
 	sent := 0
 	for {
-		ns, err := s.cfg.Store.ClaimNotifications(ctx, s.cfg.Clock.Now(), s.cfg.Lease, batchSize)
+		claimed := s.cfg.Clock.Now()
+		ns, err := s.cfg.Store.ClaimNotifications(ctx, claimed, s.cfg.Lease, batchSize)
 		if err != nil {
 			return sent, err
 		}
-		for _, n := range ns {
+		// A row is sent only while its lease has room for a whole attempt:
+		// once the lease runs out another instance may claim and send it.
+		// The rest wait for their lease to pass and are claimed again.
+		sendBy := claimed.Add(s.cfg.Lease - sendTimeout)
+		for i, n := range ns {
+			if s.cfg.Clock.Now().After(sendBy) {
+				s.cfg.Log.WarnContext(ctx, "notification lease too short for the batch: the rest wait for the next claim", "left", len(ns)-i)
+				return sent, nil
+			}
 			o := s.attempt(ctx, n)
 			if err := s.cfg.Store.FinishNotification(ctx, o); err != nil {
 				// Sent (perhaps) but not recorded: the lease runs out and the

@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -224,4 +225,59 @@ func TestOperatorWebhooks(t *testing.T) {
 			t.Errorf("the drive-up sent the driver email; there is none to send to")
 		}
 	})
+}
+
+// slowMailer takes 25 s of the injected clock per email and counts them by
+// Message-ID.
+type slowMailer struct {
+	mu    sync.Mutex
+	clock interface{ Advance(time.Duration) }
+	sent  map[string]int
+}
+
+func (m *slowMailer) Send(_ context.Context, e notify.Email) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.clock.Advance(25 * time.Second)
+	m.sent[e.MessageID]++
+	return nil
+}
+
+// TestSlowBatchStaysWithinLease: a worker whose sends are slow stops before
+// its lease runs out, so another instance that claims the rest after the
+// lease never sends what the first is still sending.
+func TestSlowBatchStaysWithinLease(t *testing.T) {
+	w := newWorld(t, teststore.OpenSQLite(t))
+	mailer := &slowMailer{clock: w.clock, sent: map[string]int{}}
+	cfg := notify.Config{Store: w.store, Clock: w.clock, Mailer: mailer, UnsubscribeKeys: [][]byte{[]byte("k")}}
+	first, second := notify.New(cfg), notify.New(cfg)
+	for range 5 {
+		w.book(t, w.clock.Now().Add(10*time.Minute), w.clock.Now().Add(time.Hour))
+	}
+	if _, err := first.Derive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err := first.Deliver(ctx) // 5 emails and 5 in-app claimed; 25 s per email
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 10 {
+		t.Fatalf("the first worker sent all 10 in %s; the test needs it to run out of lease", w.clock.Now().Sub(storetest.T0))
+	}
+	if m, _ := second.Deliver(ctx); m != 0 {
+		t.Errorf("the second worker sent %d while the first's lease held", m)
+	}
+	w.clock.Set(storetest.T0.Add(notify.DefaultLease))
+	m, err := second.Deliver(ctx)
+	if err != nil || n+m != 10 {
+		t.Errorf("sent %d + %d, %v; want 10 in all", n, m, err)
+	}
+	for id, k := range mailer.sent {
+		if k != 1 {
+			t.Errorf("%s sent %d times", id, k)
+		}
+	}
+	if len(mailer.sent) != 5 {
+		t.Errorf("%d emails; want 5", len(mailer.sent))
+	}
 }

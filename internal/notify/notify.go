@@ -49,7 +49,7 @@ const (
 	// DriveUpWarning is how long before a drive-up ticket's time limit the
 	// operator's webhook is told.
 	DriveUpWarning = 15 * time.Minute
-	batchSize      = 100
+	batchSize      = 20
 	sendTimeout    = 30 * time.Second
 )
 
@@ -74,7 +74,7 @@ type Config struct {
 	// Hub wakes users' live connections when an in-app notification is sent.
 	Hub *Hub
 
-	Lease       time.Duration // how long a claim lasts; 0 means DefaultLease
+	Lease       time.Duration // how long a claim lasts; under 30 s means DefaultLease
 	MaxAttempts int           // attempts before giving up; 0 means DefaultMaxAttempts
 	Backoff     time.Duration // the first retry's delay, doubled each time; 0 means DefaultBackoff
 }
@@ -96,7 +96,7 @@ func New(cfg Config) *Service {
 	if cfg.HTTP == nil {
 		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
 	}
-	if cfg.Lease <= 0 {
+	if cfg.Lease <= sendTimeout {
 		cfg.Lease = DefaultLease
 	}
 	if cfg.MaxAttempts <= 0 {
