@@ -17,7 +17,7 @@ bin="$(mktemp -d)"
 go build -o "$bin/parkd" ./cmd/parkd
 go build -o "$bin/liveload" ./cmd/liveload
 ulimit -n "$(ulimit -Hn)"
-"$bin/parkd" --db "$dsn" --addr 127.0.0.1:18081 --log-level warn &
+"$bin/parkd" --db "$dsn" --addr 127.0.0.1:18081 --log-level warn ${LIVE_POLL:+--live-poll "$LIVE_POLL"} &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; psql -q "$base" -c "DROP SCHEMA $schema CASCADE" 2>/dev/null; rm -rf "$bin"; }
 trap cleanup EXIT

@@ -230,28 +230,63 @@ func connect(ctx context.Context, c config) ([]*watcher, int, time.Duration, err
 
 func (w *watcher) read(ctx context.Context, conn *websocket.Conn) error {
 	defer conn.CloseNow()
-	var m struct {
-		Type, Key, Status string
-		At                time.Time
-	}
+	// Reads take no context (each would cost a timer); ending ctx closes the
+	// connection instead. A claim is picked apart by hand rather than
+	// decoded: the tool shares the machine with the server it measures, so it
+	// keeps its own work per message small.
+	stop := context.AfterFunc(ctx, func() { conn.CloseNow() })
+	defer stop()
+	buf := make([]byte, 0, 1024)
 	for {
-		_, data, err := conn.Read(ctx)
+		_, r, err := conn.Reader(context.Background())
 		if err != nil {
 			return err
 		}
-		now := time.Now()
-		if err := json.Unmarshal(data, &m); err != nil {
-			return err
-		}
-		if m.Type == "claim" && m.Status == "held" {
-			w.mu.Lock()
-			if _, seen := w.arrived[m.Key]; !seen {
-				w.arrived[m.Key] = arrival{got: now, changed: m.At}
-				w.held.Add(1)
+		buf = buf[:0]
+		for {
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
 			}
-			w.mu.Unlock()
+			n, err := r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
 		}
+		now := time.Now()
+		if !bytes.Contains(buf, []byte(`"type":"claim"`)) || !bytes.Contains(buf, []byte(`"status":"held"`)) {
+			continue
+		}
+		key, at := field(buf, "key"), field(buf, "at")
+		changed, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil || key == "" {
+			return fmt.Errorf("a claim without key or time: %s", buf)
+		}
+		w.mu.Lock()
+		if _, seen := w.arrived[key]; !seen {
+			w.arrived[key] = arrival{got: now, changed: changed}
+			w.held.Add(1)
+		}
+		w.mu.Unlock()
 	}
+}
+
+// field returns a string field's value from a flat JSON object, or "".
+func field(data []byte, name string) string {
+	tag := []byte(`"` + name + `":"`)
+	i := bytes.Index(data, tag)
+	if i < 0 {
+		return ""
+	}
+	rest := data[i+len(tag):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(rest[:j])
 }
 
 // claimKey is the key the live feed gives a reservation's claim.
