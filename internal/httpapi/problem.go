@@ -39,6 +39,7 @@ var statusOf = map[string]int{
 	"too_large":                  http.StatusRequestEntityTooLarge,
 	"method_not_allowed":         http.StatusMethodNotAllowed,
 	EUPGRADEREQUIRED:             http.StatusUpgradeRequired,
+	"unavailable":                http.StatusServiceUnavailable,
 	booking.ESPOTHASRESERVATIONS: http.StatusConflict,
 	payments.EDECLINED:           http.StatusPaymentRequired,
 	payments.EINPROGRESS:         http.StatusConflict,

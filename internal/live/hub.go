@@ -92,6 +92,10 @@ type Change struct {
 // ErrSlow is why a subscriber that fell QueueSize messages behind was dropped.
 var ErrSlow = errors.New("live: subscriber too slow")
 
+// ErrStopped answers a subscriber that comes when the hub is not running (the
+// server is shutting down).
+var ErrStopped = parking.Errorf("unavailable", "the live feed is stopping: reconnect in a moment")
+
 // Hub is the live state of the watched lots.
 type Hub struct {
 	log   *slog.Logger
@@ -103,7 +107,8 @@ type Hub struct {
 	mu   sync.Mutex
 	lots map[string]*lot
 
-	loads chan loadRequest
+	loads   chan loadRequest
+	stopped chan struct{} // closed when Run returns
 }
 
 // Message is one message for clients: its version and its JSON.
@@ -146,14 +151,16 @@ func NewHub(log *slog.Logger, store parking.Store, clock parking.Clock) *Hub {
 	rand.Read(b[:])
 	return &Hub{
 		log: log, store: store, clock: clock,
-		epoch: hex.EncodeToString(b[:]),
-		lots:  map[string]*lot{},
-		loads: make(chan loadRequest),
+		epoch:   hex.EncodeToString(b[:]),
+		lots:    map[string]*lot{},
+		loads:   make(chan loadRequest),
+		stopped: make(chan struct{}),
 	}
 }
 
 // Run follows the outbox every interval until ctx ends.
 func (h *Hub) Run(ctx context.Context, every time.Duration) error {
+	defer close(h.stopped)
 	tail, err := feed.Start(ctx, h.store)
 	for err != nil {
 		h.log.Error("live: cannot read the outbox", "err", err)
@@ -437,6 +444,8 @@ func (h *Hub) Subscribe(ctx context.Context, lotID string, from, to time.Time, s
 	req := loadRequest{lotID: lotID, done: make(chan error, 1)}
 	select {
 	case h.loads <- req:
+	case <-h.stopped:
+		return nil, ErrStopped
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -149,3 +149,17 @@ func TestSnapshotWindow(t *testing.T) {
 		t.Errorf("Subscribe(missing lot) = %v; want ErrNotFound", err)
 	}
 }
+
+// TestSubscribeAfterStop: a hub that has stopped turns subscribers away at
+// once rather than keeping them waiting.
+func TestSubscribeAfterStop(t *testing.T) {
+	s := teststore.OpenSQLite(t)
+	f := storetest.MustFixture(t, s)
+	h := live.NewHub(slog.New(slog.NewTextHandler(io.Discard, nil)), s, parkingtest.NewClock(storetest.T0))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h.Run(ctx, time.Millisecond)
+	if _, err := h.Subscribe(context.Background(), f.Lot.ID, storetest.T0, storetest.T0.Add(time.Hour), ""); !errors.Is(err, live.ErrStopped) {
+		t.Errorf("Subscribe after Run returned = %v; want ErrStopped", err)
+	}
+}
