@@ -102,7 +102,9 @@ func screenshotDir(t *testing.T) string {
 // turn red without reloading; then the entry gate's kiosk admits the pass.
 func TestBrowser(t *testing.T) {
 	exe := chromiumPath(t)
-	base := startParkd(t, "--db", teststore.SQLiteDSN(t))
+	// Notifications are derived and sent every 200 ms, so that the
+	// confirmation reaches the app soon after paying.
+	base := startParkd(t, "--db", teststore.SQLiteDSN(t), "--notify-every", "200ms")
 	garage, _ := demoLots(t, base)
 	shots := screenshotDir(t)
 	t.Logf("screenshots: %s", shots)
@@ -210,6 +212,10 @@ func TestBrowser(t *testing.T) {
 	}
 
 	do(driver, "driver holds the spot",
+		// The page came by a script's navigation, not Navigate: wait until
+		// its scripts have run, or the click may land before the button
+		// listens (seen on a loaded machine).
+		void(chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(10*time.Second))),
 		chromedp.Click(chromedp.ID("hold")),
 		chromedp.WaitVisible(chromedp.ID("pay-step")),
 	)
@@ -220,6 +226,19 @@ func TestBrowser(t *testing.T) {
 	// The watcher sees the hold: amber, and still the same page.
 	do(watcher, "watcher sees the hold", void(chromedp.Poll[bool](
 		`document.querySelector('`+tile+`').classList.contains("s-held")`, chromedp.WithPollingTimeout(10*time.Second))))
+
+	// A second tab of the driver's has the notifications page open: the
+	// confirmation has to arrive there without a reload.
+	inbox, closeInbox := chromedp.NewContext(driver)
+	defer closeInbox()
+	if err := chromedp.Do(inbox); err != nil {
+		t.Fatal(err)
+	}
+	do(inbox, "driver opens the notifications",
+		chromedp.Navigate(base+"/notifications"),
+		chromedp.WaitVisible(chromedp.ID("no-notifications")),
+		void(chromedp.Evaluate[bool](`window.parkdInbox = true`)),
+	)
 
 	do(driver, "driver pays with the sandbox card",
 		chromedp.SendKeys(chromedp.ID("card-number"), "4242 4242 4242 4242"),
@@ -254,6 +273,39 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	save("pass-fullscreen.png", png)
+
+	// The confirmation reaches the app: the header's badge counts it on the
+	// pass page, and the open notifications page shows it on top, unread.
+	badge := `(() => { const c = document.querySelector("#nav-notifications .count");
+		return !c.hidden && Number(c.querySelector(".count-n").textContent) >= 1 })()`
+	do(driver, "the badge counts the confirmation", void(chromedp.Poll[bool](badge, chromedp.WithPollingTimeout(15*time.Second))))
+	do(inbox, "the confirmation arrives on the notifications page",
+		void(chromedp.Poll[bool](`(() => { const li = document.querySelector("#notifications li.unread");
+			return !!li && li.textContent.includes("Confirmed") && !!li.querySelector('a[href^="/reservations/res_"]') })()`,
+			chromedp.WithPollingTimeout(15*time.Second))),
+		void(chromedp.Poll[bool](badge, chromedp.WithPollingTimeout(5*time.Second))),
+	)
+	if reloaded, err := chromedp.Run(inbox, chromedp.Evaluate[bool](`window.parkdInbox !== true`)); err != nil || reloaded {
+		t.Errorf("the notifications page was reloaded (%v); want the confirmation added in place", err)
+	}
+	if name, _ := chromedp.Run(inbox, chromedp.Text(chromedp.ID("nav-notifications"))); !strings.Contains(name, "unread") {
+		t.Errorf("the notifications link reads %q; want it to say how many are unread", name)
+	}
+	if png, err = chromedp.Run(inbox, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	}
+	save("notifications.png", png)
+	do(inbox, "driver marks the confirmation read",
+		chromedp.Click(chromedp.CSS(`#notifications li.unread [data-read]`)),
+		void(chromedp.Poll[bool](`!document.querySelector("#notifications li.unread") && document.querySelector("#nav-notifications .count").hidden`,
+			chromedp.WithPollingTimeout(10*time.Second))),
+		// Read again from the server: listed, and read.
+		chromedp.Navigate(base+"/notifications"),
+		chromedp.WaitVisible(chromedp.CSS(`#notifications li`)),
+		void(chromedp.Poll[bool](`document.querySelector("#notifications li").textContent.includes("Confirmed") &&
+			!document.querySelector("#notifications li.unread") && document.querySelector("#nav-notifications .count").hidden`,
+			chromedp.WithPollingTimeout(5*time.Second))),
+	)
 
 	// The watcher's map turned the spot red by itself.
 	do(watcher, "watcher sees the spot turn red", void(chromedp.Poll[bool](

@@ -102,7 +102,7 @@ func TestWebPages(t *testing.T) {
 	visitor.get("/signin", 200)
 	visitor.get("/signup", 200)
 	visitor.get("/kiosk/gat_anything", 200)
-	for _, path := range []string{"/reservations", "/payments", "/vehicles", "/reserve?lot=" + garage, "/operator"} {
+	for _, path := range []string{"/reservations", "/payments", "/vehicles", "/notifications", "/reserve?lot=" + garage, "/operator"} {
 		resp, err := visitor.client.Get(base + path)
 		if err != nil {
 			t.Fatal(err)
@@ -115,8 +115,20 @@ func TestWebPages(t *testing.T) {
 
 	driver := newBrowser(t, base)
 	driver.signIn(demo.DriverEmail, demo.DriverPassword)
-	for _, path := range []string{"/", "/reservations", "/payments", "/vehicles", "/reserve?lot=" + garage, "/signout"} {
-		driver.get(path, 200)
+	for _, path := range []string{"/", "/reservations", "/payments", "/vehicles", "/notifications", "/reserve?lot=" + garage, "/signout"} {
+		page := driver.get(path, 200)
+		// Every signed-in page links the notifications, with the unread count
+		// (none yet) for the live badge to start from.
+		if !regexp.MustCompile(`<a href="/notifications" id="nav-notifications" data-unread="0" data-since="[^"]+"`).MatchString(page) ||
+			!strings.Contains(page, "/static/notifications.js?v=") {
+			t.Errorf("GET %s signed in: no notifications link with its count and script in the header", path)
+		}
+	}
+	if page := driver.get("/notifications", 200); !strings.Contains(page, "No notifications yet") {
+		t.Errorf("GET /notifications of a new driver does not say there are none")
+	}
+	if page := visitor.get("/", 200); strings.Contains(page, "nav-notifications") || strings.Contains(page, "notifications.js") {
+		t.Errorf("GET / signed out links the notifications; want them only for a signed-in user")
 	}
 	driver.get("/operator", 403)
 	driver.get("/operator/lots/"+garage, 403)

@@ -87,6 +87,7 @@ func (s *site) pages() []pageRoute {
 		{"GET /reservations/{reservation}", s.handleReservation()},
 		{"GET /reservations/{reservation}/navigate", s.handleNavigate()},
 		{"GET /payments", s.handlePayments()},
+		{"GET /notifications", s.handleNotifications()},
 		{"GET /operator", s.handleOperatorHome()},
 		{"GET /operator/lots/{lot}", s.handleOperatorLot()},
 		{"GET /operator/lots/{lot}/log", s.handleGateLog()},
@@ -155,8 +156,9 @@ func (s *site) funcs() template.FuncMap {
 		"localInput": func(t time.Time, zone string) string {
 			return inZone(t, zone).Format("2006-01-02T15:04")
 		},
-		"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"sizeLetter": sizeLetter,
+		"rfc3339":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"rfc3339nano": func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
+		"sizeLetter":  sizeLetter,
 		"title": func(s string) string {
 			if s == "" {
 				return s
@@ -202,7 +204,15 @@ type page struct {
 	Wide bool
 	// Bare pages (the gate kiosk) have no navigation.
 	Bare bool
+	// Unread counts the signed-in user's unread notifications sent before
+	// Now (at most maxUnread), for the header's badge; the badge's script
+	// follows the live stream from Now on.
+	Unread int
+	Now    time.Time
 }
+
+// maxUnread bounds the header's unread count: more show as "99+".
+const maxUnread = 100
 
 // render writes a page, buffered so that a template error is a clean 500
 // rather than half a page.
@@ -213,6 +223,9 @@ func (s *site) render(w http.ResponseWriter, r *http.Request, status int, name, 
 	}
 	_, p.Wide = main.(interface{ wide() })
 	_, p.Bare = main.(interface{ bare() })
+	if p.User != nil && !p.Bare {
+		p.Now, p.Unread = s.unread(r, p.User.ID)
+	}
 	var b bytes.Buffer
 	t, ok := s.pagesT[name]
 	if !ok {
