@@ -19,6 +19,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,8 +61,20 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&c.pid, "pid", 0, "parkd's process id, to read its memory (0: skip)")
 	fs.StringVar(&c.email, "email", "driver@parkd.test", "driver who makes the reservations")
 	fs.StringVar(&c.password, "password", "demo-driver-pass", "their password")
+	cpuProfile := fs.String("cpuprofile", "", "write the tool's own CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -132,19 +132,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer store.Close()
 	log.Info("database ready", "backend", backend)
 
-	engine := booking.New(store, clock)
+	// The live map hears of this instance's changes at once, and of other
+	// instances' changes at its next poll of the outbox.
+	hub := live.NewHub(log, store, clock)
+	changes := hub.Waking(store)
+	engine := booking.New(changes, clock)
 	authn := auth.New(store, clock)
 	gateway, sandbox, err := newGateway(cfg, getenv, clock)
 	if err != nil {
 		return err
 	}
-	pay := payments.New(store, gateway, engine, clock, log)
+	pay := payments.New(changes, gateway, engine, clock, log)
 	log.Info("payments", "gateway", gateway.Name())
 	keys, err := passKeyring(ctx, store, clock)
 	if err != nil {
 		return fmt.Errorf("pass keys: %w", err)
 	}
-	gates := gate.New(store, engine, pay, keys, clock, log)
+	gates := gate.New(changes, engine, pay, keys, clock, log)
 	if !cfg.noDemo {
 		lots, created, err := demo.Seed(ctx, store, authn, clock)
 		if err != nil {
@@ -161,13 +165,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	hub := live.NewHub(log, store, clock)
 	notifier, err := newNotifier(ctx, cfg, getenv, store, gates, clock, log, ln.Addr())
 	if err != nil {
 		return fmt.Errorf("notifications: %w", err)
 	}
 	srv := &http.Server{
-		Handler: httpapi.NewHandler(httpapi.Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock,
+		Handler: httpapi.NewHandler(httpapi.Services{Log: log, Store: changes, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock,
 			Live: hub, AllowedOrigins: cfg.origins, Notify: notifier,
 			StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY")}),
 		ReadHeaderTimeout: httpapi.ReadHeaderTimeout,

@@ -83,11 +83,33 @@ func serveWebSocket(w http.ResponseWriter, r *http.Request, log *slog.Logger, hu
 	defer conn.CloseNow()
 	// Clients only listen: reading in the background answers pings and
 	// closes, and ends ctx when the client goes. Ending ctx closes the
-	// connection, which also ends a write that a dead client blocks; so
-	// writes need no context of their own, which would cost a timer each.
+	// connection, which also ends a write that a dead client blocks, and the
+	// subscription, which ends the loop below. So a write needs no context
+	// of its own, and the loop waits on one channel: at thousands of
+	// clients, a timer per write or a select per message shows.
 	ctx, cancel := context.WithCancel(conn.CloseRead(r.Context()))
 	defer cancel()
-	context.AfterFunc(ctx, func() { conn.CloseNow() })
+	context.AfterFunc(ctx, func() {
+		conn.CloseNow()
+		sub.Close()
+	})
+	// Pings run from a timer, not a goroutine per connection: a client that
+	// does not answer in time is gone.
+	var ping func()
+	ping = func() {
+		if ctx.Err() != nil {
+			return
+		}
+		pctx, pcancel := context.WithTimeout(ctx, livePongWithin)
+		defer pcancel()
+		if conn.Ping(pctx) != nil {
+			cancel()
+			return
+		}
+		time.AfterFunc(livePingEvery, ping)
+	}
+	time.AfterFunc(livePingEvery, ping)
+
 	write := func(m *live.Message) error {
 		return conn.Write(context.Background(), websocket.MessageText, m.Data)
 	}
@@ -97,40 +119,21 @@ func serveWebSocket(w http.ResponseWriter, r *http.Request, log *slog.Logger, hu
 		}
 	}
 	sub.Backlog = nil // a snapshot is large: do not keep it for the connection's life
-	ping := time.NewTicker(livePingEvery)
-	defer ping.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	for m := range sub.C() {
+		if err := write(m); err != nil {
+			log.Debug("live: dropping a websocket client", "err", err)
 			return
-		case <-ping.C:
-			// A client that does not answer in time is gone: ending ctx
-			// closes the connection. (A goroutine per ping, not one per
-			// connection, keeps idle connections small.)
-			go func() {
-				pctx, pcancel := context.WithTimeout(ctx, livePongWithin)
-				defer pcancel()
-				if conn.Ping(pctx) != nil {
-					cancel()
-				}
-			}()
-		case m, ok := <-sub.C():
-			if !ok {
-				if errors.Is(sub.Err(), live.ErrSlow) {
-					wctx, wcancel := context.WithTimeout(ctx, liveWriteTimeout)
-					conn.Write(wctx, websocket.MessageText, hub.Resync().Data)
-					wcancel()
-					conn.Close(websocket.StatusTryAgainLater, "too slow: reconnect for a fresh snapshot")
-				} else {
-					conn.Close(websocket.StatusGoingAway, "server stopping")
-				}
-				return
-			}
-			if err := write(m); err != nil {
-				log.Debug("live: dropping a websocket client", "err", err)
-				return
-			}
 		}
+	}
+	switch {
+	case ctx.Err() != nil: // the client went
+	case errors.Is(sub.Err(), live.ErrSlow):
+		wctx, wcancel := context.WithTimeout(ctx, liveWriteTimeout)
+		conn.Write(wctx, websocket.MessageText, hub.Resync().Data)
+		wcancel()
+		conn.Close(websocket.StatusTryAgainLater, "too slow: reconnect for a fresh snapshot")
+	default:
+		conn.Close(websocket.StatusGoingAway, "server stopping")
 	}
 }
 

@@ -108,6 +108,7 @@ type Hub struct {
 	lots map[string]*lot
 
 	loads   chan loadRequest
+	wake    chan struct{} // a change was committed here: poll now
 	stopped chan struct{} // closed when Run returns
 }
 
@@ -154,7 +155,16 @@ func NewHub(log *slog.Logger, store parking.Store, clock parking.Clock) *Hub {
 		epoch:   hex.EncodeToString(b[:]),
 		lots:    map[string]*lot{},
 		loads:   make(chan loadRequest),
+		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
+	}
+}
+
+// Wake makes Run poll now rather than at its next tick (see Waking).
+func (h *Hub) Wake() {
+	select {
+	case h.wake <- struct{}{}:
+	default: // a wake is pending already
 	}
 }
 
@@ -182,6 +192,10 @@ func (h *Hub) Run(ctx context.Context, every time.Duration) error {
 			req.done <- h.load(ctx, req.lotID)
 			continue
 		case <-tick.C:
+		case <-h.wake:
+			if lots, _ := h.Watched(); lots == 0 {
+				continue // nobody watches: the tick keeps the tailer moving
+			}
 		}
 		if err := h.poll(ctx, tail); err != nil && ctx.Err() == nil {
 			h.log.Error("live: following the outbox", "err", err)

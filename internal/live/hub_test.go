@@ -163,3 +163,27 @@ func TestSubscribeAfterStop(t *testing.T) {
 		t.Errorf("Subscribe after Run returned = %v; want ErrStopped", err)
 	}
 }
+
+// TestWakingStore: a change made through Waking's store reaches subscribers
+// without waiting for the poll (here, an hour away).
+func TestWakingStore(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		s := b.Open(t)
+		f := storetest.MustFixture(t, s)
+		t0 := storetest.T0
+		h := live.NewHub(slog.New(slog.NewTextHandler(io.Discard, nil)), s, parkingtest.NewClock(t0))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); h.Run(ctx, time.Hour) }()
+		t.Cleanup(func() { cancel(); <-done })
+		sub, err := h.Subscribe(ctx, f.Lot.ID, t0, t0.Add(3*time.Hour), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		f.MustHold(t, h.Waking(s), f.Spots[0].ID, t0, t0.Add(time.Hour), t0.Add(2*time.Hour))
+		if c := receive(t, sub, 1); len(c) == 1 && (c[0].Type != "claim" || c[0].Status != "held") {
+			t.Errorf("change = %+v; want a held claim", c[0])
+		}
+	})
+}
