@@ -375,21 +375,31 @@ func (s *site) ownReservation(ctx context.Context, me parking.User, id string) (
 	return parking.Reservation{}, parking.ErrNotFound
 }
 
+// reservationPage reads the reservation a page is about, for its driver (or
+// the operator of its lot), and the row the page shows; ok is false when the
+// page has answered already (sign in, not found).
+func (s *site) reservationPage(w http.ResponseWriter, r *http.Request) (parking.Reservation, reservationRow, bool) {
+	me, ok := s.signedIn(w, r)
+	if !ok {
+		return parking.Reservation{}, reservationRow{}, false
+	}
+	res, err := s.ownReservation(r.Context(), me, r.PathValue("reservation"))
+	if err != nil {
+		s.fail(w, r, err)
+		return parking.Reservation{}, reservationRow{}, false
+	}
+	row, err := s.reservationRow(r.Context(), newLookup(s.Store), res, s.Clock.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return parking.Reservation{}, reservationRow{}, false
+	}
+	return res, row, true
+}
+
 func (s *site) handleReservation() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := s.signedIn(w, r)
+		_, row, ok := s.reservationPage(w, r)
 		if !ok {
-			return
-		}
-		ctx := r.Context()
-		res, err := s.ownReservation(ctx, me, r.PathValue("reservation"))
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		row, err := s.reservationRow(ctx, newLookup(s.Store), res, s.Clock.Now())
-		if err != nil {
-			s.fail(w, r, err)
 			return
 		}
 		s.render(w, r, http.StatusOK, "reservation", "Reservation at "+row.Lot.Name, row)
@@ -412,21 +422,11 @@ func (navigation) wide() {}
 
 func (s *site) handleNavigate() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := s.signedIn(w, r)
+		res, row, ok := s.reservationPage(w, r)
 		if !ok {
 			return
 		}
 		ctx := r.Context()
-		res, err := s.ownReservation(ctx, me, r.PathValue("reservation"))
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		row, err := s.reservationRow(ctx, newLookup(s.Store), res, s.Clock.Now())
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
 		n := navigation{Reservation: row, Maps: directions(row.Lot.Lat, row.Lot.Lng, row.Lot.Name)}
 		sp, err := s.Store.Spot(ctx, res.SpotID)
 		if err == nil {
