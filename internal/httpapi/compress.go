@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"parkd/internal/web"
 )
 
 // compressible lists the content types worth compressing: text and JSON.
@@ -27,7 +29,7 @@ var gzipWriters = sync.Pool{New: func() any {
 // are compressed once, ahead of time).
 func withCompression(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "" || strings.Contains(r.Header.Get("Accept"), "text/event-stream") || !acceptsGzip(r) {
+		if r.Header.Get("Upgrade") != "" || strings.Contains(r.Header.Get("Accept"), "text/event-stream") || !web.AcceptsGzip(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -36,23 +38,6 @@ func withCompression(next http.Handler) http.Handler {
 		defer cw.close()
 		next.ServeHTTP(cw, r)
 	})
-}
-
-// acceptsGzip reports whether the request's Accept-Encoding admits gzip.
-func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		name, params, _ := strings.Cut(part, ";")
-		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
-			continue
-		}
-		if q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
-			if f, err := strconv.ParseFloat(q, 64); err == nil && f == 0 {
-				return false
-			}
-		}
-		return true
-	}
-	return false
 }
 
 // compressWriter decides at the first WriteHeader (or Write) whether to

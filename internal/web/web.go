@@ -318,7 +318,7 @@ func (s *site) handleAsset() http.Handler {
 			return
 		}
 		body := a.plain
-		if acceptsGzip(r) {
+		if AcceptsGzip(r) {
 			h.Set("Content-Encoding", "gzip")
 			body = a.gz
 		}
@@ -326,8 +326,9 @@ func (s *site) handleAsset() http.Handler {
 	})
 }
 
-// acceptsGzip reports whether the request's Accept-Encoding admits gzip.
-func acceptsGzip(r *http.Request) bool {
+// AcceptsGzip reports whether the request's Accept-Encoding admits gzip (the
+// API's compression asks it too).
+func AcceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
 		name, params, _ := strings.Cut(part, ";")
 		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
