@@ -48,6 +48,7 @@ type config struct {
 	smtpFrom    string
 	publicURL   string
 	notifyEvery time.Duration
+	privateHook bool
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -77,6 +78,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.publicURL, "public-url", env("PARKD_PUBLIC_URL", ""),
 		"where users reach parkd, for links in emails, e.g. https://parking.example.com (PARKD_PUBLIC_URL; default http://localhost and the port)")
 	fs.DurationVar(&c.notifyEvery, "notify-every", 2*time.Second, "how often notifications are derived from events and sent")
+	privateHook, _ := strconv.ParseBool(env("PARKD_WEBHOOKS_ALLOW_PRIVATE", "false"))
+	fs.BoolVar(&c.privateHook, "webhooks-allow-private", privateHook,
+		"let operators' webhooks reach loopback and private addresses (PARKD_WEBHOOKS_ALLOW_PRIVATE)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -317,6 +321,7 @@ func newNotifier(ctx context.Context, cfg config, getenv func(string) string, st
 	}
 	c := notify.Config{
 		Store: store, Clock: clock, Log: log, BaseURL: cfg.publicURL, UnsubscribeKeys: keys,
+		AllowPrivateWebhooks: cfg.privateHook,
 		PassPNG: func(ctx context.Context, r parking.Reservation) ([]byte, error) {
 			p, err := gates.PassFor(ctx, r)
 			if err != nil {

@@ -61,8 +61,13 @@ type Config struct {
 	// Mailer sends email; nil means email is not configured and email
 	// notifications are skipped.
 	Mailer Mailer
-	// HTTP posts operators' webhooks; nil means a client with a 10 s timeout.
+	// HTTP posts operators' webhooks; nil means a client with a 10 s timeout
+	// that connects only to public addresses (PublicHTTPClient).
 	HTTP *http.Client
+	// AllowPrivateWebhooks lets webhooks reach loopback and private
+	// addresses, for an installation whose operators' systems live there
+	// (and tests); it applies when HTTP is nil.
+	AllowPrivateWebhooks bool
 	// BaseURL is where parkd is reached from outside (links in emails), e.g.
 	// "https://parking.example.com".
 	BaseURL string
@@ -93,8 +98,10 @@ func New(cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.HTTP == nil {
+	if cfg.HTTP == nil && cfg.AllowPrivateWebhooks {
 		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
+	} else if cfg.HTTP == nil {
+		cfg.HTTP = PublicHTTPClient(10 * time.Second)
 	}
 	if cfg.Lease <= sendTimeout {
 		cfg.Lease = DefaultLease
