@@ -10,8 +10,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -28,6 +26,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"parkd/internal/live"
 )
 
 func main() {
@@ -114,7 +114,7 @@ func run(args []string, out io.Writer) error {
 			failed++
 			continue
 		}
-		sent.Store(claimKey(id), at)
+		sent.Store(live.ClaimKey(id), at)
 	}
 	tick.Stop()
 	writing := time.Since(start)
@@ -300,12 +300,6 @@ func field(data []byte, name string) string {
 		return ""
 	}
 	return string(rest[:j])
-}
-
-// claimKey is the key the live feed gives a reservation's claim.
-func claimKey(reservationID string) string {
-	sum := sha256.Sum256([]byte(reservationID))
-	return hex.EncodeToString(sum[:8])
 }
 
 // rss is a process's resident memory in bytes, or 0.

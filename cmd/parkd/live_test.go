@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"parkd/internal/demo"
+	"parkd/internal/live"
 	"parkd/internal/store/postgres/pgtest"
 )
 
@@ -61,13 +60,12 @@ func TestLiveAcrossInstances(t *testing.T) {
 	driver.call(201, "POST", "/api/v1/reservations", map[string]any{"lot_id": garage, "plate": "LIVE1", "size": "standard",
 		"starts_at": start, "ends_at": start.Add(time.Hour)}, &res, "Idempotency-Key", "live-across")
 
-	sum := sha256.Sum256([]byte(res.ID))
 	var claim struct{ Type, Key, Status string }
 	_, data, err := conn.Read(ctx)
 	if err != nil || json.Unmarshal(data, &claim) != nil {
 		t.Fatalf("read the change: %v", err)
 	}
-	if claim.Type != "claim" || claim.Key != hex.EncodeToString(sum[:8]) || claim.Status != "held" {
+	if claim.Type != "claim" || claim.Key != live.ClaimKey(res.ID) || claim.Status != "held" {
 		t.Errorf("change on the other instance = %s; want the held claim of %s", data, res.ID)
 	}
 }

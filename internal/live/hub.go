@@ -245,15 +245,15 @@ func (h *Hub) watched(lotID string) bool {
 	return ok
 }
 
-// claimKey names a reservation in public: the id's hash, too short to guess
+// ClaimKey names a reservation in public: the id's hash, too short to guess
 // the id from and enough to tell a lot's claims apart.
-func claimKey(reservationID string) string {
+func ClaimKey(reservationID string) string {
 	sum := sha256.Sum256([]byte(reservationID))
 	return hex.EncodeToString(sum[:8])
 }
 
 func claimOf(r parking.Reservation) Claim {
-	c := Claim{Key: claimKey(r.ID), From: r.StartsAt, To: r.EndsAt, Status: string(r.Status)}
+	c := Claim{Key: ClaimKey(r.ID), From: r.StartsAt, To: r.EndsAt, Status: string(r.Status)}
 	if r.Status == parking.StatusHeld {
 		exp := r.HoldExpiresAt
 		c.HoldExpiresAt = &exp
