@@ -108,8 +108,9 @@ type Hub struct {
 	lots map[string]*lot
 
 	loads   chan loadRequest
-	wake    chan struct{} // a change was committed here: poll now
-	stopped chan struct{} // closed when Run returns
+	pending []parking.Event // handed over by the tailer, not applied yet (Run's goroutine only)
+	wake    chan struct{}   // a change was committed here: poll now
+	stopped chan struct{}   // closed when Run returns
 }
 
 // Message is one message for clients: its version and its JSON.
@@ -204,38 +205,76 @@ func (h *Hub) Run(ctx context.Context, every time.Duration) error {
 	}
 }
 
-// poll applies the events that became visible to the lots being watched.
+// poll applies the events that became visible to the lots being watched. A
+// row that changed several times since the last poll is read once: a message
+// states the row as it is now, so one message covers all its events. Events it
+// could not apply (the store failed) stay pending for the next poll: the
+// tailer has handed them over and will not again.
 func (h *Hub) poll(ctx context.Context, tail *feed.Tailer) error {
 	events, err := tail.Poll(ctx)
+	events = append(h.pending, events...)
+	h.pending = nil
 	if err != nil {
+		h.pending = events
 		return err
 	}
+	var order []string
+	rows := map[string]*changedRow{}
 	for _, e := range events {
+		var key string
+		switch {
+		case strings.HasPrefix(e.Type, "reservation."):
+			key = "r" + e.ReservationID
+		case strings.HasPrefix(e.Type, "spot."):
+			key = "s" + e.SpotID
+		default:
+			continue
+		}
 		if !h.watched(e.LotID) {
 			continue
 		}
+		if rows[key] == nil {
+			order = append(order, key)
+			rows[key] = &changedRow{spot: key[0] == 's'}
+		}
+		rows[key].event = e
+	}
+	for i, key := range order {
+		e := rows[key].event
 		var c Change
-		switch {
-		case strings.HasPrefix(e.Type, "reservation."):
-			r, err := h.store.Reservation(ctx, e.ReservationID)
-			if err != nil {
-				return err
-			}
-			c = claimChange(r)
-		case strings.HasPrefix(e.Type, "spot."):
+		if rows[key].spot {
 			sp, err := h.store.Spot(ctx, e.SpotID)
 			if err != nil {
+				h.pendFrom(rows, order[i:])
 				return err
 			}
 			c = Change{Type: "spot", SpotID: sp.ID, InService: &sp.InService}
-		default:
-			continue
+		} else {
+			r, err := h.store.Reservation(ctx, e.ReservationID)
+			if err != nil {
+				h.pendFrom(rows, order[i:])
+				return err
+			}
+			c = claimChange(r)
 		}
 		at := e.At
 		c.At = &at
 		h.apply(e.LotID, c)
 	}
 	return nil
+}
+
+// changedRow is a spot or reservation that changed since the last poll.
+type changedRow struct {
+	event parking.Event // its latest event
+	spot  bool          // a spot's event, else a reservation's
+}
+
+// pendFrom keeps the latest events of rows not yet applied for the next poll.
+func (h *Hub) pendFrom(rows map[string]*changedRow, keys []string) {
+	for _, k := range keys {
+		h.pending = append(h.pending, rows[k].event)
+	}
 }
 
 func (h *Hub) watched(lotID string) bool {

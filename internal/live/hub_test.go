@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,4 +187,40 @@ func TestWakingStore(t *testing.T) {
 			t.Errorf("change = %+v; want a held claim", c[0])
 		}
 	})
+}
+
+// flakyStore fails its first Reservation read, as a database blip would.
+type flakyStore struct {
+	parking.Store
+	failed atomic.Bool
+}
+
+func (f *flakyStore) Reservation(ctx context.Context, id string) (parking.Reservation, error) {
+	if f.failed.CompareAndSwap(false, true) {
+		return parking.Reservation{}, errors.New("connection reset")
+	}
+	return f.Store.Reservation(ctx, id)
+}
+
+// TestStoreErrorLosesNothing: a change whose row the hub could not read is
+// applied at the next poll, not dropped with the batch it came in.
+func TestStoreErrorLosesNothing(t *testing.T) {
+	s := teststore.OpenSQLite(t)
+	f := storetest.MustFixture(t, s)
+	t0 := storetest.T0
+	h := startHub(t, &flakyStore{Store: s}, parkingtest.NewClock(t0))
+	sub, err := h.Subscribe(context.Background(), f.Lot.ID, t0, t0.Add(3*time.Hour), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	f.MustHold(t, s, f.Spots[0].ID, t0, t0.Add(time.Hour), t0.Add(2*time.Hour))
+	f.MustHold(t, s, f.Spots[1].ID, t0, t0.Add(time.Hour), t0.Add(2*time.Hour))
+	got := map[string]bool{}
+	for _, c := range receive(t, sub, 2) {
+		got[c.SpotID] = c.Type == "claim" && c.Status == "held"
+	}
+	if !got[f.Spots[0].ID] || !got[f.Spots[1].ID] {
+		t.Errorf("changes = %v; want a held claim on both spots", got)
+	}
 }
