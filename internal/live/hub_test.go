@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -223,4 +224,87 @@ func TestStoreErrorLosesNothing(t *testing.T) {
 	if !got[f.Spots[0].ID] || !got[f.Spots[1].ID] {
 		t.Errorf("changes = %v; want a held claim on both spots", got)
 	}
+}
+
+// TestConvergesUnderConcurrentChanges: many writers hold and cancel at once
+// (on PostgreSQL their events commit out of seq order); a subscriber that
+// applies what it is sent ends with every reservation as the database has it.
+func TestConvergesUnderConcurrentChanges(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		s := b.Open(t)
+		f := storetest.MustFixture(t, s)
+		t0 := storetest.T0
+		h := startHub(t, s, parkingtest.NewClock(t0))
+		sub, err := h.Subscribe(context.Background(), f.Lot.ID, t0, t0.Add(time.Hour), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+
+		const writers, each = 8, 20
+		want := make(map[string]string) // claim key → final status
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for g := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					start := t0.Add(time.Duration(i+1) * time.Hour)
+					r := f.NewHold(t0, start, start.Add(time.Hour))
+					if err := s.Hold(context.Background(), r, []string{f.Spots[g].ID}, nil); err != nil {
+						t.Errorf("Hold: %v", err)
+						return
+					}
+					status := "held"
+					if i%2 == 1 {
+						if _, err := s.ChangeStatus(context.Background(), parking.StatusChange{ID: r.ID,
+							From: []parking.Status{parking.StatusHeld}, To: parking.StatusCancelled, At: t0}); err != nil {
+							t.Errorf("ChangeStatus: %v", err)
+							return
+						}
+						status = "released"
+					}
+					mu.Lock()
+					want[live.ClaimKey(r.ID)] = status
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+
+		got := map[string]string{}
+		matches := func() bool {
+			for k, st := range want {
+				if got[k] != st {
+					return false
+				}
+			}
+			return true
+		}
+		deadline := time.After(20 * time.Second)
+		for !matches() {
+			select {
+			case m, ok := <-sub.C():
+				if !ok {
+					t.Fatalf("subscription closed: %v", sub.Err())
+				}
+				var c live.Change
+				if err := json.Unmarshal(m.Data, &c); err != nil {
+					t.Fatal(err)
+				}
+				if c.Type == "claim" {
+					got[c.Key] = c.Status
+				}
+			case <-deadline:
+				missing := 0
+				for k, st := range want {
+					if got[k] != st {
+						missing++
+					}
+				}
+				t.Fatalf("after 20 s, %d of %d reservations are not as the database has them", missing, len(want))
+			}
+		}
+	})
 }
