@@ -360,21 +360,14 @@ func testNoShowWindowFollowsPolicy(t *testing.T, s parking.Store) {
 // when the reservation that took the spot meanwhile is a no-show by then, as
 // it does over a lapsed rival hold.
 func testConfirmOverNoShowRival(t *testing.T, s parking.Store) {
-	f := MustFixture(t, s)
-	u := MustUser(t, s, "ada@example.com")
-	r := heldFor(t, s, f, u, 5)
-	p := NewCharge(r, T0)
-	if err := s.CreatePayment(ctx, p); err != nil {
-		t.Fatalf("CreatePayment: %v", err)
-	}
+	f, _, r, p := mustPendingCharge(t, s)
 	rival := f.NewHold(r.HoldExpiresAt, r.StartsAt, r.EndsAt) // expires r on the way in
 	if err := s.Hold(ctx, rival, []string{r.SpotID}, nil); err != nil {
 		t.Fatalf("rival Hold: %v", err)
 	}
 	MustChange(t, s, rival.ID, parking.StatusHeld, parking.StatusConfirmed, r.HoldExpiresAt)
 	late := rival.StartsAt.Add(time.Duration(f.Lot.Policy.NoShowAfter))
-	_, res, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, From: []string{parking.PaymentPending},
-		To: parking.PaymentSucceeded, Confirm: true, At: late})
+	_, res, err := succeedAt(s, p, late)
 	if err != nil || res.Status != parking.StatusConfirmed {
 		t.Fatalf("late success over a no-show rival = %q, %v; want confirmed", res.Status, err)
 	}

@@ -40,14 +40,41 @@ func heldFor(t *testing.T, s parking.Store, f Fixture, u parking.User, spot int)
 	return *r
 }
 
-func testPaymentsCRUD(t *testing.T, s parking.Store) {
-	f := MustFixture(t, s)
-	u := MustUser(t, s, "ada@example.com")
-	r := heldFor(t, s, f, u, 5)
+// mustCharge creates a pending booking charge for r, made at T0.
+func mustCharge(t *testing.T, s parking.Store, r parking.Reservation) *parking.Payment {
+	t.Helper()
 	p := NewCharge(r, T0)
 	if err := s.CreatePayment(ctx, p); err != nil {
 		t.Fatalf("CreatePayment: %v", err)
 	}
+	return p
+}
+
+// mustPendingCharge is where most payment tests start: a fixture lot, a
+// driver, her hold of spot 5 and a pending charge for it.
+func mustPendingCharge(t *testing.T, s parking.Store) (Fixture, parking.User, parking.Reservation, *parking.Payment) {
+	t.Helper()
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	r := heldFor(t, s, f, u, 5)
+	return f, u, r, mustCharge(t, s, r)
+}
+
+// newRefund returns a pending refund of amount against the charge of.
+func newRefund(of *parking.Payment, amount int64) *parking.Payment {
+	return &parking.Payment{ID: parking.NewID("pay"), ReservationID: of.ReservationID, UserID: of.UserID, Kind: parking.Refund,
+		Amount: amount, Currency: of.Currency, Status: parking.PaymentPending, Gateway: "sandbox", RefundOf: of.ID,
+		CreatedAt: T0, UpdatedAt: T0}
+}
+
+// succeedAt reports the gateway's success for p at at, asking to confirm its reservation.
+func succeedAt(s parking.Store, p *parking.Payment, at time.Time) (parking.Payment, parking.Reservation, error) {
+	return s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, From: []string{parking.PaymentPending},
+		To: parking.PaymentSucceeded, Confirm: true, At: at})
+}
+
+func testPaymentsCRUD(t *testing.T, s parking.Store) {
+	_, u, r, p := mustPendingCharge(t, s)
 	got, err := s.Payment(ctx, p.ID)
 	if err != nil || got != *p {
 		t.Errorf("Payment() = %+v, %v; want %+v", got, err, *p)
@@ -74,8 +101,7 @@ func testPaymentsCRUD(t *testing.T, s parking.Store) {
 	if ps, _ := s.UserPayments(ctx, u.ID); len(ps) != 2 || ps[0].ID != second.ID {
 		t.Errorf("UserPayments = %+v; want both, newest first", ps)
 	}
-	refund := &parking.Payment{ID: parking.NewID("pay"), ReservationID: r.ID, UserID: u.ID, Kind: parking.Refund, Amount: 100,
-		Currency: "USD", Status: parking.PaymentPending, Gateway: "sandbox", RefundOf: second.ID, CreatedAt: T0, UpdatedAt: T0}
+	refund := newRefund(second, 100)
 	if err := s.CreatePayment(ctx, refund); err != nil {
 		t.Errorf("CreatePayment(refund) = %v", err)
 	}
@@ -104,11 +130,7 @@ func testOneLiveCharge(t *testing.T, s parking.Store) {
 }
 
 func testUpdatePaymentForwardOnly(t *testing.T, s parking.Store) {
-	f := MustFixture(t, s)
-	u := MustUser(t, s, "ada@example.com")
-	r := heldFor(t, s, f, u, 5)
-	p := NewCharge(r, T0)
-	s.CreatePayment(ctx, p)
+	f, _, r, p := mustPendingCharge(t, s)
 	pay, res, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, From: []string{parking.PaymentPending},
 		To: parking.PaymentSucceeded, GatewayID: "gw_ok", CardBrand: "visa", CardLast4: "4242", Confirm: true, At: T0.Add(time.Minute)})
 	if err != nil || pay.Status != parking.PaymentSucceeded || res.Status != parking.StatusConfirmed || pay.CardLast4 != "4242" {
@@ -131,11 +153,7 @@ func testUpdatePaymentForwardOnly(t *testing.T, s parking.Store) {
 }
 
 func testUpdatePaymentDuplicateEvent(t *testing.T, s parking.Store) {
-	f := MustFixture(t, s)
-	u := MustUser(t, s, "ada@example.com")
-	r := heldFor(t, s, f, u, 5)
-	p := NewCharge(r, T0)
-	s.CreatePayment(ctx, p)
+	f, u, _, p := mustPendingCharge(t, s)
 	up := parking.PaymentUpdate{PaymentID: p.ID, EventID: "evt_1", From: []string{parking.PaymentPending},
 		To: parking.PaymentSucceeded, Confirm: true, At: T0.Add(time.Minute)}
 	if _, _, err := s.UpdatePayment(ctx, up); err != nil {
@@ -145,8 +163,7 @@ func testUpdatePaymentDuplicateEvent(t *testing.T, s parking.Store) {
 		t.Errorf("the same event again = %v; want ErrDuplicateEvent", err)
 	}
 	// A duplicate is recognised before anything else: also for a failed update.
-	q := NewCharge(heldFor(t, s, f, u, 6), T0)
-	s.CreatePayment(ctx, q)
+	q := mustCharge(t, s, heldFor(t, s, f, u, 6))
 	fail := parking.PaymentUpdate{PaymentID: q.ID, EventID: "evt_2", From: []string{parking.PaymentSucceeded}, To: parking.PaymentFailed, At: T0}
 	if _, _, err := s.UpdatePayment(ctx, fail); !errors.Is(err, parking.ErrInvalidStatus) {
 		t.Fatalf("event on a payment in the wrong status = %v; want ErrInvalidStatus", err)
@@ -163,16 +180,14 @@ func testConfirmLapsedHold(t *testing.T, s parking.Store) {
 	u := MustUser(t, s, "ada@example.com")
 	for _, swept := range []bool{false, true} {
 		r := heldFor(t, s, f, u, 5)
-		p := NewCharge(r, T0)
-		s.CreatePayment(ctx, p)
+		p := mustCharge(t, s, r)
 		late := r.HoldExpiresAt.Add(time.Minute)
 		if swept {
 			if n, err := s.ExpireHolds(ctx, late); err != nil || n != 1 {
 				t.Fatalf("ExpireHolds = %d, %v", n, err)
 			}
 		}
-		_, res, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, From: []string{parking.PaymentPending},
-			To: parking.PaymentSucceeded, Confirm: true, At: late})
+		_, res, err := succeedAt(s, p, late)
 		if err != nil || res.Status != parking.StatusConfirmed {
 			t.Errorf("swept=%v: late success = %+v, %v; want confirmed", swept, res, err)
 		}
@@ -183,18 +198,13 @@ func testConfirmLapsedHold(t *testing.T, s parking.Store) {
 // testConfirmSpotTaken: when the spot went to someone else, the payment is
 // recorded as succeeded and the caller is told to refund.
 func testConfirmSpotTaken(t *testing.T, s parking.Store) {
-	f := MustFixture(t, s)
-	u := MustUser(t, s, "ada@example.com")
-	r := heldFor(t, s, f, u, 5)
-	p := NewCharge(r, T0)
-	s.CreatePayment(ctx, p)
+	f, _, r, p := mustPendingCharge(t, s)
 	late := r.HoldExpiresAt.Add(time.Minute)
 	other := f.NewHold(late, r.StartsAt, r.EndsAt) // expires r on the way in
 	if err := s.Hold(ctx, other, []string{r.SpotID}, nil); err != nil {
 		t.Fatalf("Hold over the lapsed hold: %v", err)
 	}
-	pay, res, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, From: []string{parking.PaymentPending},
-		To: parking.PaymentSucceeded, Confirm: true, At: late})
+	pay, res, err := succeedAt(s, p, late)
 	if !errors.Is(err, parking.ErrSpotUnavailable) || pay.Status != parking.PaymentSucceeded || res.Status != parking.StatusExpired {
 		t.Errorf("success after the spot was re-booked = %+v, %+v, %v; want payment succeeded, reservation expired, ErrSpotUnavailable", pay.Status, res.Status, err)
 	}
@@ -209,19 +219,14 @@ func testConfirmSpotTaken(t *testing.T, s parking.Store) {
 // testConfirmOverLapsedRival: a late payment confirms its reservation over a
 // rival hold that has itself lapsed (not yet swept), as a new hold would.
 func testConfirmOverLapsedRival(t *testing.T, s parking.Store) {
-	f := MustFixture(t, s)
-	u := MustUser(t, s, "ada@example.com")
-	r := heldFor(t, s, f, u, 5)
-	p := NewCharge(r, T0)
-	s.CreatePayment(ctx, p)
+	f, _, r, p := mustPendingCharge(t, s)
 	rivalAt := r.HoldExpiresAt.Add(time.Minute)
 	rival := f.NewHold(rivalAt, r.StartsAt, r.EndsAt) // expires r on the way in
 	if err := s.Hold(ctx, rival, []string{r.SpotID}, nil); err != nil {
 		t.Fatalf("rival Hold: %v", err)
 	}
 	late := rival.HoldExpiresAt.Add(time.Minute) // the rival has lapsed too
-	_, res, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, From: []string{parking.PaymentPending},
-		To: parking.PaymentSucceeded, Confirm: true, At: late})
+	_, res, err := succeedAt(s, p, late)
 	if err != nil || res.Status != parking.StatusConfirmed {
 		t.Fatalf("late success over a lapsed rival = %q, %v; want confirmed", res.Status, err)
 	}
@@ -266,12 +271,7 @@ func testSavedPaymentMethods(t *testing.T, s parking.Store) {
 // testOverstayCharge: an overstay charge lives beside the booking's charge;
 // two overstay charges do not.
 func testOverstayCharge(t *testing.T, s parking.Store) {
-	f := MustFixture(t, s)
-	u := MustUser(t, s, "ada@example.com")
-	r := heldFor(t, s, f, u, 5)
-	if err := s.CreatePayment(ctx, NewCharge(r, T0)); err != nil {
-		t.Fatal(err)
-	}
+	_, _, r, _ := mustPendingCharge(t, s) // the booking's charge
 	over := NewCharge(r, T0)
 	over.Purpose, over.Amount = parking.PurposeOverstay, 450
 	if err := s.CreatePayment(ctx, over); err != nil {
@@ -288,14 +288,9 @@ func testOverstayCharge(t *testing.T, s parking.Store) {
 }
 
 func testPendingRefunds(t *testing.T, s parking.Store) {
-	f := MustFixture(t, s)
-	u := MustUser(t, s, "ada@example.com")
-	r := heldFor(t, s, f, u, 5)
-	charge := NewCharge(r, T0)
-	s.CreatePayment(ctx, charge)
+	_, _, r, charge := mustPendingCharge(t, s)
 	s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: charge.ID, From: []string{parking.PaymentPending}, To: parking.PaymentSucceeded, At: T0})
-	refund := &parking.Payment{ID: parking.NewID("pay"), ReservationID: r.ID, UserID: u.ID, Kind: parking.Refund, Amount: r.Amount,
-		Currency: "USD", Status: parking.PaymentPending, Gateway: "sandbox", RefundOf: charge.ID, CreatedAt: T0, UpdatedAt: T0}
+	refund := newRefund(charge, r.Amount)
 	if err := s.CreatePayment(ctx, refund); err != nil {
 		t.Fatal(err)
 	}
