@@ -36,12 +36,13 @@ func (s *Service) Deliver(ctx context.Context) (int, error) {
 		// once the lease runs out another instance may claim and send it.
 		// The rest wait for their lease to pass and are claimed again.
 		sendBy := claimed.Add(s.cfg.Lease - sendTimeout)
+		b := newSending()
 		for i, n := range ns {
 			if s.cfg.Clock.Now().After(sendBy) {
 				s.cfg.Log.WarnContext(ctx, "notification lease too short for the batch: the rest wait for the next claim", "left", len(ns)-i)
 				return sent, nil
 			}
-			o := s.attempt(ctx, n)
+			o := s.attempt(ctx, b, n)
 			if err := s.cfg.Store.FinishNotification(ctx, o); err != nil {
 				// Sent (perhaps) but not recorded: the lease runs out and the
 				// notification is tried again. See docs/notifications.md.
@@ -65,13 +66,28 @@ func (s *Service) Deliver(ctx context.Context) (int, error) {
 	}
 }
 
+// sending holds what one claimed batch's notifications share: a
+// confirmation or a reminder goes out by email and in the app, and both would
+// otherwise read the same user, lot and spot. The reservation and the
+// driver's settings are read afresh for each, since they decide whether it is
+// still sent.
+type sending struct {
+	users map[string]parking.User
+	lots  map[string]parking.Lot
+	spots map[string]parking.Spot
+}
+
+func newSending() *sending {
+	return &sending{users: map[string]parking.User{}, lots: map[string]parking.Lot{}, spots: map[string]parking.Spot{}}
+}
+
 // skip is a reason not to send a notification: it no longer makes sense.
 type skip string
 
 func (s skip) Error() string { return string(s) }
 
 // attempt sends one claimed notification and says what became of it.
-func (s *Service) attempt(ctx context.Context, n parking.Notification) parking.NotificationOutcome {
+func (s *Service) attempt(ctx context.Context, b *sending, n parking.Notification) parking.NotificationOutcome {
 	o := parking.NotificationOutcome{ID: n.ID, ClaimToken: n.ClaimToken}
 	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
@@ -79,7 +95,7 @@ func (s *Service) attempt(ctx context.Context, n parking.Notification) parking.N
 	if n.Channel == parking.ChannelWebhook {
 		err = s.sendWebhook(ctx, n)
 	} else {
-		o.Subject, o.Body, err = s.sendToUser(ctx, n)
+		o.Subject, o.Body, err = s.sendToUser(ctx, b, n)
 	}
 	o.At = s.cfg.Clock.Now()
 	var sk skip
@@ -101,7 +117,7 @@ func (s *Service) attempt(ctx context.Context, n parking.Notification) parking.N
 // sendToUser sends an email or in-app notification; in-app ones are
 // delivered by being marked sent. It re-reads the reservation, so what no
 // longer makes sense (a reminder for a cancelled booking) is skipped.
-func (s *Service) sendToUser(ctx context.Context, n parking.Notification) (subject, body string, err error) {
+func (s *Service) sendToUser(ctx context.Context, b *sending, n parking.Notification) (subject, body string, err error) {
 	st := s.cfg.Store
 	now := s.cfg.Clock.Now()
 	settings, err := st.NotificationSettings(ctx, n.UserID)
@@ -117,16 +133,16 @@ func (s *Service) sendToUser(ctx context.Context, n parking.Notification) (subje
 		return "", "", skip("email is not configured (PARKD_SMTP_ADDR)")
 	}
 	f := facts{BaseURL: s.cfg.BaseURL}
-	if f.User, err = st.User(ctx, n.UserID); err != nil {
+	if f.User, err = cached(ctx, b.users, n.UserID, st.User); err != nil {
 		return "", "", err
 	}
 	if f.Reservation, err = st.Reservation(ctx, n.ReservationID); err != nil {
 		return "", "", err
 	}
-	if f.Lot, err = st.Lot(ctx, f.Reservation.LotID); err != nil {
+	if f.Lot, err = cached(ctx, b.lots, f.Reservation.LotID, st.Lot); err != nil {
 		return "", "", err
 	}
-	if f.Spot, err = st.Spot(ctx, f.Reservation.SpotID); err != nil {
+	if f.Spot, err = cached(ctx, b.spots, f.Reservation.SpotID, st.Spot); err != nil {
 		return "", "", err
 	}
 	if reason := stale(n.Kind, f.Reservation, f.Lot, settings, now); reason != "" {

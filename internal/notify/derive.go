@@ -47,7 +47,7 @@ var userKinds = map[string]string{
 // event returns the notifications one event calls for.
 func (d *deriving) event(ctx context.Context, e parking.Event) ([]parking.Notification, error) {
 	var out []parking.Notification
-	lot, err := d.lot(ctx, e.LotID)
+	lot, err := cached(ctx, d.lots, e.LotID, d.s.cfg.Store.Lot)
 	if errors.Is(err, parking.ErrNotFound) {
 		return nil, nil
 	}
@@ -65,7 +65,7 @@ func (d *deriving) event(ctx context.Context, e parking.Event) ([]parking.Notifi
 	if e.ReservationID == "" {
 		return out, nil
 	}
-	r, err := d.reservation(ctx, e.ReservationID)
+	r, err := cached(ctx, d.reservations, e.ReservationID, d.s.cfg.Store.Reservation)
 	if errors.Is(err, parking.ErrNotFound) {
 		return out, nil
 	}
@@ -83,7 +83,7 @@ func (d *deriving) event(ctx context.Context, e parking.Event) ([]parking.Notifi
 		}
 		return out, nil
 	}
-	st, err := d.userSettings(ctx, r.UserID)
+	st, err := cached(ctx, d.settings, r.UserID, d.s.cfg.Store.NotificationSettings)
 	if err != nil {
 		return nil, err
 	}
@@ -147,37 +147,16 @@ func (d *deriving) hook(e parking.Event, lot parking.Lot, typ, key string, due t
 	return n
 }
 
-func (d *deriving) lot(ctx context.Context, id string) (parking.Lot, error) {
-	if l, ok := d.lots[id]; ok {
-		return l, nil
+// cached returns m[id], reading it with read and keeping it when m lacks it.
+func cached[T any](ctx context.Context, m map[string]T, id string, read func(context.Context, string) (T, error)) (T, error) {
+	if v, ok := m[id]; ok {
+		return v, nil
 	}
-	l, err := d.s.cfg.Store.Lot(ctx, id)
+	v, err := read(ctx, id)
 	if err == nil {
-		d.lots[id] = l
+		m[id] = v
 	}
-	return l, err
-}
-
-func (d *deriving) reservation(ctx context.Context, id string) (parking.Reservation, error) {
-	if r, ok := d.reservations[id]; ok {
-		return r, nil
-	}
-	r, err := d.s.cfg.Store.Reservation(ctx, id)
-	if err == nil {
-		d.reservations[id] = r
-	}
-	return r, err
-}
-
-func (d *deriving) userSettings(ctx context.Context, userID string) (parking.NotificationSettings, error) {
-	if st, ok := d.settings[userID]; ok {
-		return st, nil
-	}
-	st, err := d.s.cfg.Store.NotificationSettings(ctx, userID)
-	if err == nil {
-		d.settings[userID] = st
-	}
-	return st, err
+	return v, err
 }
 
 func (d *deriving) webhook(ctx context.Context, operatorID string) (bool, error) {
