@@ -188,23 +188,26 @@ func handleNotificationsLive(log *slog.Logger, store parking.Store, svc *notify.
 			writeError(w, r, log, parking.Errorf(parking.EINVALID, "since must be within the last two minutes"))
 			return
 		}
-		// Everything sent before since is the client's already.
-		seen := map[string]time.Time{}
-		old, err := store.UserNotifications(r.Context(), id, parking.NotificationFilter{SentSince: now.Add(-notifyLiveWindow), Limit: MaxNotificationsPage})
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		for _, n := range old {
-			if n.SentAt != nil && n.SentAt.Before(since) {
-				seen[n.ID] = *n.SentAt
-			}
-		}
+		// Subscribed before the first read, so that nothing sent in between
+		// waits for the poll.
 		var wake <-chan struct{}
 		if svc != nil {
 			c, stop := svc.Hub().Subscribe(id)
 			defer stop()
 			wake = c
+		}
+		// Everything sent before since is the client's already; the rest is
+		// the first push.
+		seen := map[string]time.Time{}
+		ns, err := store.UserNotifications(r.Context(), id, parking.NotificationFilter{SentSince: now.Add(-notifyLiveWindow), Limit: MaxNotificationsPage})
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		for _, n := range ns {
+			if n.SentAt != nil && n.SentAt.Before(since) {
+				seen[n.ID] = *n.SentAt
+			}
 		}
 		rc := http.NewResponseController(w)
 		rc.SetReadDeadline(time.Time{})
@@ -221,14 +224,6 @@ func handleNotificationsLive(log *slog.Logger, store parking.Store, svc *notify.
 		defer poll.Stop()
 		lastWrite := time.Now()
 		for {
-			now := clock.Now()
-			ns, err := store.UserNotifications(r.Context(), id, parking.NotificationFilter{SentSince: now.Add(-notifyLiveWindow), Limit: MaxNotificationsPage})
-			if err != nil {
-				if r.Context().Err() == nil {
-					log.WarnContext(r.Context(), "live notifications", "user", id, "err", err)
-				}
-				return
-			}
 			for i := len(ns) - 1; i >= 0; i-- { // oldest first
 				n := ns[i]
 				if _, done := seen[n.ID]; done || n.SentAt == nil {
@@ -262,6 +257,14 @@ func handleNotificationsLive(log *slog.Logger, store parking.Store, svc *notify.
 				return
 			case <-wake:
 			case <-poll.C:
+			}
+			now = clock.Now()
+			ns, err = store.UserNotifications(r.Context(), id, parking.NotificationFilter{SentSince: now.Add(-notifyLiveWindow), Limit: MaxNotificationsPage})
+			if err != nil {
+				if r.Context().Err() == nil {
+					log.WarnContext(r.Context(), "live notifications", "user", id, "err", err)
+				}
+				return
 			}
 		}
 	})
