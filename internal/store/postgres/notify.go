@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"time"
 
@@ -68,12 +66,6 @@ func (s *Store) NotifyCursor(ctx context.Context, name string) (int64, error) {
 	return seq, err
 }
 
-func claimToken() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // claimNotifications leases due rows. SKIP LOCKED lets instances claim side by
 // side without waiting; a row another instance claimed and committed
 // meanwhile is re-checked against the WHERE clause when locked (its
@@ -89,7 +81,7 @@ const claimNotifications = `UPDATE notifications SET claim_token = $1, claimed_u
 
 // ClaimNotifications leases due notifications, each to one caller at a time.
 func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]parking.Notification, error) {
-	rows, _ := s.pool.Query(ctx, claimNotifications, claimToken(), utc(now.Add(lease)), utc(now), limit)
+	rows, _ := s.pool.Query(ctx, claimNotifications, parking.NewID("clm"), utc(now.Add(lease)), utc(now), limit)
 	ns, err := pgx.CollectRows(rows, scanNotification)
 	return ns, classify(err, "notification")
 }

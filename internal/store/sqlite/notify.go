@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"time"
 
@@ -32,7 +30,6 @@ func scanNotification(row interface{ Scan(...any) error }) (parking.Notification
 func (s *Store) AddNotifications(ctx context.Context, ns []parking.Notification, cursor string, seq int64) (int, error) {
 	added := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		added = 0
 		for _, n := range ns {
 			res, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, dedupe_key, channel, kind, user_id, operator_id, lot_id,
 					reservation_id, payment_id, event_seq, status, due_at, payload, created_at)
@@ -66,12 +63,6 @@ func (s *Store) NotifyCursor(ctx context.Context, name string) (int64, error) {
 	return seq, err
 }
 
-func claimToken() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // ClaimNotifications leases due notifications. The single writer runs the
 // claim, so no two callers can take the same row.
 func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]parking.Notification, error) {
@@ -83,12 +74,11 @@ func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, lease tim
 				WHERE status = 'pending' AND due_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
 				ORDER BY due_at, id LIMIT ?
 			)
-			RETURNING `+notificationColumns, claimToken(), micros(now.Add(lease)), micros(now), micros(now), limit)
+			RETURNING `+notificationColumns, parking.NewID("clm"), micros(now.Add(lease)), micros(now), micros(now), limit)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		ns = ns[:0]
 		for rows.Next() {
 			n, err := scanNotification(rows)
 			if err != nil {
