@@ -257,22 +257,24 @@ func priced(f *reserveForm) {
 type reservationRow struct {
 	parking.Reservation
 	Lot       parking.Lot
-	SpotLabel string
-	Refund    string // what cancelling now gives back, in words
+	Spot      parking.Spot // zero when the spot is gone
+	Refund    string       // what cancelling now gives back, in words
 	CanCancel bool
 	HasPass   bool
 	Upcoming  bool
 }
 
-// lookup caches lots and spots while one page is built.
+// lookup caches lots, and each lot's spots, while one page is built: a list of
+// reservations reads each of their lots once, not a lot and a spot per row.
 type lookup struct {
-	store parking.Store
-	lots  map[string]parking.Lot
-	spots map[string]parking.Spot
+	store    parking.Store
+	lots     map[string]parking.Lot
+	lotSpots map[string][]parking.Spot // by lot
+	spots    map[string]parking.Spot   // by id, of the lots in lotSpots
 }
 
 func newLookup(store parking.Store) *lookup {
-	return &lookup{store: store, lots: map[string]parking.Lot{}, spots: map[string]parking.Spot{}}
+	return &lookup{store: store, lots: map[string]parking.Lot{}, lotSpots: map[string][]parking.Spot{}, spots: map[string]parking.Spot{}}
 }
 
 func (l *lookup) lot(ctx context.Context, id string) (parking.Lot, error) {
@@ -286,15 +288,29 @@ func (l *lookup) lot(ctx context.Context, id string) (parking.Lot, error) {
 	return v, err
 }
 
-func (l *lookup) spot(ctx context.Context, id string) (parking.Spot, error) {
-	if v, ok := l.spots[id]; ok {
+// spotsOf returns a lot's spots.
+func (l *lookup) spotsOf(ctx context.Context, lotID string) ([]parking.Spot, error) {
+	if v, ok := l.lotSpots[lotID]; ok {
 		return v, nil
 	}
-	v, err := l.store.Spot(ctx, id)
-	if err == nil {
-		l.spots[id] = v
+	v, err := l.store.Spots(ctx, lotID)
+	if err != nil {
+		return nil, err
 	}
-	return v, err
+	l.lotSpots[lotID] = v
+	for _, sp := range v {
+		l.spots[sp.ID] = sp
+	}
+	return v, nil
+}
+
+// spot returns a spot of a lot; ok is false when the lot has no such spot.
+func (l *lookup) spot(ctx context.Context, lotID, id string) (sp parking.Spot, ok bool, err error) {
+	if _, err := l.spotsOf(ctx, lotID); err != nil {
+		return sp, false, err
+	}
+	sp, ok = l.spots[id]
+	return sp, ok && sp.LotID == lotID, nil
 }
 
 func (s *site) reservationRow(ctx context.Context, lk *lookup, res parking.Reservation, now time.Time) (reservationRow, error) {
@@ -304,10 +320,10 @@ func (s *site) reservationRow(ctx context.Context, lk *lookup, res parking.Reser
 		return row, err
 	}
 	row.Lot = lot
-	if sp, err := lk.spot(ctx, res.SpotID); err == nil {
-		row.SpotLabel = sp.Label
-	} else if !errors.Is(err, parking.ErrNotFound) {
+	if sp, ok, err := lk.spot(ctx, res.LotID, res.SpotID); err != nil {
 		return row, err
+	} else if ok {
+		row.Spot = sp
 	}
 	active := res.Blocks(now)
 	row.Upcoming = active && res.EndsAt.After(now)
@@ -359,7 +375,7 @@ func (s *site) handleReservations() http.Handler {
 
 // ownReservation returns a reservation of the signed-in user (or of a lot an
 // operator runs, or any for an admin); anything else is not found.
-func (s *site) ownReservation(ctx context.Context, me parking.User, id string) (parking.Reservation, error) {
+func (s *site) ownReservation(ctx context.Context, lk *lookup, me parking.User, id string) (parking.Reservation, error) {
 	res, err := s.Store.Reservation(ctx, id)
 	if err != nil {
 		return res, err
@@ -368,7 +384,7 @@ func (s *site) ownReservation(ctx context.Context, me parking.User, id string) (
 		return res, nil
 	}
 	if me.Role == parking.RoleOperator {
-		if lot, err := s.Store.Lot(ctx, res.LotID); err == nil && canManage(me, lot) {
+		if lot, err := lk.lot(ctx, res.LotID); err == nil && canManage(me, lot) {
 			return res, nil
 		}
 	}
@@ -376,29 +392,29 @@ func (s *site) ownReservation(ctx context.Context, me parking.User, id string) (
 }
 
 // reservationPage reads the reservation a page is about, for its driver (or
-// the operator of its lot), and the row the page shows; ok is false when the
+// the operator of its lot), as the row the page shows; ok is false when the
 // page has answered already (sign in, not found).
-func (s *site) reservationPage(w http.ResponseWriter, r *http.Request) (parking.Reservation, reservationRow, bool) {
+func (s *site) reservationPage(w http.ResponseWriter, r *http.Request, lk *lookup) (reservationRow, bool) {
 	me, ok := s.signedIn(w, r)
 	if !ok {
-		return parking.Reservation{}, reservationRow{}, false
+		return reservationRow{}, false
 	}
-	res, err := s.ownReservation(r.Context(), me, r.PathValue("reservation"))
+	res, err := s.ownReservation(r.Context(), lk, me, r.PathValue("reservation"))
 	if err != nil {
 		s.fail(w, r, err)
-		return parking.Reservation{}, reservationRow{}, false
+		return reservationRow{}, false
 	}
-	row, err := s.reservationRow(r.Context(), newLookup(s.Store), res, s.Clock.Now())
+	row, err := s.reservationRow(r.Context(), lk, res, s.Clock.Now())
 	if err != nil {
 		s.fail(w, r, err)
-		return parking.Reservation{}, reservationRow{}, false
+		return reservationRow{}, false
 	}
-	return res, row, true
+	return row, true
 }
 
 func (s *site) handleReservation() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, row, ok := s.reservationPage(w, r)
+		row, ok := s.reservationPage(w, r, newLookup(s.Store))
 		if !ok {
 			return
 		}
@@ -422,21 +438,20 @@ func (navigation) wide() {}
 
 func (s *site) handleNavigate() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res, row, ok := s.reservationPage(w, r)
+		lk := newLookup(s.Store)
+		row, ok := s.reservationPage(w, r, lk)
 		if !ok {
 			return
 		}
-		ctx := r.Context()
 		n := navigation{Reservation: row, Maps: directions(row.Lot.Lat, row.Lot.Lng, row.Lot.Name)}
-		sp, err := s.Store.Spot(ctx, res.SpotID)
-		if err == nil {
+		if sp := row.Spot; sp.ID != "" {
 			// The spot's own coordinates lead closer than the lot's.
 			if sp.Lat != 0 || sp.Lng != 0 {
 				n.Maps = directions(sp.Lat, sp.Lng, row.Lot.Name+" "+sp.Label)
 			}
-			levels, lerr := s.Store.Levels(ctx, res.LotID)
-			spots, serr := s.Store.Spots(ctx, res.LotID)
-			if err = errors.Join(lerr, serr); err != nil {
+			levels, lerr := s.Store.Levels(r.Context(), row.LotID)
+			spots, serr := lk.spotsOf(r.Context(), row.LotID) // read for the row already
+			if err := errors.Join(lerr, serr); err != nil {
 				s.fail(w, r, err)
 				return
 			}
@@ -483,12 +498,23 @@ func (s *site) handlePayments() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
+		// A payment is for one of the payer's own reservations: read them
+		// all at once rather than one per payment.
+		rs, err := s.Store.UserReservations(ctx, me.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		lotOf := make(map[string]string, len(rs))
+		for _, res := range rs {
+			lotOf[res.ID] = res.LotID
+		}
 		lk := newLookup(s.Store)
 		rows := make([]paymentRow, 0, len(ps))
 		for _, p := range ps {
 			row := paymentRow{Payment: p}
-			if res, err := s.Store.Reservation(ctx, p.ReservationID); err == nil {
-				row.Lot, _ = lk.lot(ctx, res.LotID)
+			if lotID, ok := lotOf[p.ReservationID]; ok {
+				row.Lot, _ = lk.lot(ctx, lotID)
 			}
 			rows = append(rows, row)
 		}
