@@ -190,15 +190,15 @@ func countWins(t *testing.T, errs []error) int {
 	return won
 }
 
-// mustDue makes n reservations of f's lot, in the state mk makes, spread
-// over the fixture's spots in back-to-back two-hour windows from base.
-func mustDue(t *testing.T, s parking.Store, f Fixture, n int, base time.Time,
-	mk func(t testing.TB, s parking.Store, spotID string, start, end time.Time) parking.Reservation) map[string]bool {
+// mustDue makes n reservations of f's lot, in the state mk makes (a Fixture
+// method such as Fixture.MustConfirmed), spread over the fixture's spots in
+// back-to-back two-hour windows from base.
+func mustDue(t *testing.T, s parking.Store, f Fixture, n int, base time.Time, mk mustState) map[string]bool {
 	t.Helper()
 	due := map[string]bool{}
 	for i := range n {
 		start := base.Add(time.Duration(i/len(f.Spots)) * 2 * time.Hour)
-		due[mk(t, s, f.Spots[i%len(f.Spots)].ID, start, start.Add(2*time.Hour)).ID] = true
+		due[mk(f, t, s, f.Spots[i%len(f.Spots)].ID, start, start.Add(2*time.Hour)).ID] = true
 	}
 	return due
 }
@@ -233,27 +233,14 @@ func checkOnce(t *testing.T, s parking.Store, lotID, typ string, round int, due 
 // lot at the same moment, through the stores in turn; each of the 50 due
 // reservations moves once.
 func testMarkNoShowsRace(t *testing.T, stores []parking.Store) {
-	s := stores[0]
-	f := MustFixture(t, s)
-	const racers, due = 8, 50
-	rounds := max(Rounds(t)/100, 3)
-	for round := range rounds {
-		base := T0.Add(time.Duration(round) * 24 * time.Hour)
-		want := mustDue(t, s, f, due, base, func(t testing.TB, s parking.Store, spotID string, start, end time.Time) parking.Reservation {
-			return f.MustConfirmed(t, s, spotID, start, end)
-		})
-		now := base.Add(20 * time.Hour)
-		got := make([][]parking.Reservation, racers)
-		errs := race(racers, func(i int) error {
-			var err error
-			got[i], err = stores[i%len(stores)].MarkNoShows(ctx, f.Lot.ID, now.Add(-15*time.Minute), now)
-			return err
-		})
-		if err := errors.Join(errs...); err != nil {
-			t.Fatalf("round %d: MarkNoShows racing = %v", round, err)
-		}
-		checkOnce(t, s, f.Lot.ID, "reservation.no_show", round, want, got)
-	}
+	testSweepRace(t, stores, sweep{
+		name:  "MarkNoShows",
+		event: "reservation.no_show",
+		due:   Fixture.MustConfirmed,
+		run: func(s parking.Store, lotID string, now time.Time) ([]parking.Reservation, error) {
+			return s.MarkNoShows(ctx, lotID, now.Add(-15*time.Minute), now)
+		},
+	})
 }
 
 // testNoShowHoldRace: in every round, at a confirmed reservation's no-show
@@ -300,29 +287,60 @@ func testNoShowHoldRace(t *testing.T, s parking.Store) {
 // one lot at the same moment, through the stores in turn; each of 50 overdue
 // reservations is flagged once.
 func testFlagOverstaysRace(t *testing.T, stores []parking.Store) {
+	testSweepRace(t, stores, sweep{
+		name:  "FlagOverstays",
+		event: "reservation.overstaying",
+		due:   Fixture.MustCheckedIn,
+		run: func(s parking.Store, lotID string, now time.Time) ([]parking.Reservation, error) {
+			return s.FlagOverstays(ctx, lotID, now.Add(-10*time.Minute), now)
+		},
+		// Checked out, so that the next round's spots are free.
+		after: func(t *testing.T, s parking.Store, id string, now time.Time) {
+			MustChange(t, s, id, parking.StatusCheckedIn, parking.StatusCompleted, now)
+		},
+	})
+}
+
+// mustState makes a reservation of f's lot of spotID for [start, end) in
+// some status.
+type mustState func(f Fixture, t testing.TB, s parking.Store, spotID string, start, end time.Time) parking.Reservation
+
+// sweep is one of the periodic jobs that move each due reservation of a lot once.
+type sweep struct {
+	name  string    // the Store method, for messages
+	event string    // the event each due reservation gets once
+	due   mustState // makes a reservation that is due once it has ended or started
+	run   func(s parking.Store, lotID string, now time.Time) ([]parking.Reservation, error)
+	// after, if set, runs on each due reservation at the end of a round.
+	after func(t *testing.T, s parking.Store, id string, now time.Time)
+}
+
+// testSweepRace: in every round, 8 goroutines run sw on one lot at the same
+// moment, through the stores in turn; each of the 50 due reservations is
+// returned once and gets one event.
+func testSweepRace(t *testing.T, stores []parking.Store, sw sweep) {
 	s := stores[0]
 	f := MustFixture(t, s)
 	const racers, due = 8, 50
 	rounds := max(Rounds(t)/100, 3)
 	for round := range rounds {
 		base := T0.Add(time.Duration(round) * 24 * time.Hour)
-		want := mustDue(t, s, f, due, base, func(t testing.TB, s parking.Store, spotID string, start, end time.Time) parking.Reservation {
-			return f.MustCheckedIn(t, s, spotID, start, end)
-		})
+		want := mustDue(t, s, f, due, base, sw.due)
 		now := base.Add(20 * time.Hour)
 		got := make([][]parking.Reservation, racers)
 		errs := race(racers, func(i int) error {
 			var err error
-			got[i], err = stores[i%len(stores)].FlagOverstays(ctx, f.Lot.ID, now.Add(-10*time.Minute), now)
+			got[i], err = sw.run(stores[i%len(stores)], f.Lot.ID, now)
 			return err
 		})
 		if err := errors.Join(errs...); err != nil {
-			t.Fatalf("round %d: FlagOverstays racing = %v", round, err)
+			t.Fatalf("round %d: %s racing = %v", round, sw.name, err)
 		}
-		checkOnce(t, s, f.Lot.ID, "reservation.overstaying", round, want, got)
-		// Checked out, so that the next round's spots are free.
-		for id := range want {
-			MustChange(t, s, id, parking.StatusCheckedIn, parking.StatusCompleted, now)
+		checkOnce(t, s, f.Lot.ID, sw.event, round, want, got)
+		if sw.after != nil {
+			for id := range want {
+				sw.after(t, s, id, now)
+			}
 		}
 	}
 }
