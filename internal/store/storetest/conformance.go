@@ -12,10 +12,7 @@ import (
 
 // Run runs the conformance suite; each subtest gets a fresh store from open.
 func Run(t *testing.T, open Opener) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s parking.Store)
-	}{
+	tests := []namedTest{
 		{"OperatorsAndLots", testOperatorsAndLots},
 		{"PolicyRoundTrip", testPolicyRoundTrip},
 		{"Levels", testLevels},
@@ -38,12 +35,10 @@ func Run(t *testing.T, open Opener) {
 		{"Events", testEvents},
 		{"EventsSince", testEventsSince},
 	}
-	for _, tt := range append(append(append(accountTests(), paymentTests()...), gateTests()...), notifyTests()...) {
-		tests = append(tests, struct {
-			name string
-			fn   func(t *testing.T, s parking.Store)
-		}{tt.name, tt.fn})
-	}
+	tests = append(tests, accountTests()...)
+	tests = append(tests, paymentTests()...)
+	tests = append(tests, gateTests()...)
+	tests = append(tests, notifyTests()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
