@@ -59,8 +59,8 @@ func TestNoShowBackfill(t *testing.T) {
 		{`{"no_show_after": "1m30.5s"}`, 90*time.Second + 500*time.Millisecond},
 		{`{"no_show_after": "500ms"}`, 500 * time.Millisecond},
 		{`{"no_show_after": "250µs"}`, 250 * time.Microsecond},
-		{`{"hold_ttl": "5m0s"}`, 15 * time.Minute},
-		{`{"no_show_after": "bogus"}`, 15 * time.Minute}, // unreadable: left at the default // missing: the policy's default
+		{`{"hold_ttl": "5m0s"}`, 15 * time.Minute},       // missing: the policy's default
+		{`{"no_show_after": "bogus"}`, 15 * time.Minute}, // unreadable: left at the default
 	}
 	for i, c := range cases {
 		if _, err := db.ExecContext(ctx, `INSERT INTO lots (id, operator_id, name, address, lat, lng, time_zone, currency, policy, created_at)
