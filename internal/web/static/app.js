@@ -126,5 +126,11 @@
     });
   });
 
-  window.parkd = { api: api, uuid: uuid, showErrors: showErrors, clearErrors: clearErrors, busy: busy, toast: toast, money: money, formData: formData };
+  // reloadWith reloads the page and, once it is back, says msg.
+  function reloadWith(msg) { sessionStorage.setItem("parkd.flash", msg); location.reload(); }
+
+  window.parkd = { api: api, uuid: uuid, showErrors: showErrors, clearErrors: clearErrors, busy: busy, toast: toast, money: money, formData: formData, reloadWith: reloadWith };
+
+  const flash = sessionStorage.getItem("parkd.flash");
+  if (flash) { sessionStorage.removeItem("parkd.flash"); toast(flash); }
 })();

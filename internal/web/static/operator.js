@@ -1,10 +1,7 @@
 // Operator pages: gates, spots (bulk add, out of service), rates and policies.
 "use strict";
 (function () {
-  const { api, uuid, showErrors, clearErrors, busy, formData, toast } = window.parkd;
-  const flash = sessionStorage.getItem("parkd.flash");
-  if (flash) { sessionStorage.removeItem("parkd.flash"); toast(flash); }
-  function reloadWith(msg) { sessionStorage.setItem("parkd.flash", msg); location.reload(); }
+  const { api, uuid, showErrors, clearErrors, busy, formData, toast, reloadWith } = window.parkd;
 
   // Gates: the key is shown once, here.
   const addGate = document.getElementById("add-gate");

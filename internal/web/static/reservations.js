@@ -1,7 +1,7 @@
 // My reservations: cancel, the pass (full screen at the gate), waiting for a payment.
 "use strict";
 (function () {
-  const { api, uuid, busy, toast, money } = window.parkd;
+  const { api, uuid, busy, toast, money, reloadWith } = window.parkd;
 
   document.querySelectorAll("[data-cancel]").forEach((b) => {
     let key = uuid();
@@ -11,8 +11,7 @@
         try {
           const r = await api("POST", "/api/v1/reservations/" + encodeURIComponent(b.dataset.cancel) + "/cancel", undefined, { key: key });
           const refund = r.data.refund;
-          sessionStorage.setItem("parkd.flash", refund ? "Cancelled. " + money(refund.amount, refund.currency) + " is on its way back to your card." : "Cancelled.");
-          location.reload();
+          reloadWith(refund ? "Cancelled. " + money(refund.amount, refund.currency) + " is on its way back to your card." : "Cancelled.");
         } catch (err) {
           if (!err.network) key = uuid();
           toast(err.message);
@@ -20,8 +19,6 @@
       });
     });
   });
-  const flash = sessionStorage.getItem("parkd.flash");
-  if (flash) { sessionStorage.removeItem("parkd.flash"); toast(flash); }
 
   const pass = document.getElementById("pass");
   if (pass) {
