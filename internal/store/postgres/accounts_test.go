@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -112,98 +110,5 @@ func TestHoldKeyCancelled(t *testing.T) {
 	}
 	if n := s.pool.Stat().AcquiredConns(); n != 0 {
 		t.Errorf("acquired connections after Hold = %d; want 0", n)
-	}
-}
-
-// TestHoldKeyRace: many keyed holds race for few spots; exactly the winners'
-// keys are completed, each with its own spot, and the losers' stay in flight.
-func TestHoldKeyRace(t *testing.T) {
-	s := mustOpenSchema(t)
-	ctx := context.Background()
-	f := storetest.MustFixture(t, s)
-	u := storetest.MustUser(t, s, "ada@example.com")
-	t0 := storetest.T0
-	std := f.SpotsOf(parking.Standard)
-	candidates := []string{std[0].ID, std[1].ID, std[2].ID}
-	const clients = 24
-	holds := make([]*parking.Reservation, clients)
-	errs := make([]error, clients)
-	for i := range clients {
-		mustClaim(t, s, u.ID, fmt.Sprint("k", i))
-		holds[i] = f.NewHold(t0, t0.Add(time.Hour), t0.Add(2*time.Hour))
-	}
-	var wg sync.WaitGroup
-	for i := range clients {
-		wg.Go(func() {
-			cands := candidates
-			if i%2 == 1 {
-				cands = candidates[i%3 : i%3+1] // single-spot holds race the any-spot ones
-			}
-			errs[i] = s.Hold(ctx, holds[i], cands, completion(u.ID, fmt.Sprint("k", i)))
-		})
-	}
-	wg.Wait()
-	won := map[string]bool{}
-	for i, err := range errs {
-		status := keyStatus(t, s, u.ID, fmt.Sprint("k", i))
-		switch {
-		case err == nil:
-			if won[holds[i].SpotID] {
-				t.Errorf("spot %s won twice", holds[i].SpotID)
-			}
-			won[holds[i].SpotID] = true
-			if status != 201 {
-				t.Errorf("winner %d: key status %d; want 201", i, status)
-			}
-		case errors.Is(err, parking.ErrSpotUnavailable):
-			if status != 0 {
-				t.Errorf("loser %d: key status %d; want in flight", i, status)
-			}
-		default:
-			t.Errorf("Hold #%d = %v; want nil or ErrSpotUnavailable", i, err)
-		}
-	}
-	if len(won) != len(candidates) {
-		t.Errorf("%d spots won; want %d", len(won), len(candidates))
-	}
-}
-
-// TestClaimKeyRace: of many requests claiming one key at once, exactly one
-// claims it and every other sees the record in flight. Claims that wait on
-// the winner's insert are the case where the statement's snapshot misses the
-// row and ClaimIdempotencyKey runs it again.
-func TestClaimKeyRace(t *testing.T) {
-	s := mustOpenSchema(t)
-	ctx := context.Background()
-	u := storetest.MustUser(t, s, "ada@example.com")
-	t0 := storetest.T0
-	for round := range 20 {
-		k := parking.IdempotencyKey{UserID: u.ID, Key: fmt.Sprint("race-", round), RequestHash: "h", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-		const racers = 16
-		claimed := make([]bool, racers)
-		errs := make([]error, racers)
-		var wg sync.WaitGroup
-		for i := range racers {
-			wg.Go(func() {
-				var got parking.IdempotencyKey
-				got, claimed[i], errs[i] = s.ClaimIdempotencyKey(ctx, k, t0.Add(-time.Minute))
-				if errs[i] == nil && (got.RequestHash != "h" || got.StatusCode != 0 || !got.CreatedAt.Equal(t0)) {
-					errs[i] = fmt.Errorf("record %+v; want the in-flight claim", got)
-				}
-			})
-		}
-		wg.Wait()
-		n := 0
-		for i := range racers {
-			if errs[i] != nil {
-				t.Fatalf("round %d: Claim #%d = %v", round, i, errs[i])
-			}
-			if claimed[i] {
-				n++
-			}
-		}
-		if n != 1 {
-			t.Fatalf("round %d: %d of %d racers claimed one key; want 1", round, n, racers)
-		}
 	}
 }

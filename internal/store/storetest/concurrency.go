@@ -37,6 +37,10 @@ func RunConcurrency(t *testing.T, open Opener) {
 		testEnsurePassKeyRace(t, func(t *testing.T) []parking.Store { return []parking.Store{open(t)} })
 	})
 	t.Run("ClaimNotificationsRace", func(t *testing.T) { testClaimNotificationsRace(t, []parking.Store{open(t)}) })
+	t.Run("UpdatePaymentRaces", func(t *testing.T) { testUpdatePaymentRaces(t, open(t)) })
+	t.Run("ConfirmRaces", func(t *testing.T) { testConfirmRaces(t, open(t)) })
+	t.Run("HoldKeyRace", func(t *testing.T) { testHoldKeyRace(t, open(t)) })
+	t.Run("ClaimKeyRace", func(t *testing.T) { testClaimKeyRace(t, open(t)) })
 }
 
 // Instances opens n stores on one fresh, empty database: n parkd instances
@@ -368,6 +372,221 @@ func testEnsurePassKeyRace(t *testing.T, open func(t *testing.T) []parking.Store
 		}
 		if k := got[0][0]; k.ID != fmt.Sprintf("pk_%d", k.Secret[0]) {
 			t.Errorf("round %d: stored key %s has the secret of pk_%d; want one racer's key whole", round, k.ID, k.Secret[0])
+		}
+	}
+}
+
+// testUpdatePaymentRaces: deliveries of one webhook event, and different
+// events for one payment, race; exactly one applies each time.
+func testUpdatePaymentRaces(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	const racers = 8
+	tests := []struct {
+		name    string
+		eventID func(round, i int) string
+		losers  error
+	}{
+		{"same event", func(round, _ int) string { return fmt.Sprintf("evt_%d", round) }, parking.ErrDuplicateEvent},
+		{"different events", func(round, i int) string { return fmt.Sprintf("evt_%d_%d", round, i) }, parking.ErrInvalidStatus},
+		{"no event", func(int, int) string { return "" }, parking.ErrInvalidStatus},
+	}
+	round := 0
+	for _, tt := range tests {
+		for range 10 {
+			round++
+			base := T0.Add(time.Duration(round) * 4 * time.Hour)
+			p := mustCharge(t, s, f.MustHold(t, s, f.Spots[5].ID, T0, base, base.Add(time.Hour)))
+			errs := race(racers, func(i int) error {
+				pay, res, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: p.ID, EventID: tt.eventID(round, i),
+					From: []string{parking.PaymentPending}, To: parking.PaymentSucceeded, Confirm: true, At: T0.Add(time.Minute)})
+				if err == nil && (pay.Status != parking.PaymentSucceeded || res.Status != parking.StatusConfirmed) {
+					return fmt.Errorf("applied: payment %s, reservation %s", pay.Status, res.Status)
+				}
+				return err
+			})
+			won := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case !errors.Is(err, tt.losers):
+					t.Fatalf("%s: UpdatePayment racing = %v; want nil or %v", tt.name, err, tt.losers)
+				}
+			}
+			if won != 1 {
+				t.Fatalf("%s: %d of %d racing updates applied; want exactly 1", tt.name, won, racers)
+			}
+		}
+	}
+}
+
+// testConfirmRaces: a paid reservation whose hold lapsed races for its spot
+// against a new hold, and two expired reservations over one window are paid
+// at once; exactly one of each pair gets the spot, and the loser's payment is
+// still recorded as succeeded.
+func testConfirmRaces(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	spot := f.Spots[5].ID
+	for round := range 20 {
+		base := T0.Add(time.Duration(round) * 4 * time.Hour)
+		late := T0.Add(10 * time.Minute) // after every hold made at T0 lapsed
+
+		// A lapsed hold's payment against a new hold.
+		p := mustCharge(t, s, f.MustHold(t, s, spot, T0, base, base.Add(time.Hour)))
+		other := f.NewHold(late, base, base.Add(time.Hour))
+		errs := race(2, func(i int) error {
+			if i == 0 {
+				return s.Hold(ctx, other, []string{spot}, nil)
+			}
+			return paidAnyway(succeedAt(s, p, late))
+		})
+		if won := countWins(t, errs); won != 1 {
+			t.Fatalf("round %d: hold vs payment: %d won (%v); want exactly 1", round, won, errs)
+		}
+		checkOneBlocking(t, s, spot, base, late)
+
+		// Two expired reservations over one window, both paid at once.
+		base = base.Add(2 * time.Hour)
+		p1 := mustCharge(t, s, f.MustHold(t, s, spot, T0, base, base.Add(time.Hour)))
+		if _, err := s.ExpireHolds(ctx, late); err != nil {
+			t.Fatalf("ExpireHolds: %v", err)
+		}
+		p2 := mustCharge(t, s, f.MustHold(t, s, spot, late, base, base.Add(time.Hour)))
+		later := late.Add(10 * time.Minute)
+		if _, err := s.ExpireHolds(ctx, later); err != nil {
+			t.Fatalf("ExpireHolds: %v", err)
+		}
+		errs = race(2, func(i int) error {
+			return paidAnyway(succeedAt(s, []*parking.Payment{p1, p2}[i], later))
+		})
+		if won := countWins(t, errs); won != 1 {
+			t.Fatalf("round %d: two payments: %d won (%v); want exactly 1", round, won, errs)
+		}
+		checkOneBlocking(t, s, spot, base, later)
+	}
+}
+
+// paidAnyway returns UpdatePayment's error, or an error if the payment was
+// not recorded as succeeded whether or not its reservation got the spot.
+func paidAnyway(pay parking.Payment, _ parking.Reservation, err error) error {
+	if pay.Status != parking.PaymentSucceeded {
+		return fmt.Errorf("payment %q, %v; want succeeded", pay.Status, err)
+	}
+	return err
+}
+
+// checkOneBlocking checks that exactly one reservation blocking spot at now
+// starts at start.
+func checkOneBlocking(t *testing.T, s parking.Store, spot string, start, now time.Time) {
+	t.Helper()
+	rs, err := s.SpotReservations(ctx, spot, now)
+	n := 0
+	for _, r := range rs {
+		if r.StartsAt.Equal(start) {
+			n++
+		}
+	}
+	if err != nil || n != 1 {
+		t.Fatalf("blocking reservations at %v = %d, %v; want 1", start, n, err)
+	}
+}
+
+// mustClaimKey claims a fresh idempotency key for user, made at T0.
+func mustClaimKey(t *testing.T, s parking.Store, userID, key string) {
+	t.Helper()
+	k := parking.IdempotencyKey{UserID: userID, Key: key, RequestHash: "h", CreatedAt: T0, ExpiresAt: T0.Add(24 * time.Hour)}
+	if _, claimed, err := s.ClaimIdempotencyKey(ctx, k, T0); err != nil || !claimed {
+		t.Fatalf("ClaimIdempotencyKey(%s) = %v, %v; want claimed", key, claimed, err)
+	}
+}
+
+// keyStatus returns the stored status of a key claimed by mustClaimKey, as a
+// retry claiming it again sees it; 0 is in flight.
+func keyStatus(t *testing.T, s parking.Store, userID, key string) int {
+	t.Helper()
+	k := parking.IdempotencyKey{UserID: userID, Key: key, RequestHash: "h", CreatedAt: T0, ExpiresAt: T0.Add(24 * time.Hour)}
+	got, claimed, err := s.ClaimIdempotencyKey(ctx, k, T0.Add(-time.Minute))
+	if err != nil || claimed {
+		t.Fatalf("ClaimIdempotencyKey(%s) again = %v, %v; want the stored record", key, claimed, err)
+	}
+	return got.StatusCode
+}
+
+// testHoldKeyRace: many keyed holds race for few spots; exactly the winners'
+// keys are completed, each with its own spot, and the losers' stay in flight.
+func testHoldKeyRace(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	std := f.SpotsOf(parking.Standard)
+	candidates := []string{std[0].ID, std[1].ID, std[2].ID}
+	const clients = 24
+	holds := make([]*parking.Reservation, clients)
+	for i := range clients {
+		mustClaimKey(t, s, u.ID, fmt.Sprint("k", i))
+		holds[i] = f.NewHold(T0, T0.Add(time.Hour), T0.Add(2*time.Hour))
+	}
+	errs := race(clients, func(i int) error {
+		cands := candidates
+		if i%2 == 1 {
+			cands = candidates[i%3 : i%3+1] // single-spot holds race the any-spot ones
+		}
+		return s.Hold(ctx, holds[i], cands, &parking.KeyCompletion{UserID: u.ID, Key: fmt.Sprint("k", i),
+			Render: func(r parking.Reservation) (int, []byte, error) { return 201, []byte(r.SpotID), nil }})
+	})
+	won := map[string]bool{}
+	for i, err := range errs {
+		status := keyStatus(t, s, u.ID, fmt.Sprint("k", i))
+		switch {
+		case err == nil:
+			if won[holds[i].SpotID] {
+				t.Errorf("spot %s won twice", holds[i].SpotID)
+			}
+			won[holds[i].SpotID] = true
+			if status != 201 {
+				t.Errorf("winner %d: key status %d; want 201", i, status)
+			}
+		case errors.Is(err, parking.ErrSpotUnavailable):
+			if status != 0 {
+				t.Errorf("loser %d: key status %d; want in flight", i, status)
+			}
+		default:
+			t.Errorf("Hold #%d = %v; want nil or ErrSpotUnavailable", i, err)
+		}
+	}
+	if len(won) != len(candidates) {
+		t.Errorf("%d spots won; want %d", len(won), len(candidates))
+	}
+}
+
+// testClaimKeyRace: of many requests claiming one key at once, exactly one
+// claims it and every other sees the record in flight. On PostgreSQL, claims
+// that wait on the winner's insert are the case where the statement's
+// snapshot misses the row and ClaimIdempotencyKey runs it again.
+func testClaimKeyRace(t *testing.T, s parking.Store) {
+	u := MustUser(t, s, "ada@example.com")
+	for round := range 20 {
+		k := parking.IdempotencyKey{UserID: u.ID, Key: fmt.Sprint("race-", round), RequestHash: "h", CreatedAt: T0, ExpiresAt: T0.Add(time.Hour)}
+		const racers = 16
+		claimed := make([]bool, racers)
+		errs := race(racers, func(i int) error {
+			got, ok, err := s.ClaimIdempotencyKey(ctx, k, T0.Add(-time.Minute))
+			claimed[i] = ok
+			if err == nil && (got.RequestHash != "h" || got.StatusCode != 0 || !got.CreatedAt.Equal(T0)) {
+				return fmt.Errorf("record %+v; want the in-flight claim", got)
+			}
+			return err
+		})
+		n := 0
+		for i := range racers {
+			if errs[i] != nil {
+				t.Fatalf("round %d: Claim #%d = %v", round, i, errs[i])
+			}
+			if claimed[i] {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("round %d: %d of %d racers claimed one key; want 1", round, n, racers)
 		}
 	}
 }

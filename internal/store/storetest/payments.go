@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -238,6 +239,13 @@ func testConfirmOverLapsedRival(t *testing.T, s parking.Store) {
 		if e.Type == "reservation.expired" && e.ReservationID == r.ID && e.At.Equal(late) {
 			t.Errorf("the paid reservation was announced expired at its confirmation")
 		}
+	}
+	var last []string
+	for _, e := range events[max(len(events)-2, 0):] {
+		last = append(last, e.Type+" "+e.ReservationID)
+	}
+	if want := []string{"reservation.expired " + rival.ID, "reservation.confirmed " + r.ID}; !reflect.DeepEqual(last, want) {
+		t.Errorf("last events = %v; want %v", last, want)
 	}
 }
 
