@@ -9,12 +9,6 @@ import (
 	"parkd/internal/parking"
 )
 
-// canManageLot reports whether u runs lot: admins run every lot, operators
-// their own operator's.
-func canManageLot(u parking.User, lot parking.Lot) bool {
-	return u.Role == parking.RoleAdmin || u.Role == parking.RoleOperator && u.OperatorID != "" && u.OperatorID == lot.OperatorID
-}
-
 // managedLot returns the lot with the given id if u runs it. Lots are public, so
 // an existing lot that u does not run is forbidden rather than not found.
 func managedLot(ctx context.Context, store parking.Store, u parking.User, lotID string) (parking.Lot, error) {
@@ -22,7 +16,7 @@ func managedLot(ctx context.Context, store parking.Store, u parking.User, lotID 
 	if err != nil {
 		return parking.Lot{}, err
 	}
-	if !canManageLot(u, lot) {
+	if !u.Runs(lot) {
 		return parking.Lot{}, parking.Errorf(parking.EFORBIDDEN, "you do not run this lot")
 	}
 	return lot, nil
@@ -59,7 +53,7 @@ func visibleReservation(ctx context.Context, store parking.Store, u parking.User
 		return r, nil
 	}
 	if u.Role == parking.RoleOperator {
-		if lot, err := store.Lot(ctx, r.LotID); err == nil && canManageLot(u, lot) {
+		if lot, err := store.Lot(ctx, r.LotID); err == nil && u.Runs(lot) {
 			return r, nil
 		}
 	}

@@ -109,6 +109,12 @@ type User struct {
 	CreatedAt    time.Time `json:"created_at"`
 }
 
+// Runs reports whether u runs lot: admins run every lot, operators their own
+// operator's.
+func (u User) Runs(lot Lot) bool {
+	return u.Role == RoleAdmin || u.Role == RoleOperator && u.OperatorID != "" && u.OperatorID == lot.OperatorID
+}
+
 // Vehicle belongs to a user.
 type Vehicle struct {
 	ID        string    `json:"id"`

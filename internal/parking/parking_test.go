@@ -214,3 +214,21 @@ func TestFormatMoney(t *testing.T) {
 		}
 	}
 }
+
+func TestUserRuns(t *testing.T) {
+	lot := parking.Lot{ID: "lot_1", OperatorID: "opr_1"}
+	for _, tc := range []struct {
+		u    parking.User
+		want bool
+	}{
+		{parking.User{Role: parking.RoleAdmin}, true},
+		{parking.User{Role: parking.RoleOperator, OperatorID: "opr_1"}, true},
+		{parking.User{Role: parking.RoleOperator, OperatorID: "opr_2"}, false},
+		{parking.User{Role: parking.RoleOperator}, false},
+		{parking.User{Role: parking.RoleDriver, OperatorID: "opr_1"}, false},
+	} {
+		if got := tc.u.Runs(lot); got != tc.want {
+			t.Errorf("%+v.Runs(lot of opr_1) = %v; want %v", tc.u, got, tc.want)
+		}
+	}
+}

@@ -17,7 +17,7 @@ func (s *site) operatorLot(w http.ResponseWriter, r *http.Request) (parking.User
 		return me, parking.Lot{}, false
 	}
 	lot, err := s.Store.Lot(r.Context(), r.PathValue("lot"))
-	if err == nil && !canManage(me, lot) {
+	if err == nil && !me.Runs(lot) {
 		err = parking.Errorf(parking.EFORBIDDEN, "you do not run this lot")
 	}
 	if err != nil {
@@ -44,7 +44,7 @@ func (s *site) handleOperatorHome() http.Handler {
 		}
 		var mine []parking.Lot
 		for _, l := range lots {
-			if canManage(me, l) {
+			if me.Runs(l) {
 				mine = append(mine, l)
 			}
 		}

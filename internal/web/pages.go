@@ -384,7 +384,7 @@ func (s *site) ownReservation(ctx context.Context, lk *lookup, me parking.User, 
 		return res, nil
 	}
 	if me.Role == parking.RoleOperator {
-		if lot, err := lk.lot(ctx, res.LotID); err == nil && canManage(me, lot) {
+		if lot, err := lk.lot(ctx, res.LotID); err == nil && me.Runs(lot) {
 			return res, nil
 		}
 	}
@@ -520,9 +520,4 @@ func (s *site) handlePayments() http.Handler {
 		}
 		s.render(w, r, http.StatusOK, "payments", "Payments", rows)
 	})
-}
-
-// canManage mirrors the API's rule: admins run every lot, operators their own.
-func canManage(u parking.User, lot parking.Lot) bool {
-	return u.Role == parking.RoleAdmin || u.Role == parking.RoleOperator && u.OperatorID != "" && u.OperatorID == lot.OperatorID
 }
