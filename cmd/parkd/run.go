@@ -148,7 +148,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	pay := payments.New(changes, gateway, engine, clock, log)
 	log.Info("payments", "gateway", gateway.Name())
-	keys, err := passKeyring(ctx, store, clock)
+	passKeys, err := ensurePassKeys(ctx, store, clock)
+	if err != nil {
+		return fmt.Errorf("pass keys: %w", err)
+	}
+	keys, err := pass.NewKeyring(passKeys[0], passKeys[1:]...)
 	if err != nil {
 		return fmt.Errorf("pass keys: %w", err)
 	}
@@ -169,10 +173,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	notifier, err := newNotifier(ctx, cfg, getenv, store, gates, clock, log, ln.Addr())
-	if err != nil {
-		return fmt.Errorf("notifications: %w", err)
-	}
+	notifier := newNotifier(cfg, getenv, store, gates, passKeys, clock, log, ln.Addr())
 	srv := &http.Server{
 		Handler: httpapi.NewHandler(httpapi.Services{Log: log, Store: changes, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock,
 			Live: hub, AllowedOrigins: cfg.origins, Notify: notifier,
@@ -284,9 +285,10 @@ func loopback(addr net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-// passKeyring loads the key that signs gate passes, shared by every instance on
-// the database: the first instance to start stores a random one.
-func passKeyring(ctx context.Context, store parking.Store, clock parking.Clock) (*pass.Keyring, error) {
+// ensurePassKeys loads the keys that sign gate passes (and, derived from them,
+// unsubscribe links), newest first, shared by every instance on the database:
+// the first instance to start stores a random one.
+func ensurePassKeys(ctx context.Context, store parking.Store, clock parking.Clock) ([]pass.Key, error) {
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	id := make([]byte, 3)
@@ -299,22 +301,16 @@ func passKeyring(ctx context.Context, store parking.Store, clock parking.Clock) 
 	for i, k := range stored {
 		keys[i] = pass.Key{ID: k.ID, Secret: k.Secret}
 	}
-	return pass.NewKeyring(keys[0], keys[1:]...)
+	return keys, nil
 }
 
 // newNotifier builds the notification service: email through PARKD_SMTP_ADDR
 // when set, links to publicURL, unsubscribe links signed with a key derived
 // from the stored pass keys (so every instance checks every other's links).
-func newNotifier(ctx context.Context, cfg config, getenv func(string) string, store parking.Store, gates *gate.Service,
-	clock parking.Clock, log *slog.Logger, addr net.Addr) (*notify.Service, error) {
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	stored, err := store.EnsurePassKey(ctx, parking.PassKey{ID: "k" + hex.EncodeToString(secret[:3]), Secret: secret, CreatedAt: clock.Now()})
-	if err != nil {
-		return nil, err
-	}
+func newNotifier(cfg config, getenv func(string) string, store parking.Store, gates *gate.Service,
+	passKeys []pass.Key, clock parking.Clock, log *slog.Logger, addr net.Addr) *notify.Service {
 	var keys [][]byte
-	for _, k := range stored {
+	for _, k := range passKeys {
 		m := hmac.New(sha256.New, k.Secret)
 		m.Write([]byte("parkd unsubscribe links"))
 		keys = append(keys, m.Sum(nil))
@@ -340,5 +336,5 @@ func newNotifier(ctx context.Context, cfg config, getenv func(string) string, st
 	} else {
 		log.Info("notification emails are off: set PARKD_SMTP_ADDR to send them")
 	}
-	return notify.New(c), nil
+	return notify.New(c)
 }
