@@ -197,8 +197,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_, err := engine.ExpireHolds(ctx)
 		return err
 	})
-	go jobs.Every(background, cfg.sweepEvery, log, "no-shows and overstays", func(ctx context.Context) error {
-		_, _, err := engine.RunLifecycle(ctx)
+	go jobs.Every(background, cfg.sweepEvery, log, "no-shows, overstays and moves", func(ctx context.Context) error {
+		sw, err := engine.RunLifecycle(ctx)
+		if err != nil {
+			return err
+		}
+		if len(sw.Cancelled) > 0 {
+			// Bookings no spot fitted any more: the lot cancelled them, and
+			// their money goes back in full now. The sweep below catches any
+			// that an interruption leaves unrefunded.
+			_, err = pay.RefundDisplaced(ctx)
+		}
+		return err
+	})
+	go jobs.Every(background, time.Minute, log, "refund displaced bookings", func(ctx context.Context) error {
+		_, err := pay.RefundDisplaced(ctx)
 		return err
 	})
 	go jobs.Every(background, time.Minute, log, "retry refunds", func(ctx context.Context) error {

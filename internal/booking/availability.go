@@ -43,10 +43,21 @@ type Availability struct {
 	Counts map[parking.Size]Counts `json:"counts"`
 }
 
-// Availability returns every spot of the lot that fits a vehicle of size fits
-// (all spots when fits is zero), with its status over [from, to) and counts by
-// spot size.
-func (s *Service) Availability(ctx context.Context, lotID string, fits parking.Size, from, to time.Time) (Availability, error) {
+// SpotFilter narrows a lot's spots: those a vehicle of size Fits fits (all
+// when zero), with every one of Amenities.
+type SpotFilter struct {
+	Fits      parking.Size
+	Amenities []string
+}
+
+func (f SpotFilter) match(sp parking.Spot) bool {
+	return (!f.Fits.Valid() || f.Fits.Fits(sp.Size)) && sp.HasAmenities(f.Amenities)
+}
+
+// Availability returns every spot of the lot that f matches, with its status
+// over [from, to) and counts by spot size. A car inside past its window
+// occupies its spot until it leaves, over any window after its start.
+func (s *Service) Availability(ctx context.Context, lotID string, f SpotFilter, from, to time.Time) (Availability, error) {
 	if !to.After(from) {
 		return Availability{}, parking.Errorf(parking.EINVALIDWINDOW, "the window must end after it starts")
 	}
@@ -78,7 +89,7 @@ func (s *Service) Availability(ctx context.Context, lotID string, fits parking.S
 	}
 	a := Availability{LotID: lotID, From: from, To: to, Spots: make([]SpotAvailability, 0, len(spots)), Counts: map[parking.Size]Counts{}}
 	for _, sp := range spots {
-		if fits.Valid() && !fits.Fits(sp.Size) {
+		if !f.match(sp) {
 			continue
 		}
 		st := spotStatus(sp, claim[sp.ID])
@@ -104,13 +115,14 @@ func (s *Service) Availability(ctx context.Context, lotID string, fits parking.S
 
 // SpotStatus returns one spot's status over [from, to).
 func (s *Service) SpotStatus(ctx context.Context, sp parking.Spot, from, to time.Time) (SpotStatus, error) {
-	rs, err := s.store.SpotReservations(ctx, sp.ID, s.clock.Now())
+	now := s.clock.Now()
+	rs, err := s.store.SpotReservations(ctx, sp.ID, now)
 	if err != nil {
 		return "", err
 	}
 	var claim parking.Status
 	for _, r := range rs {
-		if parking.Overlaps(r.StartsAt, r.EndsAt, from, to) && rank(r.Status) > rank(claim) {
+		if parking.Overlaps(r.StartsAt, r.ClaimEnd(now), from, to) && rank(r.Status) > rank(claim) {
 			claim = r.Status
 		}
 	}

@@ -118,7 +118,7 @@ func BenchmarkAvailability(b *testing.B) {
 			from, to := storetest.T0, storetest.T0.Add(24*time.Hour)
 			b.ResetTimer()
 			for b.Loop() {
-				a, err := engine.Availability(ctx, lot.ID, 0, from, to)
+				a, err := engine.Availability(ctx, lot.ID, booking.SpotFilter{}, from, to)
 				if err != nil || len(a.Spots) != 450 {
 					b.Fatalf("Availability = %d spots, %v", len(a.Spots), err)
 				}

@@ -7,6 +7,8 @@ package booking
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"parkd/internal/parking"
@@ -38,6 +40,10 @@ type HoldRequest struct {
 	Plate       string
 	StartsAt    time.Time
 	EndsAt      time.Time
+	// Amenities, for "any spot", are what the spot must have ("ev",
+	// "accessible"); without them "any spot" keeps such spots for those who
+	// ask, unless nothing else fits.
+	Amenities []string
 	// Key, when set, completes an idempotency key in the hold's transaction.
 	Key *parking.KeyCompletion
 }
@@ -74,7 +80,7 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (parking.Reservatio
 		}
 		candidates, priceSize = []string{spot.ID}, spot.Size
 	} else {
-		candidates, err = s.freeSpots(ctx, lot.ID, req.VehicleSize, start, end, now)
+		candidates, err = s.freeSpots(ctx, lot.ID, req.VehicleSize, req.Amenities, start, end, now)
 		if err != nil {
 			return parking.Reservation{}, err
 		}
@@ -87,8 +93,8 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (parking.Reservatio
 	r := parking.Reservation{
 		ID: parking.NewID("res"), UserID: req.UserID, VehicleID: req.VehicleID, Plate: req.Plate,
 		VehicleSize: req.VehicleSize, LotID: lot.ID, StartsAt: start, EndsAt: end, Status: parking.StatusHeld,
-		Amount: amount, Currency: lot.Currency, HoldExpiresAt: now.Add(time.Duration(lot.Policy.HoldTTL)),
-		CreatedAt: now, UpdatedAt: now,
+		Amount: amount, Currency: lot.Currency, HoldExpiresAt: lot.Policy.HoldExpiry(now),
+		CreatedAt: now, UpdatedAt: now, PriceSize: priceSize,
 	}
 	err = s.store.Hold(ctx, &r, candidates, req.Key)
 	if errors.Is(err, parking.ErrSpotUnavailable) && req.SpotID == "" {
@@ -112,15 +118,39 @@ func CheckWindow(p parking.Policy, start, end, now time.Time) error {
 	return nil
 }
 
-// freeSpots lists the in-service spots of a lot that fit size and have no
-// blocking reservation in [from, to), smallest size first, then by label, so that
-// large spots stay free for large vehicles. The store still has the last word:
-// a spot listed here may be taken before the hold commits.
-func (s *Service) freeSpots(ctx context.Context, lotID string, size parking.Size, from, to, now time.Time) ([]string, error) {
+// freeSpots lists the in-service spots of a lot that fit size, have every one
+// of want and no claim in [from, to) at now (a car inside past its window
+// claims its spot until it leaves), best first (see rankFree). The store
+// still has the last word: a spot listed here may be taken before the hold
+// commits.
+func (s *Service) freeSpots(ctx context.Context, lotID string, size parking.Size, want []string, from, to, now time.Time) ([]string, error) {
 	spots, err := s.store.Spots(ctx, lotID)
 	if err != nil {
 		return nil, err
 	}
+	taken, err := s.taken(ctx, lotID, from, to, now)
+	if err != nil {
+		return nil, err
+	}
+	var free []parking.Spot
+	for _, sp := range spots {
+		if sp.InService && size.Fits(sp.Size) && sp.HasAmenities(want) && !taken[sp.ID] {
+			free = append(free, sp)
+		}
+	}
+	if len(free) == 0 {
+		return nil, parking.ErrNoSpotAvailable
+	}
+	rankFree(free, want)
+	ids := make([]string, len(free))
+	for i, sp := range free {
+		ids[i] = sp.ID
+	}
+	return ids, nil
+}
+
+// taken is the set of a lot's spots with a claim in [from, to) at now.
+func (s *Service) taken(ctx context.Context, lotID string, from, to, now time.Time) (map[string]bool, error) {
 	bookings, err := s.store.Bookings(ctx, lotID, from, to, now)
 	if err != nil {
 		return nil, err
@@ -129,16 +159,34 @@ func (s *Service) freeSpots(ctx context.Context, lotID string, size parking.Size
 	for _, b := range bookings {
 		taken[b.SpotID] = true
 	}
-	var ids []string
-	for _, sp := range spots {
-		if sp.InService && size.Fits(sp.Size) && !taken[sp.ID] {
-			ids = append(ids, sp.ID)
+	return taken, nil
+}
+
+// rankFree orders free spots for "any spot": plain spots before those with an
+// amenity few spots have (accessible, EV) unless the driver asked for it, so
+// those stay free for the drivers who need them; then the smallest size that
+// fits, so large spots stay free for large vehicles; then by label.
+func rankFree(spots []parking.Spot, want []string) {
+	scarce := func(sp parking.Spot) bool {
+		for _, a := range parking.ScarceAmenities {
+			if sp.HasAmenity(a) && !slices.Contains(want, a) {
+				return true
+			}
 		}
+		return false
 	}
-	if len(ids) == 0 {
-		return nil, parking.ErrNoSpotAvailable
-	}
-	return ids, nil
+	slices.SortStableFunc(spots, func(a, b parking.Spot) int {
+		if sa, sb := scarce(a), scarce(b); sa != sb {
+			if sa {
+				return 1
+			}
+			return -1
+		}
+		if a.Size != b.Size {
+			return int(a.Size) - int(b.Size)
+		}
+		return strings.Compare(a.Label, b.Label)
+	})
 }
 
 // Confirm marks a held reservation paid. A hold that has expired cannot be confirmed.
@@ -155,7 +203,7 @@ func (s *Service) change(ctx context.Context, id string, to parking.Status, from
 	now := s.clock.Now()
 	r, err := s.store.ChangeStatus(ctx, parking.StatusChange{ID: id, From: from, To: to, At: now})
 	if errors.Is(err, parking.ErrInvalidStatus) {
-		if r.Status == parking.StatusExpired || (r.Status == parking.StatusHeld && !r.Blocks(now)) {
+		if r.Status == parking.StatusExpired || r.HoldExpired(now) {
 			return r, parking.ErrHoldExpired
 		}
 		return r, parking.Errorf(parking.ESTATUS, "reservation %s is %s and cannot become %s", r.ID, r.Status, to)

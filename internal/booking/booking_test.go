@@ -200,7 +200,7 @@ func TestAvailability(t *testing.T) {
 		e.store.SetSpotInService(ctx, f.SpotsOf(parking.Large)[1].ID, false, storetest.T0)
 
 		now := e.clock.Now()
-		a, err := e.engine.Availability(ctx, f.Lot.ID, 0, now.Add(time.Hour), now.Add(2*time.Hour))
+		a, err := e.engine.Availability(ctx, f.Lot.ID, booking.SpotFilter{}, now.Add(time.Hour), now.Add(2*time.Hour))
 		if err != nil {
 			t.Fatalf("Availability = %v", err)
 		}
@@ -227,7 +227,7 @@ func TestAvailability(t *testing.T) {
 
 		// Once the hold expires the spot shows available, sweep or not.
 		e.clock.Set(held.HoldExpiresAt)
-		a, _ = e.engine.Availability(ctx, f.Lot.ID, parking.Standard, now.Add(time.Hour), now.Add(2*time.Hour))
+		a, _ = e.engine.Availability(ctx, f.Lot.ID, booking.SpotFilter{Fits: parking.Standard}, now.Add(time.Hour), now.Add(2*time.Hour))
 		if len(a.Spots) != 5 { // 3 standard + 2 large fit a standard car
 			t.Errorf("spots that fit a standard car = %d; want 5", len(a.Spots))
 		}
@@ -236,7 +236,7 @@ func TestAvailability(t *testing.T) {
 				t.Errorf("S1 after its hold expired = %q; want available", s.Status)
 			}
 		}
-		if _, err := e.engine.Availability(ctx, "lot_missing", 0, now, now.Add(time.Hour)); !errors.Is(err, parking.ErrNotFound) {
+		if _, err := e.engine.Availability(ctx, "lot_missing", booking.SpotFilter{}, now, now.Add(time.Hour)); !errors.Is(err, parking.ErrNotFound) {
 			t.Errorf("Availability(missing lot) = %v; want ErrNotFound", err)
 		}
 	})

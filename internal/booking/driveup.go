@@ -22,8 +22,13 @@ func (s *Service) AdmitDriveUp(ctx context.Context, lotID string, size parking.S
 	if err != nil {
 		return parking.Reservation{}, err
 	}
+	// A booking that an overstay displaced gets its new spot before a
+	// drive-up can take it: the driver who booked comes first.
+	if _, err := s.relocateDisplaced(ctx, lot, now); err != nil {
+		return parking.Reservation{}, err
+	}
 	end := now.Add(time.Duration(lot.Policy.MaxStay))
-	candidates, err := s.freeSpots(ctx, lot.ID, size, now, end, now)
+	candidates, err := s.freeSpots(ctx, lot.ID, size, nil, now, end, now)
 	if errors.Is(err, parking.ErrNoSpotAvailable) {
 		return parking.Reservation{}, ErrLotFull
 	}
@@ -39,31 +44,4 @@ func (s *Service) AdmitDriveUp(ctx context.Context, lotID string, size parking.S
 		return parking.Reservation{}, ErrLotFull
 	}
 	return r, err
-}
-
-// RunLifecycle applies every time-driven transition that is due in every lot:
-// no-shows (confirmed, not checked in by the start plus the lot's no-show
-// window: the spot is released) and overstays (still inside past the end plus
-// the grace: flagged once). Each transition happens exactly once, also when
-// several instances run this at the same moment. It returns the reservations
-// it moved.
-func (s *Service) RunLifecycle(ctx context.Context) (noShows, overstays []parking.Reservation, err error) {
-	now := s.clock.Now()
-	lots, err := s.store.Lots(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, lot := range lots {
-		ns, err := s.store.MarkNoShows(ctx, lot.ID, now.Add(-time.Duration(lot.Policy.NoShowAfter)), now)
-		if err != nil {
-			return noShows, overstays, err
-		}
-		noShows = append(noShows, ns...)
-		os, err := s.store.FlagOverstays(ctx, lot.ID, now.Add(-time.Duration(lot.Policy.OverstayGrace)), now)
-		if err != nil {
-			return noShows, overstays, err
-		}
-		overstays = append(overstays, os...)
-	}
-	return noShows, overstays, nil
 }

@@ -42,8 +42,8 @@ func TestLifecycleTwoInstances(t *testing.T) {
 			results := make(chan result, 8)
 			for i := range 8 {
 				go func() {
-					ns, os, err := engines[i%2].RunLifecycle(t.Context())
-					results <- result{len(ns), len(os), err}
+					sw, err := engines[i%2].RunLifecycle(t.Context())
+					results <- result{len(sw.NoShows), len(sw.Overstays), err}
 				}()
 			}
 			var noShows, overstays int

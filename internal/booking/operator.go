@@ -2,7 +2,7 @@ package booking
 
 import (
 	"context"
-	"errors"
+	"slices"
 
 	"parkd/internal/parking"
 )
@@ -10,66 +10,77 @@ import (
 // Withdrawal reports what taking a spot out of service did.
 type Withdrawal struct {
 	Spot parking.Spot
-	// Cancelled are the held and confirmed reservations that were cancelled.
+	// Moved are the held and confirmed reservations put on another spot that
+	// fits (MovedFrom names this one, ChangeReason says why).
+	Moved []parking.Reservation
+	// Cancelled are those for which no spot fit: cancelled by the lot, and
+	// owed a full refund.
 	Cancelled []parking.Reservation
-	// Parked are checked-in reservations: their cars are in the spot now and
-	// leave through the exit gate as usual; nothing can cancel them.
+	// Parked are cars inside on the spot now: they leave through the exit gate
+	// as usual, and the spot is out of service from then on.
 	Parked []parking.Reservation
 }
 
-// TakeOutOfService stops spot from being booked. A spot with reservations
-// blocking now or later is refused with a conflict that says how many, unless
-// force is set: then its held and confirmed reservations are cancelled.
+// TakeOutOfService stops spot from being booked and moves its held and
+// confirmed reservations to other spots that fit (the same level and
+// amenities first). A reservation no spot fits is cancelled, but only with
+// force: without it, the spot is left as it is and the answer is a conflict
+// that says how many could not be moved. A car inside stays until it leaves.
 func (s *Service) TakeOutOfService(ctx context.Context, spot parking.Spot, force bool) (Withdrawal, error) {
 	now := s.clock.Now()
-	rs, err := s.store.SpotReservations(ctx, spot.ID, now)
+	spots, err := s.store.Spots(ctx, spot.LotID)
 	if err != nil {
 		return Withdrawal{}, err
 	}
-	if len(rs) > 0 && !force {
-		return Withdrawal{}, hasReservations(spot, len(rs))
+	others := slices.DeleteFunc(slices.Clone(spots), func(sp parking.Spot) bool { return sp.ID == spot.ID })
+	if !force {
+		rs, err := s.store.SpotReservations(ctx, spot.ID, now)
+		if err != nil {
+			return Withdrawal{}, err
+		}
+		stuck := 0
+		for _, r := range rs {
+			if r.Inside() {
+				continue
+			}
+			candidates, err := s.moveCandidates(ctx, others, r, now)
+			if err != nil {
+				return Withdrawal{}, err
+			}
+			if len(candidates) == 0 {
+				stuck++
+			}
+		}
+		if stuck > 0 {
+			return Withdrawal{}, cannotMove(spot, stuck)
+		}
 	}
 	if spot.InService {
 		if err := s.store.SetSpotInService(ctx, spot.ID, false, now); err != nil {
 			return Withdrawal{}, err
 		}
 	}
-	// Holds check the service state before they insert, so one may have landed
-	// between the look above and the change: look again now that no new hold
-	// can pass that check.
-	if rs, err = s.store.SpotReservations(ctx, spot.ID, now); err != nil {
+	// Holds check the service state as they insert, so none can land after
+	// the change: what is on the spot now is all there is to move.
+	rs, err := s.store.SpotReservations(ctx, spot.ID, now)
+	if err != nil {
 		return Withdrawal{}, err
 	}
-	if len(rs) > 0 && !force {
-		if spot.InService {
-			if err := s.store.SetSpotInService(ctx, spot.ID, true, now); err != nil {
-				return Withdrawal{}, err
-			}
-		}
-		return Withdrawal{}, hasReservations(spot, len(rs))
-	}
-
-	out := Withdrawal{Cancelled: []parking.Reservation{}, Parked: []parking.Reservation{}}
+	out := Withdrawal{Moved: []parking.Reservation{}, Cancelled: []parking.Reservation{}, Parked: []parking.Reservation{}}
 	for _, r := range rs {
-		if r.Status == parking.StatusCheckedIn {
+		if r.Inside() {
 			out.Parked = append(out.Parked, r)
 			continue
 		}
-		// The caller refunds what was paid (the HTTP handler, through the
-		// payment service): the engine knows nothing of money.
-		c, err := s.Cancel(ctx, r.ID)
-		switch {
-		case err == nil:
-			out.Cancelled = append(out.Cancelled, c)
-		case errors.Is(err, parking.ErrHoldExpired):
-			// The hold lapsed meanwhile: it no longer blocks anything.
-		case parking.ErrorCode(err) == parking.ESTATUS:
-			// Its driver cancelled, or checked in, meanwhile.
-			if c.Status == parking.StatusCheckedIn {
-				out.Parked = append(out.Parked, c)
-			}
-		default:
+		moved, cancelled, err := s.relocate(ctx, others, r, parking.ReasonOutOfService, now)
+		if err != nil {
 			return Withdrawal{}, err
+		}
+		if moved != nil {
+			out.Moved = append(out.Moved, *moved)
+		}
+		if cancelled != nil {
+			out.Cancelled = append(out.Cancelled, *cancelled)
 		}
 	}
 	if out.Spot, err = s.store.Spot(ctx, spot.ID); err != nil {
@@ -78,18 +89,18 @@ func (s *Service) TakeOutOfService(ctx context.Context, spot parking.Spot, force
 	return out, nil
 }
 
-// ESPOTHASRESERVATIONS: the spot has reservations now or later.
+// ESPOTHASRESERVATIONS: the spot has reservations that no other spot fits.
 const ESPOTHASRESERVATIONS = "spot_has_reservations"
 
-// hasReservations refuses to take a spot with reservations out of service
-// unless forced.
-func hasReservations(spot parking.Spot, n int) error {
-	noun := "reservations"
+// cannotMove refuses to take a spot out of service when some of its
+// reservations fit no other spot, unless forced.
+func cannotMove(spot parking.Spot, n int) error {
+	noun := "reservations fit"
 	if n == 1 {
-		noun = "reservation"
+		noun = "reservation fits"
 	}
 	return parking.Errorf(ESPOTHASRESERVATIONS,
-		"spot %s has %d %s now or later: cancel them first, or send \"force\": true to cancel them and take the spot out of service",
+		"spot %s has %d %s no other free spot: confirm to cancel and refund them in full, or free a spot first",
 		spot.Label, n, noun)
 }
 

@@ -35,6 +35,8 @@ const (
 	ReasonLotFull         = "lot_full"
 	ReasonPaymentRequired = "payment_required"
 	ReasonManual          = "manual"
+	ReasonBookingEnded    = "booking_ended"
+	ReasonSpotOccupied    = "spot_occupied"
 )
 
 // passValidity is how long after its window a pass still opens the exit, so a
@@ -82,7 +84,7 @@ func (s *Service) PassFor(ctx context.Context, r parking.Reservation) (Pass, err
 	if err != nil {
 		return Pass{}, err
 	}
-	from := r.StartsAt.Add(-time.Duration(lot.Policy.EarlyArrival)).Truncate(time.Second)
+	from := lot.Policy.EarliestEntry(r).Truncate(time.Second)
 	until := r.EndsAt.Add(passValidity).Truncate(time.Second)
 	code, err := s.keys.Issue(pass.Claims{ReservationID: r.ID, LotID: r.LotID, ValidFrom: from, ValidUntil: until})
 	if err != nil {
@@ -212,20 +214,46 @@ func (s *Service) entry(ctx context.Context, g parking.Gate, sc Scan) (Decision,
 	case parking.StatusCompleted:
 		return deny(ReasonAlreadyLeft, "This booking has ended."), r, nil
 	}
-	if now.Before(r.StartsAt.Add(-time.Duration(lot.Policy.EarlyArrival))) {
+	if now.Before(lot.Policy.EarliestEntry(r)) {
 		return deny(ReasonTooEarly, "Too early: come back closer to your booking."), r, nil
 	}
-	if !now.Before(r.StartsAt.Add(time.Duration(lot.Policy.NoShowAfter))) {
+	if !now.Before(lot.Policy.NoShowDeadline(r)) {
 		return deny(ReasonNoShow, "This booking was released: it was not used in time."), r, nil
+	}
+	if !now.Before(r.EndsAt) {
+		return deny(ReasonBookingEnded, "This booking has already ended."), r, nil
+	}
+	// A car may still be on the spot: one staying past its time (the sweep
+	// moves bookings away from those before their drivers come, but a
+	// driver can be early), or one whose own window has not ended yet. The
+	// arriving driver gets another spot that fits rather than a taken one.
+	message := "Welcome. Your spot is "
+	if _, taken, err := s.engine.Occupant(ctx, r); err != nil {
+		return Decision{}, r, err
+	} else if taken {
+		moved, err := s.engine.MoveForArrival(ctx, r)
+		switch {
+		case errors.Is(err, parking.ErrSpotUnavailable):
+			return deny(ReasonSpotOccupied, "Your spot is still taken and no other spot is free: please wait a moment or call the attendant."), r, nil
+		case errors.Is(err, parking.ErrInvalidStatus):
+			return deny(ReasonAlreadyInside, "This pass is already inside."), r, nil
+		case err != nil:
+			return Decision{}, r, err
+		}
+		r, message = moved, "Welcome. Your spot has changed: please park at "
 	}
 	in, err := s.store.ChangeStatus(ctx, parking.StatusChange{ID: r.ID, From: []parking.Status{parking.StatusConfirmed}, To: parking.StatusCheckedIn, At: now})
 	if errors.Is(err, parking.ErrInvalidStatus) {
 		return deny(ReasonAlreadyInside, "This pass is already inside."), r, nil // a second scan raced this one
 	}
+	if errors.Is(err, parking.ErrSpotUnavailable) {
+		// A car checked in on the spot meanwhile and is past its window.
+		return deny(ReasonSpotOccupied, "Your spot is still taken: please scan again."), r, nil
+	}
 	if err != nil {
 		return Decision{}, r, err
 	}
-	return s.opened(ctx, in, ReasonOK, "Welcome. Your spot is "), in, nil
+	return s.opened(ctx, in, ReasonOK, message), in, nil
 }
 
 func (s *Service) driveUp(ctx context.Context, g parking.Gate, sc Scan) (Decision, parking.Reservation, error) {
@@ -276,7 +304,7 @@ func amountDue(lot parking.Lot, spot parking.Spot, r parking.Reservation, now ti
 		amount, err := lot.Policy.Price(spot.Size, from, now)
 		return amount, parking.PurposeBooking, err
 	}
-	if now.After(r.EndsAt.Add(time.Duration(lot.Policy.OverstayGrace))) {
+	if now.After(lot.Policy.OverstayChargedAfter(r)) {
 		return lot.Policy.OverstayPrice(spot.Size, now.Sub(r.EndsAt)), parking.PurposeOverstay, nil
 	}
 	return 0, parking.PurposeOverstay, nil

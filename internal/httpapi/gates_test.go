@@ -154,9 +154,9 @@ func TestGateNoShowAndDriveUp(t *testing.T) {
 		if d := scan(t, in, entry, map[string]any{"code": p.Code}); d.Reason != gate.ReasonNoShow {
 			t.Errorf("entry 15 minutes after the start = %+v; want no_show", d)
 		}
-		noShows, _, err := e.engine.RunLifecycle(t.Context())
-		if err != nil || len(noShows) != 1 || noShows[0].ID != r.ID {
-			t.Errorf("RunLifecycle = %v, %v; want Ada's no-show", noShows, err)
+		sw, err := e.engine.RunLifecycle(t.Context())
+		if err != nil || len(sw.NoShows) != 1 || sw.NoShows[0].ID != r.ID {
+			t.Errorf("RunLifecycle = %v, %v; want Ada's no-show", sw.NoShows, err)
 		}
 		bob.must(201, "POST", "/api/v1/reservations", fromNow(), "Idempotency-Key", "after-no-show")
 

@@ -71,23 +71,42 @@ const DefaultWindow = time.Hour
 
 // windowQuery reads ?size=, ?from= and ?to= (RFC 3339; default now..now+1h).
 // size keeps the spots a vehicle of that size fits.
-func windowQuery(r *http.Request, clock parking.Clock) (fits parking.Size, from, to time.Time, err error) {
+func windowQuery(r *http.Request, clock parking.Clock) (f booking.SpotFilter, from, to time.Time, err error) {
 	q := r.URL.Query()
 	if v := q.Get("size"); v != "" {
-		if fits, err = parking.ParseSize(v); err != nil {
-			return 0, from, to, err
+		if f.Fits, err = parking.ParseSize(v); err != nil {
+			return f, from, to, err
 		}
 	}
+	if f.Amenities, err = amenityQuery(q["amenity"]); err != nil {
+		return f, from, to, err
+	}
 	if from, err = parseTime(q.Get("from"), "from", clock.Now()); err != nil {
-		return 0, from, to, err
+		return f, from, to, err
 	}
 	if to, err = parseTime(q.Get("to"), "to", from.Add(DefaultWindow)); err != nil {
-		return 0, from, to, err
+		return f, from, to, err
 	}
 	if !to.After(from) {
-		return 0, from, to, parking.Errorf(parking.EINVALID, "to must be after from")
+		return f, from, to, parking.Errorf(parking.EINVALID, "to must be after from")
 	}
-	return fits, from, to, nil
+	return f, from, to, nil
+}
+
+// amenityQuery reads amenity parameters, each one name or a comma-separated
+// list ("amenity=ev&amenity=accessible", "amenity=ev,accessible").
+func amenityQuery(values []string) ([]string, error) {
+	var out []string
+	for _, v := range values {
+		for _, a := range strings.Split(v, ",") {
+			a = strings.TrimSpace(a)
+			if a == "" || len(a) > 32 {
+				return nil, parking.Errorf(parking.EINVALID, "amenity must be a name of at most 32 characters, such as ev or accessible")
+			}
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // handleListSpots lists a lot's spots with their status over a window.

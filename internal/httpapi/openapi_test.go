@@ -1066,6 +1066,20 @@ func TestOpenAPIResponses(t *testing.T) {
 		t.Errorf("receipt = %s; want the card's last four digits", x.body)
 	}
 	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/payments/pay_missing/receipt", nil, ada...)
+	extend := "/api/v1/reservations/" + paid.ID + "/extension"
+	longer := paid.EndsAt.Add(time.Hour)
+	var ext payments.Extension
+	f.must(200, "POST", extend, map[string]any{"ends_at": longer, "payment_method": payments.CardVisa}, with(ada, key("ext-1"))...).into(t, &ext)
+	if !ext.Reservation.EndsAt.Equal(longer) || ext.Payment == nil || ext.Payment.Amount != ext.Amount || ext.Amount <= 0 {
+		t.Errorf("extension = %+v; want the end %v, paid", ext, longer)
+	}
+	f.must(200, "POST", extend, map[string]any{"ends_at": longer, "payment_method": payments.CardVisa}, with(ada, key("ext-1"))...)
+	f.mustProblem(422, parking.EINVALIDWINDOW, "POST", extend, map[string]any{"ends_at": paid.StartsAt.Add(30 * time.Minute)}, with(ada, key("ext-2"))...)
+	f.mustProblem(422, parking.EVALIDATION, "POST", extend, map[string]any{}, with(ada, key("ext-3"))...)
+	f.mustProblem(402, payments.EDECLINED, "POST", extend, map[string]any{"ends_at": longer.Add(time.Hour), "payment_method": payments.CardDeclined}, with(ada, key("ext-4"))...)
+	f.mustProblem(409, booking.ENOTEXTENDABLE, "POST", "/api/v1/reservations/"+declined.ID+"/extension", map[string]any{"ends_at": declined.EndsAt.Add(time.Hour)}, with(ada, key("ext-5"))...)
+	f.mustProblem(400, "idempotency_key_required", "POST", extend, map[string]any{"ends_at": longer}, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "POST", "/api/v1/reservations/res_missing/extension", map[string]any{"ends_at": longer}, with(ada, key("ext-6"))...)
 	var refunded struct{ Refund *parking.Payment }
 	f.must(200, "POST", "/api/v1/reservations/"+paid.ID+"/cancel", nil, with(ada, key("cancel-paid"))...).into(t, &refunded)
 	if refunded.Refund == nil || refunded.Refund.Kind != parking.Refund {

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -606,16 +607,23 @@ type outOfServiceRequest struct {
 
 type outOfServiceResponse struct {
 	Spot parking.Spot `json:"spot"`
-	// Cancelled lists the reservations cancelled to take the spot out of service.
+	// Moved lists the reservations put on other spots that fit.
+	Moved []string `json:"moved"`
+	// Cancelled lists the reservations no other spot fitted, cancelled and
+	// refunded in full (only with "force": true).
 	Cancelled []string `json:"cancelled"`
 	// Parked lists checked-in reservations whose cars are still in the spot;
-	// they leave through the exit gate as usual.
+	// they leave through the exit gate as usual, and the spot is out of
+	// service from then on.
 	Parked []string `json:"parked"`
+	// Message says what happened, for the operator's screen.
+	Message string `json:"message"`
 }
 
-// handleOutOfService stops a spot from being booked. A spot with reservations
-// now or later is refused with 409 unless the request says "force": true, which
-// cancels them. The body may be empty: no force, no reason.
+// handleOutOfService stops a spot from being booked and moves its bookings to
+// other spots that fit. When some fit no other spot it answers 409 unless the
+// request says "force": true, which cancels and refunds those. The body may be
+// empty: no force, no reason.
 func handleOutOfService(log *slog.Logger, store parking.Store, engine *booking.Service, pay *payments.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, lot, ok := requireManagedLot(w, r, log, store)
@@ -645,7 +653,10 @@ func handleOutOfService(log *slog.Logger, store parking.Store, engine *booking.S
 			writeError(w, r, log, err)
 			return
 		}
-		out := outOfServiceResponse{Spot: res.Spot, Cancelled: []string{}, Parked: []string{}}
+		out := outOfServiceResponse{Spot: res.Spot, Moved: []string{}, Cancelled: []string{}, Parked: []string{}}
+		for _, m := range res.Moved {
+			out.Moved = append(out.Moved, m.ID)
+		}
 		for _, c := range res.Cancelled {
 			out.Cancelled = append(out.Cancelled, c.ID)
 			// The operator cancelled, not the driver: the money goes back in
@@ -657,11 +668,34 @@ func handleOutOfService(log *slog.Logger, store parking.Store, engine *booking.S
 		for _, p := range res.Parked {
 			out.Parked = append(out.Parked, p.ID)
 		}
+		out.Message = withdrawalMessage(sp, res)
 		// The store keeps no reason with the change: the log is its record.
 		log.InfoContext(r.Context(), "spot out of service", "lot", lot.ID, "spot", sp.ID, "by", me.ID,
 			"reason", req.Reason, "force", req.Force, "cancelled", out.Cancelled, "request_id", requestID(r.Context()))
 		writeJSON(w, http.StatusOK, out)
 	})
+}
+
+// withdrawalMessage says in a sentence what taking sp out of service did.
+func withdrawalMessage(sp parking.Spot, w booking.Withdrawal) string {
+	msg := "Spot " + sp.Label + " is out of service."
+	if len(w.Parked) > 0 {
+		msg = "Spot " + sp.Label + " takes no more bookings; a car is still parked there, and it is out of service once that car leaves."
+	}
+	if n := len(w.Moved); n > 0 {
+		msg += " " + plural(n, "booking was", "bookings were") + " moved to other spots, and their drivers told."
+	}
+	if n := len(w.Cancelled); n > 0 {
+		msg += " " + plural(n, "booking fitted", "bookings fitted") + " no other spot: cancelled and refunded in full."
+	}
+	return msg
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // handleInService lets a spot be booked again.

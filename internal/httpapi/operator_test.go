@@ -419,53 +419,74 @@ func TestOutOfService(t *testing.T) {
 		storetest.MustChange(t, e.store, paid.ID, parking.StatusHeld, parking.StatusConfirmed, storetest.T0)
 		path := "/api/v1/lots/" + f.Lot.ID + "/spots/" + s1.ID
 
-		p := op.problem(409, booking.ESPOTHASRESERVATIONS, "POST", path+"/out-of-service", map[string]any{"reason": "light broken"}, "Idempotency-Key", "oos-1")
-		if !strings.Contains(p.Detail, "2 reservations") {
-			t.Errorf("refusal detail = %q; want it to say how many reservations", p.Detail)
-		}
-		if sp, _ := e.store.Spot(t.Context(), s1.ID); !sp.InService {
-			t.Errorf("refused out-of-service took the spot out of service")
-		}
-
+		// Free spots that fit: every booking moves, none is cancelled.
 		var out struct {
-			Spot      parking.Spot
-			Cancelled []string
-			Parked    []string
+			Spot                     parking.Spot
+			Moved, Cancelled, Parked []string
+			Message                  string
 		}
-		body := map[string]any{"force": true, "reason": "light broken"}
-		op.must(http.StatusOK, &out, "POST", path+"/out-of-service", body, "Idempotency-Key", "oos-2")
-		if out.Spot.InService || !reflect.DeepEqual(out.Cancelled, []string{held.ID, paid.ID}) || len(out.Parked) != 0 {
-			t.Errorf("forced out-of-service = %+v; want the spot out of service and both reservations cancelled", out)
+		body := map[string]any{"reason": "light broken"}
+		op.must(http.StatusOK, &out, "POST", path+"/out-of-service", body, "Idempotency-Key", "oos-1")
+		if out.Spot.InService || !reflect.DeepEqual(out.Moved, []string{held.ID, paid.ID}) || len(out.Cancelled) != 0 || len(out.Parked) != 0 {
+			t.Errorf("out-of-service = %+v; want the spot out of service and both reservations moved", out)
+		}
+		if !strings.Contains(out.Message, "2 bookings were moved") {
+			t.Errorf("message = %q; want it to say 2 bookings were moved", out.Message)
 		}
 		for _, id := range []string{held.ID, paid.ID} {
-			if r, _ := e.store.Reservation(t.Context(), id); r.Status != parking.StatusCancelled {
-				t.Errorf("reservation %s is %s; want cancelled", id, r.Status)
+			r, _ := e.store.Reservation(t.Context(), id)
+			if r.SpotID != s2.ID || r.MovedFrom != s1.ID || r.ChangeReason != parking.ReasonOutOfService || r.Status == parking.StatusCancelled {
+				t.Errorf("reservation %s = %+v; want it moved from %s to %s (the same level and amenities, smallest fit first), not cancelled",
+					id, r, s1.Label, s2.Label)
 			}
 		}
-		if sp, _ := e.store.Spot(t.Context(), s1.ID); sp.InService {
-			t.Errorf("spot is still in service")
-		}
-		if r := op.must(http.StatusOK, nil, "POST", path+"/out-of-service", body, "Idempotency-Key", "oos-2"); r.header.Get("Idempotent-Replayed") != "true" {
+		if r := op.must(http.StatusOK, nil, "POST", path+"/out-of-service", body, "Idempotency-Key", "oos-1"); r.header.Get("Idempotent-Replayed") != "true" {
 			t.Errorf("a retry was not replayed")
 		}
 		if _, err := e.engine.Hold(t.Context(), booking.HoldRequest{LotID: f.Lot.ID, SpotID: s1.ID, VehicleSize: parking.Standard,
 			StartsAt: h(8), EndsAt: h(9)}); parking.ErrorCode(err) != parking.ESPOTOUTOFSERVICE {
 			t.Errorf("Hold on the spot out of service = %v; want %s", err, parking.ESPOTOUTOFSERVICE)
 		}
-
 		var sp parking.Spot
 		op.must(http.StatusOK, &sp, "POST", path+"/in-service", nil)
 		if got, _ := e.store.Spot(t.Context(), s1.ID); !sp.InService || !got.InService {
 			t.Errorf("in-service answered %+v, stored %+v; want in service", sp, got)
 		}
 
-		// A car parked in the spot stays; the spot still leaves service.
+		// A large vehicle no other free spot fits: refused without force,
+		// and nothing changes; with force, cancelled.
+		l1, l2 := f.SpotsOf(parking.Large)[0], f.SpotsOf(parking.Large)[1]
+		big := f.NewHold(storetest.T0, h(10), h(11))
+		big.VehicleSize = parking.Large
+		if err := e.store.Hold(t.Context(), big, []string{l1.ID}, nil); err != nil {
+			t.Fatal(err)
+		}
+		f.MustHold(t, e.store, l2.ID, storetest.T0, h(10), h(11))
+		lpath := "/api/v1/lots/" + f.Lot.ID + "/spots/" + l1.ID
+		p := op.problem(409, booking.ESPOTHASRESERVATIONS, "POST", lpath+"/out-of-service", body, "Idempotency-Key", "oos-2")
+		if !strings.Contains(p.Detail, "1 reservation fits no other free spot") {
+			t.Errorf("refusal detail = %q; want it to say how many reservations fit no other spot", p.Detail)
+		}
+		if sp, _ := e.store.Spot(t.Context(), l1.ID); !sp.InService {
+			t.Errorf("refused out-of-service took the spot out of service")
+		}
+		op.must(http.StatusOK, &out, "POST", lpath+"/out-of-service", map[string]any{"force": true}, "Idempotency-Key", "oos-3")
+		if !reflect.DeepEqual(out.Cancelled, []string{big.ID}) || len(out.Moved) != 0 {
+			t.Errorf("forced out-of-service = %+v; want the large booking cancelled", out)
+		}
+		if r, _ := e.store.Reservation(t.Context(), big.ID); r.Status != parking.StatusCancelled || r.ChangeReason != parking.ReasonOutOfService {
+			t.Errorf("the large booking is %s (%q); want cancelled for out_of_service", r.Status, r.ChangeReason)
+		}
+
+		// A car parked in the spot stays; the spot takes no more bookings,
+		// and the answer says it leaves service when the car leaves.
 		parked := f.MustHold(t, e.store, s2.ID, storetest.T0, storetest.T0, h(1))
 		storetest.MustChange(t, e.store, parked.ID, parking.StatusHeld, parking.StatusConfirmed, storetest.T0)
 		storetest.MustChange(t, e.store, parked.ID, parking.StatusConfirmed, parking.StatusCheckedIn, storetest.T0)
-		op.must(http.StatusOK, &out, "POST", "/api/v1/lots/"+f.Lot.ID+"/spots/"+s2.ID+"/out-of-service", body, "Idempotency-Key", "oos-3")
-		if out.Spot.InService || len(out.Cancelled) != 0 || !reflect.DeepEqual(out.Parked, []string{parked.ID}) {
-			t.Errorf("forced out-of-service with a car parked = %+v; want out of service, nothing cancelled, the car listed", out)
+		op.must(http.StatusOK, &out, "POST", "/api/v1/lots/"+f.Lot.ID+"/spots/"+s2.ID+"/out-of-service", body, "Idempotency-Key", "oos-4")
+		if out.Spot.InService || len(out.Cancelled) != 0 || !reflect.DeepEqual(out.Parked, []string{parked.ID}) ||
+			!strings.Contains(out.Message, "once that car leaves") {
+			t.Errorf("out-of-service with a car parked = %+v; want out of service, nothing cancelled, the car listed and the message saying so", out)
 		}
 	})
 }

@@ -50,6 +50,49 @@ func handlePay(log *slog.Logger, store parking.Store, pay *payments.Service) htt
 	})
 }
 
+// handleExtend moves a paid booking's (or a car inside's) end later and
+// charges the difference, to the card given or the driver's saved one. 200
+// when paid (or nothing was due), 202 while the charge is pending.
+func handleExtend(log *slog.Logger, store parking.Store, pay *payments.Service) http.Handler {
+	type request struct {
+		EndsAt        time.Time `json:"ends_at"`
+		PaymentMethod string    `json:"payment_method"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := requireUser(w, r, log)
+		if !ok {
+			return
+		}
+		var req request
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if req.EndsAt.IsZero() {
+			writeError(w, r, log, &parking.ValidationError{Fields: []parking.FieldError{{Field: "ends_at", Message: "is required: an RFC 3339 time"}}})
+			return
+		}
+		res, err := visibleReservation(r.Context(), store, me, r.PathValue("reservation"))
+		if err == nil && res.UserID != me.ID {
+			err = parking.Errorf(parking.EFORBIDDEN, "only the driver who booked can extend")
+		}
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		out, err := pay.Extend(r.Context(), res, req.EndsAt, req.PaymentMethod)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		status := http.StatusOK
+		if out.Payment != nil && out.Payment.Status == parking.PaymentPending {
+			status = http.StatusAccepted
+		}
+		writeJSON(w, status, out)
+	})
+}
+
 // handleWebhook takes the gateway's signed events. It answers 2xx for every
 // event it handled or chose to ignore, 400 for one that fails verification,
 // and 5xx only when the gateway should send it again.

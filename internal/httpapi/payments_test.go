@@ -377,13 +377,18 @@ func TestOverstayCharges(t *testing.T) {
 }
 
 // TestForcedOutOfServiceRefunds: when an operator forces a spot out of service,
-// the paid reservations it cancels are refunded in full.
+// the paid reservations no other spot fits are cancelled and refunded in full.
 func TestForcedOutOfServiceRefunds(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
 		e := newAPI(t, b)
 		ada := signUp(t, e.srv.URL, "Ada", "ada@example.com")
 		r := heldReservation(t, e, ada, 5)
 		pay(ada, r.ID, payments.CardVisa)
+		for _, sp := range e.fixture.Spots { // every other spot that fits is taken
+			if sp.ID != r.SpotID && r.VehicleSize.Fits(sp.Size) {
+				e.fixture.MustConfirmed(t, e.store, sp.ID, r.StartsAt, r.EndsAt)
+			}
+		}
 		op := mustSignIn(t, e, parking.RoleOperator, e.fixture.Operator.ID)
 		op.call("POST", "/api/v1/lots/"+e.fixture.Lot.ID+"/spots/"+r.SpotID+"/out-of-service", map[string]any{"force": true},
 			"Idempotency-Key", "force-1")

@@ -41,6 +41,7 @@ var statusOf = map[string]int{
 	EUPGRADEREQUIRED:             http.StatusUpgradeRequired,
 	"unavailable":                http.StatusServiceUnavailable,
 	booking.ESPOTHASRESERVATIONS: http.StatusConflict,
+	booking.ENOTEXTENDABLE:       http.StatusConflict,
 	payments.EDECLINED:           http.StatusPaymentRequired,
 	payments.EINPROGRESS:         http.StatusConflict,
 	payments.EALREADYPAID:        http.StatusConflict,

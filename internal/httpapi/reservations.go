@@ -20,6 +20,8 @@ type reservationRequest struct {
 	Plate     string       `json:"plate"`
 	StartsAt  time.Time    `json:"starts_at"`
 	EndsAt    time.Time    `json:"ends_at"`
+	// Amenities, for "any spot", are what the spot must have.
+	Amenities []string `json:"amenities"`
 }
 
 // holdRequest checks the request's fields together and resolves the vehicle.
@@ -34,7 +36,14 @@ func (req reservationRequest) holdRequest(r *http.Request, store parking.Store, 
 	if req.EndsAt.IsZero() {
 		ve.Add("ends_at", "is required: an RFC 3339 time")
 	}
-	hold := booking.HoldRequest{LotID: req.LotID, SpotID: req.SpotID, UserID: me.ID, StartsAt: req.StartsAt, EndsAt: req.EndsAt}
+	hold := booking.HoldRequest{LotID: req.LotID, SpotID: req.SpotID, UserID: me.ID, StartsAt: req.StartsAt, EndsAt: req.EndsAt,
+		Amenities: req.Amenities}
+	for _, a := range req.Amenities {
+		if a == "" || len(a) > 32 {
+			ve.Add("amenities", "each must be a name of at most 32 characters, such as ev or accessible")
+			break
+		}
+	}
 	switch {
 	case req.VehicleID != "":
 		v, err := ownVehicle(r, store, me.ID, req.VehicleID)

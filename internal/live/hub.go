@@ -54,6 +54,13 @@ type Claim struct {
 	HoldExpiresAt *time.Time `json:"hold_expires_at,omitempty"`
 }
 
+// end is when c stops holding its spot, as known at now: a car inside past
+// its window holds it until a "released" message (Reservation.ClaimEnd).
+func (c Claim) end(now time.Time) time.Time {
+	r := parking.Reservation{Status: parking.Status(c.Status), EndsAt: c.To}
+	return r.ClaimEnd(now)
+}
+
 // SpotState is one spot in a snapshot.
 type SpotState struct {
 	ID        string  `json:"id"`
@@ -129,8 +136,9 @@ type lot struct {
 	id      string
 	order   []string // spot ids, as the store lists them
 	spots   map[string]*spotState
-	base    int64 // the version when it was loaded: a since below it is unknown here
-	evicted int64 // the highest version dropped from the ring
+	where   map[string]string // claim key -> the spot it is on, so a move leaves the old spot
+	base    int64             // the version when it was loaded: a since below it is unknown here
+	evicted int64             // the highest version dropped from the ring
 	ring    []ringEntry
 	subs    map[*Subscription]struct{}
 	idle    time.Time // when the last subscriber left
@@ -329,10 +337,19 @@ func (h *Hub) apply(lotID string, c Change) {
 	}
 	switch c.Type {
 	case "claim":
+		if prev, ok := l.where[c.Key]; ok && prev != c.SpotID {
+			// Moved to another spot: its claim leaves the old one. Clients
+			// do the same with the claim message (docs/live.md).
+			if old := l.spots[prev]; old != nil {
+				delete(old.claims, c.Key)
+			}
+		}
 		if c.Status == "released" {
 			delete(sp.claims, c.Key)
+			delete(l.where, c.Key)
 		} else {
 			sp.claims[c.Key] = Claim{Key: c.Key, From: *c.From, To: *c.To, Status: c.Status, HoldExpiresAt: c.HoldExpiresAt}
+			l.where[c.Key] = c.SpotID
 		}
 	case "spot":
 		sp.inService = *c.InService
@@ -399,25 +416,25 @@ func (h *Hub) load(ctx context.Context, lotID string) error {
 		l.spotted = now
 		return nil
 	}
-	if len(spots) == 0 {
-		if _, err := h.store.Lot(ctx, lotID); err != nil {
-			return err
-		}
+	lotInfo, err := h.store.Lot(ctx, lotID)
+	if err != nil {
+		return err
 	}
 	rs, err := h.store.LotReservations(ctx, lotID, now, now.Add(horizon))
 	if err != nil {
 		return err
 	}
-	l = &lot{id: lotID, order: make([]string, 0, len(spots)), spots: make(map[string]*spotState, len(spots)),
+	l = &lot{id: lotID, order: make([]string, 0, len(spots)), spots: make(map[string]*spotState, len(spots)), where: map[string]string{},
 		base: h.seq.Load(), subs: map[*Subscription]struct{}{}, idle: now, spotted: now}
 	for _, sp := range spots {
 		l.order = append(l.order, sp.ID)
 		l.spots[sp.ID] = &spotState{inService: sp.InService, claims: map[string]Claim{}}
 	}
 	for _, r := range rs {
-		if sp := l.spots[r.SpotID]; sp != nil && r.Blocks(now) {
+		if sp := l.spots[r.SpotID]; sp != nil && lotInfo.Policy.Holds(r, now) {
 			c := claimOf(r)
 			sp.claims[c.Key] = c
+			l.where[c.Key] = r.SpotID
 		}
 	}
 	h.mu.Lock()
@@ -545,7 +562,7 @@ func (h *Hub) snapshot(l *lot, from, to time.Time) Snapshot {
 		sp := l.spots[id]
 		st := SpotState{ID: id, InService: sp.inService, Claims: []Claim{}}
 		for _, c := range sp.claims {
-			if parking.Overlaps(c.From, c.To, from, to) {
+			if parking.Overlaps(c.From, c.end(snap.Now), from, to) {
 				st.Claims = append(st.Claims, c)
 			}
 		}

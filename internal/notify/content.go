@@ -69,7 +69,7 @@ func compose(kind string, f facts) message {
 			"When: " + window,
 			"Paid: " + parking.FormatMoney(r.Amount, r.Currency),
 			"Reservation: " + r.ID,
-			"Show the attached QR code at the entry gate, from " + f.when(r.StartsAt.Add(-time.Duration(f.Lot.Policy.EarlyArrival))) + ".",
+			"Show the attached QR code at the entry gate, from " + f.when(f.Lot.Policy.EarliestEntry(r)) + ".",
 		}
 		m.Links = []link{pass, {"Directions", f.directions()}}
 		m.PassPNG = true
@@ -79,7 +79,7 @@ func compose(kind string, f facts) message {
 			"Your parking starts soon.",
 			"Where: " + f.where(),
 			"When: " + window,
-			"If you are not in by " + f.when(r.StartsAt.Add(time.Duration(f.Lot.Policy.NoShowAfter))) + ", the spot is released.",
+			"If you are not in by " + f.when(f.Lot.Policy.NoShowDeadline(r)) + ", the spot is released.",
 			"Reservation: " + r.ID,
 		}
 		m.Links = []link{pass, {"Directions", f.directions()}}
@@ -88,7 +88,7 @@ func compose(kind string, f facts) message {
 		m.Lines = []string{
 			"Your time is nearly up: please leave by " + f.when(r.EndsAt) + ".",
 			"Where: " + f.where(),
-			"After " + f.when(r.EndsAt.Add(time.Duration(f.Lot.Policy.OverstayGrace))) + " extra time is charged at the exit.",
+			"After " + f.when(f.Lot.Policy.OverstayChargedAfter(r)) + " extra time is charged at the exit.",
 			"Reservation: " + r.ID,
 		}
 	case KindHoldExpiring:
@@ -102,7 +102,7 @@ func compose(kind string, f facts) message {
 	case KindNoShow:
 		m.Subject = "Your spot at " + f.Lot.Name + " was released"
 		m.Lines = []string{
-			"Nobody entered by " + f.when(r.StartsAt.Add(time.Duration(f.Lot.Policy.NoShowAfter))) + ", so spot " + f.Spot.Label + " was released for others.",
+			"Nobody entered by " + f.when(f.Lot.Policy.NoShowDeadline(r)) + ", so spot " + f.Spot.Label + " was released for others.",
 			"When: " + window,
 			"Reservation: " + r.ID,
 		}

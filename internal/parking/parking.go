@@ -162,14 +162,21 @@ type Reservation struct {
 	UpdatedAt     time.Time  `json:"updated_at"`
 	CheckedInAt   *time.Time `json:"checked_in_at,omitempty"`
 	CheckedOutAt  *time.Time `json:"checked_out_at,omitempty"`
+	// MovedFrom is the spot the lot last moved this booking from, and
+	// ChangeReason why the lot (not the driver) last moved or cancelled it:
+	// ReasonOverstay, ReasonOutOfService, ReasonExtension or ReasonArrival.
+	MovedFrom    string `json:"moved_from_spot_id,omitempty"`
+	ChangeReason string `json:"change_reason,omitempty"`
+	// PriceSize is the size the window was priced at: the chosen spot's, or
+	// the vehicle's for "any spot"; zero when not recorded (older bookings).
+	// An extension is priced at it too.
+	PriceSize Size `json:"-"`
 }
 
-// Blocks reports whether r keeps its spot from being booked at time now.
-func (r *Reservation) Blocks(now time.Time) bool {
-	if r.Status == StatusHeld {
-		return now.Before(r.HoldExpiresAt)
-	}
-	return r.Status.Active()
+// HoldExpired reports whether r is a hold whose time to pay has run out by now:
+// it no longer holds its spot, whether or not a sweep has marked it expired.
+func (r *Reservation) HoldExpired(now time.Time) bool {
+	return r.Status == StatusHeld && !now.Before(r.HoldExpiresAt)
 }
 
 // Overlaps reports whether two half-open windows share any instant.
@@ -227,6 +234,11 @@ type Payment struct {
 	Purpose       string    `json:"purpose"`             // PurposeBooking or PurposeOverstay
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// ExtendsFrom and ExtendsTo mark a booking charge that pays for extending
+	// the reservation's end from one to the other. Should the charge fail,
+	// the end goes back.
+	ExtendsFrom *time.Time `json:"extends_from,omitempty"`
+	ExtendsTo   *time.Time `json:"extends_to,omitempty"`
 }
 
 // PaymentUpdate moves a payment forward, in one transaction with what follows
@@ -279,6 +291,32 @@ type StatusChange struct {
 	From []Status
 	To   Status
 	At   time.Time
+	// Reason, for a cancellation that is the lot's doing, says why
+	// (Reservation.ChangeReason).
+	Reason string
+}
+
+// Move asks to put reservation ID, held or confirmed on spot From, on the
+// first of Candidates (spot ids, in order of preference) that is free for its
+// window, because of Reason.
+type Move struct {
+	ID         string
+	From       string
+	Candidates []string
+	Reason     string
+	At         time.Time
+}
+
+// Extension moves the end of reservation ID (confirmed or checked in) from
+// From to To, after moving each booking in Moves out of the way, and stores
+// Charge, the pending charge that pays for it, all in one transaction.
+type Extension struct {
+	ID     string
+	From   time.Time
+	To     time.Time
+	Moves  []Move
+	Charge *Payment
+	At     time.Time
 }
 
 // Store is parkd's storage. Every backend passes the conformance suite in
@@ -372,8 +410,9 @@ type Store interface {
 	// order of preference) that is free for r's window, and sets r.SpotID. Holds
 	// whose expiry has passed by r.CreatedAt are expired first, and confirmed
 	// reservations past their lot's no-show deadline are marked no-shows, so
-	// neither ever blocks. Spots out of service take no hold.
-	// The database decides: when two holds race for a spot, the first to commit
+	// neither ever blocks. Spots out of service take no hold, nor do spots
+	// with a car inside past its window that came in before r ends (it holds
+	// its spot until it leaves). The database decides: when two holds race for a spot, the first to commit
 	// wins. If no candidate is free, Hold returns ErrSpotUnavailable.
 	//
 	// When key is not nil, the key is completed with key.Render's response in
@@ -383,11 +422,37 @@ type Store interface {
 	// UserReservations lists a user's reservations, newest window first.
 	UserReservations(ctx context.Context, userID string) ([]Reservation, error)
 	// LotReservations lists a lot's reservations of any status whose window
-	// overlaps [from, to), by start.
+	// overlaps [from, to), and the cars inside that came in before to (they
+	// hold their spots past their windows), by start.
 	LotReservations(ctx context.Context, lotID string, from, to time.Time) ([]Reservation, error)
-	// SpotReservations lists a spot's reservations that block at from and end
-	// after it (held, confirmed, checked in), by start.
+	// SpotReservations lists a spot's reservations that hold it at from and
+	// claim it after from (Policy.Claims): held, confirmed, and every car
+	// inside, overstaying or not; by start.
 	SpotReservations(ctx context.Context, spotID string, from time.Time) ([]Reservation, error)
+	// MoveReservation applies m: the reservation goes to the first candidate
+	// that is in service, has no claim on it overlapping the reservation's
+	// window and no car inside past its window, and records a
+	// "reservation.moved" event. The database decides, as for Hold. When no
+	// candidate is free it returns ErrSpotUnavailable and changes nothing;
+	// when the reservation is not held or confirmed on m.From (any more), it
+	// returns it as it is with ErrInvalidStatus.
+	MoveReservation(ctx context.Context, m Move) (Reservation, error)
+	// ExtendReservation applies x in one transaction: each move, then the new
+	// end (only from x.From: else ErrInvalidStatus with the reservation as it
+	// is), then x.Charge, with a "reservation.extended" event. A move that
+	// finds no spot, or a new end that overlaps another claim, is
+	// ErrSpotUnavailable; a pending charge for another extension of the same
+	// reservation is ErrConflict. Either way nothing changes.
+	ExtendReservation(ctx context.Context, x Extension) (Reservation, []Reservation, error)
+	// Displaced lists the lot's held and confirmed reservations, holding their
+	// spots at now and starting at or before startsBy, whose spot is out of service
+	// or has a car inside past its window that came in before they end: the
+	// bookings to move before their drivers arrive.
+	Displaced(ctx context.Context, lotID string, startsBy, now time.Time) ([]Reservation, error)
+	// DisplacedUnrefunded lists reservations the lot cancelled (ChangeReason
+	// set) that still have a succeeded charge with no live refund, at most
+	// limit: refunds owed that a crash may have interrupted.
+	DisplacedUnrefunded(ctx context.Context, limit int) ([]Reservation, error)
 	// UserPayments lists a user's payments, newest first.
 	UserPayments(ctx context.Context, userID string) ([]Payment, error)
 
@@ -411,15 +476,21 @@ type Store interface {
 	ReservationPayments(ctx context.Context, reservationID string) ([]Payment, error)
 	// UpdatePayment applies u and returns the payment and its reservation as
 	// they are afterwards. A payment not in u.From is returned as it is, with
-	// ErrInvalidStatus.
+	// ErrInvalidStatus. An extension's charge that fails moves the
+	// reservation's end back from ExtendsTo to ExtendsFrom (if it is still
+	// there), with a "reservation.extended" event, in the same transaction.
 	UpdatePayment(ctx context.Context, u PaymentUpdate) (Payment, Reservation, error)
 	// ChangeStatus applies c and records its event. When the reservation is not
 	// in one of c.From, it returns the reservation as it is and ErrInvalidStatus.
+	// A reservation that would hold its spot afterwards is subject to the same
+	// rule as Hold: checking a car in on a spot where another car is still
+	// inside past its window is ErrSpotUnavailable.
 	ChangeStatus(ctx context.Context, c StatusChange) (Reservation, error)
 	// ExpireHolds expires every hold whose expiry is at or before now.
 	ExpireHolds(ctx context.Context, now time.Time) (int, error)
-	// Bookings returns, for each spot of the lot with a reservation blocking at
-	// now and overlapping [from, to), its strongest claim.
+	// Bookings returns, for each spot of the lot with a reservation that claims
+	// some of [from, to) at now (Policy.Claims: a car inside past its window
+	// claims its spot until it leaves), its strongest claim.
 	Bookings(ctx context.Context, lotID string, from, to, now time.Time) ([]SpotBooking, error)
 
 	// Events lists a lot's events after seq, oldest first, at most limit.

@@ -178,16 +178,35 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-func TestBlocks(t *testing.T) {
+func TestHolds(t *testing.T) {
 	t0 := time.Date(2030, 1, 7, 8, 0, 0, 0, time.UTC)
-	r := parking.Reservation{Status: parking.StatusHeld, HoldExpiresAt: t0}
-	if !r.Blocks(t0.Add(-time.Microsecond)) || r.Blocks(t0) {
-		t.Errorf("a hold blocks until, and not at, its expiry")
+	p := parking.DefaultPolicy() // no-show after 15 minutes
+	r := parking.Reservation{Status: parking.StatusHeld, HoldExpiresAt: t0, StartsAt: t0.Add(time.Hour), EndsAt: t0.Add(2 * time.Hour)}
+	if !p.Holds(r, t0.Add(-time.Microsecond)) || p.Holds(r, t0) || !r.HoldExpired(t0) {
+		t.Errorf("a hold holds its spot until, and not at, its expiry")
+	}
+	r.Status = parking.StatusConfirmed
+	deadline := r.StartsAt.Add(15 * time.Minute)
+	if !p.Holds(r, deadline.Add(-time.Microsecond)) || p.Holds(r, deadline) {
+		t.Errorf("a confirmed booking holds its spot until, and not at, its no-show deadline")
+	}
+	r.Status = parking.StatusCheckedIn
+	late := r.EndsAt.Add(48 * time.Hour)
+	if !p.Holds(r, late) || !r.Overstaying(late) || r.Overstaying(r.EndsAt.Add(-time.Microsecond)) {
+		t.Errorf("a car inside holds its spot until it leaves, and overstays from its end")
+	}
+	// A car inside past its end claims every window after its start; before
+	// its end, only its own.
+	if !p.Claims(r, late.Add(24*time.Hour), late.Add(25*time.Hour), late) {
+		t.Errorf("Claims(overstaying car, a later window) = false; want true")
+	}
+	if p.Claims(r, r.EndsAt, r.EndsAt.Add(time.Hour), r.StartsAt) {
+		t.Errorf("Claims(car inside within its window, the window after it) = true; want false")
 	}
 	for _, st := range []parking.Status{parking.StatusCancelled, parking.StatusExpired, parking.StatusNoShow, parking.StatusCompleted} {
 		r.Status = st
-		if r.Blocks(t0.Add(-time.Hour)) {
-			t.Errorf("%s blocks; want not", st)
+		if p.Holds(r, t0.Add(-time.Hour)) {
+			t.Errorf("%s holds its spot; want not", st)
 		}
 	}
 }

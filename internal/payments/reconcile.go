@@ -109,7 +109,7 @@ func (s *Service) chargeMismatch(ctx context.Context, gc GatewayCharge) (string,
 		if err != nil {
 			return "", err
 		}
-		if r.UpdatedAt.After(r.StartsAt.Add(-time.Duration(lot.Policy.CancelCutoff))) {
+		if !lot.Policy.RefundsOnCancel(r, r.UpdatedAt) {
 			return "", nil
 		}
 	}

@@ -54,7 +54,7 @@ func (s *Service) Pay(ctx context.Context, r parking.Reservation, paymentMethod 
 	switch {
 	case r.Status == parking.StatusConfirmed || r.Status == parking.StatusCheckedIn || r.Status == parking.StatusCompleted:
 		return Result{}, parking.Errorf(EALREADYPAID, "this reservation is already paid")
-	case r.Status == parking.StatusExpired || r.Status == parking.StatusHeld && !r.Blocks(now):
+	case r.Status == parking.StatusExpired || r.HoldExpired(now):
 		return Result{}, parking.ErrHoldExpired
 	case r.Status != parking.StatusHeld:
 		return Result{}, parking.Errorf(parking.ESTATUS, "a %s reservation cannot be paid", r.Status)
@@ -228,20 +228,19 @@ func (s *Service) Cancel(ctx context.Context, r parking.Reservation) (parking.Re
 	if err != nil {
 		return res, nil, err
 	}
-	if now.After(r.StartsAt.Add(-time.Duration(lot.Policy.CancelCutoff))) {
+	if !lot.Policy.RefundsOnCancel(r, now) {
 		return res, nil, nil
 	}
-	ps, err := s.store.ReservationPayments(ctx, r.ID)
-	if err != nil {
+	// The booking's charge and any extension's: all of it goes back.
+	refunds, err := s.RefundReservation(ctx, r.ID)
+	if err != nil || len(refunds) == 0 {
 		return res, nil, err
 	}
-	for _, p := range ps {
-		if p.Kind == parking.Charge && p.Status == parking.PaymentSucceeded {
-			refund, err := s.Refund(ctx, p, p.Amount)
-			return res, &refund, err
-		}
+	total := refunds[0]
+	for _, f := range refunds[1:] {
+		total.Amount += f.Amount
 	}
-	return res, nil, nil
+	return res, &total, nil
 }
 
 // HandleWebhook verifies and applies one gateway event. Events are applied
@@ -308,7 +307,7 @@ func (s *Service) RefundReservation(ctx context.Context, reservationID string) (
 	}
 	var refunds []parking.Payment
 	for _, p := range ps {
-		if p.Kind == parking.Charge && p.Status == parking.PaymentSucceeded {
+		if p.Kind == parking.Charge && p.Status == parking.PaymentSucceeded && p.Purpose == parking.PurposeBooking {
 			r, err := s.Refund(ctx, p, p.Amount)
 			if err != nil {
 				return refunds, err

@@ -46,7 +46,7 @@ func (s *site) handleLots() http.Handler {
 		out := make([]lotSummary, 0, len(lots))
 		for _, l := range lots {
 			from, to, _ := window(url.Values{}, l.TimeZone, now)
-			a, err := s.Engine.Availability(r.Context(), l.ID, 0, from, to)
+			a, err := s.Engine.Availability(r.Context(), l.ID, booking.SpotFilter{}, from, to)
 			if err != nil {
 				s.fail(w, r, err)
 				return
@@ -123,7 +123,7 @@ func (s *site) lotMap(w http.ResponseWriter, r *http.Request, lot parking.Lot) (
 		s.fail(w, r, err)
 		return m, false
 	}
-	a, err := s.Engine.Availability(ctx, lot.ID, 0, m.From, m.To)
+	a, err := s.Engine.Availability(ctx, lot.ID, booking.SpotFilter{}, m.From, m.To)
 	if err != nil {
 		s.fail(w, r, err)
 		return m, false
@@ -325,14 +325,14 @@ func (s *site) reservationRow(ctx context.Context, lk *lookup, res parking.Reser
 	} else if ok {
 		row.Spot = sp
 	}
-	active := res.Blocks(now)
-	row.Upcoming = active && res.EndsAt.After(now)
+	active := lot.Policy.Holds(res, now)
+	row.Upcoming = active && (res.EndsAt.After(now) || res.Inside())
 	row.HasPass = res.Status == parking.StatusConfirmed || res.Status == parking.StatusCheckedIn
 	row.CanCancel = active && (res.Status == parking.StatusHeld || res.Status == parking.StatusConfirmed)
 	switch {
 	case res.Status == parking.StatusHeld:
 		row.Refund = "Nothing has been charged."
-	case !now.After(res.StartsAt.Add(-time.Duration(lot.Policy.CancelCutoff))):
+	case lot.Policy.RefundsOnCancel(res, now):
 		row.Refund = "You get " + parking.FormatMoney(res.Amount, res.Currency) + " back in full."
 	default:
 		row.Refund = "It is too close to the start for a refund: nothing is paid back."

@@ -200,32 +200,3 @@ func (s *Store) DeleteExpiredIdempotencyKeys(ctx context.Context, now time.Time)
 	tag, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= $1`, utc(now))
 	return int(tag.RowsAffected()), classify(err, "idempotency key")
 }
-
-// LotReservations lists a lot's reservations of any status whose window
-// overlaps [from, to), by start. The predicate is parking.Overlaps; the bound
-// on ends_at is what reservations_lot_ends range-scans, since the reservations
-// that end after from are the window's and the future's, not the lot's history.
-func (s *Store) LotReservations(ctx context.Context, lotID string, from, to time.Time) ([]parking.Reservation, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+reservationColumns+` FROM reservations
-		WHERE lot_id = $1 AND ends_at > $2 AND starts_at < $3
-		ORDER BY starts_at, id`, lotID, utc(from), utc(to))
-	rs, err := pgx.CollectRows(rows, scanReservation)
-	return rs, classify(err, "reservation")
-}
-
-// SpotReservations lists a spot's reservations that block at from (held with a
-// hold that outlives from, confirmed with a no-show deadline after from,
-// checked in) and end after it, by start. The status list and the range test
-// are those of the exclusion constraint, so its GiST index, which holds only
-// blocking reservations, finds the rows.
-func (s *Store) SpotReservations(ctx context.Context, spotID string, from time.Time) ([]parking.Reservation, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+reservationColumns+` FROM reservations
-		WHERE spot_id = $1 AND status IN ('held', 'confirmed', 'checked_in')
-			AND tstzrange(starts_at, ends_at, '[)') && tstzrange($2, NULL, '[)')
-			AND (status <> 'held' OR hold_expires_at > $2)
-			AND (status <> 'confirmed'
-				OR starts_at + (SELECT no_show_after_us FROM lots WHERE lots.id = reservations.lot_id) * interval '1 microsecond' > $2)
-		ORDER BY starts_at, id`, spotID, utc(from))
-	rs, err := pgx.CollectRows(rows, scanReservation)
-	return rs, classify(err, "reservation")
-}

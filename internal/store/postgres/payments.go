@@ -12,15 +12,17 @@ import (
 )
 
 const paymentColumns = `id, reservation_id, user_id, kind, amount, currency, status, gateway, gateway_id,
-	payment_method, card_brand, card_last4, failure_code, refund_of, purpose, created_at, updated_at`
+	payment_method, card_brand, card_last4, failure_code, refund_of, purpose, created_at, updated_at, extends_from, extends_to`
 
 func scanPayment(row pgx.CollectableRow) (parking.Payment, error) {
 	var p parking.Payment
 	var userID, refundOf *string
 	err := row.Scan(&p.ID, &p.ReservationID, &userID, &p.Kind, &p.Amount, &p.Currency, &p.Status, &p.Gateway, &p.GatewayID,
-		&p.PaymentMethod, &p.CardBrand, &p.CardLast4, &p.FailureCode, &refundOf, &p.Purpose, &p.CreatedAt, &p.UpdatedAt)
+		&p.PaymentMethod, &p.CardBrand, &p.CardLast4, &p.FailureCode, &refundOf, &p.Purpose, &p.CreatedAt, &p.UpdatedAt,
+		&p.ExtendsFrom, &p.ExtendsTo)
 	p.UserID, p.RefundOf = deref(userID), deref(refundOf)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	p.ExtendsFrom, p.ExtendsTo = utcPtr(p.ExtendsFrom), utcPtr(p.ExtendsTo)
 	return p, err
 }
 
@@ -28,6 +30,24 @@ func scanPayment(row pgx.CollectableRow) (parking.Payment, error) {
 // second pending or succeeded charge for a reservation, so two racing payment
 // requests cannot both charge; classify names the index in the conflict.
 func (s *Store) CreatePayment(ctx context.Context, p *parking.Payment) error {
+	_, err := s.pool.Exec(ctx, createPayment, paymentArgs(p)...)
+	return classify(err, "payment")
+}
+
+// createPayment inserts a payment; one created succeeded announces itself in
+// the same statement.
+const createPayment = `WITH p AS (
+		INSERT INTO payments (id, reservation_id, user_id, kind, amount, currency, status, gateway,
+			gateway_id, payment_method, card_brand, card_last4, failure_code, refund_of, purpose, created_at, updated_at,
+			extends_from, extends_to)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $19, $20)
+		RETURNING reservation_id, status
+	)
+	INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+	SELECT r.lot_id, $18, r.spot_id, r.id, $16 FROM reservations r, p WHERE r.id = p.reservation_id AND p.status = 'succeeded'`
+
+// paymentArgs fills in p's defaults and returns createPayment's arguments.
+func paymentArgs(p *parking.Payment) []any {
 	p.CreatedAt, p.UpdatedAt = utc(p.CreatedAt), utc(p.UpdatedAt)
 	if p.UpdatedAt.IsZero() {
 		p.UpdatedAt = p.CreatedAt
@@ -35,19 +55,10 @@ func (s *Store) CreatePayment(ctx context.Context, p *parking.Payment) error {
 	if p.Purpose == "" {
 		p.Purpose = parking.PurposeBooking
 	}
-	// A payment created succeeded announces itself in the same statement.
-	_, err := s.pool.Exec(ctx, `WITH p AS (
-			INSERT INTO payments (id, reservation_id, user_id, kind, amount, currency, status, gateway,
-				gateway_id, payment_method, card_brand, card_last4, failure_code, refund_of, purpose, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-			RETURNING reservation_id, status
-		)
-		INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
-		SELECT r.lot_id, $18, r.spot_id, r.id, $16 FROM reservations r, p WHERE r.id = p.reservation_id AND p.status = 'succeeded'`,
-		p.ID, p.ReservationID, nullable(p.UserID), p.Kind, p.Amount, p.Currency, p.Status, p.Gateway,
+	p.ExtendsFrom, p.ExtendsTo = utcPtr(p.ExtendsFrom), utcPtr(p.ExtendsTo)
+	return []any{p.ID, p.ReservationID, nullable(p.UserID), p.Kind, p.Amount, p.Currency, p.Status, p.Gateway,
 		p.GatewayID, p.PaymentMethod, p.CardBrand, p.CardLast4, p.FailureCode, nullable(p.RefundOf), p.Purpose, p.CreatedAt, p.UpdatedAt,
-		parking.PaymentEventType(*p))
-	return classify(err, "payment")
+		parking.PaymentEventType(*p), p.ExtendsFrom, p.ExtendsTo}
 }
 
 // Payment returns the payment with the given id.
@@ -152,6 +163,13 @@ func (s *Store) UpdatePayment(ctx context.Context, u parking.PaymentUpdate) (par
 			}
 			if p.Status == parking.PaymentSucceeded {
 				if _, err := tx.Exec(ctx, insertPaymentEvent, parking.PaymentEventType(p), at, p.ReservationID); err != nil {
+					return err
+				}
+			}
+			if p.Status == parking.PaymentFailed && p.ExtendsTo != nil {
+				// The extension was not paid for: the end goes back, if it
+				// is still where the extension put it.
+				if _, err := tx.Exec(ctx, shortenUnpaid, p.ReservationID, *p.ExtendsFrom, *p.ExtendsTo, at); err != nil {
 					return err
 				}
 			}
@@ -301,6 +319,16 @@ func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, lim
 	}
 	return ps, classify(err, "payment")
 }
+
+// shortenUnpaid moves reservation $1's end back from $3 to $2 at $4, with its
+// event, when an extension's charge failed.
+const shortenUnpaid = `WITH u AS (
+		UPDATE reservations SET ends_at = $2, updated_at = $4
+		WHERE id = $1 AND ends_at = $3 AND status IN ('confirmed', 'checked_in')
+		RETURNING lot_id, spot_id, id
+	)
+	INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+	SELECT lot_id, 'reservation.extended', spot_id, id, $4 FROM u`
 
 // insertPaymentEvent announces that a payment succeeded ($1 the event type, $2
 // the time), as an event of its reservation's ($3) lot and spot.

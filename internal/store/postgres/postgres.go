@@ -351,16 +351,21 @@ func (s *Store) Vehicles(ctx context.Context, userID string) ([]parking.Vehicle,
 }
 
 const reservationColumns = `id, user_id, vehicle_id, plate, vehicle_size, lot_id, spot_id, starts_at, ends_at, status,
-	amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at`
+	amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at, moved_from, change_reason, price_size`
 
 func scanReservation(row pgx.CollectableRow) (parking.Reservation, error) {
 	var r parking.Reservation
 	var userID, vehicleID *string
 	var size int16
+	var priceSize *int16
 	err := row.Scan(&r.ID, &userID, &vehicleID, &r.Plate, &size, &r.LotID, &r.SpotID, &r.StartsAt, &r.EndsAt, &r.Status,
-		&r.Amount, &r.Currency, &r.HoldExpiresAt, &r.CreatedAt, &r.UpdatedAt, &r.CheckedInAt, &r.CheckedOutAt)
+		&r.Amount, &r.Currency, &r.HoldExpiresAt, &r.CreatedAt, &r.UpdatedAt, &r.CheckedInAt, &r.CheckedOutAt,
+		&r.MovedFrom, &r.ChangeReason, &priceSize)
 	r.UserID, r.VehicleID = deref(userID), deref(vehicleID)
 	r.VehicleSize = parking.Size(size)
+	if priceSize != nil {
+		r.PriceSize = parking.Size(*priceSize)
+	}
 	r.StartsAt, r.EndsAt = r.StartsAt.UTC(), r.EndsAt.UTC()
 	r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt = r.HoldExpiresAt.UTC(), r.CreatedAt.UTC(), r.UpdatedAt.UTC()
 	r.CheckedInAt, r.CheckedOutAt = utcPtr(r.CheckedInAt), utcPtr(r.CheckedOutAt)
@@ -414,8 +419,8 @@ const lapsedBy = `CASE status
 // decides; nothing is checked first.
 const insertHold = `WITH ins AS (
 		INSERT INTO reservations (id, user_id, vehicle_id, plate, vehicle_size, lot_id, spot_id,
-			starts_at, ends_at, status, amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+			starts_at, ends_at, status, amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at, price_size)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
 		WHERE EXISTS (SELECT 1 FROM spots WHERE id = $7 AND in_service FOR SHARE)
 		ON CONFLICT DO NOTHING
 		RETURNING lot_id, spot_id, id, status, created_at
@@ -466,7 +471,7 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 			b.Queue(releaseOverlapping, r.CreatedAt, spotID, r.StartsAt, r.EndsAt)
 			b.Queue(insertHold, r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, spotID,
 				r.StartsAt, r.EndsAt, string(r.Status), r.Amount, r.Currency, r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt,
-				r.CheckedInAt, r.CheckedOutAt).
+				r.CheckedInAt, r.CheckedOutAt, priceSize(r)).
 				QueryRow(func(row pgx.Row) error { return row.Scan(&inserted, &idTaken) })
 			return tx.send(ctx, b)
 		})
@@ -616,20 +621,19 @@ const releaseCandidates = `WITH x AS (
 // has locked. NO KEY UPDATE does not conflict with the KEY SHARE lock that
 // foreign-key checks take, so single-spot holds never wait on it. The exclusion
 // constraint still has the last word (ON CONFLICT DO NOTHING, see insertHold).
-const pickAndInsertHold = `WITH pick AS (
+var pickAndInsertHold = `WITH pick AS (
 		SELECT sp.id FROM unnest($7::text[]) WITH ORDINALITY AS c(id, ord)
 		JOIN spots sp ON sp.id = c.id
 		WHERE sp.in_service AND NOT EXISTS (
-			SELECT 1 FROM reservations r
-			WHERE r.spot_id = sp.id AND r.status IN ('held', 'confirmed', 'checked_in')
-				AND tstzrange(r.starts_at, r.ends_at, '[)') && tstzrange($8, $9, '[)'))
+			SELECT 1 FROM reservations
+			WHERE reservations.spot_id = sp.id AND ` + claimsWindow("$8", "$9", "$14") + `)
 		ORDER BY c.ord
 		LIMIT 1
 		FOR NO KEY UPDATE OF sp %s
 	), ins AS (
 		INSERT INTO reservations (id, user_id, vehicle_id, plate, vehicle_size, lot_id, spot_id,
-			starts_at, ends_at, status, amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at)
-		SELECT $1, $2, $3, $4, $5, $6, pick.id, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM pick
+			starts_at, ends_at, status, amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at, price_size)
+		SELECT $1, $2, $3, $4, $5, $6, pick.id, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM pick
 		ON CONFLICT DO NOTHING
 		RETURNING lot_id, spot_id, id, status, created_at
 	), ev AS (
@@ -656,7 +660,7 @@ func (s *Store) holdAny(ctx context.Context, tx *holdTx, r *parking.Reservation,
 			b.Queue(releaseCandidates, r.CreatedAt, candidates, r.StartsAt, r.EndsAt)
 			b.Queue(query, r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, candidates,
 				r.StartsAt, r.EndsAt, string(r.Status), r.Amount, r.Currency, r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt,
-				r.CheckedInAt, r.CheckedOutAt).
+				r.CheckedInAt, r.CheckedOutAt, priceSize(r)).
 				QueryRow(func(row pgx.Row) error { return row.Scan(&picked, &inserted, &idTaken) })
 			return tx.send(ctx, b)
 		})
@@ -714,7 +718,8 @@ func (s *Store) ChangeStatus(ctx context.Context, c parking.StatusChange) (parki
 					status = $2,
 					updated_at = $3,
 					checked_in_at = CASE WHEN $2 = 'checked_in' THEN $3 ELSE checked_in_at END,
-					checked_out_at = CASE WHEN $2 = 'completed' THEN $3 ELSE checked_out_at END
+					checked_out_at = CASE WHEN $2 = 'completed' THEN $3 ELSE checked_out_at END,
+					change_reason = CASE WHEN $5 = '' THEN change_reason ELSE $5 END
 				WHERE id = $1 AND status = ANY($4) AND (status <> 'held' OR hold_expires_at > $3)
 				RETURNING `+reservationColumns+`
 			), e AS (
@@ -722,7 +727,7 @@ func (s *Store) ChangeStatus(ctx context.Context, c parking.StatusChange) (parki
 				SELECT lot_id, 'reservation.' || status, spot_id, id, $3 FROM u
 			)
 			SELECT `+reservationColumns+` FROM u`,
-			c.ID, string(c.To), at, from)
+			c.ID, string(c.To), at, from, c.Reason)
 		var err error
 		r, err = pgx.CollectExactlyOneRow(rows, scanReservation)
 		return err
@@ -772,14 +777,11 @@ func (s *Store) ExpireHolds(ctx context.Context, now time.Time) (int, error) {
 // and compares with the indexed starts_at.
 // Grouping needs only equality, so it uses the "C" collation: when the planner
 // sorts to group, a byte-wise sort is several times cheaper than a locale's.
-const bookingsQuery = `SELECT spot_id COLLATE "C",
+var bookingsQuery = `SELECT spot_id COLLATE "C",
 		CASE max(CASE status WHEN 'checked_in' THEN 3 WHEN 'confirmed' THEN 2 ELSE 1 END)
 			WHEN 3 THEN 'checked_in' WHEN 2 THEN 'confirmed' ELSE 'held' END
 	FROM reservations
-	WHERE lot_id = $1 AND starts_at < $3 AND ends_at > $2
-		AND status IN ('held', 'confirmed', 'checked_in') AND (status <> 'held' OR hold_expires_at > $4)
-		AND (status <> 'confirmed'
-			OR starts_at > $4 - (SELECT no_show_after_us FROM lots WHERE id = $1) * interval '1 microsecond')
+	WHERE lot_id = $1 AND ` + claimsWindowIn("$2", "$3", "$4", "(SELECT no_show_after_us FROM lots WHERE id = $1)") + `
 	GROUP BY spot_id COLLATE "C"`
 
 // Bookings returns each spot's strongest claim among the lot's reservations that

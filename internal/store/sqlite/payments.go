@@ -10,38 +10,47 @@ import (
 )
 
 const paymentColumns = `id, reservation_id, COALESCE(user_id, ''), kind, amount, currency, status, gateway, gateway_id,
-	payment_method, card_brand, card_last4, failure_code, COALESCE(refund_of, ''), purpose, created_at, updated_at`
+	payment_method, card_brand, card_last4, failure_code, COALESCE(refund_of, ''), purpose, created_at, updated_at,
+	extends_from, extends_to`
 
 func scanPayment(row interface{ Scan(...any) error }) (parking.Payment, error) {
 	var p parking.Payment
 	var created, updated int64
+	var extendsFrom, extendsTo sql.NullInt64
 	err := row.Scan(&p.ID, &p.ReservationID, &p.UserID, &p.Kind, &p.Amount, &p.Currency, &p.Status, &p.Gateway, &p.GatewayID,
-		&p.PaymentMethod, &p.CardBrand, &p.CardLast4, &p.FailureCode, &p.RefundOf, &p.Purpose, &created, &updated)
+		&p.PaymentMethod, &p.CardBrand, &p.CardLast4, &p.FailureCode, &p.RefundOf, &p.Purpose, &created, &updated,
+		&extendsFrom, &extendsTo)
 	p.CreatedAt, p.UpdatedAt = fromMicros(created), fromMicros(updated)
+	p.ExtendsFrom, p.ExtendsTo = fromNullMicros(extendsFrom), fromNullMicros(extendsTo)
 	return p, err
 }
 
 // CreatePayment stores a payment; the payments_one_live_charge index refuses a
 // second live charge for a reservation.
 func (s *Store) CreatePayment(ctx context.Context, p *parking.Payment) error {
-	if p.Purpose == "" {
-		p.Purpose = parking.PurposeBooking
-	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO payments (id, reservation_id, user_id, kind, amount, currency, status, gateway,
-			gateway_id, payment_method, card_brand, card_last4, failure_code, refund_of, purpose, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.ID, p.ReservationID, nullString(p.UserID), p.Kind, p.Amount, p.Currency, p.Status, p.Gateway, p.GatewayID,
-			p.PaymentMethod, p.CardBrand, p.CardLast4, p.FailureCode, nullString(p.RefundOf), p.Purpose, micros(p.CreatedAt), micros(p.UpdatedAt))
-		if err != nil || p.Status != parking.PaymentSucceeded {
-			return err
-		}
-		return insertPaymentEvent(ctx, tx, *p, p.CreatedAt)
-	})
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return insertPayment(ctx, tx, p) })
 	if parking.ErrorCode(classify(err, "payment")) == parking.ECONFLICT {
 		return parking.Errorf(parking.ECONFLICT, "a payment for this reservation is already pending or succeeded")
 	}
 	return classify(err, "payment")
+}
+
+// insertPayment stores p in tx; one created succeeded announces itself.
+func insertPayment(ctx context.Context, tx *sql.Tx, p *parking.Payment) error {
+	if p.Purpose == "" {
+		p.Purpose = parking.PurposeBooking
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO payments (id, reservation_id, user_id, kind, amount, currency, status, gateway,
+		gateway_id, payment_method, card_brand, card_last4, failure_code, refund_of, purpose, created_at, updated_at,
+		extends_from, extends_to)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.ReservationID, nullString(p.UserID), p.Kind, p.Amount, p.Currency, p.Status, p.Gateway, p.GatewayID,
+		p.PaymentMethod, p.CardBrand, p.CardLast4, p.FailureCode, nullString(p.RefundOf), p.Purpose, micros(p.CreatedAt), micros(p.UpdatedAt),
+		nullMicros(p.ExtendsFrom), nullMicros(p.ExtendsTo))
+	if err != nil || p.Status != parking.PaymentSucceeded {
+		return err
+	}
+	return insertPaymentEvent(ctx, tx, *p, p.CreatedAt)
 }
 
 // Payment returns the payment with the given id.
@@ -122,6 +131,20 @@ func (s *Store) UpdatePayment(ctx context.Context, u parking.PaymentUpdate) (par
 		}
 		if p.Status == parking.PaymentSucceeded {
 			if err := insertPaymentEvent(ctx, tx, p, u.At); err != nil {
+				return err
+			}
+		}
+		if p.Status == parking.PaymentFailed && p.ExtendsTo != nil {
+			// The extension was not paid for: the end goes back, if it is
+			// still where the extension put it.
+			rows, err := tx.QueryContext(ctx, `UPDATE reservations SET ends_at = ?, updated_at = ?
+				WHERE id = ? AND ends_at = ? AND status IN ('confirmed', 'checked_in')
+				RETURNING id, lot_id, spot_id, 'extended'`,
+				micros(*p.ExtendsFrom), micros(u.At), p.ReservationID, micros(*p.ExtendsTo))
+			if err != nil {
+				return err
+			}
+			if _, err := insertStatusEvents(ctx, tx, rows, u.At); err != nil {
 				return err
 			}
 		}

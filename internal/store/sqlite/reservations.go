@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,16 +12,45 @@ import (
 )
 
 const reservationColumns = `id, user_id, vehicle_id, plate, vehicle_size, lot_id, spot_id, starts_at, ends_at, status,
-	amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at`
+	amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at, moved_from, change_reason, price_size`
+
+// The rule of parking.Policy.Holds and parking.Policy.Claims, once, for a row
+// of reservations (columns unqualified, the table not aliased), with the named
+// parameters @now, @from and @to. Every query that asks "is this spot taken"
+// is built from these.
+
+// holdsAtNow: the row holds its spot at @now (a hold until it expires, a
+// confirmed booking until its no-show deadline, a car inside until it leaves).
+const holdsAtNow = `(status = 'checked_in'
+		OR (status = 'held' AND hold_expires_at > @now)
+		OR (status = 'confirmed' AND starts_at + (SELECT no_show_after_us FROM lots WHERE lots.id = reservations.lot_id) > @now))`
+
+// A row claims some of [@from, @to) at @now when it holds its spot and either
+// its window overlaps [@from, @to) (claimsBooked) or its car is inside past
+// its window and came in before @to (claimsPastEnd; Reservation.ClaimEnd).
+// Queries ask the two apart, joined by UNION, so that each reads its own
+// index: the windows that end after @from, and the few cars inside.
+const (
+	claimsBooked  = `ends_at > @from AND starts_at < @to AND ` + holdsAtNow
+	claimsPastEnd = `status = 'checked_in' AND ends_at <= @now AND starts_at < @to`
+)
+
+// window names the parameters of claimsWindow.
+func window(from, to, now time.Time) []any {
+	return []any{sql.Named("from", micros(from)), sql.Named("to", micros(to)), sql.Named("now", micros(now))}
+}
 
 func scanReservation(row interface{ Scan(...any) error }) (parking.Reservation, error) {
 	var r parking.Reservation
 	var user, vehicle sql.NullString
 	var starts, ends, holdExpires, created, updated int64
-	var checkedIn, checkedOut sql.NullInt64
+	var checkedIn, checkedOut, priceSize sql.NullInt64
 	err := row.Scan(&r.ID, &user, &vehicle, &r.Plate, &r.VehicleSize, &r.LotID, &r.SpotID, &starts, &ends, &r.Status,
-		&r.Amount, &r.Currency, &holdExpires, &created, &updated, &checkedIn, &checkedOut)
+		&r.Amount, &r.Currency, &holdExpires, &created, &updated, &checkedIn, &checkedOut, &r.MovedFrom, &r.ChangeReason, &priceSize)
 	r.UserID, r.VehicleID = user.String, vehicle.String
+	if priceSize.Valid {
+		r.PriceSize = parking.Size(priceSize.Int64)
+	}
 	r.StartsAt, r.EndsAt, r.HoldExpiresAt = fromMicros(starts), fromMicros(ends), fromMicros(holdExpires)
 	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
 	r.CheckedInAt, r.CheckedOutAt = fromNullMicros(checkedIn), fromNullMicros(checkedOut)
@@ -44,11 +74,16 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO reservations (`+reservationColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		var price sql.NullInt64
+		if r.PriceSize.Valid() {
+			price = sql.NullInt64{Int64: int64(r.PriceSize), Valid: true}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO reservations (id, user_id, vehicle_id, plate, vehicle_size, lot_id, spot_id,
+				starts_at, ends_at, status, amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at, price_size)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, nullString(r.UserID), nullString(r.VehicleID), r.Plate, r.VehicleSize, r.LotID, spotID,
 			micros(r.StartsAt), micros(r.EndsAt), r.Status, r.Amount, r.Currency, micros(r.HoldExpiresAt),
-			micros(r.CreatedAt), micros(r.UpdatedAt), nullMicros(r.CheckedInAt), nullMicros(r.CheckedOutAt))
+			micros(r.CreatedAt), micros(r.UpdatedAt), nullMicros(r.CheckedInAt), nullMicros(r.CheckedOutAt), price)
 		if err != nil {
 			return classify(err, "reservation")
 		}
@@ -77,19 +112,15 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 // firstFree returns the first of candidates that is in service and has no
 // blocking reservation overlapping [from, to), or ErrSpotUnavailable.
 func firstFree(ctx context.Context, tx *sql.Tx, candidates []string, from, to, now time.Time) (string, error) {
-	args := []any{micros(to), micros(from), micros(now)}
-	for _, id := range candidates {
-		args = append(args, id)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT spot_id FROM reservations
-		WHERE starts_at < ? AND ends_at > ?
-		  AND (status IN ('confirmed', 'checked_in') OR (status = 'held' AND hold_expires_at > ?))
-		  AND spot_id IN (`+placeholders(len(candidates))+`)`, args...)
+	taken := map[string]bool{}
+	in, ids := namedList("c", candidates)
+	rows, err := tx.QueryContext(ctx, `SELECT spot_id FROM reservations WHERE `+claimsBooked+` AND spot_id IN (`+in+`)
+		UNION SELECT spot_id FROM reservations WHERE `+claimsPastEnd+` AND spot_id IN (`+in+`)
+		UNION SELECT id FROM spots WHERE in_service = 0 AND id IN (`+in+`)`, append(window(from, to, now), ids...)...)
 	if err != nil {
 		return "", err
 	}
 	defer rows.Close()
-	taken := map[string]bool{}
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
@@ -102,21 +133,6 @@ func firstFree(ctx context.Context, tx *sql.Tx, candidates []string, from, to, n
 	}
 	// Spots out of service take no holds; the single writer orders this read
 	// after any change of in_service.
-	rows, err = tx.QueryContext(ctx, `SELECT id FROM spots WHERE in_service = 0 AND id IN (`+placeholders(len(candidates))+`)`, args[3:]...)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return "", err
-		}
-		taken[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return "", err
-	}
 	for _, id := range candidates {
 		if !taken[id] {
 			return id, nil
@@ -176,22 +192,21 @@ func insertStatusEvents(ctx context.Context, tx *sql.Tx, rows *sql.Rows, now tim
 	return len(events), nil
 }
 
-// LotReservations lists a lot's reservations overlapping [from, to), by start.
+// LotReservations lists a lot's reservations overlapping [from, to), and the
+// cars inside that came in before to, by start.
 func (s *Store) LotReservations(ctx context.Context, lotID string, from, to time.Time) ([]parking.Reservation, error) {
 	return s.reservations(ctx, `SELECT `+reservationColumns+` FROM reservations
-		WHERE lot_id = ? AND ends_at > ? AND starts_at < ? ORDER BY starts_at, id`, lotID, micros(from), micros(to))
+		WHERE lot_id = ? AND starts_at < ? AND (ends_at > ? OR status = 'checked_in') ORDER BY starts_at, id`,
+		lotID, micros(to), micros(from))
 }
 
-// SpotReservations lists a spot's reservations that block at from and end
-// after it: checked in, held with a hold that outlives from, or confirmed with
-// a no-show deadline (start plus the lot's no-show window) after from.
+// SpotReservations lists a spot's reservations that hold it at from and claim
+// it after from: held, confirmed (until the no-show deadline) and every car
+// inside, by start.
 func (s *Store) SpotReservations(ctx context.Context, spotID string, from time.Time) ([]parking.Reservation, error) {
 	return s.reservations(ctx, `SELECT `+reservationColumns+` FROM reservations
-		WHERE spot_id = ? AND ends_at > ?
-		  AND (status = 'checked_in'
-		       OR (status = 'held' AND hold_expires_at > ?)
-		       OR (status = 'confirmed' AND starts_at + (SELECT no_show_after_us FROM lots WHERE lots.id = reservations.lot_id) > ?))
-		ORDER BY starts_at, id`, spotID, micros(from), micros(from), micros(from))
+		WHERE spot_id = @spot AND `+holdsAtNow+` AND (ends_at > @now OR status = 'checked_in')
+		ORDER BY starts_at, id`, sql.Named("spot", spotID), sql.Named("now", micros(from)))
 }
 
 func (s *Store) reservations(ctx context.Context, query string, args ...any) ([]parking.Reservation, error) {
@@ -228,6 +243,10 @@ func (s *Store) ChangeStatus(ctx context.Context, c parking.StatusChange) (parki
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		args := []any{c.To, micros(c.At)}
 		set := `status = ?, updated_at = ?`
+		if c.Reason != "" {
+			set += `, change_reason = ?`
+			args = append(args, c.Reason)
+		}
 		switch c.To {
 		case parking.StatusCheckedIn:
 			set += `, checked_in_at = ?`
@@ -261,6 +280,21 @@ func (s *Store) ChangeStatus(ctx context.Context, c parking.StatusChange) (parki
 	return r, err
 }
 
+// namedList returns "@p0, @p1, ..." for values, and the named arguments that
+// go with it, so a list can appear several times in one query.
+func namedList(prefix string, values []string) (string, []any) {
+	names := make([]string, len(values))
+	args := make([]any, len(values))
+	for i, v := range values {
+		name := prefix + strconv.Itoa(i)
+		names[i], args[i] = "@"+name, sql.Named(name, v)
+	}
+	if len(values) == 0 {
+		return "NULL", nil
+	}
+	return strings.Join(names, ", "), args
+}
+
 func placeholders(n int) string {
 	if n == 0 {
 		return "NULL"
@@ -283,18 +317,16 @@ func (s *Store) ExpireHolds(ctx context.Context, now time.Time) (int, error) {
 	return n, err
 }
 
-// Bookings returns each spot's strongest blocking claim within [from, to). A
-// confirmed reservation blocks until its no-show deadline, its start plus the
-// lot's no-show window, whether or not MarkNoShows has run.
+// Bookings returns each spot's strongest claim within [from, to) at now. A
+// confirmed reservation holds its spot until its no-show deadline, its start
+// plus the lot's no-show window, whether or not MarkNoShows has run; a car
+// inside past its window holds it until it leaves.
 func (s *Store) Bookings(ctx context.Context, lotID string, from, to, now time.Time) ([]parking.SpotBooking, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT spot_id,
 			MAX(CASE status WHEN 'checked_in' THEN 3 WHEN 'confirmed' THEN 2 ELSE 1 END)
-		FROM reservations
-		WHERE lot_id = ? AND starts_at < ? AND ends_at > ?
-		  AND (status = 'checked_in'
-		       OR (status = 'held' AND hold_expires_at > ?)
-		       OR (status = 'confirmed' AND starts_at > ? - (SELECT no_show_after_us FROM lots WHERE id = ?)))
-		GROUP BY spot_id`, lotID, micros(to), micros(from), micros(now), micros(now), lotID)
+		FROM (SELECT spot_id, status FROM reservations WHERE lot_id = @lot AND `+claimsBooked+`
+			UNION ALL SELECT spot_id, status FROM reservations WHERE lot_id = @lot AND `+claimsPastEnd+`)
+		GROUP BY spot_id`, append(window(from, to, now), sql.Named("lot", lotID))...)
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,7 @@ func RunConcurrency(t *testing.T, open Opener) {
 	t.Run("ConfirmRaces", func(t *testing.T) { testConfirmRaces(t, open(t)) })
 	t.Run("HoldKeyRace", func(t *testing.T) { testHoldKeyRace(t, open(t)) })
 	t.Run("ClaimKeyRace", func(t *testing.T) { testClaimKeyRace(t, open(t)) })
+	t.Run("InsideRace", func(t *testing.T) { testInsideRace(t, open(t)) })
 }
 
 // Instances opens n stores on one fresh, empty database: n parkd instances
@@ -294,6 +295,8 @@ func testFlagOverstaysRace(t *testing.T, stores []parking.Store) {
 	testSweepRace(t, stores, sweep{
 		name:  "FlagOverstays",
 		event: "reservation.overstaying",
+		// A car inside holds its spot until it leaves: one car per spot.
+		spots: 50,
 		due:   Fixture.MustCheckedIn,
 		run: func(s parking.Store, lotID string, now time.Time) ([]parking.Reservation, error) {
 			return s.FlagOverstays(ctx, lotID, now.Add(-10*time.Minute), now)
@@ -317,6 +320,8 @@ type sweep struct {
 	run   func(s parking.Store, lotID string, now time.Time) ([]parking.Reservation, error)
 	// after, if set, runs on each due reservation at the end of a round.
 	after func(t *testing.T, s parking.Store, id string, now time.Time)
+	// spots, if set, is how many spots the lot needs.
+	spots int
 }
 
 // testSweepRace: in every round, 8 goroutines run sw on one lot at the same
@@ -325,6 +330,7 @@ type sweep struct {
 func testSweepRace(t *testing.T, stores []parking.Store, sw sweep) {
 	s := stores[0]
 	f := MustFixture(t, s)
+	f.MustAddSpots(t, s, sw.spots-len(f.Spots))
 	const racers, due = 8, 50
 	rounds := max(Rounds(t)/100, 3)
 	for round := range rounds {

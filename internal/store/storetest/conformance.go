@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, accountTests()...)
 	tests = append(tests, paymentTests()...)
 	tests = append(tests, gateTests()...)
+	tests = append(tests, insideTests()...)
 	tests = append(tests, notifyTests()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })

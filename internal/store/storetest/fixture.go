@@ -72,6 +72,24 @@ func MustFixture(t testing.TB, s parking.Store) Fixture {
 	return f
 }
 
+// MustAddSpots adds n standard spots to the fixture's lot (none when n <= 0).
+func (f *Fixture) MustAddSpots(t testing.TB, s parking.Store, n int) {
+	t.Helper()
+	var spots []parking.Spot
+	for i := range n {
+		spots = append(spots, parking.Spot{ID: parking.NewID("spt"), LotID: f.Lot.ID, LevelID: f.Level.ID,
+			Label: fmt.Sprintf("X%d", len(f.Spots)+i+1), Size: parking.Standard, Lat: 40.7, Lng: -74, X: float64(i), Y: 20,
+			Amenities: []string{}, InService: true})
+	}
+	if len(spots) == 0 {
+		return
+	}
+	if err := s.CreateSpots(context.Background(), spots); err != nil {
+		t.Fatalf("CreateSpots: %v", err)
+	}
+	f.Spots = append(f.Spots, spots...)
+}
+
 // NewHold returns a held reservation for the fixture's lot over [start, end),
 // created at now, ready for Store.Hold.
 func (f Fixture) NewHold(now, start, end time.Time) *parking.Reservation {
