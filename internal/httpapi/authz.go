@@ -49,13 +49,11 @@ func visibleReservation(ctx context.Context, store parking.Store, u parking.User
 	if err != nil {
 		return parking.Reservation{}, err
 	}
-	if r.UserID == u.ID || u.Role == parking.RoleAdmin {
+	if u.Owns(r) {
 		return r, nil
 	}
-	if u.Role == parking.RoleOperator {
-		if lot, err := store.Lot(ctx, r.LotID); err == nil && u.Runs(lot) {
-			return r, nil
-		}
+	if lot, err := store.Lot(ctx, r.LotID); err == nil && u.CanSee(r, lot) {
+		return r, nil
 	}
 	return parking.Reservation{}, notFound
 }

@@ -115,6 +115,16 @@ func (u User) Runs(lot Lot) bool {
 	return u.Role == RoleAdmin || u.Role == RoleOperator && u.OperatorID != "" && u.OperatorID == lot.OperatorID
 }
 
+// Owns reports whether r is u's own booking.
+func (u User) Owns(r Reservation) bool { return u.ID != "" && r.UserID == u.ID }
+
+// CanSee reports whether u may see (and act on) r, whose lot is lot: their own
+// booking, or one in a lot they run; admins run every lot. Callers read the lot
+// only when u does not own r.
+func (u User) CanSee(r Reservation, lot Lot) bool {
+	return u.Owns(r) || lot.ID == r.LotID && u.Runs(lot)
+}
+
 // Vehicle belongs to a user.
 type Vehicle struct {
 	ID        string    `json:"id"`

@@ -380,13 +380,11 @@ func (s *site) ownReservation(ctx context.Context, lk *lookup, me parking.User, 
 	if err != nil {
 		return res, err
 	}
-	if res.UserID == me.ID || me.Role == parking.RoleAdmin {
+	if me.Owns(res) {
 		return res, nil
 	}
-	if me.Role == parking.RoleOperator {
-		if lot, err := lk.lot(ctx, res.LotID); err == nil && me.Runs(lot) {
-			return res, nil
-		}
+	if lot, err := lk.lot(ctx, res.LotID); err == nil && me.CanSee(res, lot) {
+		return res, nil
 	}
 	return parking.Reservation{}, parking.ErrNotFound
 }
