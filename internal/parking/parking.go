@@ -336,6 +336,7 @@ type Store interface {
 	Close() error
 
 	NotificationStore // notify.go
+	OperationsStore   // operations.go
 
 	CreateOperator(ctx context.Context, o *Operator) error
 	Operator(ctx context.Context, id string) (Operator, error)

@@ -42,6 +42,7 @@ func RunConcurrency(t *testing.T, open Opener) {
 	t.Run("HoldKeyRace", func(t *testing.T) { testHoldKeyRace(t, open(t)) })
 	t.Run("ClaimKeyRace", func(t *testing.T) { testClaimKeyRace(t, open(t)) })
 	t.Run("InsideRace", func(t *testing.T) { testInsideRace(t, open(t)) })
+	t.Run("ClaimJobRace", func(t *testing.T) { testClaimJobRace(t, []parking.Store{open(t)}) })
 }
 
 // Instances opens n stores on one fresh, empty database: n parkd instances
@@ -58,6 +59,7 @@ func RunInstances(t *testing.T, open Instances) {
 		testEnsurePassKeyRace(t, func(t *testing.T) []parking.Store { return open(t, n) })
 	})
 	t.Run("ClaimNotificationsRace", func(t *testing.T) { testClaimNotificationsRace(t, open(t, n)) })
+	t.Run("ClaimJobRace", func(t *testing.T) { testClaimJobRace(t, open(t, n)) })
 }
 
 // race runs fn(i) for i in [0, n) at once and returns their errors.
