@@ -23,6 +23,7 @@ func operationsTests() []namedTest {
 		{"SetUserRole", testSetUserRole},
 		{"SetGateKey", testSetGateKey},
 		{"LotPayments", testLotPayments},
+		{"Violations", testViolations},
 	}
 }
 
