@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"parkd/internal/auth"
+	"parkd/internal/metrics"
 	"parkd/internal/parking"
 )
 
@@ -54,17 +55,81 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// withAccessLog logs one line per request.
-func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
+// requestInfo is what the inner layers learn about a request for the outer
+// ones to report once it is answered: the route pattern that matched and who
+// made it.
+type requestInfo struct {
+	route string // the ServeMux pattern, "" when none matched
+	user  string // the signed-in user's id
+	gate  string // the gate device's id
+}
+
+type requestInfoKey struct{}
+
+// withAccessLog logs one JSON line per request at info level (unless
+// disabled) and records it in the metrics, both under its route pattern
+// rather than its path, so that ids in paths do not split the counts.
+func withAccessLog(log *slog.Logger, m *metrics.Metrics, enabled bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		done := m.RequestStarted()
+		info := &requestInfo{}
 		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK // nothing written: net/http answers 200
+		}
+		done(info.route, status)
+		if !enabled {
+			return
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", requestID(r.Context())), slog.String("method", r.Method),
+			slog.String("route", info.route), slog.String("path", r.URL.Path), slog.Int("status", status),
 			slog.Int("bytes", rec.bytes), slog.Duration("duration", time.Since(start)),
-			slog.String("request_id", requestID(r.Context())))
+			slog.String("client", clientAddress(r)),
+		}
+		if info.user != "" {
+			attrs = append(attrs, slog.String("user_id", info.user))
+		}
+		if info.gate != "" {
+			attrs = append(attrs, slog.String("gate_id", info.gate))
+		}
+		if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
+			// As the proxy (or the client) sent it: parkd does not trust it.
+			attrs = append(attrs, slog.String("forwarded_for", truncate(fwd, 200)))
+		}
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})
+}
+
+// withRouteInfo wraps the router: after it has matched a request (the
+// ServeMux sets r.Pattern on the request it is given) it tells the access log
+// the pattern, and who the authentication layer found the caller to be.
+func withRouteInfo(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if u, ok := currentUser(r); ok {
+			info.user = u.ID
+		}
+		if g, ok := currentGate(r); ok {
+			info.gate = g.ID
+		}
+		defer func() { info.route = r.Pattern }() // also when the handler panics
+		next.ServeHTTP(w, r)
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 // withRecover turns a panic in a handler into a logged 500 instead of a dropped connection.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"parkd/internal/metrics"
 	"parkd/internal/parking"
 	"parkd/internal/payments"
 )
@@ -96,19 +97,38 @@ func handleExtend(log *slog.Logger, store parking.Store, pay *payments.Service) 
 // handleWebhook takes the gateway's signed events. It answers 2xx for every
 // event it handled or chose to ignore, 400 for one that fails verification,
 // and 5xx only when the gateway should send it again.
-func handleWebhook(log *slog.Logger, pay *payments.Service) http.Handler {
+func handleWebhook(log *slog.Logger, pay *payments.Service, m *metrics.Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 		if err != nil {
+			m.Webhook("refused")
 			writeError(w, r, log, decodeError(err))
 			return
 		}
-		if err := pay.HandleWebhook(r.Context(), payload, r.Header); err != nil {
+		ctx, seen := metrics.WatchWebhook(r.Context())
+		err = pay.HandleWebhook(ctx, payload, r.Header)
+		m.Webhook(webhookVerdict(err, seen()))
+		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"received": true})
 	})
+}
+
+// webhookVerdict names what became of a webhook, for the metrics: refused
+// (not genuine, or stale), error (to be sent again), applied or duplicate (as
+// the counting store saw the payment move), or ignored (nothing to do).
+func webhookVerdict(err error, seen string) string {
+	switch {
+	case parking.ErrorCode(err) == payments.EWEBHOOK:
+		return "refused"
+	case err != nil:
+		return "error"
+	case seen != "":
+		return seen
+	}
+	return "ignored"
 }
 
 // paymentView is a payment as its owner sees it, with the receipt's address.

@@ -66,7 +66,7 @@ func addRoutes(mux *router, s Services) {
 	// Payments.
 	mux.Handle("POST /api/v1/reservations/{reservation}/payments", mustBeIdempotent(handlePay(log, store, s.Payments)))
 	mux.Handle("POST /api/v1/reservations/{reservation}/extension", mustBeIdempotent(handleExtend(log, store, s.Payments)))
-	mux.Handle("POST /api/v1/payments/webhook", handleWebhook(log, s.Payments))
+	mux.Handle("POST /api/v1/payments/webhook", handleWebhook(log, s.Payments, s.Metrics))
 	mux.Handle("GET /api/v1/payments/{payment}", handleGetPayment(log, store))
 	mux.Handle("GET /api/v1/payments/{payment}/receipt", handleReceipt(log, store))
 	mux.Handle("GET /api/v1/admin/payments/reconcile", handleReconcile(log, s.Payments, clock))

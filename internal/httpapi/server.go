@@ -11,6 +11,7 @@ import (
 	"parkd/internal/booking"
 	"parkd/internal/gate"
 	"parkd/internal/live"
+	"parkd/internal/metrics"
 	"parkd/internal/notify"
 	"parkd/internal/parking"
 	"parkd/internal/payments"
@@ -45,6 +46,10 @@ type Services struct {
 	// Notify checks unsubscribe links and wakes live notification streams;
 	// nil means unsubscribe links are refused and streams only poll.
 	Notify *notify.Service
+	// Metrics records requests and webhook verdicts; nil records nothing.
+	Metrics *metrics.Metrics
+	// AccessLog logs one line per request, at info level.
+	AccessLog bool
 }
 
 // NewHandler returns the whole HTTP interface, the API and the web pages,
@@ -54,5 +59,6 @@ func NewHandler(s Services) http.Handler {
 	rt := &router{mux: http.NewServeMux()}
 	addRoutes(rt, s)
 	addPages(rt.mux, s)
-	return withRequestID(withAccessLog(s.Log, withRecover(s.Log, withCompression(withJSONMethodErrors(withCrossOriginProtection(withAuth(s.Log, s.Auth, rt.mux)))))))
+	return withRequestID(withAccessLog(s.Log, s.Metrics, s.AccessLog, withRecover(s.Log, withCompression(withJSONMethodErrors(
+		withCrossOriginProtection(withAuth(s.Log, s.Auth, withRouteInfo(rt.mux))))))))
 }

@@ -110,6 +110,8 @@ type Hub struct {
 	clock parking.Clock
 	epoch string       // names this process's versions
 	seq   atomic.Int64 // the last version given to a message, of any lot
+	// dropped counts subscribers dropped for falling behind (ErrSlow).
+	dropped atomic.Int64
 
 	mu   sync.Mutex
 	lots map[string]*lot
@@ -372,6 +374,7 @@ func (h *Hub) apply(lotID string, c Change) {
 		select {
 		case s.ch <- msg:
 		default:
+			h.dropped.Add(1)
 			h.drop(l, s, ErrSlow)
 		}
 	}
@@ -577,6 +580,10 @@ func (h *Hub) Resync() *Message {
 	data, _ := json.Marshal(c)
 	return &Message{Version: c.Version, Data: data}
 }
+
+// Dropped reports how many subscribers were dropped for falling QueueSize
+// messages behind.
+func (h *Hub) Dropped() int64 { return h.dropped.Load() }
 
 // Watched reports how many lots are loaded and how many subscribers they have.
 func (h *Hub) Watched() (lots, subscribers int) {

@@ -45,3 +45,14 @@ func (h *Hub) Wake(userID string) {
 		}
 	}
 }
+
+// Connections reports how many live connections are subscribed.
+func (h *Hub) Connections() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, chs := range h.subs {
+		n += len(chs)
+	}
+	return n
+}
