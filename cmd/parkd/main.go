@@ -15,6 +15,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "parkd:", err)
-		os.Exit(1)
+		stop()
+		os.Exit(exitCode(err)) // 2: the command line was wrong; 1: the work failed
 	}
 }

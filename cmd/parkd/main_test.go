@@ -40,7 +40,7 @@ func startParkd(t *testing.T, args ...string) string {
 	logs := &logBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, logs, logs)
+		done <- run(ctx, append([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, logs, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -192,11 +192,11 @@ func TestBadFlags(t *testing.T) {
 
 func TestConfigFromEnvironment(t *testing.T) {
 	env := map[string]string{"PARKD_ADDR": "127.0.0.1:9999", "PARKD_DB": "postgres://x", "PARKD_NO_DEMO": "true"}
-	c, err := parseConfig(nil, func(k string) string { return env[k] }, &logBuffer{})
+	c, err := parseConfig(nil, func(k string) string { return env[k] })
 	if err != nil || c.addr != "127.0.0.1:9999" || c.db != "postgres://x" || !c.noDemo {
 		t.Errorf("parseConfig(env) = %+v, %v", c, err)
 	}
-	c, _ = parseConfig([]string{"--addr", ":1"}, func(k string) string { return env[k] }, &logBuffer{})
+	c, _ = parseConfig([]string{"--addr", ":1"}, func(k string) string { return env[k] })
 	if c.addr != ":1" {
 		t.Errorf("flag did not win over PARKD_ADDR: %q", c.addr)
 	}

@@ -6,14 +6,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,16 +20,16 @@ import (
 	"parkd/internal/httpapi"
 	"parkd/internal/jobs"
 	"parkd/internal/live"
+	"parkd/internal/metrics"
 	"parkd/internal/notify"
 	"parkd/internal/parking"
 	"parkd/internal/pass"
 	"parkd/internal/payments"
-	"parkd/internal/store/postgres"
-	"parkd/internal/store/sqlite"
+	"parkd/internal/retention"
 )
 
-// config is everything parkd reads from flags and PARKD_* variables; a flag
-// wins over its variable.
+// config is everything the server reads from flags and PARKD_* variables; a
+// flag wins over its variable.
 type config struct {
 	addr        string
 	db          string
@@ -49,83 +45,87 @@ type config struct {
 	publicURL   string
 	notifyEvery time.Duration
 	privateHook bool
+	metricsAddr string
+	accessLog   bool
+	retention   retention.Config
 }
 
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	fs := flag.NewFlagSet("parkd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// Where metrics are served, besides an address of their own.
+const (
+	metricsOff  = "off"  // nowhere
+	metricsMain = "main" // at /metrics on the main address
+)
+
+// dbFlag is the database flag every command shares with the server.
+func dbFlag(fs *flagSet, db *string) *cliFlag {
+	return fs.String(db, "db", "PARKD_DB", "parkd.db", "database: a SQLite file path, or a postgres:// URL")
+}
+
+// defineServerFlags declares the server's flags, for "parkd" and "parkd serve".
+func defineServerFlags(fs *flagSet, c *config) {
+	fs.String(&c.addr, "addr", "PARKD_ADDR", ":8080", "address to serve HTTP on")
+	dbFlag(fs, &c.db)
+	fs.Bool(&c.noDemo, "no-demo", "PARKD_NO_DEMO", false, "do not create the demo lots in an empty database")
+	fs.define(levelValue{&c.logLevel}, "log-level", "PARKD_LOG_LEVEL", "info", "debug, info, warn or error; logs are JSON lines on stdout")
+	fs.Bool(&c.accessLog, "access-log", "PARKD_ACCESS_LOG", true, "log one line per request at info level")
+	fs.Choice(&c.payments, "payments", "PARKD_PAYMENTS", "sandbox", []string{"sandbox", "stripe"}, "card gateway")
+	fs.Duration(&c.sweepEvery, "sweep-every", "", 5*time.Second, "how often expired holds are swept")
+	fs.Duration(&c.livePoll, "live-poll", "", 25*time.Millisecond, "how often the live map reads new events")
+	fs.define(listValue{&c.origins}, "allowed-origins", "PARKD_ALLOWED_ORIGINS", "",
+		"comma-separated hosts, besides parkd's own, whose pages may open the live WebSocket")
+	fs.Duration(&c.shutdownMax, "shutdown-timeout", "", 20*time.Second, "how long in-flight requests get to finish on shutdown")
+	fs.String(&c.smtpAddr, "smtp-addr", "PARKD_SMTP_ADDR", "",
+		"SMTP server (host:port) that sends notification emails; none sends no email (PARKD_SMTP_USERNAME and PARKD_SMTP_PASSWORD authenticate)")
+	fs.String(&c.smtpFrom, "smtp-from", "PARKD_SMTP_FROM", "parkd <noreply@parkd.invalid>", "sender of notification emails")
+	fs.String(&c.publicURL, "public-url", "PARKD_PUBLIC_URL", "",
+		"where users reach parkd, for links in emails, e.g. https://parking.example.com (default http:// and the listening address)")
+	fs.Duration(&c.notifyEvery, "notify-every", "", 2*time.Second, "how often notifications are derived from events and sent")
+	fs.Bool(&c.privateHook, "webhooks-allow-private", "PARKD_WEBHOOKS_ALLOW_PRIVATE", false,
+		"let operators' webhooks reach loopback and private addresses")
+	fs.String(&c.metricsAddr, "metrics-addr", "PARKD_METRICS_ADDR", "127.0.0.1:9464",
+		"address to serve Prometheus metrics on at /metrics; \"main\" serves them on --addr, \"off\" nowhere")
+	fs.Duration(&c.retention.Every, "retention-every", "PARKD_RETENTION_EVERY", retention.DefaultEvery,
+		"how often expired sessions and idempotency keys, old webhook events and old notifications are pruned (once across instances)")
+	fs.Duration(&c.retention.KeepWebhookEvents, "keep-webhook-events", "PARKD_KEEP_WEBHOOK_EVENTS", retention.DefaultKeepWebhookEvents,
+		"how long payment webhook event ids are kept to drop redeliveries")
+	fs.Duration(&c.retention.KeepNotifications, "keep-notifications", "PARKD_KEEP_NOTIFICATIONS", retention.DefaultKeepNotifications,
+		"how long sent, failed and skipped notifications (the in-app inbox too) are kept")
+	fs.Int(&c.retention.Batch, "retention-batch", "PARKD_RETENTION_BATCH", retention.DefaultBatch, 1,
+		"the most rows one retention transaction deletes")
+}
+
+// parseConfig reads the server's configuration from args and the environment.
+func parseConfig(args []string, getenv func(string) string) (config, error) {
+	fs := newFlagSet("parkd", getenv)
 	var c config
-	fs.StringVar(&c.addr, "addr", env("PARKD_ADDR", ":8080"), "address to serve HTTP on (PARKD_ADDR)")
-	fs.StringVar(&c.db, "db", env("PARKD_DB", "parkd.db"), "database: a SQLite file path, or a postgres:// URL (PARKD_DB)")
-	noDemo, _ := strconv.ParseBool(env("PARKD_NO_DEMO", "false"))
-	fs.BoolVar(&c.noDemo, "no-demo", noDemo, "do not create the demo lots in an empty database (PARKD_NO_DEMO)")
-	level := fs.String("log-level", env("PARKD_LOG_LEVEL", "info"), "debug, info, warn or error (PARKD_LOG_LEVEL)")
-	fs.StringVar(&c.payments, "payments", env("PARKD_PAYMENTS", "sandbox"), "card gateway: sandbox or stripe (PARKD_PAYMENTS)")
-	fs.DurationVar(&c.sweepEvery, "sweep-every", 5*time.Second, "how often expired holds are swept")
-	fs.DurationVar(&c.livePoll, "live-poll", 25*time.Millisecond, "how often the live map reads new events")
-	origins := fs.String("allowed-origins", env("PARKD_ALLOWED_ORIGINS", ""),
-		"comma-separated hosts, besides parkd's own, whose pages may open the live WebSocket (PARKD_ALLOWED_ORIGINS)")
-	fs.DurationVar(&c.shutdownMax, "shutdown-timeout", 20*time.Second, "how long in-flight requests get to finish on shutdown")
-	fs.StringVar(&c.smtpAddr, "smtp-addr", env("PARKD_SMTP_ADDR", ""),
-		"SMTP server (host:port) that sends notification emails; none sends no email (PARKD_SMTP_ADDR; PARKD_SMTP_USERNAME and PARKD_SMTP_PASSWORD authenticate)")
-	fs.StringVar(&c.smtpFrom, "smtp-from", env("PARKD_SMTP_FROM", "parkd <noreply@parkd.invalid>"), "sender of notification emails (PARKD_SMTP_FROM)")
-	fs.StringVar(&c.publicURL, "public-url", env("PARKD_PUBLIC_URL", ""),
-		"where users reach parkd, for links in emails, e.g. https://parking.example.com (PARKD_PUBLIC_URL; default http://localhost and the port)")
-	fs.DurationVar(&c.notifyEvery, "notify-every", 2*time.Second, "how often notifications are derived from events and sent")
-	privateHook, _ := strconv.ParseBool(env("PARKD_WEBHOOKS_ALLOW_PRIVATE", "false"))
-	fs.BoolVar(&c.privateHook, "webhooks-allow-private", privateHook,
-		"let operators' webhooks reach loopback and private addresses (PARKD_WEBHOOKS_ALLOW_PRIVATE)")
-	if err := fs.Parse(args); err != nil {
-		return c, err
+	defineServerFlags(fs, &c)
+	rest, err := fs.parse(args, false)
+	if err == nil && len(rest) > 0 {
+		err = usagef("parkd", "unknown command %q: run 'parkd help' for the list", rest[0])
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	for _, o := range strings.Split(*origins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			c.origins = append(c.origins, o)
-		}
-	}
-	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
-		return c, fmt.Errorf("--log-level: %w", err)
-	}
-	if c.payments != "sandbox" && c.payments != "stripe" {
-		return c, fmt.Errorf("--payments: want sandbox or stripe, not %q", c.payments)
-	}
-	return c, nil
+	return c, err
+}
+
+func serveCommand() command {
+	return command{name: "serve", summary: "serve the API, the web app, the live map and the metrics (the default)",
+		help: "Serves HTTP until SIGINT or SIGTERM, runs the background jobs, and applies pending migrations first.",
+		define: func(fs *flagSet, a *app) func(context.Context, []string) error {
+			var c config
+			defineServerFlags(fs, &c)
+			return func(ctx context.Context, _ []string) error { return serve(ctx, c, a) }
+		}}
 }
 
 // openStore picks the backend from the address's form.
 func openStore(ctx context.Context, db string) (parking.Store, string, error) {
-	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
-		s, err := postgres.Open(ctx, db)
-		return s, "postgres", err
-	}
-	s, err := sqlite.Open(ctx, strings.TrimPrefix(db, "sqlite:"))
-	return s, "sqlite", err
+	b := backendFor(db)
+	s, err := b.open(ctx, b.dsn)
+	return s, b.name, err
 }
 
-// run starts parkd and serves until ctx is cancelled, then shuts down gracefully.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "admin" {
-		return runAdmin(ctx, args[1:], getenv, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "payments" {
-		return runPayments(ctx, args[1:], getenv, stdout, stderr)
-	}
-	cfg, err := parseConfig(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+// serve starts parkd and serves until ctx is cancelled, then shuts down gracefully.
+func serve(ctx context.Context, cfg config, a *app) error {
+	getenv, stdout := a.getenv, a.stdout
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel}))
 	clock := parking.SystemClock{}
 
@@ -136,10 +136,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer store.Close()
 	log.Info("database ready", "backend", backend)
 
+	version, revision := buildVersion()
+	m := metrics.New(clock, metrics.Build{Version: version, Revision: revision})
 	// The live map hears of this instance's changes at once, and of other
-	// instances' changes at its next poll of the outbox.
+	// instances' changes at its next poll of the outbox. The metrics count
+	// the changes this instance makes.
 	hub := live.NewHub(log, store, clock)
-	changes := hub.Waking(store)
+	changes := m.Store(hub.Waking(store))
 	engine := booking.New(changes, clock)
 	authn := auth.New(store, clock)
 	gateway, sandbox, err := newGateway(cfg, getenv, clock)
@@ -173,11 +176,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	notifier := newNotifier(cfg, getenv, store, gates, passKeys, clock, log, ln.Addr())
+	notifier := newNotifier(cfg, getenv, m.Store(store), gates, passKeys, clock, log, ln.Addr())
+	m.WatchLive(hub, notifier.Hub())
+	m.WatchBacklog(store, notify.CursorName)
+	if p, ok := store.(metrics.Pools); ok {
+		m.WatchPools(p)
+	}
+	var handler http.Handler = httpapi.NewHandler(httpapi.Services{Log: log, Store: changes, Engine: engine, Auth: authn, Payments: pay,
+		Gates: gates, Clock: clock, Live: hub, AllowedOrigins: cfg.origins, Notify: notifier, Metrics: m, AccessLog: cfg.accessLog,
+		StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY")})
+	var metricsSrv *http.Server
+	switch cfg.metricsAddr {
+	case metricsOff:
+	case metricsMain:
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		mux.Handle("/", handler)
+		handler = mux
+		log.Info("metrics are served on the main address at /metrics: keep them from the public (see docs/operations.md)")
+	default:
+		mln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: httpapi.ReadHeaderTimeout, WriteTimeout: httpapi.WriteTimeout,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go metricsSrv.Serve(mln)
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	srv := &http.Server{
-		Handler: httpapi.NewHandler(httpapi.Services{Log: log, Store: changes, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock,
-			Live: hub, AllowedOrigins: cfg.origins, Notify: notifier,
-			StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY")}),
+		Handler:           handler,
 		ReadHeaderTimeout: httpapi.ReadHeaderTimeout,
 		ReadTimeout:       httpapi.ReadTimeout,
 		WriteTimeout:      httpapi.WriteTimeout,
@@ -187,17 +218,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	background, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
+	every := func(interval time.Duration, name string, job func(context.Context) error) {
+		go jobs.Every(background, interval, log, name, m.Job(name, job))
+	}
 	// Bookings never wait for these: a lapsed hold or a no-show stops blocking
 	// at its deadline. The jobs record and announce what happened, and each
 	// transition happens once, also with several instances.
 	// The live map follows the outbox; stopping it ends the live streams, so
 	// that shutting the server down does not wait for them.
 	go hub.Run(background, cfg.livePoll)
-	go jobs.Every(background, cfg.sweepEvery, log, "expire holds", func(ctx context.Context) error {
+	every(cfg.sweepEvery, "expire_holds", func(ctx context.Context) error {
 		_, err := engine.ExpireHolds(ctx)
 		return err
 	})
-	go jobs.Every(background, cfg.sweepEvery, log, "no-shows, overstays and moves", func(ctx context.Context) error {
+	every(cfg.sweepEvery, "lifecycle", func(ctx context.Context) error {
 		sw, err := engine.RunLifecycle(ctx)
 		if err != nil {
 			return err
@@ -210,32 +244,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return err
 	})
-	go jobs.Every(background, time.Minute, log, "refund displaced bookings", func(ctx context.Context) error {
+	every(time.Minute, "refund_displaced", func(ctx context.Context) error {
 		_, err := pay.RefundDisplaced(ctx)
 		return err
 	})
-	go jobs.Every(background, time.Minute, log, "retry refunds", func(ctx context.Context) error {
+	every(time.Minute, "retry_refunds", func(ctx context.Context) error {
 		_, err := pay.RetryRefunds(ctx)
 		return err
 	})
 	// Several instances may run both: notifications are stored once (unique
 	// keys) and each is claimed by one instance at a time.
-	go jobs.Every(background, cfg.notifyEvery, log, "derive notifications", func(ctx context.Context) error {
+	every(cfg.notifyEvery, "derive_notifications", func(ctx context.Context) error {
 		_, err := notifier.Derive(ctx)
 		return err
 	})
-	go jobs.Every(background, cfg.notifyEvery, log, "send notifications", func(ctx context.Context) error {
+	every(cfg.notifyEvery, "send_notifications", func(ctx context.Context) error {
 		_, err := notifier.Deliver(ctx)
 		return err
 	})
-	go jobs.Every(background, time.Hour, log, "forget idempotency keys", func(ctx context.Context) error {
-		_, err := store.DeleteExpiredIdempotencyKeys(ctx, clock.Now())
+	// Each instance looks; one takes each due run.
+	pruner := retention.New(m.Store(store), clock, log, cfg.retention)
+	every(pruner.Tick(), "retention", func(ctx context.Context) error {
+		_, err := pruner.RunIfDue(ctx)
 		return err
 	})
 	if sandbox != nil {
 		// The sandbox delivers its webhooks to this very server.
 		sandbox.SetWebhookURL("http://" + loopback(ln.Addr()) + "/api/v1/payments/webhook")
-		go jobs.Every(background, time.Second, log, "sandbox webhooks", func(ctx context.Context) error {
+		every(time.Second, "sandbox_webhooks", func(ctx context.Context) error {
 			_, err := sandbox.Deliver(ctx)
 			return err
 		})
@@ -254,12 +290,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	stopJobs()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownMax)
 	defer cancel()
+	if metricsSrv != nil {
+		metricsSrv.Shutdown(shutdownCtx)
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
 	return nil
 }
+
+// listValue is a comma-separated list.
+type listValue struct{ p *[]string }
+
+func (v listValue) Set(s string) error {
+	*v.p = nil
+	for _, o := range strings.Split(s, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			*v.p = append(*v.p, o)
+		}
+	}
+	return nil
+}
+func (v listValue) isBool() bool        { return false }
+func (v listValue) placeholder() string { return "HOSTS" }
 
 // newGateway builds the card gateway the configuration names. The sandbox is
 // returned a second time so that run can point its webhooks at this server.

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Migration is one numbered SQL file.
@@ -50,4 +52,41 @@ func Read(fsys fs.FS, dir string) ([]Migration, error) {
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
 	return ms, nil
+}
+
+// Applied is a migration a database recorded as applied.
+type Applied struct {
+	Name string
+	At   time.Time
+}
+
+// Status is one migration's state in a database.
+type Status struct {
+	Version   int
+	Name      string
+	Applied   bool
+	AppliedAt time.Time
+	// Unknown is a migration the database applied that this binary does not
+	// have: a newer parkd applied it.
+	Unknown bool
+}
+
+// Compare lists, by version, the migrations a binary has (known) and those a
+// database applied.
+func Compare(known []Migration, applied map[int]Applied) []Status {
+	var out []Status
+	for _, m := range known {
+		s := Status{Version: m.Version, Name: m.Name}
+		if a, ok := applied[m.Version]; ok {
+			s.Applied, s.AppliedAt = true, a.At
+		}
+		out = append(out, s)
+	}
+	for v, a := range applied {
+		if !slices.ContainsFunc(known, func(m Migration) bool { return m.Version == v }) {
+			out = append(out, Status{Version: v, Name: a.Name, Applied: true, AppliedAt: a.At, Unknown: true})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out
 }
