@@ -112,12 +112,12 @@ func Backup(ctx context.Context, path, dest string) error {
 	return syncDir(filepath.Dir(dest))
 }
 
-// Restore replaces the database at path with the backup src. It checks that
+// Restore replaces the database at path with the backup src (made by Backup). It checks that
 // src is a sound parkd database this binary can run, and refuses to replace
 // an existing database unless replace is set, or while anything (a running
 // parkd) has it open. The next start applies any migrations the backup
 // lacks.
-func Restore(ctx context.Context, src, path string, replace bool) error {
+func Restore(ctx context.Context, path, src string, replace bool) error {
 	if err := checkBackup(ctx, src); err != nil {
 		return err
 	}

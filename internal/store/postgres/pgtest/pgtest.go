@@ -92,3 +92,39 @@ func WithParam(dsn, key, value string) string {
 	}
 	return dsn + " " + key + "='" + value + "'"
 }
+
+// DatabaseDSN creates an empty database, dropped when the test ends, and
+// returns the test DSN pointed at it with search_path set to schema (when not
+// empty) and then public: a second server, say, to restore a backup into.
+func DatabaseDSN(t testing.TB, schema string) string {
+	t.Helper()
+	dsn := DSN(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect to PARKD_TEST_POSTGRES_DSN: %v", err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	name := "parkd_t_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, `CREATE DATABASE `+name); err != nil {
+		conn.Close(ctx)
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `DROP DATABASE `+name+` WITH (FORCE)`); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("PARKD_TEST_POSTGRES_DSN must be a URL to make databases: %v", err)
+	}
+	u.Path = "/" + name
+	out := u.String()
+	if schema != "" {
+		out = WithParam(out, "search_path", schema+",public")
+	}
+	return out
+}
