@@ -36,6 +36,13 @@ func (l *logBuffer) String() string {
 // The program is stopped, and must stop cleanly, when the test ends.
 func startParkd(t *testing.T, args ...string) string {
 	t.Helper()
+	base, _ := startParkdLogs(t, args...)
+	return base
+}
+
+// startParkdLogs is startParkd that also returns the program's log.
+func startParkdLogs(t *testing.T, args ...string) (string, *logBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &logBuffer{}
 	done := make(chan error, 1)
@@ -67,7 +74,7 @@ func startParkd(t *testing.T, args ...string) string {
 				if resp, err := http.Get(base + "/healthz"); err == nil {
 					resp.Body.Close()
 					if resp.StatusCode == http.StatusOK {
-						return base
+						return base, logs
 					}
 				}
 			}
@@ -75,6 +82,18 @@ func startParkd(t *testing.T, args ...string) string {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("parkd did not become healthy within 30s; logs:\n%s", logs)
+	return "", nil
+}
+
+// logged returns the value of field in the first log line with message msg.
+func logged(logs *logBuffer, msg, field string) string {
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) == nil && entry["msg"] == msg {
+			s, _ := entry[field].(string)
+			return s
+		}
+	}
 	return ""
 }
 
