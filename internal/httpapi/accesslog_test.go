@@ -110,4 +110,3 @@ func TestAccessLog(t *testing.T) {
 		}
 	}
 }
-
