@@ -134,6 +134,11 @@ func New(clock parking.Clock, build Build) *Metrics {
 	for _, t := range parking.PruneTargets {
 		m.pruned.WithLabelValues(string(t))
 	}
+	for _, channel := range []string{parking.ChannelEmail, parking.ChannelInApp, parking.ChannelWebhook} {
+		for _, o := range []string{parking.NotificationSent, parking.NotificationFailed, "retry", parking.NotificationSkipped} {
+			m.notifications.WithLabelValues(channel, o)
+		}
+	}
 	for _, kind := range []string{parking.Charge, parking.Refund} {
 		for _, o := range []string{"created", parking.PaymentSucceeded, parking.PaymentFailed} {
 			m.payments.WithLabelValues(kind, parking.PurposeBooking, o)

@@ -2,12 +2,15 @@ package metrics_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -225,4 +228,67 @@ func methodsOf(t *testing.T, file, receiver string) map[string]bool {
 		}
 	}
 	return out
+}
+
+type fakeLive struct{}
+
+func (fakeLive) Watched() (int, int) { return 1, 2 }
+func (fakeLive) Dropped() int64      { return 0 }
+func (fakeLive) Connections() int    { return 3 }
+
+type fakePools struct{}
+
+func (fakePools) PoolStats() []parking.PoolStats { return []parking.PoolStats{{Name: "pool", Max: 8}} }
+
+// TestDashboardUsesRealMetrics: every metric the Grafana dashboard in deploy/
+// queries is one parkd exposes.
+func TestDashboardUsesRealMetrics(t *testing.T) {
+	m := metrics.New(parkingtest.NewClock(storetest.T0), metrics.Build{})
+	m.WatchLive(fakeLive{}, fakeLive{})
+	m.WatchPools(fakePools{})
+	m.WatchBacklog(teststore.OpenSQLite(t), "notifications")
+	m.Job("expire_holds", func(context.Context) error { return nil })
+	m.RequestStarted()("GET /healthz", 200) // series of vectors appear once they have a value
+	m.GateDecision(parking.Entry, parking.Open, "ok")
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exposed := map[string]bool{}
+	for _, f := range families {
+		exposed[f.GetName()] = true
+		if f.GetType().String() == "HISTOGRAM" {
+			for _, s := range []string{"_bucket", "_sum", "_count"} {
+				exposed[f.GetName()+s] = true
+			}
+		}
+	}
+	raw, err := os.ReadFile("../../deploy/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("deploy/grafana-dashboard.json: %v", err)
+	}
+	names := regexp.MustCompile(`\b(parkd|go|process)_[a-z_]+\b`)
+	queried := 0
+	for _, p := range dash.Panels {
+		for _, q := range p.Targets {
+			for _, name := range names.FindAllString(q.Expr, -1) {
+				queried++
+				if !exposed[name] {
+					t.Errorf("panel %q queries %s, which parkd does not expose", p.Title, name)
+				}
+			}
+		}
+	}
+	if queried < 20 {
+		t.Errorf("the dashboard queries %d metrics; want it to show parkd's", queried)
+	}
 }
