@@ -170,7 +170,7 @@ func TestMigrateStatus(t *testing.T) {
 			}
 		}
 		out, errs, code := runCLI(t, "migrate", "status", "--db", dsn)
-		if code != 0 || strings.Contains(out, "pending") || !strings.Contains(out, "0007_operations.sql") || errs != "" {
+		if code != 0 || strings.Contains(out, "pending") || !strings.Contains(out, "0008_operations.sql") || errs != "" {
 			t.Errorf("migrate status of a migrated database: exit %d:\n%s%s; want 0, all applied", code, out, errs)
 		}
 	})

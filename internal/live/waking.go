@@ -53,3 +53,13 @@ func (w wakingStore) FlagOverstays(ctx context.Context, lotID string, endedBy, a
 	defer w.hub.Wake()
 	return w.Store.FlagOverstays(ctx, lotID, endedBy, at)
 }
+
+func (w wakingStore) MoveReservation(ctx context.Context, m parking.Move) (parking.Reservation, error) {
+	defer w.hub.Wake()
+	return w.Store.MoveReservation(ctx, m)
+}
+
+func (w wakingStore) ExtendReservation(ctx context.Context, x parking.Extension) (parking.Reservation, []parking.Reservation, error) {
+	defer w.hub.Wake()
+	return w.Store.ExtendReservation(ctx, x)
+}

@@ -98,21 +98,27 @@ func TestCountingStore(t *testing.T) {
 		if n, err := s.ExpireHolds(ctx, storetest.T0.Add(time.Hour)); err != nil || n != 2 {
 			t.Fatalf("ExpireHolds = %d, %v; want 2", n, err)
 		}
+		// A booking moved to another spot.
+		mv := f.MustConfirmed(t, s, f.Spots[9].ID, start.Add(5*time.Hour), end.Add(5*time.Hour))
+		if _, err := s.MoveReservation(ctx, parking.Move{ID: mv.ID, From: f.Spots[9].ID, Candidates: []string{f.Spots[8].ID},
+			Reason: "test", At: storetest.T0}); err != nil {
+			t.Fatalf("MoveReservation = %v", err)
+		}
 		// A change made beside the wrapper (another instance) is not counted.
 		other := f.MustHold(t, raw, f.Spots[8].ID, storetest.T0.Add(time.Hour), start, end)
 		storetest.MustChange(t, raw, other.ID, parking.StatusHeld, parking.StatusCancelled, storetest.T0.Add(time.Hour))
 
 		got := scrape(t, m)
 		for key, want := range map[string]float64{
-			`parkd_holds_total{outcome="created"}`:                                         3,
+			`parkd_holds_total{outcome="created"}`:                                         4,
 			`parkd_holds_total{outcome="conflict"}`:                                        1,
 			`parkd_holds_total{outcome="expired"}`:                                         2,
-			`parkd_reservation_events_total{event="reservation.held"}`:                     3,
-			`parkd_reservation_events_total{event="reservation.confirmed"}`:                1,
+			`parkd_reservation_events_total{event="reservation.held"}`:                     4,
+			`parkd_reservation_events_total{event="reservation.confirmed"}`:                2,
 			`parkd_reservation_events_total{event="reservation.checked_in"}`:               1,
 			`parkd_reservation_events_total{event="reservation.expired"}`:                  2,
 			`parkd_reservation_events_total{event="reservation.cancelled"}`:                0,
-			`parkd_reservation_events_total{event="reservation.moved"}`:                    0,
+			`parkd_reservation_events_total{event="reservation.moved"}`:                    1,
 			`parkd_payments_total{kind="charge",outcome="created",purpose="booking"}`:      1,
 			`parkd_payments_total{kind="charge",outcome="succeeded",purpose="booking"}`:    1,
 			`parkd_gate_decisions_total{decision="open",direction="entry",reason="ok"}`:    1,

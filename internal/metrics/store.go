@@ -78,6 +78,26 @@ func (c *countingStore) FlagOverstays(ctx context.Context, lotID string, endedBy
 	return rs, err
 }
 
+func (c *countingStore) MoveReservation(ctx context.Context, m parking.Move) (parking.Reservation, error) {
+	r, err := c.Store.MoveReservation(ctx, m)
+	if err == nil {
+		c.m.ReservationEvent("reservation.moved", 1)
+	}
+	return r, err
+}
+
+func (c *countingStore) ExtendReservation(ctx context.Context, x parking.Extension) (parking.Reservation, []parking.Reservation, error) {
+	r, moved, err := c.Store.ExtendReservation(ctx, x)
+	if err == nil {
+		c.m.ReservationEvent("reservation.moved", len(moved))
+		c.m.ReservationEvent("reservation.extended", 1)
+		if x.Charge != nil {
+			c.m.payment(*x.Charge, "created")
+		}
+	}
+	return r, moved, err
+}
+
 func (c *countingStore) SetSpotInService(ctx context.Context, spotID string, inService bool, at time.Time) error {
 	// Writes a spot event, not a reservation's: nothing to count.
 	return c.Store.SetSpotInService(ctx, spotID, inService, at)
