@@ -21,20 +21,6 @@ import (
 	"parkd/internal/parking"
 )
 
-// Label values the counters start with, so that a dashboard shows a zero
-// rather than no series before the first occurrence.
-var (
-	holdOutcomes = []string{"created", "conflict", "expired"}
-	// ReservationEvents are the outbox event types of reservations that are
-	// counted from the start. Others are counted too, as they occur.
-	ReservationEvents = []string{
-		"reservation.held", "reservation.confirmed", "reservation.cancelled", "reservation.expired",
-		"reservation.checked_in", "reservation.completed", "reservation.no_show", "reservation.overstaying",
-		"reservation.moved", "reservation.extended",
-	}
-	webhookVerdicts = []string{"applied", "duplicate", "ignored", "refused", "error"}
-)
-
 // Metrics records what this process does. The zero of *Metrics, nil, records
 // nothing, so code that records may be used without metrics (in tests).
 type Metrics struct {
@@ -122,16 +108,19 @@ func New(clock parking.Clock, build Build) *Metrics {
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.latency, m.inFlight, m.holds, m.reservations, m.gate, m.payments, m.webhooks,
 		m.notifications, m.pruned, m.jobRuns, m.jobDuration, buildInfo, jobLag{m})
-	for _, o := range holdOutcomes {
+	// Every series a dashboard shows starts at zero rather than appearing
+	// at its first occurrence. Reservation events of other types are
+	// counted too, as they occur.
+	for _, o := range []string{"created", "conflict", "expired"} {
 		m.holds.WithLabelValues(o)
 	}
-	for _, e := range ReservationEvents {
-		m.reservations.WithLabelValues(e)
+	for _, e := range []string{"held", "confirmed", "cancelled", "expired", "checked_in", "completed", "no_show", "overstaying", "moved", "extended"} {
+		m.reservations.WithLabelValues("reservation." + e)
 	}
-	for _, v := range webhookVerdicts {
+	for _, v := range []string{"applied", "duplicate", "ignored", "refused", "error"} {
 		m.webhooks.WithLabelValues(v)
 	}
-	for _, t := range parking.PruneTargets {
+	for _, t := range parking.PruneTargets() {
 		m.pruned.WithLabelValues(string(t))
 	}
 	for _, channel := range []string{parking.ChannelEmail, parking.ChannelInApp, parking.ChannelWebhook} {

@@ -23,7 +23,9 @@ const (
 )
 
 // PruneTargets lists every PruneTarget.
-var PruneTargets = []PruneTarget{PruneIdempotencyKeys, PruneSessions, PruneWebhookEvents, PruneNotifications}
+func PruneTargets() []PruneTarget {
+	return []PruneTarget{PruneIdempotencyKeys, PruneSessions, PruneWebhookEvents, PruneNotifications}
+}
 
 // Backlog is the work the background jobs have not done yet at a moment: how
 // far each is behind. Zero times mean nothing is waiting.

@@ -110,7 +110,7 @@ func (p *Pruner) Run(ctx context.Context) (Result, error) {
 		parking.PruneWebhookEvents:   now.Add(-p.cfg.KeepWebhookEvents),
 		parking.PruneNotifications:   now.Add(-p.cfg.KeepNotifications),
 	}
-	for _, target := range parking.PruneTargets {
+	for _, target := range parking.PruneTargets() {
 		for range p.cfg.MaxBatches {
 			if err := ctx.Err(); err != nil {
 				return res, err
