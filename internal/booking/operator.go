@@ -100,7 +100,7 @@ func cannotMove(spot parking.Spot, n int) error {
 		noun = "reservation fits"
 	}
 	return parking.Errorf(ESPOTHASRESERVATIONS,
-		"spot %s has %d %s no other free spot: confirm to cancel and refund them in full, or free a spot first",
+		"spot %s: %d %s no other free spot; confirm to cancel and refund them in full, or free a spot first",
 		spot.Label, n, noun)
 }
 

@@ -719,7 +719,9 @@ func (s *Store) ChangeStatus(ctx context.Context, c parking.StatusChange) (parki
 					updated_at = $3,
 					checked_in_at = CASE WHEN $2 = 'checked_in' THEN $3 ELSE checked_in_at END,
 					checked_out_at = CASE WHEN $2 = 'completed' THEN $3 ELSE checked_out_at END,
-					change_reason = CASE WHEN $5 = '' THEN change_reason ELSE $5 END
+					-- A cancellation without a reason is the driver's: an earlier
+					-- move's reason must not make it look like the lot's.
+					change_reason = CASE WHEN $5 = '' AND $2 <> 'cancelled' THEN change_reason ELSE $5 END
 				WHERE id = $1 AND status = ANY($4) AND (status <> 'held' OR hold_expires_at > $3)
 				RETURNING `+reservationColumns+`
 			), e AS (

@@ -243,7 +243,9 @@ func (s *Store) ChangeStatus(ctx context.Context, c parking.StatusChange) (parki
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		args := []any{c.To, micros(c.At)}
 		set := `status = ?, updated_at = ?`
-		if c.Reason != "" {
+		// A cancellation without a reason is the driver's: an earlier move's
+		// reason must not make it look like the lot's (DisplacedUnrefunded).
+		if c.Reason != "" || c.To == parking.StatusCancelled {
 			set += `, change_reason = ?`
 			args = append(args, c.Reason)
 		}

@@ -277,6 +277,20 @@ func testDisplacedUnrefunded(t *testing.T, s parking.Store) {
 	}
 	// The driver cancelled: not the lot's doing, not listed.
 	MustChange(t, s, driver.ID, parking.StatusConfirmed, parking.StatusCancelled, T0)
+	// Nor when the lot had moved the booking before its driver cancelled it:
+	// the cancellation is the driver's, and so is the refund policy.
+	moved := heldFor(t, s, f, u, 7)
+	if _, _, err := succeedAt(s, mustCharge(t, s, moved), T0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MoveReservation(ctx, parking.Move{ID: moved.ID, From: moved.SpotID, Candidates: []string{f.Spots[8].ID},
+		Reason: parking.ReasonOverstay, At: T0}); err != nil {
+		t.Fatalf("MoveReservation: %v", err)
+	}
+	if c := MustChange(t, s, moved.ID, parking.StatusConfirmed, parking.StatusCancelled, T0); c.ChangeReason != "" || c.MovedFrom != moved.SpotID {
+		t.Errorf("the driver cancelled a moved booking: change_reason %q, moved_from %q; want no reason (not the lot's doing), still moved from %s",
+			c.ChangeReason, c.MovedFrom, moved.SpotID)
+	}
 	if _, err := s.ChangeStatus(ctx, parking.StatusChange{ID: r.ID, From: []parking.Status{parking.StatusConfirmed},
 		To: parking.StatusCancelled, At: T0, Reason: parking.ReasonOverstay}); err != nil {
 		t.Fatal(err)
