@@ -18,7 +18,6 @@ type message struct {
 	Greeting string
 	Lines    []string
 	Links    []link
-	PassPNG  bool // attach the pass
 }
 
 type link struct{ Text, URL string }
@@ -29,9 +28,33 @@ type facts struct {
 	Reservation parking.Reservation
 	Lot         parking.Lot
 	Spot        parking.Spot
-	Payment     parking.Payment   // for overstay charges and refunds
-	Payments    []parking.Payment // for receipts
+	Payment     parking.Payment   // for overstay charges, refunds and extensions
+	Payments    []parking.Payment // for receipts and cancellations by the lot
 	BaseURL     string
+	// OldSpot and Reason are, for a move, the spot the booking left and why.
+	OldSpot parking.Spot
+	Reason  string
+	// PassAttached says the email carries the pass as pass.png.
+	PassAttached bool
+}
+
+// reasonWords says why the lot moved or cancelled a booking, to its driver.
+func reasonWords(reason string) string {
+	switch reason {
+	case parking.ReasonOverstay:
+		return "the car parked there before you is staying past its time"
+	case parking.ReasonOutOfService:
+		return "the spot was taken out of service"
+	case parking.ReasonExtension:
+		return "the driver before you extended their stay"
+	case parking.ReasonArrival:
+		return "your spot was still taken when you arrived"
+	}
+	return "the lot had to change it"
+}
+
+func (f facts) reservationURL() string {
+	return strings.TrimRight(f.BaseURL, "/") + "/reservations/" + f.Reservation.ID
 }
 
 func (f facts) when(t time.Time) string {
@@ -69,10 +92,15 @@ func compose(kind string, f facts) message {
 			"When: " + window,
 			"Paid: " + parking.FormatMoney(r.Amount, r.Currency),
 			"Reservation: " + r.ID,
-			"Show the attached QR code at the entry gate, from " + f.when(f.Lot.Policy.EarliestEntry(r)) + ".",
 		}
-		m.Links = []link{pass, {"Directions", f.directions()}}
-		m.PassPNG = true
+		// Only an email can carry the pass; the app shows it on the
+		// reservation's page.
+		show := "Show your gate pass (the QR code on your reservation's page)"
+		if f.PassAttached {
+			show = "Show the attached QR code"
+		}
+		m.Lines = append(m.Lines, show+" at the entry gate, from "+f.when(f.Lot.Policy.EarliestEntry(r))+".")
+		m.Links = []link{pass, {"Your reservation", f.reservationURL()}, {"Directions", f.directions()}}
 	case KindReminder:
 		m.Subject = "Reminder: your parking at " + f.Lot.Name + " starts " + f.when(r.StartsAt)
 		m.Lines = []string{
@@ -106,6 +134,41 @@ func compose(kind string, f facts) message {
 			"When: " + window,
 			"Reservation: " + r.ID,
 		}
+	case KindMoved:
+		m.Subject = "Your spot at " + f.Lot.Name + " has changed: please park at " + f.Spot.Label
+		m.Lines = []string{
+			"Your booking was moved from spot " + f.OldSpot.Label + " to spot " + f.Spot.Label + ", because " + reasonWords(f.Reason) + ".",
+			"Where: " + f.where(),
+			"When: " + window,
+			"Your gate pass stays the same: it names your booking, not the spot.",
+			"Reservation: " + r.ID,
+		}
+		m.Links = []link{{"Your reservation", f.reservationURL()}, {"The way to spot " + f.Spot.Label, f.reservationURL() + "/navigate"}}
+	case KindLotCancelled:
+		m.Subject = "Cancelled: your parking at " + f.Lot.Name + ", " + f.when(r.StartsAt)
+		m.Lines = []string{
+			"We are sorry: we had to cancel your booking of spot " + f.Spot.Label + ", because " + reasonWords(r.ChangeReason) +
+				", and no other spot fits your vehicle for that time.",
+			"When: " + window,
+		}
+		if paid := paidFor(f.Payments); paid > 0 {
+			m.Lines = append(m.Lines, "You are refunded in full: "+parking.FormatMoney(paid, r.Currency)+" goes back to your card. A notice follows when the refund is made.")
+		} else {
+			m.Lines = append(m.Lines, "Nothing was charged.")
+		}
+		m.Lines = append(m.Lines, "Reservation: "+r.ID)
+		m.Links = []link{{"Find another spot", strings.TrimRight(f.BaseURL, "/") + "/lots/" + f.Lot.ID}}
+	case KindExtended:
+		m.Subject = "Extended: your parking at " + f.Lot.Name + " now ends " + f.when(r.EndsAt)
+		m.Lines = []string{"Your stay is extended: please leave by " + f.when(r.EndsAt) + "."}
+		if f.Payment.ExtendsFrom != nil && f.Payment.ExtendsTo != nil {
+			m.Lines = append(m.Lines, "Extra time: "+f.when(*f.Payment.ExtendsFrom)+" to "+f.when(*f.Payment.ExtendsTo))
+		}
+		m.Lines = append(m.Lines,
+			"Where: "+f.where(),
+			"Charged: "+parking.FormatMoney(f.Payment.Amount, f.Payment.Currency)+card(f.Payment),
+			"Reservation: "+r.ID)
+		m.Links = []link{{"Your reservation", f.reservationURL()}}
 	case KindOverstayCharged:
 		m.Subject = "Overstay charge at " + f.Lot.Name
 		m.Lines = []string{
@@ -137,6 +200,8 @@ func compose(kind string, f facts) message {
 				what, sign = "Refund", -1
 			case p.Purpose == parking.PurposeOverstay:
 				what = "Overstay"
+			case p.ExtendsTo != nil:
+				what = "Extension"
 			}
 			total += sign * p.Amount
 			m.Lines = append(m.Lines, what+": "+parking.FormatMoney(sign*p.Amount, p.Currency)+card(p))
@@ -147,6 +212,18 @@ func compose(kind string, f facts) message {
 		m.Lines = []string{"Reservation: " + r.ID}
 	}
 	return m
+}
+
+// paidFor is what the driver paid for a booking and its extensions: the
+// succeeded booking charges.
+func paidFor(ps []parking.Payment) int64 {
+	var paid int64
+	for _, p := range ps {
+		if p.Kind == parking.Charge && p.Purpose == parking.PurposeBooking && p.Status == parking.PaymentSucceeded {
+			paid += p.Amount
+		}
+	}
+	return paid
 }
 
 func card(p parking.Payment) string {

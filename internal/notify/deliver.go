@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -148,18 +149,43 @@ func (s *Service) sendToUser(ctx context.Context, b *sending, n parking.Notifica
 	if reason := stale(n.Kind, f.Reservation, f.Lot, settings, now); reason != "" {
 		return "", "", skip(reason)
 	}
+	if reason := superseded(n, f.Reservation); reason != "" {
+		return "", "", skip(reason)
+	}
 	switch n.Kind {
-	case KindOverstayCharged, KindRefund:
+	case KindOverstayCharged, KindRefund, KindExtended:
 		if n.PaymentID != "" {
 			if f.Payment, err = st.Payment(ctx, n.PaymentID); err != nil {
 				return "", "", err
 			}
 		}
-	case KindReceipt:
+	case KindReceipt, KindLotCancelled:
 		if f.Payments, err = st.ReservationPayments(ctx, n.ReservationID); err != nil {
 			return "", "", err
 		}
+	case KindMoved:
+		var mv movePayload
+		if err := json.Unmarshal(n.Payload, &mv); err != nil {
+			return "", "", &PermanentError{fmt.Errorf("move notice %s: %w", n.ID, err)}
+		}
+		f.Reason = mv.Reason
+		f.OldSpot, err = cached(ctx, b.spots, mv.From, st.Spot)
+		if errors.Is(err, parking.ErrNotFound) {
+			f.OldSpot, err = parking.Spot{Label: "your earlier spot"}, nil
+		}
+		if err != nil {
+			return "", "", err
+		}
 	}
+	var png []byte
+	if n.Channel == parking.ChannelEmail && n.Kind == KindConfirmed && s.cfg.PassPNG != nil {
+		// Without an image the email still links the pass, and says so.
+		if png, err = s.cfg.PassPNG(ctx, f.Reservation); err != nil {
+			s.cfg.Log.WarnContext(ctx, "pass for the confirmation email", "reservation", n.ReservationID, "err", err)
+			png = nil
+		}
+	}
+	f.PassAttached = png != nil
 	m := compose(n.Kind, f)
 	if n.Channel == parking.ChannelInApp {
 		return m.Subject, m.inAppBody(), nil
@@ -171,13 +197,8 @@ func (s *Service) sendToUser(ctx context.Context, b *sending, n parking.Notifica
 	}
 	e := Email{MessageID: n.ID + "@parkd", To: f.User.Email, Subject: m.Subject, Text: text, HTML: html,
 		Date: now, Unsubscribe: unsubscribe}
-	if m.PassPNG && s.cfg.PassPNG != nil {
-		// Without an image the email still links the pass.
-		if png, err := s.cfg.PassPNG(ctx, f.Reservation); err == nil {
-			e.Attachments = []Attachment{{Name: "pass.png", ContentType: "image/png", Data: png}}
-		} else {
-			s.cfg.Log.WarnContext(ctx, "pass for the confirmation email", "reservation", n.ReservationID, "err", err)
-		}
+	if png != nil {
+		e.Attachments = []Attachment{{Name: "pass.png", ContentType: "image/png", Data: png}}
 	}
 	if err := s.cfg.Mailer.Send(ctx, e); err != nil {
 		return "", "", err
@@ -206,6 +227,34 @@ func stale(kind string, r parking.Reservation, lot parking.Lot, st parking.Notif
 	case KindConfirmed:
 		if r.Status != parking.StatusConfirmed && r.Status != parking.StatusCheckedIn {
 			return "the reservation is " + string(r.Status)
+		}
+	}
+	return ""
+}
+
+// superseded says why a notice about a change is no longer true, or "" if it
+// still is: a move the booking has moved on from (the later move's notice
+// names its spot), a warning for an end the stay no longer has (extended).
+func superseded(n parking.Notification, r parking.Reservation) string {
+	switch n.Kind {
+	case KindMoved:
+		var mv movePayload
+		if json.Unmarshal(n.Payload, &mv) != nil {
+			return "" // the send fails for good with the reason
+		}
+		switch {
+		case r.SpotID != mv.To:
+			return "the booking has moved on to another spot since: that move's notice names it"
+		case r.Status == parking.StatusHeld:
+			// Not paid yet: the confirmation will name the spot.
+			return "the reservation is still held: its confirmation names the spot"
+		case r.Status != parking.StatusConfirmed && r.Status != parking.StatusCheckedIn:
+			return "the reservation is " + string(r.Status)
+		}
+	case KindEndingSoon:
+		var end endingPayload
+		if len(n.Payload) > 0 && json.Unmarshal(n.Payload, &end) == nil && !end.EndsAt.Equal(r.EndsAt) {
+			return "the stay's end changed: it ends at " + r.EndsAt.Format(time.RFC3339) + ", not " + end.EndsAt.Format(time.RFC3339)
 		}
 	}
 	return ""

@@ -72,6 +72,14 @@ func (d *deriving) event(ctx context.Context, e parking.Event) ([]parking.Notifi
 	if err != nil {
 		return nil, err
 	}
+	if e.Type == "reservation.cancelled" && r.ChangeReason != "" && hooked {
+		// The lot, not the driver, cancelled: no spot fitted the booking.
+		// The operator's systems hear of it apart from the plain event,
+		// since someone may want to call the driver or free a spot.
+		out = append(out, d.hook(e, lot, WebhookDisplaced, "displaced:"+r.ID+":webhook", e.At, map[string]any{
+			"seq": e.Seq, "lot_id": r.LotID, "spot_id": r.SpotID, "reservation_id": r.ID, "reason": r.ChangeReason,
+			"plate": r.Plate, "vehicle_size": r.VehicleSize.String(), "starts_at": r.StartsAt, "ends_at": r.EndsAt, "at": e.At}))
+	}
 	if r.UserID == "" {
 		// A drive-up ticket has no account to tell: its time limit goes to
 		// the operator's systems (a display at the exit, say).
@@ -88,6 +96,7 @@ func (d *deriving) event(ctx context.Context, e parking.Event) ([]parking.Notifi
 		return nil, err
 	}
 	paymentID := ""
+	var payload []byte // what the notice is about, as it was when derived
 	add := func(kind, key string, due time.Time, channels ...string) {
 		for _, ch := range channels {
 			if ch == parking.ChannelEmail && !st.Email || ch == parking.ChannelInApp && !st.InApp {
@@ -95,7 +104,7 @@ func (d *deriving) event(ctx context.Context, e parking.Event) ([]parking.Notifi
 			}
 			out = append(out, parking.Notification{
 				ID: parking.NewID("ntf"), DedupeKey: key + ":" + ch, Channel: ch, Kind: kind, UserID: r.UserID,
-				LotID: r.LotID, ReservationID: r.ID, PaymentID: paymentID, EventSeq: e.Seq, DueAt: due, CreatedAt: d.now,
+				LotID: r.LotID, ReservationID: r.ID, PaymentID: paymentID, EventSeq: e.Seq, DueAt: due, Payload: payload, CreatedAt: d.now,
 			})
 		}
 	}
@@ -113,9 +122,45 @@ func (d *deriving) event(ctx context.Context, e parking.Event) ([]parking.Notifi
 		if due := r.StartsAt.Add(-time.Duration(st.ReminderLead)); due.After(e.At) {
 			add(KindReminder, KindReminder+":"+r.ID, due, both...)
 		}
-	case "reservation.checked_in":
+	case "reservation.checked_in", "reservation.extended":
+		// One warning per end: an extension schedules one for the new end,
+		// and the one for the old end finds, when due, that the stay ends
+		// later now (its payload names the end it warns of).
+		if e.Type == "reservation.extended" && !r.Inside() {
+			break // not in yet: checking in schedules it, for the end then
+		}
 		if due := r.EndsAt.Add(-time.Duration(st.EndingLead)); due.After(e.At) {
-			add(KindEndingSoon, KindEndingSoon+":"+r.ID, due, both...)
+			payload = mustJSON(endingPayload{EndsAt: r.EndsAt})
+			add(KindEndingSoon, KindEndingSoon+":"+r.ID+":"+strconv.FormatInt(r.EndsAt.UnixMicro(), 10), due, both...)
+		}
+	case "reservation.moved":
+		// The event names the spot it moved to; the row says where from and
+		// why, as long as no later move has overwritten them (whose own
+		// notice then tells the driver).
+		if r.SpotID != e.SpotID || r.MovedFrom == "" {
+			break
+		}
+		payload = mustJSON(movePayload{From: r.MovedFrom, To: r.SpotID, Reason: r.ChangeReason})
+		channels := both
+		if r.ChangeReason == parking.ReasonArrival {
+			// The driver is at the gate, which told them the new spot.
+			channels = []string{parking.ChannelInApp}
+		}
+		add(KindMoved, KindMoved+":"+r.ID+":"+strconv.FormatInt(e.Seq, 10), e.At, channels...)
+	case "reservation.cancelled":
+		if r.ChangeReason != "" {
+			add(KindLotCancelled, KindLotCancelled+":"+r.ID, e.At, both...)
+		}
+	case "payment.succeeded":
+		// A booking's charge confirms it (the confirmation says so); an
+		// extension's charge gets a notice of its own.
+		p, err := d.paymentOf(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		if p.ExtendsTo != nil {
+			paymentID = p.ID
+			add(KindExtended, KindExtended+":"+p.ID, e.At, both...)
 		}
 	}
 	if kind, ok := userKinds[e.Type]; ok {
@@ -135,6 +180,25 @@ func (d *deriving) event(ctx context.Context, e parking.Event) ([]parking.Notifi
 		add(kind, key, e.At, both...)
 	}
 	return out, nil
+}
+
+// movePayload is what a "moved" notice is about: the move as derived, since a
+// later move overwrites the reservation's MovedFrom and ChangeReason.
+type movePayload struct {
+	From   string `json:"from_spot_id"`
+	To     string `json:"to_spot_id"`
+	Reason string `json:"reason"`
+}
+
+// endingPayload is the end an "ending soon" warning warns of.
+type endingPayload struct {
+	EndsAt time.Time `json:"ends_at"`
+}
+
+// mustJSON encodes a payload: structs of plain fields always encode.
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }
 
 // hook returns a webhook notification for the lot's operator.

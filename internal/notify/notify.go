@@ -1,7 +1,8 @@
 // Package notify tells drivers and operators what happened to their parking:
 // confirmations with the pass, reminders before the start, warnings before the
-// end, holds about to expire, no-shows, overstay charges, refunds and receipts,
-// by email, in the app and through operators' webhooks.
+// end, holds about to expire, no-shows, moves to another spot, cancellations
+// by the lot, extensions, overstay charges, refunds and receipts, by email, in
+// the app and through operators' webhooks.
 //
 // Notifications are derived from the events outbox, never written beside it:
 // Derive follows the events table with a feed.Tailer from a cursor stored in
@@ -33,7 +34,19 @@ const (
 	KindOverstayCharged = "overstay_charged"
 	KindRefund          = "refund"
 	KindReceipt         = "receipt"
+	// KindMoved: the lot put the booking on another spot (the notice names
+	// both, and why); KindLotCancelled: the lot cancelled it, since no spot
+	// fitted (refunded in full); KindExtended: an extension's charge went
+	// through.
+	KindMoved        = "moved"
+	KindLotCancelled = "lot_cancelled"
+	KindExtended     = "extended"
 )
+
+// WebhookDisplaced is the operator webhook sent when the lot had to cancel a
+// booking because no spot fitted it any more: besides the plain
+// "reservation.cancelled" event, with the reason and the booking's details.
+const WebhookDisplaced = "reservation.displaced"
 
 // CursorName is the notifier's row in notify_cursor.
 const CursorName = "notifications"

@@ -41,7 +41,7 @@ type Notification struct {
 	Attempts      int        `json:"attempts"`
 	Subject       string     `json:"subject"` // filled in when sent
 	Body          string     `json:"body"`
-	Payload       []byte     `json:"-"` // a webhook's body, fixed when derived
+	Payload       []byte     `json:"-"` // a webhook's body, or what a driver's notice is about, fixed when derived
 	LastError     string     `json:"-"`
 	ClaimToken    string     `json:"-"`
 	CreatedAt     time.Time  `json:"created_at"`
