@@ -250,3 +250,31 @@ func TestPlanExtension(t *testing.T) {
 		}
 	})
 }
+
+// TestOutOfServiceMovesOnSameLevel: taking a spot out of service moves its
+// bookings to a free spot that fits on the same level first, even when a spot
+// on another level comes first otherwise.
+func TestOutOfServiceMovesOnSameLevel(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		e := newEnv(t, b)
+		f := e.fixture
+		up := parking.Level{ID: parking.NewID("lvl"), LotID: f.Lot.ID, Name: "Roof", Ordinal: 2}
+		if err := e.store.CreateLevel(ctx, &up); err != nil {
+			t.Fatal(err)
+		}
+		// "A1" would come first by label: a standard spot one floor up.
+		roof := parking.Spot{ID: parking.NewID("spt"), LotID: f.Lot.ID, LevelID: up.ID, Label: "A1", Size: parking.Standard, InService: true}
+		if err := e.store.CreateSpots(ctx, []parking.Spot{roof}); err != nil {
+			t.Fatal(err)
+		}
+		std := f.SpotsOf(parking.Standard)
+		r := f.MustConfirmed(t, e.store, std[0].ID, storetest.T0.Add(2*time.Hour), storetest.T0.Add(3*time.Hour))
+		w, err := e.engine.TakeOutOfService(ctx, std[0], false)
+		if err != nil || len(w.Moved) != 1 || len(w.Cancelled) != 0 {
+			t.Fatalf("TakeOutOfService = %+v, %v; want the booking moved", w, err)
+		}
+		if got := w.Moved[0]; got.ID != r.ID || got.SpotID != std[1].ID || got.ChangeReason != parking.ReasonOutOfService {
+			t.Errorf("moved %s to %s (%s); want %s on %s, the same level", got.ID, got.SpotID, got.ChangeReason, r.ID, std[1].Label)
+		}
+	})
+}

@@ -2,7 +2,6 @@ package booking
 
 import (
 	"context"
-	"slices"
 
 	"parkd/internal/parking"
 )
@@ -32,7 +31,8 @@ func (s *Service) TakeOutOfService(ctx context.Context, spot parking.Spot, force
 	if err != nil {
 		return Withdrawal{}, err
 	}
-	others := slices.DeleteFunc(slices.Clone(spots), func(sp parking.Spot) bool { return sp.ID == spot.ID })
+	// moveCandidates never offers a booking's own spot, and ranks the others
+	// by that spot's level and amenities: it gets the whole list.
 	if !force {
 		rs, err := s.store.SpotReservations(ctx, spot.ID, now)
 		if err != nil {
@@ -43,7 +43,7 @@ func (s *Service) TakeOutOfService(ctx context.Context, spot parking.Spot, force
 			if r.Inside() {
 				continue
 			}
-			candidates, err := s.moveCandidates(ctx, others, r, now)
+			candidates, err := s.moveCandidates(ctx, spots, r, now)
 			if err != nil {
 				return Withdrawal{}, err
 			}
@@ -72,7 +72,7 @@ func (s *Service) TakeOutOfService(ctx context.Context, spot parking.Spot, force
 			out.Parked = append(out.Parked, r)
 			continue
 		}
-		moved, cancelled, err := s.relocate(ctx, others, r, parking.ReasonOutOfService, now)
+		moved, cancelled, err := s.relocate(ctx, spots, r, parking.ReasonOutOfService, now)
 		if err != nil {
 			return Withdrawal{}, err
 		}
