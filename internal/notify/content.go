@@ -38,21 +38,6 @@ type facts struct {
 	PassAttached bool
 }
 
-// reasonWords says why the lot moved or cancelled a booking, to its driver.
-func reasonWords(reason string) string {
-	switch reason {
-	case parking.ReasonOverstay:
-		return "the car parked there before you is staying past its time"
-	case parking.ReasonOutOfService:
-		return "the spot was taken out of service"
-	case parking.ReasonExtension:
-		return "the driver before you extended their stay"
-	case parking.ReasonArrival:
-		return "your spot was still taken when you arrived"
-	}
-	return "the lot had to change it"
-}
-
 func (f facts) reservationURL() string {
 	return strings.TrimRight(f.BaseURL, "/") + "/reservations/" + f.Reservation.ID
 }
@@ -137,7 +122,7 @@ func compose(kind string, f facts) message {
 	case KindMoved:
 		m.Subject = "Your spot at " + f.Lot.Name + " has changed: please park at " + f.Spot.Label
 		m.Lines = []string{
-			"Your booking was moved from spot " + f.OldSpot.Label + " to spot " + f.Spot.Label + ", because " + reasonWords(f.Reason) + ".",
+			"Your booking was moved from spot " + f.OldSpot.Label + " to spot " + f.Spot.Label + ", because " + parking.ReasonText(f.Reason) + ".",
 			"Where: " + f.where(),
 			"When: " + window,
 			"Your gate pass stays the same: it names your booking, not the spot.",
@@ -147,7 +132,7 @@ func compose(kind string, f facts) message {
 	case KindLotCancelled:
 		m.Subject = "Cancelled: your parking at " + f.Lot.Name + ", " + f.when(r.StartsAt)
 		m.Lines = []string{
-			"We are sorry: we had to cancel your booking of spot " + f.Spot.Label + ", because " + reasonWords(r.ChangeReason) +
+			"We are sorry: we had to cancel your booking of spot " + f.Spot.Label + ", because " + parking.ReasonText(r.ChangeReason) +
 				", and no other spot fits your vehicle for that time.",
 			"When: " + window,
 		}

@@ -36,6 +36,22 @@ const (
 	ReasonArrival      = "arrival"        // the driver arrived while the spot was still taken
 )
 
+// ReasonText says why the lot moved or cancelled a booking, in words for its
+// driver ("... because <ReasonText>").
+func ReasonText(reason string) string {
+	switch reason {
+	case ReasonOverstay:
+		return "the car parked there before you is staying past its time"
+	case ReasonOutOfService:
+		return "the spot was taken out of service"
+	case ReasonExtension:
+		return "the driver before you extended their stay"
+	case ReasonArrival:
+		return "your spot was still taken when you arrived"
+	}
+	return "the lot had to change it"
+}
+
 // Inside reports whether r's car is in the lot now: checked in and not out.
 func (r *Reservation) Inside() bool { return r.Status == StatusCheckedIn }
 

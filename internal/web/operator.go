@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"parkd/internal/booking"
 	"parkd/internal/parking"
 )
 
@@ -57,7 +58,27 @@ func (s *site) handleOperatorHome() http.Handler {
 type dashboard struct {
 	lotMap
 	Gates []parking.Gate
+	// Attention lists what the operator may need to act on: cars inside past
+	// their time, and bookings the lot had to cancel because no spot fitted.
+	Attention []attention
 }
+
+// attention is one line of the dashboard's "Needs attention".
+type attention struct {
+	Reservation parking.Reservation
+	Spot        string // its label
+	Overstaying bool   // else cancelled by the lot
+	Why         string
+}
+
+// Bounds of the dashboard's "Needs attention": cancellations of bookings
+// that started up to attentionPast ago or start within attentionAhead, at
+// most maxAttention lines.
+const (
+	attentionPast  = 12 * time.Hour
+	attentionAhead = 24 * time.Hour
+	maxAttention   = 50
+)
 
 func (s *site) handleOperatorLot() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -70,13 +91,62 @@ func (s *site) handleOperatorLot() http.Handler {
 			return
 		}
 		m.Operator = true
-		gates, err := s.Store.Gates(r.Context(), lot.ID)
+		ctx := r.Context()
+		gates, err := s.Store.Gates(ctx, lot.ID)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.render(w, r, http.StatusOK, "dashboard", lot.Name+" · live occupancy", dashboard{lotMap: m, Gates: gates})
+		d := dashboard{lotMap: m, Gates: gates}
+		now := s.Clock.Now()
+		rs, err := s.Store.LotReservations(ctx, lot.ID, now.Add(-attentionPast), now.Add(attentionAhead))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		labels := map[string]string{}
+		for _, l := range d.Levels {
+			for _, t := range l.Tiles {
+				labels[t.ID] = t.Label
+			}
+		}
+		overstaying := map[string]bool{}
+		for _, res := range rs {
+			switch {
+			case res.Overstaying(now):
+				overstaying[res.SpotID] = true
+				d.Attention = append(d.Attention, attention{Reservation: res, Spot: labels[res.SpotID], Overstaying: true})
+			case res.Status == parking.StatusCancelled && res.ChangeReason != "":
+				d.Attention = append(d.Attention, attention{Reservation: res, Spot: labels[res.SpotID], Why: parking.ReasonText(res.ChangeReason)})
+			}
+		}
+		sort.SliceStable(d.Attention, func(i, j int) bool {
+			a, b := d.Attention[i], d.Attention[j]
+			if a.Overstaying != b.Overstaying {
+				return a.Overstaying
+			}
+			return a.Reservation.StartsAt.Before(b.Reservation.StartsAt)
+		})
+		if len(d.Attention) > maxAttention {
+			d.Attention = d.Attention[:maxAttention]
+		}
+		markOverstaying(d.Levels, overstaying)
+		s.render(w, r, http.StatusOK, "dashboard", lot.Name+" · live occupancy", d)
 	})
+}
+
+// markOverstaying shows the operator which occupied spots hold a car past its
+// time (drivers see them occupied, as before).
+func markOverstaying(levels []levelPlan, spots map[string]bool) {
+	for i := range levels {
+		for j := range levels[i].Tiles {
+			t := &levels[i].Tiles[j]
+			if spots[t.ID] && t.Status == booking.Occupied {
+				t.Status = statusOverstaying
+				levels[i].Overstaying++
+			}
+		}
+	}
 }
 
 type gateLog struct {

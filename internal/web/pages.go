@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,6 +95,7 @@ type lotMap struct {
 	Levels   []levelPlan
 	Counts   booking.Counts
 	Fits     parking.Size
+	Amenity  string // "ev" or "accessible": what the driver's spot must have
 	Vehicles []parking.Vehicle
 	Sizes    []parking.Size
 	Maps     mapLinks
@@ -110,6 +112,7 @@ func (s *site) lotMap(w http.ResponseWriter, r *http.Request, lot parking.Lot) (
 	if v := q.Get("fits"); v != "" {
 		m.Fits, _ = parking.ParseSize(v)
 	}
+	m.Amenity = scarceAmenity(q.Get("amenity"))
 	if u, ok := s.user(r); ok {
 		vs, err := s.Store.Vehicles(ctx, u.ID)
 		if err != nil {
@@ -128,7 +131,7 @@ func (s *site) lotMap(w http.ResponseWriter, r *http.Request, lot parking.Lot) (
 		s.fail(w, r, err)
 		return m, false
 	}
-	m.Levels = plans(levels, a.Spots, m.Fits)
+	m.Levels = plans(levels, a.Spots, m.Fits, m.Amenity)
 	for _, l := range m.Levels {
 		m.Counts.Total += l.Counts.Total
 		m.Counts.Available += l.Counts.Available
@@ -151,11 +154,24 @@ func (s *site) handleLotMap() http.Handler {
 	})
 }
 
+// scarceAmenity returns a, when it is one of the amenities a driver may ask
+// "any spot" for (parking.ScarceAmenities), else "".
+func scarceAmenity(a string) string {
+	for _, s := range parking.ScarceAmenities {
+		if a == s {
+			return a
+		}
+	}
+	return ""
+}
+
 // reserveForm is the reserve page: a spot (or any that fits), a window, a
 // vehicle, and the price the server computes for them.
 type reserveForm struct {
 	Lot                  parking.Lot
 	Spot                 *parking.Spot
+	Amenity              string // for "any spot": what it must have ("ev", "accessible")
+	Amenities            []string
 	From, To             time.Time
 	Vehicles             []parking.Vehicle
 	Vehicle              *parking.Vehicle
@@ -183,7 +199,8 @@ func (s *site) handleReserve() http.Handler {
 			return
 		}
 		f := reserveForm{Lot: lot, Sizes: parking.Sizes, Gateway: s.Gateway, StripePublishableKey: s.StripePublishableKey,
-			HoldMinutes: int(time.Duration(lot.Policy.HoldTTL) / time.Minute)}
+			HoldMinutes: int(time.Duration(lot.Policy.HoldTTL) / time.Minute), Amenity: scarceAmenity(q.Get("amenity")),
+			Amenities: parking.ScarceAmenities}
 		var problem string
 		f.From, f.To, problem = window(q, lot.TimeZone, s.Clock.Now())
 		if problem != "" {
@@ -196,6 +213,7 @@ func (s *site) handleReserve() http.Handler {
 				return
 			}
 			f.Spot = &sp
+			f.Amenity = "" // a chosen spot has what it has
 		}
 		if f.Vehicles, err = s.Store.Vehicles(ctx, me.ID); err != nil {
 			s.fail(w, r, err)
@@ -262,6 +280,13 @@ type reservationRow struct {
 	CanCancel bool
 	HasPass   bool
 	Upcoming  bool
+	// MovedFrom is the spot the lot last moved the booking from (zero when
+	// it never did), shown while the booking is live; Why says why the lot
+	// moved or cancelled it, in words; LotCancelled says the lot, not the
+	// driver, cancelled it.
+	MovedFrom    parking.Spot
+	Why          string
+	LotCancelled bool
 }
 
 // lookup caches lots, and each lot's spots, while one page is built: a list of
@@ -327,6 +352,17 @@ func (s *site) reservationRow(ctx context.Context, lk *lookup, res parking.Reser
 	}
 	active := lot.Policy.Holds(res, now)
 	row.Upcoming = active && (res.EndsAt.After(now) || res.Inside())
+	if res.ChangeReason != "" {
+		row.Why = parking.ReasonText(res.ChangeReason)
+	}
+	row.LotCancelled = res.Status == parking.StatusCancelled && res.ChangeReason != ""
+	if res.MovedFrom != "" && res.Status.Active() {
+		if sp, ok, err := lk.spot(ctx, res.LotID, res.MovedFrom); err != nil {
+			return row, err
+		} else if ok {
+			row.MovedFrom = sp
+		}
+	}
 	row.HasPass = res.Status == parking.StatusConfirmed || res.Status == parking.StatusCheckedIn
 	row.CanCancel = active && (res.Status == parking.StatusHeld || res.Status == parking.StatusConfirmed)
 	switch {
@@ -410,14 +446,100 @@ func (s *site) reservationPage(w http.ResponseWriter, r *http.Request, lk *looku
 	return row, true
 }
 
+// reservationView is the reservation page: the row, and the extension form
+// when the driver can extend.
+type reservationView struct {
+	reservationRow
+	Extend *extensionForm
+}
+
+// extensionForm offers a later end: the price of the extra time is the
+// server's (booking.PlanExtension), as it will be charged, or the reason it
+// cannot be had.
+type extensionForm struct {
+	Lot                  parking.Lot
+	To                   time.Time // the new end asked for (?extend_to=), or an hour more
+	Amount               int64
+	Currency             string
+	Problem              string
+	SavedCard            bool // pay with the saved card unless another is given
+	Gateway              string
+	StripePublishableKey string
+	Choices              []extendChoice
+}
+
+// extendChoice is a quick choice of a new end: some hours more.
+type extendChoice struct {
+	Label string
+	To    time.Time
+}
+
 func (s *site) handleReservation() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		row, ok := s.reservationPage(w, r, newLookup(s.Store))
 		if !ok {
 			return
 		}
-		s.render(w, r, http.StatusOK, "reservation", "Reservation at "+row.Lot.Name, row)
+		v := reservationView{reservationRow: row}
+		me, _ := s.user(r)
+		if me.ID == row.UserID && (row.Status == parking.StatusConfirmed || row.Status == parking.StatusCheckedIn) {
+			ext, err := s.extensionForm(r, row.Reservation, row.Lot)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			v.Extend = &ext
+		}
+		s.render(w, r, http.StatusOK, "reservation", "Reservation at "+row.Lot.Name, v)
 	})
+}
+
+// extensionForm prices extending res to ?extend_to= (an hour more when not
+// given) as the extension would be charged, or says why it cannot be.
+func (s *site) extensionForm(r *http.Request, res parking.Reservation, lot parking.Lot) (extensionForm, error) {
+	ctx := r.Context()
+	f := extensionForm{Lot: lot, Currency: res.Currency, Gateway: s.Gateway, StripePublishableKey: s.StripePublishableKey}
+	// More time counts from the end, or, for a car already past it, from now.
+	from := res.EndsAt
+	if now := s.Clock.Now(); !from.After(now) {
+		from = now.Truncate(time.Minute)
+	}
+	for _, h := range []int{1, 2, 4} {
+		f.Choices = append(f.Choices, extendChoice{Label: "+" + strconv.Itoa(h) + " h", To: from.Add(time.Duration(h) * time.Hour)})
+	}
+	var ok bool
+	if f.To, ok = parseWhen(r.URL.Query().Get("extend_to"), lot.TimeZone); !ok {
+		f.To = f.Choices[0].To
+	}
+	plan, err := s.Engine.PlanExtension(ctx, res, f.To)
+	switch code := parking.ErrorCode(err); {
+	case err == nil:
+		f.Amount = plan.Amount
+	case code == parking.EINTERNAL:
+		return f, err
+	default:
+		f.Problem = sentence(parking.ErrorMessage(err))
+	}
+	if f.Amount > 0 {
+		_, err := s.Store.SavedPaymentMethod(ctx, res.UserID)
+		if err != nil && !errors.Is(err, parking.ErrNotFound) {
+			return f, err
+		}
+		f.SavedCard = err == nil
+	}
+	return f, nil
+}
+
+// sentence starts a message with a capital letter and ends it with a full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }
 
 // navigation is the Navigate page: where the lot is, links to the phone's map
@@ -465,7 +587,7 @@ func (s *site) handleNavigate() http.Handler {
 					same = append(same, booking.SpotAvailability{Spot: o, Status: booking.Available})
 				}
 			}
-			if ps := plans(level, same, 0); len(ps) == 1 {
+			if ps := plans(level, same, 0, ""); len(ps) == 1 {
 				n.Level, n.HasSpot = ps[0], true
 				for _, t := range n.Level.Tiles {
 					if t.ID == sp.ID {

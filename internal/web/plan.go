@@ -77,7 +77,8 @@ type tile struct {
 	Icons            string // the tile's amenity icons; "covered" is said once per level when all are
 	Left, Top        string
 	Width, Height    string
-	Fits             bool
+	Fits             bool   // the vehicle fits, and the spot has what is asked
+	Lacks            string // the amenity asked for that the spot lacks
 	Spot             parking.Spot
 }
 
@@ -87,8 +88,15 @@ func (t tile) AriaLabel() string {
 	for _, a := range t.Amenities {
 		parts = append(parts, amenityLabel(a))
 	}
-	parts = append(parts, strings.ReplaceAll(string(t.Status), "_", " "))
-	if !t.Fits {
+	if t.Status == statusOverstaying {
+		parts = append(parts, "occupied by a car past its time") // as map.js says it
+	} else {
+		parts = append(parts, strings.ReplaceAll(string(t.Status), "_", " "))
+	}
+	switch {
+	case t.Lacks != "":
+		parts = append(parts, "no "+amenityLabel(t.Lacks))
+	case !t.Fits:
 		parts = append(parts, "does not fit your vehicle")
 	}
 	return strings.Join(parts, ", ")
@@ -104,7 +112,14 @@ type levelPlan struct {
 	Tiles      []tile
 	Counts     booking.Counts
 	AllCovered bool
+	// Overstaying counts the occupied spots whose car is past its time (the
+	// operator's dashboard only).
+	Overstaying int
 }
+
+// statusOverstaying is how the operator's dashboard shows an occupied spot whose
+// car stays past its window: it holds the spot until it leaves.
+const statusOverstaying booking.SpotStatus = "overstaying"
 
 // AspectRatio is the CSS aspect-ratio of the plan. It is made of two numbers,
 // so it is safe CSS.
@@ -140,8 +155,9 @@ func shortLabel(label string) string {
 }
 
 // plans lays out every level of a lot with its spots' statuses; fits, when
-// valid, marks the spots a vehicle of that size fits.
-func plans(levels []parking.Level, spots []booking.SpotAvailability, fits parking.Size) []levelPlan {
+// valid, marks the spots a vehicle of that size fits, and amenity, when
+// given, those that have it.
+func plans(levels []parking.Level, spots []booking.SpotAvailability, fits parking.Size, amenity string) []levelPlan {
 	byLevel := map[string][]booking.SpotAvailability{}
 	for _, sa := range spots {
 		byLevel[sa.LevelID] = append(byLevel[sa.LevelID], sa)
@@ -173,6 +189,9 @@ func plans(levels []parking.Level, spots []booking.SpotAvailability, fits parkin
 				Amenities: sa.Amenities, Spot: sa.Spot,
 				Left: pct(sa.X-f[0]/2, w), Top: pct(sa.Y-f[1]/2, h), Width: pct(f[0], w), Height: pct(f[1], h),
 				Fits: !fits.Valid() || fits.Fits(sa.Size)}
+			if amenity != "" && !sa.HasAmenity(amenity) {
+				t.Fits, t.Lacks = false, amenity
+			}
 			for _, a := range sa.Amenities {
 				if a == "covered" && lp.AllCovered {
 					continue

@@ -126,8 +126,12 @@
     });
   });
 
-  // reloadWith reloads the page and, once it is back, says msg.
-  function reloadWith(msg) { sessionStorage.setItem("parkd.flash", msg); location.reload(); }
+  // reloadWith reloads the page (or loads url instead) and, once it is
+  // back, says msg.
+  function reloadWith(msg, url) {
+    sessionStorage.setItem("parkd.flash", msg);
+    if (url) location.assign(url); else location.reload();
+  }
 
   window.parkd = { api: api, uuid: uuid, showErrors: showErrors, clearErrors: clearErrors, busy: busy, toast: toast, money: money, formData: formData, reloadWith: reloadWith };
 

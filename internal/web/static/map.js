@@ -12,7 +12,8 @@
   root.querySelectorAll(".t[data-id]").forEach((t) => tiles.set(t.dataset.id, t));
   const liveState = document.getElementById("live-state");
   const SIZES = ["motorcycle", "compact", "standard", "large"];
-  const STATUS_WORDS = { available: "available", held: "being booked", reserved: "reserved", occupied: "occupied", out_of_service: "out of service" };
+  const STATUS_WORDS = { available: "available", held: "being booked", reserved: "reserved", occupied: "occupied",
+    overstaying: "occupied by a car past its time", out_of_service: "out of service" };
   const AMENITIES = { ev: "EV charger", accessible: "accessible", covered: "covered" };
 
   function statusOfTile(t) {
@@ -20,27 +21,49 @@
     return "available";
   }
 
-  // ---- fits my vehicle ----
+  // ---- fits my vehicle, has what I need ----
   const fitsSelect = document.getElementById("fits");
+  const amenitySelect = document.getElementById("amenity");
   let fits = root.dataset.fits || "";
-  function fitsTile(t) { return !fits || SIZES.indexOf(t.dataset.size) >= SIZES.indexOf(fits); }
+  let amenity = root.dataset.amenity || "";
+  function sizeFits(t) { return !fits || SIZES.indexOf(t.dataset.size) >= SIZES.indexOf(fits); }
+  function hasAmenity(t) { return !amenity || (t.dataset.amenities || "").split(" ").indexOf(amenity) >= 0; }
+  function fitsTile(t) { return sizeFits(t) && hasAmenity(t); }
   function label(t) {
     const parts = [t.dataset.label, t.dataset.size];
     (t.dataset.amenities || "").split(" ").filter(Boolean).forEach((a) => parts.push(AMENITIES[a] || a));
     parts.push(STATUS_WORDS[statusOfTile(t)]);
-    if (!fitsTile(t)) parts.push("does not fit your vehicle");
+    if (!sizeFits(t)) parts.push("does not fit your vehicle");
+    else if (!hasAmenity(t)) parts.push("no " + (AMENITIES[amenity] || amenity));
     return parts.join(", ");
   }
   function applyFits() {
     tiles.forEach((t) => { t.classList.toggle("nofit", !fitsTile(t)); t.setAttribute("aria-label", label(t)); });
   }
+  function keepInURL(name, value) {
+    const u = new URL(location.href);
+    if (value) u.searchParams.set(name, value); else u.searchParams.delete(name);
+    history.replaceState(null, "", u);
+  }
   if (fitsSelect) {
     fitsSelect.addEventListener("change", () => {
       fits = fitsSelect.value;
       applyFits();
-      const u = new URL(location.href);
-      if (fits) u.searchParams.set("fits", fits); else u.searchParams.delete("fits");
-      history.replaceState(null, "", u);
+      keepInURL("fits", fits);
+    });
+  }
+  if (amenitySelect) {
+    amenitySelect.addEventListener("change", () => {
+      amenity = amenitySelect.value;
+      applyFits();
+      keepInURL("amenity", amenity);
+      // "Any spot" asks for it too.
+      const any = document.getElementById("reserve-any");
+      if (any) {
+        const u = new URL(any.href);
+        if (amenity) u.searchParams.set("amenity", amenity); else u.searchParams.delete("amenity");
+        any.href = u.toString();
+      }
     });
   }
 
@@ -48,9 +71,10 @@
   function recount() {
     let free = 0;
     root.querySelectorAll(".plan").forEach((plan) => {
-      const c = { available: 0, held: 0, reserved: 0, occupied: 0, out_of_service: 0 };
+      const c = { available: 0, held: 0, reserved: 0, occupied: 0, overstaying: 0, out_of_service: 0 };
       let total = 0;
       plan.querySelectorAll(".t").forEach((t) => { c[statusOfTile(t)]++; total++; });
+      c.occupied += c.overstaying; // the table says how many of the occupied are
       free += c.available;
       const id = plan.dataset.level;
       const chip = document.querySelector('[data-level-free="' + id + '"]');
@@ -80,19 +104,25 @@
 
   // ---- the live model: each spot's service state and claims ----
   const model = new Map(); // spot id -> {inService, claims: Map(key -> claim)}
+  const where = new Map(); // claim key -> the spot it is on, to see a booking move
   let skew = 0; // server clock minus ours
   let expiryTimer;
-  function overlaps(c) { return Date.parse(c.from) < to && from < Date.parse(c.to); }
+  // A car inside past its window holds its spot until it leaves (the
+  // "released" message), whatever its "to" says (docs/live.md).
+  function overstays(c, now) { return c.status === "checked_in" && Date.parse(c.to) <= now; }
+  function overlaps(c, now) { return Date.parse(c.from) < to && (overstays(c, now) || from < Date.parse(c.to)); }
   const RANK = { held: 1, confirmed: 2, checked_in: 3 };
   function spotStatus(s, now) {
-    let best = 0;
+    let best = 0, late = false;
     s.claims.forEach((c) => {
-      if (!overlaps(c)) return;
+      if (!overlaps(c, now)) return;
       if (c.status === "held" && !(Date.parse(c.hold_expires_at) > now)) return;
       best = Math.max(best, RANK[c.status] || 0);
+      if (overstays(c, now)) late = true;
     });
-    // A car that is in is shown, even in a spot out of service.
-    if (best === 3) return "occupied";
+    // A car that is in is shown, even in a spot out of service; operators
+    // see which cars are past their time, drivers only that the spot is taken.
+    if (best === 3) return operator && late ? "overstaying" : "occupied";
     if (!s.inService) return "out_of_service";
     return ["available", "held", "reserved"][best];
   }
@@ -104,12 +134,13 @@
       if (!s || !t) return;
       setStatus(t, spotStatus(s, now));
     });
-    // A lapsed hold frees its spot without a message: look again then.
+    // A lapsed hold frees its spot, and a car still in at its end starts to
+    // overstay, without a message: look again then.
     model.forEach((s) => s.claims.forEach((c) => {
-      if (c.status === "held" && overlaps(c)) {
-        const at = Date.parse(c.hold_expires_at);
-        if (at > now && at < next) next = at;
-      }
+      let at = Infinity;
+      if (c.status === "held" && overlaps(c, now)) at = Date.parse(c.hold_expires_at);
+      else if (c.status === "checked_in") at = Date.parse(c.to);
+      if (at > now && at < next) next = at;
     }));
     clearTimeout(expiryTimer);
     if (next !== Infinity) expiryTimer = setTimeout(() => render(), Math.min(next - now + 250, 2147483000));
@@ -121,9 +152,10 @@
     switch (msg.type) {
       case "snapshot":
         model.clear();
+        where.clear();
         (msg.spots || []).forEach((s) => {
           const claims = new Map();
-          (s.claims || []).forEach((c) => claims.set(c.key, c));
+          (s.claims || []).forEach((c) => { claims.set(c.key, c); where.set(c.key, s.id); });
           model.set(s.id, { inService: s.in_service, claims: claims });
         });
         if (msg.now) skew = Date.parse(msg.now) - Date.now();
@@ -132,11 +164,23 @@
         break;
       case "claim": {
         since = msg.version;
+        const changed = [msg.spot_id];
+        // The same booking on another spot: the lot moved it; it leaves the old one.
+        const prev = where.get(msg.key);
+        if (prev && prev !== msg.spot_id) {
+          const old = model.get(prev);
+          if (old) old.claims.delete(msg.key);
+          changed.push(prev);
+        }
         const s = model.get(msg.spot_id);
-        if (!s) return;
-        if (msg.status === "released") s.claims.delete(msg.key);
-        else s.claims.set(msg.key, msg);
-        render([msg.spot_id]);
+        if (msg.status === "released") {
+          if (s) s.claims.delete(msg.key);
+          where.delete(msg.key);
+        } else {
+          if (s) s.claims.set(msg.key, msg);
+          where.set(msg.key, msg.spot_id);
+        }
+        render(changed);
         break;
       }
       case "spot": {
@@ -269,7 +313,8 @@
     const am = (t.dataset.amenities || "").split(" ").filter(Boolean).map((a) => AMENITIES[a] || a);
     let text = t.dataset.size.charAt(0).toUpperCase() + t.dataset.size.slice(1) + (am.length ? " · " + am.join(", ") : "") +
       " · " + STATUS_WORDS[st] + " for this time";
-    if (!fitsTile(t)) text += " · too small for your vehicle";
+    if (!sizeFits(t)) text += " · too small for your vehicle";
+    else if (!hasAmenity(t)) text += " · no " + (AMENITIES[amenity] || amenity);
     document.getElementById("panel-body").textContent = text;
     const link = document.getElementById("panel-reserve");
     if (!operator) {

@@ -76,15 +76,23 @@
       if (reason === null) return;
       busy(b, "Working…", async () => {
         const path = "/api/v1/lots/" + encodeURIComponent(lotID) + "/spots/" + encodeURIComponent(b.dataset.oos) + "/out-of-service";
+        // The answer says what happened in a sentence: bookings moved to
+        // other spots (their drivers told), a car still parked there.
         try {
-          await api("POST", path, { reason: reason }, { key: uuid() });
-          reloadWith(b.dataset.label + " is out of service.");
+          const r = await api("POST", path, { reason: reason }, { key: uuid() });
+          reloadWith(r.data.message || b.dataset.label + " is out of service.");
         } catch (err) {
           if (err.code !== "spot_has_reservations") { toast(err.message); return; }
-          if (!confirm(err.message + "\n\nCancel those reservations (refunded in full) and take the spot out of service?")) return;
+          // Some bookings fit no other spot: ask in words, then cancel them.
+          const m = /(\d+) reservations? fits? no other/.exec(err.message);
+          const n = m ? +m[1] : 0;
+          const what = n === 1 ? "1 booking on " + b.dataset.label + " fits no other free spot" :
+            n > 1 ? n + " bookings on " + b.dataset.label + " fit no other free spot" : "Some bookings on " + b.dataset.label + " fit no other free spot";
+          if (!confirm(what + ". The others are moved to free spots.\n\nCancel " + (n === 1 ? "it and refund its driver" : "them and refund their drivers") +
+            " in full, and take " + b.dataset.label + " out of service?")) return;
           try {
             const r = await api("POST", path, { reason: reason, force: true }, { key: uuid() });
-            reloadWith(b.dataset.label + " is out of service; " + r.data.cancelled.length + " reservations cancelled and refunded.");
+            reloadWith(r.data.message || b.dataset.label + " is out of service.");
           } catch (err2) { toast(err2.message); }
         }
       });
