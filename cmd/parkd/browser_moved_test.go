@@ -198,8 +198,8 @@ func TestBrowserMovedSpot(t *testing.T) {
 	do(spotsTab, "the spots page shows it out of service", shot("moved-spots.png"))
 
 	// Where did the booking go? The driver's reservation says.
-	me := &api{t: t, base: base}
 	var sess struct{ Token string }
+	me := &api{t: t, base: base}
 	me.call(201, "POST", "/api/v1/sessions", map[string]string{"email": "grace@example.com", "password": "correct horse battery"}, &sess)
 	me.token = sess.Token
 	var res struct {
@@ -237,6 +237,13 @@ func TestBrowserMovedSpot(t *testing.T) {
 	if kept, _ := chromedp.Run(operator, chromedp.Evaluate[bool](`window.parkdDashboard === true`)); !kept {
 		t.Errorf("the dashboard was reloaded; want the move applied live")
 	}
+	// The claim left the old spot: back in service, L1-C10 is free again
+	// on the open map (were the claim still there, it would show reserved).
+	op := &api{t: t, base: base}
+	op.call(201, "POST", "/api/v1/sessions", map[string]string{"email": demo.OperatorEmail, "password": demo.OperatorPassword}, &sess)
+	op.token = sess.Token
+	op.call(200, "POST", "/api/v1/lots/"+garage+"/spots/"+spotID[booked]+"/in-service", nil, nil)
+	do(operator, "the old spot is free once back in service", poll(tile(booked)+`.classList.contains("s-available")`))
 	level, err := chromedp.Run(operator, chromedp.Evaluate[string](tile(booked)+`.closest("section").id`))
 	if err != nil {
 		t.Fatal(err)
@@ -277,11 +284,28 @@ func TestBrowserMovedSpot(t *testing.T) {
 		shot("moved-notifications.png"),
 	)
 	// The driver's own map: the overstaying car's spot is simply occupied.
+	// Asking for an EV charger dims the spots without one, and "any spot"
+	// asks for it too.
 	do(driver, "the driver's map shows the overstayed spot occupied",
 		chromedp.Navigate(base+"/lots/"+garage+"?"+window),
 		poll(`document.getElementById("live-state").dataset.state === "live"`),
 		poll(tile(late)+`.classList.contains("s-occupied")`),
+		chromedp.SetValue(chromedp.ID("amenity"), "ev"),
+		void(chromedp.Evaluate[bool](`document.getElementById("amenity").dispatchEvent(new Event("change")), true`)),
+		poll(`(() => { const ts = [...document.querySelectorAll(".t")];
+			const ev = ts.filter((t) => t.dataset.amenities.split(" ").includes("ev"));
+			return ev.length > 0 && ev.every((t) => !t.classList.contains("nofit")) &&
+				ts.filter((t) => !ev.includes(t)).every((t) => t.classList.contains("nofit") && t.getAttribute("aria-label").endsWith("no EV charger")) &&
+				document.getElementById("reserve-any").href.includes("amenity=ev"); })()`),
+		chromedp.Click(chromedp.ID("reserve-any")),
+		chromedp.WaitVisible(chromedp.ID("hold")),
 	)
+	if got := text(driver, ".spot-choice"); !strings.Contains(got, "Any spot that fits, with an EV charger") {
+		t.Errorf("the reserve page for any EV spot says %q", got)
+	}
+	if a, _ := chromedp.Run(driver, chromedp.AttributeValue(chromedp.ID("hold"), "data-amenity")); a.Value != "ev" {
+		t.Errorf("the hold button asks for amenity %q; want ev", a.Value)
+	}
 
 	// An hour more: the page prices it, the driver pays with the card form.
 	do(driver, "the driver extends the stay by an hour",
