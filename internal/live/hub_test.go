@@ -308,3 +308,68 @@ func TestConvergesUnderConcurrentChanges(t *testing.T) {
 		}
 	})
 }
+
+// TestMoveAndOverstayInSnapshots: a booking the lot moves leaves its old spot
+// (a client is sent the claim on its new spot; a later snapshot has it there
+// only), and a car inside past its window keeps its spot in every later
+// window until it is released.
+func TestMoveAndOverstayInSnapshots(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		s := b.Open(t)
+		f := storetest.MustFixture(t, s)
+		t0 := storetest.T0
+		std := f.SpotsOf(parking.Standard)                                                // S1 S2 S3
+		car := f.MustCheckedIn(t, s, std[1].ID, t0.Add(-2*time.Hour), t0.Add(-time.Hour)) // an hour past its end at t0
+		r := f.MustConfirmed(t, s, std[0].ID, t0.Add(time.Hour), t0.Add(2*time.Hour))
+		h := startHub(t, s, parkingtest.NewClock(t0))
+		ctx := context.Background()
+		claimsOf := func(from, to time.Time) map[string][]live.Claim {
+			t.Helper()
+			sub, err := h.Subscribe(ctx, f.Lot.ID, from, to, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			var snap live.Snapshot
+			if err := json.Unmarshal(sub.Backlog[0].Data, &snap); err != nil {
+				t.Fatal(err)
+			}
+			out := map[string][]live.Claim{}
+			for _, sp := range snap.Spots {
+				out[sp.ID] = sp.Claims
+			}
+			return out
+		}
+		for _, w := range [][2]time.Duration{{time.Hour, 3 * time.Hour}, {24 * time.Hour, 25 * time.Hour}} {
+			if c := claimsOf(t0.Add(w[0]), t0.Add(w[1]))[std[1].ID]; len(c) != 1 || c[0].Key != live.ClaimKey(car.ID) || c[0].Status != "checked_in" {
+				t.Errorf("snapshot of [%v, %v) on the overstayed spot = %+v; want the car inside", w[0], w[1], c)
+			}
+		}
+
+		watcher, err := h.Subscribe(ctx, f.Lot.ID, t0, t0.Add(3*time.Hour), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer watcher.Close()
+		if _, err := s.MoveReservation(ctx, parking.Move{ID: r.ID, From: std[0].ID, Candidates: []string{std[2].ID},
+			Reason: parking.ReasonOverstay, At: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if m := receive(t, watcher, 1); len(m) != 1 || m[0].Type != "claim" || m[0].SpotID != std[2].ID || m[0].Key != live.ClaimKey(r.ID) || m[0].Status != "confirmed" {
+			t.Errorf("after the move the watcher got %+v; want the claim on %s", m, std[2].Label)
+		}
+		after := claimsOf(t0, t0.Add(3*time.Hour))
+		if len(after[std[0].ID]) != 0 || len(after[std[2].ID]) != 1 {
+			t.Errorf("snapshot after the move: %d claims on %s, %d on %s; want the claim on the new spot only",
+				len(after[std[0].ID]), std[0].Label, len(after[std[2].ID]), std[2].Label)
+		}
+
+		storetest.MustChange(t, s, car.ID, parking.StatusCheckedIn, parking.StatusCompleted, t0)
+		if m := receive(t, watcher, 1); len(m) != 1 || m[0].Status != "released" || m[0].SpotID != std[1].ID {
+			t.Errorf("after the exit the watcher got %+v; want the car's claim released", m)
+		}
+		if c := claimsOf(t0.Add(24*time.Hour), t0.Add(25*time.Hour))[std[1].ID]; len(c) != 0 {
+			t.Errorf("snapshot after the exit on the overstayed spot = %+v; want it free", c)
+		}
+	})
+}
