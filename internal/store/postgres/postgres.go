@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -430,6 +431,18 @@ const insertHold = `WITH ins AS (
 	)
 	SELECT EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM reservations WHERE id = $1)`
 
+// insertInside is insertHold for a car checked in at once (a drive-up): it
+// locks the spot's row as the reservations_car_inside trigger then does, FOR
+// NO KEY UPDATE. Taking FOR SHARE first and upgrading in the trigger
+// deadlocks two drive-ups racing for the same last spot.
+var insertInside = func() string {
+	q := strings.Replace(insertHold, "in_service FOR SHARE", "in_service FOR NO KEY UPDATE", 1)
+	if q == insertHold {
+		panic("postgres: insertHold no longer locks the spot FOR SHARE: update insertInside")
+	}
+	return q
+}()
+
 // Hold inserts r on the first candidate spot free for its window. Each attempt
 // is one batch sent in one round trip; a batch without BEGIN runs as one
 // implicit transaction, so the release of lapsed holds and no-shows, the
@@ -462,6 +475,10 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 	if len(candidates) > 1 {
 		return s.holdAny(ctx, tx, r, candidates)
 	}
+	insert := insertHold
+	if r.Status == parking.StatusCheckedIn {
+		insert = insertInside
+	}
 	for _, spotID := range candidates {
 		var inserted, idTaken bool
 		err := retry(ctx, func() error {
@@ -469,7 +486,7 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 			// the queued queries, and a failed batch invalidates them.
 			b := tx.batch()
 			b.Queue(releaseOverlapping, r.CreatedAt, spotID, r.StartsAt, r.EndsAt)
-			b.Queue(insertHold, r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, spotID,
+			b.Queue(insert, r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, spotID,
 				r.StartsAt, r.EndsAt, string(r.Status), r.Amount, r.Currency, r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt,
 				r.CheckedInAt, r.CheckedOutAt, priceSize(r)).
 				QueryRow(func(row pgx.Row) error { return row.Scan(&inserted, &idTaken) })
