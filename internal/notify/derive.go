@@ -130,7 +130,7 @@ func (d *deriving) event(ctx context.Context, e parking.Event) ([]parking.Notifi
 			break // not in yet: checking in schedules it, for the end then
 		}
 		if due := r.EndsAt.Add(-time.Duration(st.EndingLead)); due.After(e.At) {
-			payload = mustJSON(endingPayload{EndsAt: r.EndsAt})
+			payload = payloadJSON(endingPayload{EndsAt: r.EndsAt})
 			add(KindEndingSoon, KindEndingSoon+":"+r.ID+":"+strconv.FormatInt(r.EndsAt.UnixMicro(), 10), due, both...)
 		}
 	case "reservation.moved":
@@ -140,7 +140,7 @@ func (d *deriving) event(ctx context.Context, e parking.Event) ([]parking.Notifi
 		if r.SpotID != e.SpotID || r.MovedFrom == "" {
 			break
 		}
-		payload = mustJSON(movePayload{From: r.MovedFrom, To: r.SpotID, Reason: r.ChangeReason})
+		payload = payloadJSON(movePayload{From: r.MovedFrom, To: r.SpotID, Reason: r.ChangeReason})
 		channels := both
 		if r.ChangeReason == parking.ReasonArrival {
 			// The driver is at the gate, which told them the new spot.
@@ -195,8 +195,8 @@ type endingPayload struct {
 	EndsAt time.Time `json:"ends_at"`
 }
 
-// mustJSON encodes a payload: structs of plain fields always encode.
-func mustJSON(v any) []byte {
+// payloadJSON encodes a notice's payload: structs of plain fields always encode.
+func payloadJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }

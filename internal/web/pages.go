@@ -171,7 +171,6 @@ type reserveForm struct {
 	Lot                  parking.Lot
 	Spot                 *parking.Spot
 	Amenity              string // for "any spot": what it must have ("ev", "accessible")
-	Amenities            []string
 	From, To             time.Time
 	Vehicles             []parking.Vehicle
 	Vehicle              *parking.Vehicle
@@ -199,8 +198,7 @@ func (s *site) handleReserve() http.Handler {
 			return
 		}
 		f := reserveForm{Lot: lot, Sizes: parking.Sizes, Gateway: s.Gateway, StripePublishableKey: s.StripePublishableKey,
-			HoldMinutes: int(time.Duration(lot.Policy.HoldTTL) / time.Minute), Amenity: scarceAmenity(q.Get("amenity")),
-			Amenities: parking.ScarceAmenities}
+			HoldMinutes: int(time.Duration(lot.Policy.HoldTTL) / time.Minute), Amenity: scarceAmenity(q.Get("amenity"))}
 		var problem string
 		f.From, f.To, problem = window(q, lot.TimeZone, s.Clock.Now())
 		if problem != "" {
