@@ -1,6 +1,7 @@
 // Package teststore opens fresh stores of every backend for tests: SQLite always,
-// PostgreSQL when PARKD_TEST_POSTGRES_DSN is set. In CI (CI non-empty) a missing
-// PostgreSQL is a failure, never a silent skip.
+// PostgreSQL when PARKD_TEST_POSTGRES_DSN is set, MariaDB/MySQL when
+// PARKD_TEST_MYSQL_DSN is set. In CI (CI non-empty) a missing PostgreSQL or
+// MariaDB is a failure, never a silent skip.
 package teststore
 
 import (
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"parkd/internal/parking"
+	"parkd/internal/store/mysql"
+	"parkd/internal/store/mysql/mysqltest"
 	"parkd/internal/store/postgres"
 	"parkd/internal/store/postgres/pgtest"
 	"parkd/internal/store/sqlite"
@@ -31,6 +34,9 @@ func Backends(t testing.TB) []Backend {
 	bs := []Backend{{Name: "sqlite", Open: OpenSQLite, DSN: SQLiteDSN, OpenDSN: openSQLiteAt}}
 	if pgtest.Available() {
 		bs = append(bs, Backend{Name: "postgres", Open: OpenPostgres, DSN: pgtest.SchemaDSN, OpenDSN: openPostgresAt})
+	}
+	if mysqltest.Available() {
+		bs = append(bs, Backend{Name: "mysql", Open: OpenMySQL, DSN: mysqltest.DatabaseDSN, OpenDSN: openMySQLAt})
 	}
 	return bs
 }
@@ -74,6 +80,22 @@ func openPostgresAt(t testing.TB, dsn string) parking.Store {
 	s, err := postgres.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatalf("postgres.Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// OpenMySQL opens a store on a fresh database of the MariaDB/MySQL test server.
+func OpenMySQL(t testing.TB) parking.Store {
+	t.Helper()
+	return openMySQLAt(t, mysqltest.DatabaseDSN(t))
+}
+
+func openMySQLAt(t testing.TB, dsn string) parking.Store {
+	t.Helper()
+	s, err := mysql.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("mysql.Open: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s

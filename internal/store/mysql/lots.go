@@ -1,0 +1,246 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"parkd/internal/parking"
+)
+
+// This file holds operators, lots, levels and spots.
+
+// CreateOperator stores o.
+func (s *Store) CreateOperator(ctx context.Context, o *parking.Operator) error {
+	o.CreatedAt = utc(o.CreatedAt)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO operators (id, name, created_at) VALUES (?, ?, ?)`,
+		o.ID, o.Name, ts(o.CreatedAt))
+	return classify(err, "operator")
+}
+
+// Operator returns the operator with the given id.
+func (s *Store) Operator(ctx context.Context, id string) (parking.Operator, error) {
+	var o parking.Operator
+	err := s.db.QueryRowContext(ctx, `SELECT id, name, created_at FROM operators WHERE id = ?`, id).
+		Scan(&o.ID, &o.Name, &o.CreatedAt)
+	o.CreatedAt = o.CreatedAt.UTC()
+	return o, classify(err, "operator")
+}
+
+// noShowAfter is the lot column no_show_after_us: the policy's no-show window
+// in microseconds, which the queries add to a reservation's start.
+func noShowAfter(p parking.Policy) int64 {
+	return time.Duration(p.NoShowAfter).Microseconds()
+}
+
+// CreateLot stores l.
+func (s *Store) CreateLot(ctx context.Context, l *parking.Lot) error {
+	policy, err := json.Marshal(l.Policy)
+	if err != nil {
+		return fmt.Errorf("lot %s: encode policy: %w", l.ID, err)
+	}
+	l.CreatedAt = utc(l.CreatedAt)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO lots (id, operator_id, name, address, lat, lng, time_zone, currency, policy, no_show_after_us, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.ID, l.OperatorID, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), ts(l.CreatedAt))
+	return classify(err, "lot")
+}
+
+const lotColumns = `id, operator_id, name, address, lat, lng, time_zone, currency, policy, created_at`
+
+func scanLot(row scanner) (parking.Lot, error) {
+	var l parking.Lot
+	var policy []byte
+	if err := row.Scan(&l.ID, &l.OperatorID, &l.Name, &l.Address, &l.Lat, &l.Lng, &l.TimeZone, &l.Currency, &policy, &l.CreatedAt); err != nil {
+		return l, err
+	}
+	if err := json.Unmarshal(policy, &l.Policy); err != nil {
+		return l, fmt.Errorf("lot %s: decode policy: %w", l.ID, err)
+	}
+	l.CreatedAt = l.CreatedAt.UTC()
+	return l, nil
+}
+
+// Lot returns the lot with the given id.
+func (s *Store) Lot(ctx context.Context, id string) (parking.Lot, error) {
+	l, err := scanLot(s.db.QueryRowContext(ctx, `SELECT `+lotColumns+` FROM lots WHERE id = ?`, id))
+	return l, classify(err, "lot")
+}
+
+// Lots lists every lot ordered by name.
+func (s *Store) Lots(ctx context.Context) ([]parking.Lot, error) {
+	return collect(ctx, s.db, scanLot, `SELECT `+lotColumns+` FROM lots ORDER BY name, id`)
+}
+
+// UpdateLot saves every field of l but its id, operator and creation time.
+func (s *Store) UpdateLot(ctx context.Context, l *parking.Lot) error {
+	policy, err := json.Marshal(l.Policy)
+	if err != nil {
+		return fmt.Errorf("lot %s: encode policy: %w", l.ID, err)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE lots SET name = ?, address = ?, lat = ?, lng = ?, time_zone = ?, currency = ?, policy = ?,
+		no_show_after_us = ? WHERE id = ?`,
+		l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), l.ID)
+	return updated(res, err, "lot")
+}
+
+// CreateLevel stores l.
+func (s *Store) CreateLevel(ctx context.Context, l *parking.Level) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO levels (id, lot_id, name, ordinal, width, height) VALUES (?, ?, ?, ?, ?, ?)`,
+		l.ID, l.LotID, l.Name, l.Ordinal, l.Width, l.Height)
+	return classify(err, "level")
+}
+
+// Levels lists a lot's levels from the lowest up.
+func (s *Store) Levels(ctx context.Context, lotID string) ([]parking.Level, error) {
+	return collect(ctx, s.db, func(row scanner) (parking.Level, error) {
+		var l parking.Level
+		err := row.Scan(&l.ID, &l.LotID, &l.Name, &l.Ordinal, &l.Width, &l.Height)
+		return l, err
+	}, `SELECT id, lot_id, name, ordinal, width, height FROM levels WHERE lot_id = ? ORDER BY ordinal, id`, lotID)
+}
+
+// UpdateLevel saves a level's name, ordinal and plan size; its lot stays.
+func (s *Store) UpdateLevel(ctx context.Context, l *parking.Level) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE levels SET name = ?, ordinal = ?, width = ?, height = ? WHERE id = ?`,
+		l.Name, l.Ordinal, l.Width, l.Height, l.ID)
+	return updated(res, err, "level")
+}
+
+// CreateSpots inserts spots in one transaction, a few hundred rows per
+// statement: all or none.
+func (s *Store) CreateSpots(ctx context.Context, spots []parking.Spot) error {
+	if len(spots) == 0 {
+		return nil
+	}
+	const batch = 200
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(spots); start += batch {
+			part := spots[start:min(start+batch, len(spots))]
+			args := make([]any, 0, 11*len(part))
+			for _, sp := range part {
+				amenities, err := json.Marshal(nonNil(sp.Amenities))
+				if err != nil {
+					return err
+				}
+				args = append(args, sp.ID, sp.LotID, sp.LevelID, sp.Label, int16(sp.Size), sp.Lat, sp.Lng, sp.X, sp.Y,
+					string(amenities), sp.InService)
+			}
+			rows := strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(part))
+			_, err := tx.ExecContext(ctx, `INSERT INTO spots (id, lot_id, level_id, label, size, lat, lng, x, y, amenities, in_service)
+				VALUES `+strings.TrimSuffix(rows, ", "), args...)
+			if err != nil {
+				return classify(err, "spot")
+			}
+		}
+		return nil
+	})
+}
+
+const spotColumns = `id, lot_id, level_id, label, size, lat, lng, x, y, amenities, in_service`
+
+func scanSpot(row scanner) (parking.Spot, error) {
+	var sp parking.Spot
+	var amenities []byte
+	if err := row.Scan(&sp.ID, &sp.LotID, &sp.LevelID, &sp.Label, &sp.Size, &sp.Lat, &sp.Lng, &sp.X, &sp.Y, &amenities, &sp.InService); err != nil {
+		return sp, err
+	}
+	if err := json.Unmarshal(amenities, &sp.Amenities); err != nil {
+		return sp, fmt.Errorf("spot %s: decode amenities: %w", sp.ID, err)
+	}
+	sp.Amenities = nonNil(sp.Amenities)
+	return sp, nil
+}
+
+// Spot returns the spot with the given id.
+func (s *Store) Spot(ctx context.Context, id string) (parking.Spot, error) {
+	sp, err := scanSpot(s.db.QueryRowContext(ctx, `SELECT `+spotColumns+` FROM spots WHERE id = ?`, id))
+	return sp, classify(err, "spot")
+}
+
+// Spots lists a lot's spots ordered by size, then label.
+func (s *Store) Spots(ctx context.Context, lotID string) ([]parking.Spot, error) {
+	return collect(ctx, s.db, scanSpot, `SELECT `+spotColumns+` FROM spots WHERE lot_id = ? ORDER BY size, label`, lotID)
+}
+
+// SetSpotInService records the change and its event in one transaction. The
+// lock on the spot's row is the one every claim takes first, so a hold that
+// checked the spot was in service commits before the spot goes out of service,
+// and one that comes after sees it out of service.
+func (s *Store) SetSpotInService(ctx context.Context, spotID string, inService bool, at time.Time) error {
+	typ := "spot.out_of_service"
+	if inService {
+		typ = "spot.in_service"
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var lotID string
+		err := tx.QueryRowContext(ctx, `SELECT lot_id FROM spots WHERE id = ? FOR UPDATE`, spotID).Scan(&lotID)
+		if err != nil {
+			return classify(err, "spot")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE spots SET in_service = ? WHERE id = ?`, inService, spotID); err != nil {
+			return classify(err, "spot")
+		}
+		return insertEvent(ctx, tx, parking.Event{LotID: lotID, Type: typ, SpotID: spotID, At: at})
+	})
+}
+
+// UpdateSpot saves a spot's label, size, position and amenities. Its service
+// state changes only through SetSpotInService, which records the event that
+// change needs; a label taken in the lot is a conflict.
+func (s *Store) UpdateSpot(ctx context.Context, sp *parking.Spot) error {
+	amenities, err := json.Marshal(nonNil(sp.Amenities))
+	if err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE spots SET label = ?, size = ?, lat = ?, lng = ?, x = ?, y = ?, amenities = ? WHERE id = ?`,
+		sp.Label, int16(sp.Size), sp.Lat, sp.Lng, sp.X, sp.Y, string(amenities), sp.ID)
+	return updated(res, err, "spot")
+}
+
+// updated is the outcome of an UPDATE of one row by id: a driver error
+// classified, or ErrNotFound when no row had the id (the connection reports
+// matched rows, not changed ones: see ParseDSN).
+func updated(res sql.Result, err error, what string) error {
+	if err != nil {
+		return classify(err, what)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return parking.Errorf(parking.ENOTFOUND, "%s not found", what)
+	}
+	return nil
+}
+
+// collect runs a query and scans every row with scan; no rows is an empty,
+// non-nil slice.
+func collect[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// nonNil keeps amenities a JSON array rather than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
