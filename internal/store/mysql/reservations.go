@@ -837,7 +837,8 @@ func moveIn(ctx context.Context, tx *sql.Tx, m parking.Move, spots map[string]sp
 		if blocked(rs, m.At) {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE reservations SET spot_id = ?, moved_from = spot_id, change_reason = ?, updated_at = ?
+		// MySQL assigns left to right: moved_from reads spot_id before it changes.
+		if _, err := tx.ExecContext(ctx, `UPDATE reservations SET moved_from = spot_id, spot_id = ?, change_reason = ?, updated_at = ?
 			WHERE id = ?`, id, m.Reason, ts(m.At), cur.ID); err != nil {
 			return parking.Reservation{}, classify(err, "reservation")
 		}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"math/rand/v2"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -104,6 +105,9 @@ func testMoveReservation(t *testing.T, s parking.Store) {
 	if err != nil || got.SpotID != std[2].ID || got.MovedFrom != std[0].ID || got.ChangeReason != parking.ReasonOverstay ||
 		got.Status != parking.StatusConfirmed || !got.UpdatedAt.Equal(at) {
 		t.Fatalf("MoveReservation = %+v, %v; want it on %s, moved from %s for overstay", got, err, std[2].ID, std[0].ID)
+	}
+	if stored, err := s.Reservation(ctx, b.ID); err != nil || !reflect.DeepEqual(stored, got) {
+		t.Errorf("Reservation after the move = %+v, %v; want what MoveReservation returned, %+v", stored, err, got)
 	}
 	if n := eventCounts(t, s, f.Lot.ID, "reservation.moved")[b.ID]; n != 1 {
 		t.Errorf("reservation.moved events = %d; want 1", n)
