@@ -13,7 +13,7 @@ import (
 // CreateUser stores u; an email already taken is a conflict.
 func (s *Store) CreateUser(ctx context.Context, u *parking.User) error {
 	u.CreatedAt = utc(u.CreatedAt)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO users (id, name, email, password_hash, role, operator_id, created_at)
+	_, err := s.exec(ctx, `INSERT INTO users (id, name, email, password_hash, role, operator_id, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Name, u.Email, u.PasswordHash, string(u.Role), nullable(u.OperatorID), ts(u.CreatedAt))
 	return classify(err, "user")
@@ -46,7 +46,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (parking.User, er
 // CreateVehicle stores v.
 func (s *Store) CreateVehicle(ctx context.Context, v *parking.Vehicle) error {
 	v.CreatedAt = utc(v.CreatedAt)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO vehicles (id, user_id, plate, size, created_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO vehicles (id, user_id, plate, size, created_at) VALUES (?, ?, ?, ?, ?)`,
 		v.ID, v.UserID, v.Plate, int16(v.Size), ts(v.CreatedAt))
 	return classify(err, "vehicle")
 }
@@ -77,14 +77,14 @@ func (s *Store) Vehicles(ctx context.Context, userID string) ([]parking.Vehicle,
 // reservations made with it still name. A missing or already removed vehicle is
 // ErrNotFound.
 func (s *Store) DeleteVehicle(ctx context.Context, id string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE vehicles SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL`, ts(at), id)
+	res, err := s.exec(ctx, `UPDATE vehicles SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL`, ts(at), id)
 	return updated(res, err, "vehicle")
 }
 
 // CreateSession stores sess.
 func (s *Store) CreateSession(ctx context.Context, sess *parking.Session) error {
 	sess.CreatedAt, sess.ExpiresAt = utc(sess.CreatedAt), utc(sess.ExpiresAt)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 		sess.TokenHash, sess.UserID, ts(sess.CreatedAt), ts(sess.ExpiresAt))
 	return classify(err, "session")
 }
@@ -102,6 +102,6 @@ func (s *Store) Session(ctx context.Context, tokenHash string) (parking.Session,
 // DeleteSession forgets a session. Deleting one that is already gone is not an
 // error: signing out twice must not fail.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash)
+	_, err := s.exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash)
 	return classify(err, "session")
 }

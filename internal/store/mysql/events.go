@@ -157,7 +157,7 @@ func (s *Store) FinishNotification(ctx context.Context, o parking.NotificationOu
 	if o.Status == parking.NotificationSent {
 		sent = ts(o.At)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE notifications SET status = ?, due_at = COALESCE(?, due_at),
+	res, err := s.exec(ctx, `UPDATE notifications SET status = ?, due_at = COALESCE(?, due_at),
 			claimed_until = NULL, last_error = ?, subject = CASE WHEN ? <> '' THEN ? ELSE subject END,
 			body = CASE WHEN ? <> '' THEN ? ELSE body END, sent_at = COALESCE(?, sent_at)
 		WHERE id = ? AND claim_token = ? AND status = 'pending'`,
@@ -198,7 +198,7 @@ func (s *Store) MarkNotificationsRead(ctx context.Context, userID string, ids []
 		query += ` AND id IN (` + placeholders(len(ids)) + `)`
 		args = append(args, strArgs(ids)...)
 	}
-	res, err := s.db.ExecContext(ctx, query, args...)
+	res, err := s.exec(ctx, query, args...)
 	if err != nil {
 		return 0, classify(err, "notification")
 	}
@@ -256,7 +256,7 @@ func (s *Store) OperatorWebhook(ctx context.Context, operatorID string) (parking
 
 // SaveOperatorWebhook stores or replaces an operator's webhook.
 func (s *Store) SaveOperatorWebhook(ctx context.Context, w parking.OperatorWebhook) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO operator_webhooks (operator_id, url, secret, updated_at) VALUES (?, ?, ?, ?)
+	_, err := s.exec(ctx, `INSERT INTO operator_webhooks (operator_id, url, secret, updated_at) VALUES (?, ?, ?, ?)
 		ON DUPLICATE KEY UPDATE url = VALUES(url), secret = VALUES(secret), updated_at = VALUES(updated_at)`,
 		w.OperatorID, w.URL, w.Secret, ts(w.UpdatedAt))
 	return classify(err, "operator")
@@ -264,6 +264,6 @@ func (s *Store) SaveOperatorWebhook(ctx context.Context, w parking.OperatorWebho
 
 // DeleteOperatorWebhook forgets an operator's webhook.
 func (s *Store) DeleteOperatorWebhook(ctx context.Context, operatorID string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM operator_webhooks WHERE operator_id = ?`, operatorID)
+	_, err := s.exec(ctx, `DELETE FROM operator_webhooks WHERE operator_id = ?`, operatorID)
 	return err
 }

@@ -14,7 +14,7 @@ import (
 // CreateGate stores g.
 func (s *Store) CreateGate(ctx context.Context, g *parking.Gate) error {
 	g.CreatedAt = utc(g.CreatedAt)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO gates (id, lot_id, name, direction, key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO gates (id, lot_id, name, direction, key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		g.ID, g.LotID, g.Name, string(g.Direction), g.KeyHash, ts(g.CreatedAt))
 	return classify(err, "gate")
 }
@@ -48,7 +48,7 @@ func (s *Store) GateByKeyHash(ctx context.Context, keyHash string) (parking.Gate
 // RecordGateEvent appends e to its lot's gate log.
 func (s *Store) RecordGateEvent(ctx context.Context, e *parking.GateEvent) error {
 	e.At = utc(e.At)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO gate_events
+	_, err := s.exec(ctx, `INSERT INTO gate_events
 		(id, lot_id, gate_id, direction, reservation_id, plate, decision, reason, actor_id, amount_due, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.LotID, e.GateID, string(e.Direction), nullable(e.ReservationID), e.Plate, e.Decision, e.Reason,

@@ -67,7 +67,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k parking.IdempotencyKe
 // CompleteIdempotencyKey stores the response of a claimed key. A key that is
 // not recorded (released, or swept after expiry) is ErrNotFound.
 func (s *Store) CompleteIdempotencyKey(ctx context.Context, userID, key string, status int, body []byte) error {
-	res, err := s.db.ExecContext(ctx, "UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND `key` = ?",
+	res, err := s.exec(ctx, "UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND `key` = ?",
 		status, body, userID, key)
 	return updated(res, err, "idempotency key")
 }
@@ -76,14 +76,14 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, userID, key string, 
 // can claim it. A completed key is left alone, so its response is still
 // replayed, and a key already gone is not an error.
 func (s *Store) ReleaseIdempotencyKey(ctx context.Context, userID, key string) error {
-	_, err := s.db.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE user_id = ? AND `key` = ? AND status_code IS NULL", userID, key)
+	_, err := s.exec(ctx, "DELETE FROM idempotency_keys WHERE user_id = ? AND `key` = ? AND status_code IS NULL", userID, key)
 	return classify(err, "idempotency key")
 }
 
 // DeleteExpiredIdempotencyKeys forgets keys whose expiry is at or before now
 // and returns how many.
 func (s *Store) DeleteExpiredIdempotencyKeys(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= ?`, ts(now))
+	res, err := s.exec(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= ?`, ts(now))
 	if err != nil {
 		return 0, classify(err, "idempotency key")
 	}

@@ -16,7 +16,7 @@ import (
 // CreateOperator stores o.
 func (s *Store) CreateOperator(ctx context.Context, o *parking.Operator) error {
 	o.CreatedAt = utc(o.CreatedAt)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO operators (id, name, created_at) VALUES (?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO operators (id, name, created_at) VALUES (?, ?, ?)`,
 		o.ID, o.Name, ts(o.CreatedAt))
 	return classify(err, "operator")
 }
@@ -43,7 +43,7 @@ func (s *Store) CreateLot(ctx context.Context, l *parking.Lot) error {
 		return fmt.Errorf("lot %s: encode policy: %w", l.ID, err)
 	}
 	l.CreatedAt = utc(l.CreatedAt)
-	_, err = s.db.ExecContext(ctx, `INSERT INTO lots (id, operator_id, name, address, lat, lng, time_zone, currency, policy, no_show_after_us, created_at)
+	_, err = s.exec(ctx, `INSERT INTO lots (id, operator_id, name, address, lat, lng, time_zone, currency, policy, no_show_after_us, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.ID, l.OperatorID, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), ts(l.CreatedAt))
 	return classify(err, "lot")
@@ -81,7 +81,7 @@ func (s *Store) UpdateLot(ctx context.Context, l *parking.Lot) error {
 	if err != nil {
 		return fmt.Errorf("lot %s: encode policy: %w", l.ID, err)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE lots SET name = ?, address = ?, lat = ?, lng = ?, time_zone = ?, currency = ?, policy = ?,
+	res, err := s.exec(ctx, `UPDATE lots SET name = ?, address = ?, lat = ?, lng = ?, time_zone = ?, currency = ?, policy = ?,
 		no_show_after_us = ? WHERE id = ?`,
 		l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), l.ID)
 	return updated(res, err, "lot")
@@ -89,7 +89,7 @@ func (s *Store) UpdateLot(ctx context.Context, l *parking.Lot) error {
 
 // CreateLevel stores l.
 func (s *Store) CreateLevel(ctx context.Context, l *parking.Level) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO levels (id, lot_id, name, ordinal, width, height) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO levels (id, lot_id, name, ordinal, width, height) VALUES (?, ?, ?, ?, ?, ?)`,
 		l.ID, l.LotID, l.Name, l.Ordinal, l.Width, l.Height)
 	return classify(err, "level")
 }
@@ -105,7 +105,7 @@ func (s *Store) Levels(ctx context.Context, lotID string) ([]parking.Level, erro
 
 // UpdateLevel saves a level's name, ordinal and plan size; its lot stays.
 func (s *Store) UpdateLevel(ctx context.Context, l *parking.Level) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE levels SET name = ?, ordinal = ?, width = ?, height = ? WHERE id = ?`,
+	res, err := s.exec(ctx, `UPDATE levels SET name = ?, ordinal = ?, width = ?, height = ? WHERE id = ?`,
 		l.Name, l.Ordinal, l.Width, l.Height, l.ID)
 	return updated(res, err, "level")
 }
@@ -196,7 +196,7 @@ func (s *Store) UpdateSpot(ctx context.Context, sp *parking.Spot) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE spots SET label = ?, size = ?, lat = ?, lng = ?, x = ?, y = ?, amenities = ? WHERE id = ?`,
+	res, err := s.exec(ctx, `UPDATE spots SET label = ?, size = ?, lat = ?, lng = ?, x = ?, y = ?, amenities = ? WHERE id = ?`,
 		sp.Label, int16(sp.Size), sp.Lat, sp.Lng, sp.X, sp.Y, string(amenities), sp.ID)
 	return updated(res, err, "spot")
 }

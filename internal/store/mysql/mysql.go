@@ -214,6 +214,18 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	})
 }
 
+// exec runs one statement on its own (autocommit), again if the server
+// aborted it to break a deadlock or gave up waiting for a lock.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := retry(ctx, func() error {
+		var err error
+		res, err = s.db.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
 // committed is an error that fn of inTx returns to have the transaction
 // committed all the same: what it changed stands, and inTx's caller gets err.
 type committed struct{ err error }

@@ -35,7 +35,7 @@ func scanPayment(row scanner) (parking.Payment, error) {
 // refund; classify names the key in the conflict.
 func (s *Store) CreatePayment(ctx context.Context, p *parking.Payment) error {
 	if p.Status != parking.PaymentSucceeded {
-		return classify(insertPayment(ctx, s.db, p), "payment")
+		return classify(retry(ctx, func() error { return insertPayment(ctx, s.db, p) }), "payment")
 	}
 	return classify(s.inTx(ctx, func(tx *sql.Tx) error { return insertPayment(ctx, tx, p) }), "payment")
 }
@@ -279,7 +279,7 @@ func confirmPaid(ctx context.Context, tx *sql.Tx, id string, at time.Time) (park
 
 // SavePaymentMethod stores or replaces a user's saved payment method.
 func (s *Store) SavePaymentMethod(ctx context.Context, m parking.SavedPaymentMethod) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO saved_payment_methods (user_id, payment_method, consented_at) VALUES (?, ?, ?)
+	_, err := s.exec(ctx, `INSERT INTO saved_payment_methods (user_id, payment_method, consented_at) VALUES (?, ?, ?)
 		ON DUPLICATE KEY UPDATE payment_method = VALUES(payment_method), consented_at = VALUES(consented_at)`,
 		m.UserID, m.PaymentMethod, ts(m.ConsentedAt))
 	return classify(err, "user")
@@ -296,6 +296,6 @@ func (s *Store) SavedPaymentMethod(ctx context.Context, userID string) (parking.
 
 // DeletePaymentMethod forgets a user's saved payment method.
 func (s *Store) DeletePaymentMethod(ctx context.Context, userID string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM saved_payment_methods WHERE user_id = ?`, userID)
+	_, err := s.exec(ctx, `DELETE FROM saved_payment_methods WHERE user_id = ?`, userID)
 	return err
 }
