@@ -12,14 +12,23 @@ import (
 
 	"parkd/internal/demo"
 	"parkd/internal/live"
-	"parkd/internal/store/postgres/pgtest"
+	"parkd/internal/store/teststore"
 )
 
-// TestLiveAcrossInstances: two parkd instances on one PostgreSQL. A driver
-// books through one; a map watching through the other sees the spot taken.
-// Both then shut down cleanly with the stream still open.
+// TestLiveAcrossInstances: two parkd instances on one PostgreSQL (or
+// MariaDB) database. A driver books through one; a map watching through the
+// other sees the spot taken. Both then shut down cleanly with the stream
+// still open.
 func TestLiveAcrossInstances(t *testing.T) {
-	dsn := pgtest.SchemaDSN(t)
+	for _, be := range teststore.Backends(t) {
+		if be.Name == "sqlite" {
+			continue // a database server's, shared by instances on several machines
+		}
+		t.Run(be.Name, func(t *testing.T) { testLiveAcrossInstances(t, be.DSN(t)) })
+	}
+}
+
+func testLiveAcrossInstances(t *testing.T, dsn string) {
 	a := startParkd(t, "--db", dsn)
 	b := startParkd(t, "--db", dsn, "--live-poll", "10ms")
 
