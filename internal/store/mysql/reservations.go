@@ -101,11 +101,11 @@ func (s *Store) UserReservations(ctx context.Context, userID string) ([]parking.
 // LotReservations lists a lot's reservations of any status whose window
 // overlaps [from, to), and the cars inside that came in before to, by start.
 func (s *Store) LotReservations(ctx context.Context, lotID string, from, to time.Time) ([]parking.Reservation, error) {
-	return collect(ctx, s.db, scanReservation, `SELECT `+reservationColumns+` FROM reservations
+	return collect(ctx, s.db, scanReservation, `SELECT `+reservationColumns+` FROM reservations FORCE INDEX (reservations_lot_window)
 			WHERE lot_id = ? AND ends_at > ? AND starts_at < ?
 		UNION
-		SELECT `+reservationColumns+` FROM reservations
-			WHERE status = 'checked_in' AND lot_id = ? AND starts_at < ?
+		SELECT `+reservationColumns+` FROM reservations FORCE INDEX (reservations_lot_status)
+			WHERE lot_id = ? AND status = 'checked_in' AND starts_at < ?
 		ORDER BY starts_at, id`, lotID, ts(from), ts(to), lotID, ts(to))
 }
 
@@ -113,13 +113,31 @@ func (s *Store) LotReservations(ctx context.Context, lotID string, from, to time
 // it after from: held, confirmed (until the no-show deadline) and every car
 // inside, by start.
 func (s *Store) SpotReservations(ctx context.Context, spotID string, from time.Time) ([]parking.Reservation, error) {
-	return collect(ctx, s.db, scanReservation, `SELECT `+reservationColumns+` FROM reservations
+	return collect(ctx, s.db, scanReservation, `SELECT `+reservationColumns+` FROM reservations FORCE INDEX (reservations_spot_window)
 			WHERE spot_id = ? AND ends_at > ? AND `+holdsAt+`
 		UNION
-		SELECT `+reservationColumns+` FROM reservations
-			WHERE status = 'checked_in' AND spot_id = ?
+		SELECT `+reservationColumns+` FROM reservations FORCE INDEX (reservations_spot_status)
+			WHERE spot_id = ? AND status = 'checked_in'
 		ORDER BY starts_at, id`, spotID, ts(from), ts(from), ts(from), spotID)
 }
+
+// bookingsQuery is Bookings' one query. Its arguments: lot, from, to, now,
+// now, lot, lot, now, to. Each half names its index: the windows of the lot
+// that end after from (reservations_lot_window, which holds every column the
+// half reads) and the cars inside (reservations_lot_status); left to choose,
+// the optimizer takes reservations_held for "status IN (...)" and reads every
+// hold of every lot.
+const bookingsQuery = `SELECT spot_id, MAX(CASE status WHEN 'checked_in' THEN 3 WHEN 'confirmed' THEN 2 ELSE 1 END)
+		FROM (
+			SELECT spot_id, status FROM reservations FORCE INDEX (reservations_lot_window)
+			WHERE lot_id = ? AND ends_at > ? AND starts_at < ? AND status IN ('held', 'confirmed', 'checked_in')
+				AND (status <> 'held' OR hold_expires_at > ?)
+				AND (status <> 'confirmed' OR starts_at > CAST(? AS DATETIME(6)) - INTERVAL (SELECT no_show_after_us FROM lots WHERE id = ?) MICROSECOND)
+			UNION ALL
+			SELECT spot_id, status FROM reservations FORCE INDEX (reservations_lot_status)
+			WHERE lot_id = ? AND status = 'checked_in' AND ends_at <= ? AND starts_at < ?
+		) claims
+		GROUP BY spot_id`
 
 // Bookings returns each spot's strongest claim within [from, to) at now, in
 // one query. A confirmed reservation holds its spot until its no-show deadline
@@ -127,17 +145,7 @@ func (s *Store) SpotReservations(ctx context.Context, spotID string, from time.T
 // or not MarkNoShows has run; a car inside past its window holds it until it
 // leaves.
 func (s *Store) Bookings(ctx context.Context, lotID string, from, to, now time.Time) ([]parking.SpotBooking, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT spot_id, MAX(CASE status WHEN 'checked_in' THEN 3 WHEN 'confirmed' THEN 2 ELSE 1 END)
-		FROM (
-			SELECT spot_id, status FROM reservations
-			WHERE lot_id = ? AND ends_at > ? AND starts_at < ? AND status IN ('held', 'confirmed', 'checked_in')
-				AND (status <> 'held' OR hold_expires_at > ?)
-				AND (status <> 'confirmed' OR starts_at > CAST(? AS DATETIME(6)) - INTERVAL (SELECT no_show_after_us FROM lots WHERE id = ?) MICROSECOND)
-			UNION ALL
-			SELECT spot_id, status FROM reservations
-			WHERE status = 'checked_in' AND lot_id = ? AND ends_at <= ? AND starts_at < ?
-		) claims
-		GROUP BY spot_id`,
+	rows, err := s.db.QueryContext(ctx, bookingsQuery,
 		lotID, ts(from), ts(to), ts(now), ts(now), lotID, lotID, ts(now), ts(to))
 	if err != nil {
 		return nil, err
@@ -245,13 +253,13 @@ func rivals(ctx context.Context, tx *sql.Tx, spotID, except string, from, to, no
 	var parts []string
 	var args []any
 	if overlap {
-		parts = append(parts, `SELECT `+cols+` FROM reservations
+		parts = append(parts, `SELECT `+cols+` FROM reservations FORCE INDEX (reservations_spot_window)
 			WHERE spot_id = ? AND ends_at > ? AND starts_at < ? AND status IN ('held', 'confirmed', 'checked_in') AND id <> ?`)
 		args = append(args, spotID, ts(from), ts(to), except)
 	}
 	if inside {
-		parts = append(parts, `SELECT `+cols+` FROM reservations
-			WHERE status = 'checked_in' AND spot_id = ? AND ends_at <= ? AND starts_at < ? AND id <> ?`)
+		parts = append(parts, `SELECT `+cols+` FROM reservations FORCE INDEX (reservations_spot_status)
+			WHERE spot_id = ? AND status = 'checked_in' AND ends_at <= ? AND starts_at < ? AND id <> ?`)
 		args = append(args, spotID, ts(now), ts(to), except)
 	}
 	if len(parts) == 0 {
@@ -372,10 +380,10 @@ func insertEvents(ctx context.Context, tx querier, events []parking.Event) error
 // The transaction then tries them in order of preference, locking each with
 // SKIP LOCKED: a spot another transaction is writing on is passed over rather
 // than waited for, so racers spread out. A spot it locks is checked as above.
-// Only when every spot that looked free was passed over or taken does a second
-// transaction lock the passed-over ones (all at once, in id order, waiting
-// this time) and try them again: a spot another writer had locked may still be
-// free for this window once it is done.
+// When every spot that looked free was passed over or taken, the next attempt,
+// a new transaction holding no other spot, waits for the first spot that still
+// looks free (a spot another writer had locked may be free for this window once
+// it is done), and the one after that skips again, as the PostgreSQL store does.
 //
 // A hold that finds no spot still commits the lapsed reservations it released,
 // as on the other backends. With a key, the key's row is locked first (before
@@ -395,10 +403,10 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 	}
 
 	var picked string
-	var passed []string // spots another transaction held when the first attempt came
+	var passed bool // the last attempt passed over spots other transactions had locked
 	attempt := func(wait bool) error {
 		return s.inTxKeep(ctx, func(tx *sql.Tx) error {
-			picked, passed = "", nil
+			picked, passed = "", false
 			if key != nil {
 				var one int
 				err := tx.QueryRowContext(ctx, "SELECT 1 FROM idempotency_keys WHERE user_id = ? AND `key` = ? FOR UPDATE",
@@ -411,16 +419,17 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 				}
 			}
 			var err error
-			switch {
-			case wait || len(candidates) == 1:
-				var spots map[string]spotRow
-				if spots, err = lockSpots(ctx, tx, candidates); err == nil {
-					picked, err = holdFirst(ctx, tx, r, candidates, spots)
-				}
-			default:
+			if len(candidates) == 1 {
+				picked, err = holdWaiting(ctx, tx, r, candidates[0])
+			} else {
 				var free []string
-				if free, err = freeLooking(ctx, tx, r, candidates); err == nil {
-					picked, passed, err = holdFirstSkipping(ctx, tx, r, free)
+				free, err = freeLooking(ctx, tx, r, candidates)
+				switch {
+				case err != nil || len(free) == 0:
+				case wait:
+					picked, err = holdWaiting(ctx, tx, r, free[0])
+				default:
+					picked, passed, err = holdSkipping(ctx, tx, r, free)
 				}
 			}
 			if err != nil {
@@ -443,10 +452,21 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 			return classify(err, "idempotency key")
 		})
 	}
-	err := attempt(false)
-	if errors.Is(err, parking.ErrSpotUnavailable) && len(passed) > 0 {
-		candidates = passed
-		err = attempt(true)
+	wait := false
+	var err error
+	for range len(candidates) + 2 {
+		err = attempt(wait)
+		if !errors.Is(err, parking.ErrSpotUnavailable) || len(candidates) == 1 {
+			break
+		}
+		switch {
+		case wait:
+			wait = false // the spot waited for was taken: look again
+		case passed:
+			wait = true
+		default:
+			return err // every spot that looked free was checked, and taken
+		}
 	}
 	if err != nil {
 		return err
@@ -455,45 +475,40 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 	return nil
 }
 
-// holdFirst holds r on the first of candidates that is free, inside tx, and
-// returns that spot ("" when none is). spots are the candidates' rows, which
-// the caller has locked.
-func holdFirst(ctx context.Context, tx *sql.Tx, r *parking.Reservation, candidates []string, spots map[string]spotRow) (string, error) {
-	for _, id := range candidates {
-		if sp, found := spots[id]; !found || !sp.inService {
-			continue
-		}
-		ok, err := holdOn(ctx, tx, r, id)
-		if err != nil {
-			return "", err
-		}
-		if ok {
-			return id, nil
-		}
+// holdWaiting locks spot id's row, waiting for any other writer on it, and
+// holds r there if it is free, inside tx; it returns the spot, or "".
+func holdWaiting(ctx context.Context, tx *sql.Tx, r *parking.Reservation, id string) (string, error) {
+	sp, found, err := lockSpot(ctx, tx, id, false)
+	if err != nil || !found || !sp.inService {
+		return "", err
 	}
-	return "", nil
+	ok, err := holdOn(ctx, tx, r, id)
+	if err != nil || !ok {
+		return "", err
+	}
+	return id, nil
 }
 
-// holdFirstSkipping is holdFirst for candidates it locks one by one with SKIP
-// LOCKED: it also returns the spots it passed over because another
-// transaction had locked them.
-func holdFirstSkipping(ctx context.Context, tx *sql.Tx, r *parking.Reservation, candidates []string) (string, []string, error) {
-	var passed []string
+// holdSkipping holds r on the first of candidates that is free, inside tx,
+// locking each with SKIP LOCKED, and returns that spot (or ""), and whether it
+// passed over spots because another transaction had locked them.
+func holdSkipping(ctx context.Context, tx *sql.Tx, r *parking.Reservation, candidates []string) (string, bool, error) {
+	passed := false
 	for _, id := range candidates {
 		sp, found, err := lockSpot(ctx, tx, id, true)
 		if err != nil {
-			return "", nil, err
+			return "", false, err
 		}
 		switch {
 		case !found:
-			passed = append(passed, id) // locked by another (or no such spot)
+			passed = true // locked by another (or no such spot)
 		case sp.inService:
 			ok, err := holdOn(ctx, tx, r, id)
 			if err != nil {
-				return "", nil, err
+				return "", false, err
 			}
 			if ok {
-				return id, nil, nil
+				return id, false, nil
 			}
 		}
 	}
@@ -508,8 +523,8 @@ func freeLooking(ctx context.Context, tx *sql.Tx, r *parking.Reservation, candid
 	args := append(slices.Clone(ids), append(bookedArgs(r.StartsAt, r.EndsAt, r.CreatedAt), ids...)...)
 	args = append(args, append(pastEndArgs(r.EndsAt, r.CreatedAt), ids...)...)
 	rows, err := tx.QueryContext(ctx, `SELECT id FROM spots WHERE id IN (`+in+`) AND NOT in_service
-		UNION SELECT spot_id FROM reservations WHERE `+claimsBooked+` AND spot_id IN (`+in+`)
-		UNION SELECT spot_id FROM reservations WHERE `+claimsPastEnd+` AND spot_id IN (`+in+`)`, args...)
+		UNION SELECT spot_id FROM reservations FORCE INDEX (reservations_spot_window) WHERE `+claimsBooked+` AND spot_id IN (`+in+`)
+		UNION SELECT spot_id FROM reservations FORCE INDEX (reservations_spot_status) WHERE `+claimsPastEnd+` AND spot_id IN (`+in+`)`, args...)
 	if err != nil {
 		return nil, err
 	}

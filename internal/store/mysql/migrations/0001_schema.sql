@@ -131,15 +131,16 @@ CREATE TABLE reservations (
     -- skips the spot's history.
     KEY reservations_spot_window (spot_id, ends_at, starts_at),
     -- A lot's reservations of a window (availability, the operator's list).
-    KEY reservations_lot_window (lot_id, ends_at, starts_at),
+    -- It holds every column availability reads (Store.Bookings), so that
+    -- query reads the index alone.
+    KEY reservations_lot_window (lot_id, ends_at, starts_at, status, hold_expires_at, spot_id),
+    -- The few rows of a lot or a spot in one status: the cars inside, the
+    -- confirmed reservations a no-show sweep reads.
+    KEY reservations_lot_status (lot_id, status, starts_at),
+    KEY reservations_spot_status (spot_id, status, starts_at),
     KEY reservations_user (user_id, starts_at),
-    -- The few rows in one status: the cars inside a lot or on a spot, the
-    -- confirmed reservations a no-show sweep reads, the holds to expire, the
-    -- bookings the lot cancelled.
-    KEY reservations_status_lot (status, lot_id, starts_at),
-    KEY reservations_status_spot (status, spot_id, starts_at),
-    KEY reservations_status_time (status, hold_expires_at),
-    KEY reservations_status_updated (status, updated_at),
+    -- The holds to expire, and (by status alone) the bookings the lot cancelled.
+    KEY reservations_held (status, hold_expires_at),
     CONSTRAINT reservations_window CHECK (ends_at > starts_at),
     CONSTRAINT reservations_status CHECK (status IN ('held', 'confirmed', 'checked_in', 'completed', 'cancelled', 'expired', 'no_show')),
     CONSTRAINT reservations_vehicle_size CHECK (vehicle_size BETWEEN 1 AND 4),
