@@ -8,6 +8,7 @@ import (
 
 	"parkd/internal/parking"
 	"parkd/internal/store/migrate"
+	"parkd/internal/store/mysql"
 	"parkd/internal/store/postgres"
 	"parkd/internal/store/sqlite"
 )
@@ -29,8 +30,21 @@ type backend struct {
 }
 
 // backendFor picks the backend from the database address's form: a
-// postgres:// URL, or else a SQLite file path (optionally "sqlite:PATH").
+// postgres:// URL, a mysql:// URL, or else a SQLite file path (optionally
+// "sqlite:PATH").
 func backendFor(db string) backend {
+	if strings.HasPrefix(db, "mysql://") {
+		return backend{name: "mysql", dsn: db,
+			open: func(ctx context.Context, dsn string) (parking.Store, error) {
+				s, err := mysql.Open(ctx, dsn)
+				if err != nil {
+					return nil, err // not a typed nil in the interface
+				}
+				return s, nil
+			},
+			migrations: mysql.MigrationStatus, backup: mysql.Backup, restore: mysql.Restore,
+			backupHow: "every table's rows, read in one consistent snapshot (gzip)"}
+	}
 	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
 		return backend{name: "postgres", dsn: db,
 			open: func(ctx context.Context, dsn string) (parking.Store, error) {
@@ -60,7 +74,8 @@ func databaseCommands() []command {
 		{name: "backup", args: "FILE", nargs: 1, summary: "write a consistent backup of the database to a new FILE, while parkd serves",
 			help: "Writes a consistent copy of the database to FILE, which must not exist, while parkd keeps serving.\n" +
 				"SQLite: a database file made with VACUUM INTO. PostgreSQL: pg_dump's custom format (pg_dump\n" +
-				"of the server's major version or newer must be on PATH). Restore it with 'parkd restore'.",
+				"of the server's major version or newer must be on PATH). MariaDB/MySQL: every table's rows, read\n" +
+				"in one consistent snapshot, compressed. Restore it with 'parkd restore'.",
 			define: func(fs *flagSet, a *app) func(context.Context, []string) error {
 				var db string
 				dbFlag(fs, &db)

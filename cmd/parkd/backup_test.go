@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"parkd/internal/demo"
+	"parkd/internal/store/mysql/mysqltest"
 	"parkd/internal/store/postgres/pgtest"
 	"parkd/internal/store/storetest"
 	"parkd/internal/store/teststore"
@@ -21,8 +22,11 @@ import (
 // restoreTarget returns the address of a new, empty database of the same
 // backend as dsn, to restore a backup of dsn into.
 func restoreTarget(t *testing.T, b teststore.Backend, dsn string) string {
-	if b.Name == "sqlite" {
+	switch b.Name {
+	case "sqlite":
 		return filepath.Join(t.TempDir(), "restored.db")
+	case "mysql":
+		return mysqltest.DatabaseDSN(t)
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {

@@ -58,7 +58,7 @@ const (
 
 // dbFlag is the database flag every command shares with the server.
 func dbFlag(fs *flagSet, db *string) *cliFlag {
-	return fs.String(db, "db", "PARKD_DB", "parkd.db", "database: a SQLite file path, or a postgres:// URL")
+	return fs.String(db, "db", "PARKD_DB", "parkd.db", "database: a SQLite file path, a postgres:// URL or a mysql:// URL")
 }
 
 // defineServerFlags declares the server's flags, for "parkd" and "parkd serve".

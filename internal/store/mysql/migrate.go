@@ -52,12 +52,15 @@ var alreadyApplied = map[uint16]bool{
 // A GET_LOCK lock for the database (session-level, so it outlives the implicit
 // commits; released with the connection should the process die) makes
 // instances that start at once take turns: the second finds the work done.
-func (s *Store) migrate(ctx context.Context, dbName, binCollation string) error {
+//
+// only, when not nil, picks the migrations to apply (a restore applies those
+// its backup had); nil applies every one.
+func migrateDB(ctx context.Context, db *sql.DB, dbName, binCollation string, only func(version int) bool) error {
 	ms, err := migrate.Read(migrations, "migrations")
 	if err != nil {
 		return err
 	}
-	conn, err := s.db.Conn(ctx)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -104,7 +107,7 @@ func (s *Store) migrate(ctx context.Context, dbName, binCollation string) error 
 
 	for _, m := range ms {
 		st, begun := recorded[m.Version]
-		if st.done {
+		if st.done || only != nil && !only(m.Version) {
 			continue
 		}
 		if !begun {

@@ -86,7 +86,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("mysql: ping: %w", err)
 	}
-	if err := s.migrate(ctx, cfg.DBName, server.binCollation); err != nil {
+	if err := migrateDB(ctx, db, cfg.DBName, server.binCollation, nil); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("mysql: migrate: %w", err)
 	}
