@@ -183,7 +183,7 @@ func TestMetricsAfterAVisit(t *testing.T) {
 				t.Errorf("%s moved by %v; want %v", key, got, w)
 			}
 		}
-		for _, key := range []string{`parkd_live_connections{stream="lot"}`, `parkd_live_dropped_total`, `parkd_db_connections_max{pool="` + map[string]string{"sqlite": "write", "postgres": "pool"}[b.Name] + `"}`,
+		for _, key := range []string{`parkd_live_connections{stream="lot"}`, `parkd_live_dropped_total`, `parkd_db_connections_max{pool="` + map[string]string{"sqlite": "write", "postgres": "pool", "mysql": "pool"}[b.Name] + `"}`,
 			`parkd_job_lag_seconds{job="expire_holds"}`, `parkd_job_lag_seconds{job="send_notifications"}`, `parkd_backlog_items{work="notifications"}`,
 			`parkd_backlog_age_seconds{work="lapsed_holds"}`, `parkd_backlog_items{work="events"}`, `parkd_retention_pruned_total{target="sessions"}`,
 			`parkd_notifications_total{channel="in_app",outcome="sent"}`, `parkd_http_requests_in_flight`, `go_goroutines`, `parkd_backlog_up`} {
