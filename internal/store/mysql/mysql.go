@@ -17,6 +17,13 @@
 // Times are DATETIME(6) in UTC: the session's time zone is UTC and every time
 // is written as text the store formats itself (see ts), so neither the server's
 // zone nor the driver's handling of zero times plays a part.
+//
+// The methods are filed by aggregate: lots.go (operators, lots, levels,
+// spots), accounts.go (users, vehicles, sessions), reservations.go, payments.go,
+// gates.go (gates, the gate log, pass keys), events.go (the outbox and the
+// notifications derived from it), idempotency.go and operations.go (job claims,
+// retention, reports); beside them migrate.go, backup.go and errors.go (the one
+// table from server error numbers to parking errors).
 package mysql
 
 import (
