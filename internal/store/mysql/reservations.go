@@ -648,7 +648,9 @@ func (s *Store) ChangeStatus(ctx context.Context, c parking.StatusChange) (parki
 			case parking.StatusCompleted:
 				r.CheckedOutAt = &at
 			}
-			if c.Reason != "" {
+			// A cancellation without a reason is the driver's: an earlier
+			// move's reason must not make it look like the lot's.
+			if c.Reason != "" || c.To == parking.StatusCancelled {
 				r.ChangeReason = c.Reason
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE reservations SET status = ?, updated_at = ?, checked_in_at = ?, checked_out_at = ?,
