@@ -2,14 +2,18 @@ package feed_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
 	"parkd/internal/feed"
 	"parkd/internal/parking"
 	"parkd/internal/parking/parkingtest"
+	mysqlstore "parkd/internal/store/mysql"
+	"parkd/internal/store/mysql/mysqltest"
 	"parkd/internal/store/postgres"
 	"parkd/internal/store/postgres/pgtest"
 	"parkd/internal/store/storetest"
@@ -79,16 +83,92 @@ func TestTailerReturnsEachEventOnce(t *testing.T) {
 	})
 }
 
-// TestTailerOutOfOrderCommits: on PostgreSQL a lower seq can commit after a
-// higher one. The Tailer returns it when it turns up, and its cursor waits for
-// it; a seq whose transaction rolled back is given up after the grace period.
+// eventTx is a transaction that writes outbox events as the stores do.
+type eventTx struct {
+	insert           func(typ string) int64
+	commit, rollback func() error
+}
+
+// TestTailerOutOfOrderCommits: on PostgreSQL and on MariaDB a lower seq can
+// commit after a higher one (a sequence value or an AUTO_INCREMENT is taken at
+// the insert, not at the commit). The Tailer returns it when it turns up, and
+// its cursor waits for it; a seq whose transaction rolled back is given up
+// after the grace period.
 func TestTailerOutOfOrderCommits(t *testing.T) {
-	dsn := pgtest.SchemaDSN(t)
-	s, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	t.Run("postgres", func(t *testing.T) {
+		dsn := pgtest.SchemaDSN(t)
+		s, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		testTailerOutOfOrderCommits(t, s, func() eventTx {
+			c, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close(ctx) })
+			tx, err := c.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return eventTx{
+				insert: func(typ string) int64 {
+					t.Helper()
+					var seq int64
+					if err := tx.QueryRow(ctx, `INSERT INTO events (lot_id, type, at) VALUES ('lot_x', $1, now()) RETURNING seq`, typ).Scan(&seq); err != nil {
+						t.Fatal(err)
+					}
+					return seq
+				},
+				commit:   func() error { return tx.Commit(ctx) },
+				rollback: func() error { return tx.Rollback(ctx) },
+			}
+		})
+	})
+	t.Run("mysql", func(t *testing.T) {
+		dsn := mysqltest.DatabaseDSN(t)
+		s, err := mysqlstore.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		cfg, _, err := mysqlstore.ParseDSN(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := mysql.NewConnector(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := sql.OpenDB(conn)
+		t.Cleanup(func() { db.Close() })
+		testTailerOutOfOrderCommits(t, s, func() eventTx {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return eventTx{
+				insert: func(typ string) int64 {
+					t.Helper()
+					res, err := tx.ExecContext(ctx, `INSERT INTO events (lot_id, type, at) VALUES ('lot_x', ?, UTC_TIMESTAMP(6))`, typ)
+					if err != nil {
+						t.Fatal(err)
+					}
+					seq, err := res.LastInsertId()
+					if err != nil {
+						t.Fatal(err)
+					}
+					return seq
+				},
+				commit:   tx.Commit,
+				rollback: tx.Rollback,
+			}
+		})
+	})
+}
+
+func testTailerOutOfOrderCommits(t *testing.T, s parking.Store, begin func() eventTx) {
 	clock := parkingtest.NewClock(storetest.T0)
 	tl, err := feed.Start(ctx, s)
 	if err != nil {
@@ -97,37 +177,15 @@ func TestTailerOutOfOrderCommits(t *testing.T) {
 	tl.Clock = clock
 	tl.Grace = 10 * time.Second
 
-	connect := func() *pgx.Conn {
-		c, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close(ctx) })
-		return c
-	}
-	insert := func(q interface {
-		QueryRow(context.Context, string, ...any) pgx.Row
-	}, typ string) int64 {
-		t.Helper()
-		var seq int64
-		err := q.QueryRow(ctx, `INSERT INTO events (lot_id, type, at) VALUES ('lot_x', $1, now()) RETURNING seq`, typ).Scan(&seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return seq
-	}
-	slow, rolledBack, fast := connect(), connect(), connect()
-	slowTx, err := slow.Begin(ctx)
-	if err != nil {
+	slowTx := begin()
+	lateSeq := slowTx.insert("late")
+	abortTx := begin()
+	abortedSeq := abortTx.insert("aborted")
+	fast := begin()
+	firstSeq := fast.insert("first") // commits at once, above the two in flight
+	if err := fast.commit(); err != nil {
 		t.Fatal(err)
 	}
-	lateSeq := insert(slowTx, "late")
-	abortTx, err := rolledBack.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	abortedSeq := insert(abortTx, "aborted")
-	firstSeq := insert(fast, "first") // commits at once, above the two in flight
 	base := tl.Cursor()
 
 	if got := mustPoll(t, tl); len(got) != 1 || got[0].Seq != firstSeq {
@@ -137,10 +195,10 @@ func TestTailerOutOfOrderCommits(t *testing.T) {
 		t.Errorf("Cursor() = %d with %d and %d in flight; want it to stay at %d", tl.Cursor(), lateSeq, abortedSeq, base)
 	}
 
-	if err := slowTx.Commit(ctx); err != nil {
+	if err := slowTx.commit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := abortTx.Rollback(ctx); err != nil {
+	if err := abortTx.rollback(); err != nil {
 		t.Fatal(err)
 	}
 	if got := mustPoll(t, tl); len(got) != 1 || got[0].Seq != lateSeq || got[0].Type != "late" {
