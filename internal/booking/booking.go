@@ -113,7 +113,7 @@ func CheckWindow(p parking.Policy, start, end, now time.Time) error {
 	case start.Before(now.Add(-PastTolerance)):
 		return parking.Errorf(parking.EWINDOWINPAST, "the window starts in the past")
 	case end.Sub(start) > time.Duration(p.MaxStay):
-		return parking.Errorf(parking.ESTAYTOOLONG, "the window is longer than this lot's maximum stay of %s", time.Duration(p.MaxStay))
+		return parking.Errorf(parking.ESTAYTOOLONG, "the window is longer than this lot's maximum stay of %s", p.MaxStay.Human())
 	}
 	return nil
 }

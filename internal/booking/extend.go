@@ -48,7 +48,7 @@ func (s *Service) PlanExtension(ctx context.Context, r parking.Reservation, newE
 		return ExtensionPlan{}, err
 	}
 	if newEnd.Sub(r.StartsAt) > time.Duration(lot.Policy.MaxStay) {
-		return ExtensionPlan{}, parking.Errorf(parking.ESTAYTOOLONG, "the stay would be longer than this lot's maximum of %s", time.Duration(lot.Policy.MaxStay))
+		return ExtensionPlan{}, parking.Errorf(parking.ESTAYTOOLONG, "the stay would be longer than this lot's maximum of %s", lot.Policy.MaxStay.Human())
 	}
 	size := r.PriceSize
 	if !size.Valid() {

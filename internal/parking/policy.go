@@ -6,20 +6,6 @@ import (
 	"time"
 )
 
-// Duration is a time.Duration that reads and writes as Go duration text ("5m").
-type Duration time.Duration
-
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return Errorf(EINVALID, "invalid duration %q: want a value like \"15m\" or \"24h\"", b)
-	}
-	*d = Duration(v)
-	return nil
-}
-
 // Rate is the price of parking on one spot size, in minor units of the lot's currency.
 type Rate struct {
 	Hourly   int64 `json:"hourly"`
@@ -109,7 +95,7 @@ func (p Policy) Validate() error {
 		return Errorf(EINVALID, "policy overstay_percent must be between 0 and %d", MaxOverstayPercent)
 	}
 	if p.MaxStay > MaxMaxStay {
-		return Errorf(EINVALID, "policy max_stay must be at most %s", time.Duration(MaxMaxStay))
+		return Errorf(EINVALID, "policy max_stay must be at most %s", MaxMaxStay.Human())
 	}
 	for _, s := range Sizes {
 		r, ok := p.Rates[s]

@@ -149,7 +149,7 @@ func (s *site) funcs() template.FuncMap {
 		},
 		"money": parking.FormatMoney,
 		// dur writes a policy duration as Go does: "24h0m0s", "15m0s".
-		"dur": func(d parking.Duration) string { return time.Duration(d).String() },
+		"dur": parking.Duration.Human,
 		"local": func(t time.Time, zone string) string {
 			return inZone(t, zone).Format("Mon 2 Jan 2006, 15:04")
 		},
