@@ -401,6 +401,11 @@ func testBrowser(t *testing.T, exe, db string) {
 			save("navigate.png", png)
 			return chromedp.Void{}, err
 		},
+		// "Open in maps" hands the phone a geo: link (a headless browser
+		// has no map app, so the click is caught where it would leave).
+		void(chromedp.Evaluate[bool](`document.querySelector('.actions a.primary').addEventListener("click", (e) => { e.preventDefault(); window.opened = e.currentTarget.href; }); true`)),
+		chromedp.Click(chromedp.CSS(`.actions a.primary`)),
+		void(chromedp.Poll[bool](`(window.opened || "").startsWith("geo:")`, chromedp.WithPollingTimeout(5*time.Second))),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)),
 		chromedp.Navigate(mapURL),
 		chromedp.WaitVisible(chromedp.CSS(tile)),

@@ -251,14 +251,18 @@ func route(w, h float64, sp parking.Spot) (points string, entranceY float64) {
 }
 
 // mapLinks are deep links that open a phone's map apps with directions to a place.
+// Geo is a geo: URI (RFC 5870), which html/template does not trust on its own
+// and would replace with "#ZgotmplZ"; it is built here from two numbers and an
+// escaped name only, so it is marked safe.
 type mapLinks struct {
-	Geo, Apple, Google string
+	Geo           template.URL
+	Apple, Google string
 }
 
 func directions(lat, lng float64, name string) mapLinks {
 	ll := fmt.Sprintf("%.6f,%.6f", lat, lng)
 	return mapLinks{
-		Geo:    "geo:" + ll + "?q=" + url.QueryEscape(ll+"("+name+")"),
+		Geo:    template.URL("geo:" + ll + "?q=" + url.QueryEscape(ll+"("+name+")")),
 		Apple:  "https://maps.apple.com/?daddr=" + ll + "&q=" + url.QueryEscape(name),
 		Google: "https://www.google.com/maps/dir/?api=1&destination=" + ll,
 	}
