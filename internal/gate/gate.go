@@ -39,6 +39,37 @@ const (
 	ReasonSpotOccupied    = "spot_occupied"
 )
 
+// reasonTexts say each reason in words, for operators' logs and screens.
+var reasonTexts = map[string]string{
+	ReasonOK:              "Pass accepted",
+	ReasonDriveUp:         "Drive-up admitted",
+	ReasonInvalidPass:     "Not a valid pass",
+	ReasonWrongLot:        "Pass for another car park",
+	ReasonWrongGate:       "Wrong gate for this direction",
+	ReasonPassExpired:     "Pass expired",
+	ReasonTooEarly:        "Too early for the booking",
+	ReasonNoShow:          "Booking released as a no-show",
+	ReasonNotPaid:         "Booking not paid",
+	ReasonCancelled:       "Booking cancelled",
+	ReasonAlreadyInside:   "Already inside",
+	ReasonNotInside:       "Did not come in",
+	ReasonAlreadyLeft:     "Already left",
+	ReasonLotFull:         "Car park full",
+	ReasonPaymentRequired: "Payment due",
+	ReasonManual:          "Opened by staff",
+	ReasonBookingEnded:    "Booking already ended",
+	ReasonSpotOccupied:    "Spot still taken, none free",
+}
+
+// ReasonText is a gate reason in words ("Pass expired"), or the code itself
+// for one this version does not know.
+func ReasonText(reason string) string {
+	if t, ok := reasonTexts[reason]; ok {
+		return t
+	}
+	return reason
+}
+
 // passValidity is how long after its window a pass still opens the exit, so a
 // long overstay can still leave (and pay).
 const passValidity = 7 * 24 * time.Hour

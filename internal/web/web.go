@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"parkd/internal/booking"
+	"parkd/internal/gate"
 	"parkd/internal/parking"
 )
 
@@ -95,6 +96,8 @@ func (s *site) pages() []pageRoute {
 		{"GET /operator/lots/{lot}/policy", s.handlePolicy()},
 		{"GET /kiosk/{gate}", s.handleKiosk()},
 		{"GET /static/{file}", s.handleAsset()},
+		// Browsers and bookmarks ask for /favicon.ico whatever the page says.
+		{"GET /favicon.ico", http.RedirectHandler("/static/icon.svg", http.StatusMovedPermanently)},
 	}
 }
 
@@ -128,6 +131,9 @@ func newSite(c Config) *site {
 		zw.Write(b)
 		zw.Close()
 		ctype := mime.TypeByExtension(path.Ext(e.Name()))
+		if path.Ext(e.Name()) == ".webmanifest" {
+			ctype = "application/manifest+json"
+		}
 		if ctype == "" {
 			ctype = "application/octet-stream"
 		}
@@ -149,7 +155,8 @@ func (s *site) funcs() template.FuncMap {
 		},
 		"money": parking.FormatMoney,
 		// dur writes a policy duration as Go does: "24h0m0s", "15m0s".
-		"dur": parking.Duration.Human,
+		"dur":        parking.Duration.Human,
+		"gateReason": gate.ReasonText,
 		"local": func(t time.Time, zone string) string {
 			return inZone(t, zone).Format("Mon 2 Jan 2006, 15:04")
 		},

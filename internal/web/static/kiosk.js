@@ -39,7 +39,7 @@
   });
 
   const REASONS = {
-    ok: "Welcome", drive_up: "Welcome", invalid_pass: "This is not a valid pass", wrong_lot: "This pass is for another car park",
+    ok: "Open", drive_up: "Welcome", invalid_pass: "This is not a valid pass", wrong_lot: "This pass is for another car park",
     pass_expired: "This pass has expired", too_early: "Too early: come back closer to your start time", no_show: "This reservation was released",
     not_paid: "This reservation is not paid", cancelled: "This reservation was cancelled", already_inside: "This pass is already inside",
     not_inside: "This pass has not entered", already_left: "This stay has ended", lot_full: "Sorry, the car park is full",
@@ -64,7 +64,9 @@
       const r = await api("POST", "/api/v1/gates/" + encodeURIComponent(gate) + "/scans", { code: code }, { bearer: deviceKey(), key: uuid() });
       const d = r.data;
       if (d.decision === "open") {
-        say("open", "OPEN", (REASONS[d.reason] || "Welcome") + (d.spot_label ? " · your spot: " + d.spot_label : ""));
+        // The server words entry ("Welcome. Your spot is L1-F04.") and exit
+        // ("Goodbye. …") apart; the table is only for an answer without words.
+        say("open", "OPEN", d.message || REASONS[d.reason] || "Open");
       } else {
         say("deny", "DENIED", d.message || REASONS[d.reason] || d.reason);
       }
