@@ -117,6 +117,7 @@ func TestWebPages(t *testing.T) {
 	driver.signIn(demo.DriverEmail, demo.DriverPassword)
 	for _, path := range []string{"/", "/reservations", "/payments", "/vehicles", "/notifications", "/reserve?lot=" + garage, "/signout"} {
 		page := driver.get(path, 200)
+		noGoDurations(t, path, page)
 		// Every signed-in page links the notifications, with the unread count
 		// (none yet) for the live badge to start from.
 		if !regexp.MustCompile(`<a href="/notifications" id="nav-notifications" data-unread="0" data-since="[^"]+"`).MatchString(page) ||
@@ -137,9 +138,23 @@ func TestWebPages(t *testing.T) {
 	operator.signIn(demo.OperatorEmail, demo.OperatorPassword)
 	for _, path := range []string{"/operator", "/operator/lots/" + garage, "/operator/lots/" + garage + "/log",
 		"/operator/lots/" + garage + "/spots", "/operator/lots/" + garage + "/policy"} {
-		operator.get(path, 200)
+		noGoDurations(t, path, operator.get(path, 200))
 	}
 	operator.get("/operator/lots/"+mall, 403) // another operator's lot
+}
+
+// goDuration matches Go's duration text ("24h0m0s", "5m0s", "0s"), which
+// people do not write.
+var goDuration = regexp.MustCompile(`\b(\d+h)?(\d+m)?\d+(\.\d+)?s\b|\b\d+h\d+m\b`)
+
+// noGoDurations fails when page shows a duration as Go writes it.
+func noGoDurations(t *testing.T, path, page string) {
+	t.Helper()
+	// Scripts and styles are not what a person reads.
+	text := regexp.MustCompile(`(?s)<script.*?</script>|<style.*?</style>`).ReplaceAllString(page, "")
+	if m := goDuration.FindString(text); m != "" {
+		t.Errorf("GET %s shows the duration %q as Go writes it; want \"5 min\", \"24 h\"", path, m)
+	}
 }
 
 // TestStaticAssets checks that scripts and styles are compressed and cached.
@@ -169,6 +184,37 @@ func TestStaticAssets(t *testing.T) {
 	}
 	if b, _ := io.ReadAll(zr); !bytes.Contains(b, []byte("window.parkd")) {
 		t.Errorf("GET %s: the script is not app.js", m)
+	}
+
+	// An icon (also where browsers look without asking the page) and a web
+	// app manifest, so a phone can add parkd to its home screen.
+	for _, path := range []string{"/favicon.ico", regexp.MustCompile(`/static/icon\.svg\?v=\w+`).FindString(home)} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" {
+			t.Errorf("GET %q = %d %s; want the SVG icon", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	manifest := regexp.MustCompile(`<link rel="manifest" href="(/static/manifest\.webmanifest\?v=\w+)">`).FindStringSubmatch(home)
+	if manifest == nil {
+		t.Fatalf("the home page links no web app manifest")
+	}
+	resp, err = http.Get(base + manifest[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m2 struct {
+		Name     string                 `json:"name"`
+		StartURL string                 `json:"start_url"`
+		Icons    []struct{ Src string } `json:"icons"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&m2); err != nil || m2.Name != "parkd" || m2.StartURL != "/" || len(m2.Icons) == 0 ||
+		resp.Header.Get("Content-Type") != "application/manifest+json" {
+		t.Errorf("GET %s = %s %+v, %v; want parkd's manifest", manifest[1], resp.Header.Get("Content-Type"), m2, err)
 	}
 }
 
