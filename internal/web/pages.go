@@ -278,6 +278,9 @@ type reservationRow struct {
 	CanCancel bool
 	HasPass   bool
 	Upcoming  bool
+	Cancelled bool // cancelled, or an unpaid hold that lapsed: it never was a stay
+	// EntryFrom and EntryUntil are when the pass opens the entry gate.
+	EntryFrom, EntryUntil time.Time
 	// MovedFrom is the spot the lot last moved the booking from (zero when
 	// it never did), shown while the booking is live; Why says why the lot
 	// moved or cancelled it, in words; LotCancelled says the lot, not the
@@ -350,6 +353,8 @@ func (s *site) reservationRow(ctx context.Context, lk *lookup, res parking.Reser
 	}
 	active := lot.Policy.Holds(res, now)
 	row.Upcoming = active && (res.EndsAt.After(now) || res.Inside())
+	row.Cancelled = res.Status == parking.StatusCancelled || res.Status == parking.StatusExpired || res.HoldExpired(now)
+	row.EntryFrom, row.EntryUntil = lot.Policy.EarliestEntry(res), lot.Policy.NoShowDeadline(res)
 	if res.ChangeReason != "" {
 		row.Why = parking.ReasonText(res.ChangeReason)
 	}
@@ -388,16 +393,19 @@ func (s *site) handleReservations() http.Handler {
 		}
 		now := s.Clock.Now()
 		lk := newLookup(s.Store)
-		var data struct{ Upcoming, Past []reservationRow }
+		var data struct{ Upcoming, Past, Cancelled []reservationRow }
 		for _, res := range rs {
 			row, err := s.reservationRow(ctx, lk, res, now)
 			if err != nil {
 				s.fail(w, r, err)
 				return
 			}
-			if row.Upcoming {
+			switch {
+			case row.Upcoming:
 				data.Upcoming = append(data.Upcoming, row)
-			} else {
+			case row.Cancelled:
+				data.Cancelled = append(data.Cancelled, row)
+			default:
 				data.Past = append(data.Past, row)
 			}
 		}
@@ -637,5 +645,79 @@ func (s *site) handlePayments() http.Handler {
 			rows = append(rows, row)
 		}
 		s.render(w, r, http.StatusOK, "payments", "Payments", rows)
+	})
+}
+
+// receipt is what a receipt shows: a charge that went through (or a refund),
+// its reservation, and the refunds made of it.
+type receipt struct {
+	Payment     parking.Payment
+	Reservation parking.Reservation
+	Lot         parking.Lot
+	Spot        parking.Spot
+	What        string            // the line's words: the parking, an overstay, an extension
+	Refunds     []parking.Payment // of a charge: the refunds that went through
+	Net         int64             // the charge less its refunds
+}
+
+// handleReceipt shows a printable receipt for a payment that went through;
+// a failed or pending charge has none.
+func (s *site) handleReceipt() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := s.signedIn(w, r)
+		if !ok {
+			return
+		}
+		ctx := r.Context()
+		lk := newLookup(s.Store)
+		p, err := s.Store.Payment(ctx, r.PathValue("payment"))
+		if err != nil {
+			s.fail(w, r, parking.ErrNotFound)
+			return
+		}
+		res, err := s.ownReservation(ctx, lk, me, p.ReservationID)
+		if err != nil {
+			s.fail(w, r, parking.ErrNotFound) // another's payment is not found, as on the API
+			return
+		}
+		if p.Status != parking.PaymentSucceeded {
+			s.fail(w, r, parking.Errorf(parking.ENOTFOUND, "this payment did not go through: it has no receipt"))
+			return
+		}
+		rc := receipt{Payment: p, Reservation: res, Net: p.Amount}
+		if rc.Lot, err = lk.lot(ctx, res.LotID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if sp, ok, err := lk.spot(ctx, res.LotID, res.SpotID); err != nil {
+			s.fail(w, r, err)
+			return
+		} else if ok {
+			rc.Spot = sp
+		}
+		switch {
+		case p.Kind == parking.Refund:
+			rc.What = "Refund for your parking"
+		case p.ExtendsTo != nil:
+			rc.What = "Extending your stay"
+		case p.Purpose == parking.PurposeOverstay:
+			rc.What = "Time past the end of your booking"
+		default:
+			rc.What = "Parking"
+		}
+		if p.Kind == parking.Charge {
+			all, err := s.Store.ReservationPayments(ctx, res.ID)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			for _, q := range all {
+				if q.Kind == parking.Refund && q.RefundOf == p.ID && q.Status == parking.PaymentSucceeded {
+					rc.Refunds = append(rc.Refunds, q)
+					rc.Net -= q.Amount
+				}
+			}
+		}
+		s.render(w, r, http.StatusOK, "receipt", "Receipt "+p.ID, rc)
 	})
 }

@@ -88,6 +88,7 @@ func (s *site) pages() []pageRoute {
 		{"GET /reservations/{reservation}", s.handleReservation()},
 		{"GET /reservations/{reservation}/navigate", s.handleNavigate()},
 		{"GET /payments", s.handlePayments()},
+		{"GET /payments/{payment}/receipt", s.handleReceipt()},
 		{"GET /notifications", s.handleNotifications()},
 		{"GET /operator", s.handleOperatorHome()},
 		{"GET /operator/lots/{lot}", s.handleOperatorLot()},
@@ -154,11 +155,13 @@ func (s *site) funcs() template.FuncMap {
 			return "/static/" + name
 		},
 		"money": parking.FormatMoney,
-		// dur writes a policy duration as Go does: "24h0m0s", "15m0s".
+		// dur writes a duration as people do: "24 h", "15 min".
 		"dur":        parking.Duration.Human,
 		"gateReason": gate.ReasonText,
+		// Every time a page shows is in the lot's zone, labelled with it
+		// ("Mon 7 Jan 2030, 08:00 PST"), whatever zone the browser is in.
 		"local": func(t time.Time, zone string) string {
-			return inZone(t, zone).Format("Mon 2 Jan 2006, 15:04")
+			return inZone(t, zone).Format("Mon 2 Jan 2006, 15:04 MST")
 		},
 		"localInput": func(t time.Time, zone string) string {
 			return inZone(t, zone).Format("2006-01-02T15:04")

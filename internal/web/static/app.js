@@ -135,6 +135,9 @@
 
   window.parkd = { api: api, uuid: uuid, showErrors: showErrors, clearErrors: clearErrors, busy: busy, toast: toast, money: money, formData: formData, reloadWith: reloadWith };
 
+  // A button with data-print prints the page (receipts).
+  document.querySelectorAll("[data-print]").forEach((b) => b.addEventListener("click", () => window.print()));
+
   const flash = sessionStorage.getItem("parkd.flash");
   if (flash) { sessionStorage.removeItem("parkd.flash"); toast(flash); }
 })();

@@ -27,8 +27,6 @@
     api("GET", "/api/v1/reservations/" + encodeURIComponent(id) + "/pass").then((r) => {
       document.getElementById("pass-code").textContent = r.data.manual_code;
       document.getElementById("pass-overlay-code").textContent = r.data.manual_code;
-      const until = new Date(r.data.valid_until), since = new Date(r.data.valid_from);
-      document.getElementById("pass-valid").textContent = "Valid from " + since.toLocaleString() + " to " + until.toLocaleString() + ".";
     }).catch((err) => { document.getElementById("pass-code").textContent = "unavailable"; toast(err.message); });
 
     const overlay = document.getElementById("pass-overlay");
