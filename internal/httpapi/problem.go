@@ -17,6 +17,7 @@ import (
 // statusOf maps each error code to its HTTP status; unknown codes are 500.
 var statusOf = map[string]int{
 	parking.EINVALID:             http.StatusBadRequest,
+	EINVALIDTEXT:                 http.StatusBadRequest,
 	parking.EUNAUTHORIZED:        http.StatusUnauthorized,
 	parking.EFORBIDDEN:           http.StatusForbidden,
 	parking.ENOTFOUND:            http.StatusNotFound,

@@ -53,12 +53,16 @@ type Services struct {
 }
 
 // NewHandler returns the whole HTTP interface, the API and the web pages,
-// wrapped in request ids, access logs, panic recovery, compression,
-// cross-origin protection and authentication.
+// wrapped in request ids, access logs, panic recovery, compression, the
+// check of the request's text, cross-origin protection and authentication.
 func NewHandler(s Services) http.Handler {
 	rt := &router{mux: http.NewServeMux()}
 	addRoutes(rt, s)
 	addPages(rt.mux, s)
+	rawBody := func(r *http.Request) bool {
+		_, pattern := rt.mux.Handler(r)
+		return rawBodyRoutes[pattern]
+	}
 	return withRequestID(withAccessLog(s.Log, s.Metrics, s.AccessLog, withRecover(s.Log, withCompression(withJSONMethodErrors(
-		withCrossOriginProtection(withAuth(s.Log, s.Auth, withRouteInfo(rt.mux))))))))
+		withTextCheck(s.Log, rawBody, withCrossOriginProtection(withAuth(s.Log, s.Auth, withRouteInfo(rt.mux)))))))))
 }

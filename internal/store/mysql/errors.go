@@ -26,7 +26,8 @@ const (
 	errDataTooLong           = 1406 // ER_DATA_TOO_LONG
 	errOutOfRange            = 1264 // ER_WARN_DATA_OUT_OF_RANGE
 	errTruncated             = 1265 // WARN_DATA_TRUNCATED
-	errIncorrectValue        = 1366 // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
+	errIncorrectValue        = 1366 // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD: also "Incorrect string value", invalid UTF-8
+	errInvalidCharacters     = 1300 // ER_INVALID_CHARACTER_STRING
 	errIncorrectDatetime     = 1292 // ER_TRUNCATED_WRONG_VALUE
 	errLockWaitTimeout       = 1205 // ER_LOCK_WAIT_TIMEOUT
 	errDeadlock              = 1213 // ER_LOCK_DEADLOCK
@@ -100,7 +101,7 @@ func classify(err error, what string) error {
 			return parking.Errorf(e.Code, "%s", e.Message)
 		}
 		return parking.Errorf(parking.EINVALID, "%s refers to something that does not exist", what)
-	case errCheckMySQL, errCheckMariaDB, errBadNull, errDataTooLong, errOutOfRange, errTruncated, errIncorrectValue, errIncorrectDatetime:
+	case errCheckMySQL, errCheckMariaDB, errBadNull, errDataTooLong, errOutOfRange, errTruncated, errIncorrectValue, errIncorrectDatetime, errInvalidCharacters:
 		return parking.Errorf(parking.EINVALID, "%s has a missing or out-of-range value", what)
 	}
 	return err

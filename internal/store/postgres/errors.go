@@ -15,6 +15,8 @@ import (
 // https://www.postgresql.org/docs/current/errcodes-appendix.html.
 const (
 	codeStringTooLong        = "22001"
+	codeBadEncoding          = "22021" // character_not_in_repertoire: a NUL or invalid UTF-8
+	codeUntranslatable       = "22P05" // untranslatable_character: \u0000 in jsonb
 	codeNotNullViolation     = "23502"
 	codeForeignKeyViolation  = "23503"
 	codeUniqueViolation      = "23505"
@@ -87,6 +89,9 @@ func classify(err error, what string) error {
 			return parking.Errorf(e.Code, "%s", e.Message)
 		}
 		return parking.Errorf(parking.EINVALID, "%s refers to something that does not exist", what)
+	case codeBadEncoding, codeUntranslatable:
+		// The HTTP layer refuses such text first; a store never answers 500 for it.
+		return parking.Errorf(parking.EINVALID, "%s: the text holds a character the database cannot store", what)
 	case codeCheckViolation, codeNotNullViolation, codeStringTooLong:
 		return parking.Errorf(parking.EINVALID, "%s has a missing or out-of-range value", what)
 	}

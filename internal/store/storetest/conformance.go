@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"UserReservations", testUserReservations},
 		{"Events", testEvents},
 		{"EventsSince", testEventsSince},
+		{"HostileText", testHostileText},
 	}
 	tests = append(tests, accountTests()...)
 	tests = append(tests, paymentTests()...)
