@@ -155,6 +155,14 @@ func (s *Service) Scan(ctx context.Context, g parking.Gate, sc Scan) (Decision, 
 	var d Decision
 	var r parking.Reservation
 	var err error
+	if strings.TrimSpace(sc.Plate) != "" {
+		// What the plate camera read is logged and, for a drive-up, kept.
+		if sc.Plate, err = parking.ParsePlate(sc.Plate); err != nil {
+			return Decision{}, err
+		}
+	} else {
+		sc.Plate = ""
+	}
 	if g.Direction == parking.Entry {
 		d, r, err = s.entry(ctx, g, sc)
 	} else {
@@ -163,7 +171,7 @@ func (s *Service) Scan(ctx context.Context, g parking.Gate, sc Scan) (Decision, 
 	if err != nil {
 		return Decision{}, err
 	}
-	plate := parking.NormalizePlate(sc.Plate)
+	plate := sc.Plate
 	if plate == "" {
 		plate = r.Plate
 	}
@@ -292,7 +300,7 @@ func (s *Service) driveUp(ctx context.Context, g parking.Gate, sc Scan) (Decisio
 	if !size.Valid() {
 		size = parking.Standard
 	}
-	r, err := s.engine.AdmitDriveUp(ctx, g.LotID, size, parking.NormalizePlate(sc.Plate))
+	r, err := s.engine.AdmitDriveUp(ctx, g.LotID, size, sc.Plate)
 	if errors.Is(err, booking.ErrLotFull) {
 		return deny(ReasonLotFull, "Sorry, the car park is full."), r, nil
 	}

@@ -156,7 +156,13 @@ func handleGateEvents(log *slog.Logger, store parking.Store, clock parking.Clock
 		var err error
 		q := r.URL.Query()
 		now := clock.Now()
-		f := parking.GateEventFilter{Plate: parking.NormalizePlate(q.Get("plate")), ReservationID: q.Get("reservation")}
+		f := parking.GateEventFilter{ReservationID: q.Get("reservation")}
+		if v := q.Get("plate"); v != "" {
+			if f.Plate, err = parking.ParsePlate(v); err != nil {
+				writeError(w, r, log, err)
+				return
+			}
+		}
 		if f.From, err = parseTime(q.Get("from"), "from", now.Add(-24*time.Hour)); err == nil {
 			f.To, err = parseTime(q.Get("to"), "to", now.Add(time.Minute))
 		}

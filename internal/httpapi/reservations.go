@@ -52,10 +52,9 @@ func (req reservationRequest) holdRequest(r *http.Request, store parking.Store, 
 		}
 		hold.VehicleID, hold.Plate, hold.VehicleSize = v.ID, v.Plate, v.Size
 	case req.Plate != "":
-		hold.Plate, hold.VehicleSize = parking.NormalizePlate(req.Plate), req.Size
-		if parking.ValidatePlate(hold.Plate) != nil {
-			ve.Add("plate", "must be 1 to 16 letters and digits")
-		}
+		plate, err := parking.ParsePlate(req.Plate)
+		ve.Merge(err)
+		hold.Plate, hold.VehicleSize = plate, req.Size
 		if !req.Size.Valid() {
 			ve.Add("size", "is required with a plate: motorcycle, compact, standard or large")
 		}

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -117,4 +118,63 @@ func TestHostileTextWebhook(t *testing.T) {
 	if p := r.problem(); r.status != 400 || p.Code == "invalid_text" {
 		t.Errorf("forged webhook = %d %s; want 400 from the verification", r.status, r.body)
 	}
+}
+
+// TestPlates: every way a plate comes in (a vehicle, a reservation's plate, a
+// plate camera at the gate, the log's search) reads it with
+// parking.ParsePlate, on every backend: letters and digits of any script,
+// normalised so that the spellings of one plate match; anything else is 422
+// naming the plate (or, for a bidirectional override, 400 at the edge).
+func TestPlates(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		e := newAPI(t, b)
+		ada := signUp(t, e.srv.URL, "Ada", "ada@example.com")
+		lot := e.fixture.Lot.ID
+		var v parking.Vehicle
+		ada.must(201, "POST", "/api/v1/users/me/vehicles", map[string]string{"plate": "ｋａ-１２ ab", "size": "compact"}).into(t, &v)
+		if v.Plate != "KA12AB" {
+			t.Errorf("vehicle plate = %q; want KA12AB", v.Plate)
+		}
+		ada.must(201, "POST", "/api/v1/users/me/vehicles", map[string]string{"plate": "京a 12345", "size": "compact"}).into(t, &v)
+		if v.Plate != "京A12345" {
+			t.Errorf("vehicle plate = %q; want 京A12345", v.Plate)
+		}
+		body := holdBody(e, e.fixture.Spots[5].ID, 1, 2)
+		body["plate"] = "أ ب ٣٤٥"
+		var res parking.Reservation
+		ada.must(201, "POST", "/api/v1/reservations", body, "Idempotency-Key", "p1").into(t, &res)
+		if res.Plate != "أب٣٤٥" {
+			t.Errorf("reservation plate = %q; want أب٣٤٥", res.Plate)
+		}
+
+		// A drive-up's plate, from the camera, is found by any spelling.
+		entry, g := mustGate(t, e, parking.Entry)
+		if d := scan(t, entry, g, map[string]any{"size": "compact", "plate": "müller-1"}); d.Decision != "open" {
+			t.Fatalf("drive-up = %+v; want open", d)
+		}
+		op := &client{t: t, base: e.srv.URL, token: mustSignIn(t, e, parking.RoleOperator, e.fixture.Operator.ID).token}
+		var log struct{ Events []parking.GateEvent }
+		op.must(200, "GET", "/api/v1/lots/"+lot+"/gate-events?plate=M%C3%9CLLER+1", nil).into(t, &log)
+		if len(log.Events) != 1 || log.Events[0].Plate != "MÜLLER1" {
+			t.Errorf("gate events for MÜLLER 1 = %+v; want the drive-up, plate MÜLLER1", log.Events)
+		}
+
+		for _, plate := range []string{"AB\ufffd12", "AB🚗", "A.B", "1234567890abcdefg", "--"} {
+			for _, r := range []response{
+				ada.do("POST", "/api/v1/users/me/vehicles", map[string]string{"plate": plate, "size": "compact"}),
+				ada.do("POST", "/api/v1/reservations", map[string]any{"lot_id": lot, "plate": plate, "size": "compact",
+					"starts_at": storetest.T0.Add(3 * time.Hour), "ends_at": storetest.T0.Add(4 * time.Hour)}, "Idempotency-Key", "bad-"+plate),
+				entry.do("POST", "/api/v1/gates/"+g.ID+"/scans", map[string]any{"size": "compact", "plate": plate}),
+				op.do("GET", "/api/v1/lots/"+lot+"/gate-events?plate="+url.QueryEscape(plate), nil),
+			} {
+				p := r.problem()
+				if r.status != 422 || p.Code != "validation_failed" || len(p.Fields) != 1 || p.Fields[0].Field != "plate" {
+					t.Errorf("plate %q = %d %s; want 422 validation_failed naming plate", plate, r.status, r.body)
+				}
+			}
+		}
+		if p := ada.do("POST", "/api/v1/users/me/vehicles", map[string]string{"plate": "AB\u202e12", "size": "compact"}).problem(); p.Status != 400 || p.Code != "invalid_text" {
+			t.Errorf("plate with an RTL override = %+v; want 400 invalid_text", p)
+		}
+	})
 }

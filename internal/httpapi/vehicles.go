@@ -13,15 +13,15 @@ type vehicleRequest struct {
 	Size  parking.Size `json:"size"`
 }
 
-func (v vehicleRequest) validate() error {
+// validate checks the request and returns the plate as parkd keeps it.
+func (v vehicleRequest) validate() (string, error) {
 	var ve parking.ValidationError
-	if err := parking.ValidatePlate(parking.NormalizePlate(v.Plate)); err != nil {
-		ve.Add("plate", "must be 1 to 16 letters and digits")
-	}
+	plate, err := parking.ParsePlate(v.Plate)
+	ve.Merge(err)
 	if !v.Size.Valid() {
 		ve.Add("size", "is required: motorcycle, compact, standard or large")
 	}
-	return ve.Err()
+	return plate, ve.Err()
 }
 
 func handleListVehicles(log *slog.Logger, store parking.Store) http.Handler {
@@ -53,11 +53,12 @@ func handleCreateVehicle(log *slog.Logger, store parking.Store, clock parking.Cl
 			writeError(w, r, log, err)
 			return
 		}
-		if err := req.validate(); err != nil {
+		plate, err := req.validate()
+		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		v := parking.Vehicle{ID: parking.NewID("veh"), UserID: id, Plate: parking.NormalizePlate(req.Plate), Size: req.Size, CreatedAt: clock.Now()}
+		v := parking.Vehicle{ID: parking.NewID("veh"), UserID: id, Plate: plate, Size: req.Size, CreatedAt: clock.Now()}
 		if err := store.CreateVehicle(r.Context(), &v); err != nil {
 			writeError(w, r, log, err)
 			return

@@ -1,6 +1,7 @@
 package parking
 
 import (
+	"errors"
 	"net/mail"
 	"strings"
 	"time"
@@ -30,6 +31,15 @@ func (e *ValidationError) Error() string {
 // Add records a problem with a field.
 func (e *ValidationError) Add(field, message string) {
 	e.Fields = append(e.Fields, FieldError{field, message})
+}
+
+// Merge adds the fields of err when it is a *ValidationError, as ParsePlate
+// returns.
+func (e *ValidationError) Merge(err error) {
+	var v *ValidationError
+	if errors.As(err, &v) {
+		e.Fields = append(e.Fields, v.Fields...)
+	}
 }
 
 // Err returns e when it holds any field, nil otherwise.
@@ -69,31 +79,6 @@ func ValidateSignUp(name, email, password string) error {
 		v.Add("password", "must be at most 256 bytes")
 	}
 	return v.Err()
-}
-
-// NormalizePlate upper-cases a licence plate and drops spaces and dashes, so
-// "ab-123 c" and "AB123C" are the same car.
-func NormalizePlate(plate string) string {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(plate) {
-		if r != ' ' && r != '-' && r != '\t' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// ValidatePlate checks a normalised plate.
-func ValidatePlate(plate string) error {
-	if plate == "" || len(plate) > 16 {
-		return &ValidationError{Fields: []FieldError{{"plate", "must be 1 to 16 letters and digits"}}}
-	}
-	for _, r := range plate {
-		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r > 127) {
-			return &ValidationError{Fields: []FieldError{{"plate", "may hold only letters and digits"}}}
-		}
-	}
-	return nil
 }
 
 // Session is a signed-in user's bearer token. Only the token's hash is stored.

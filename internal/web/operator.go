@@ -183,7 +183,15 @@ func (s *site) handleGateLog() http.Handler {
 		if g.To, ok2 = parseWhen(q.Get("to"), lot.TimeZone); !ok2 || !g.To.After(g.From) {
 			g.To = now.Add(time.Minute).Truncate(time.Minute)
 		}
-		events, err := s.Store.GateEvents(ctx, lot.ID, parking.GateEventFilter{From: g.From, To: g.To, Plate: parking.NormalizePlate(g.Plate)})
+		var plate string
+		if g.Plate != "" {
+			var err error
+			if plate, err = parking.ParsePlate(g.Plate); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+		events, err := s.Store.GateEvents(ctx, lot.ID, parking.GateEventFilter{From: g.From, To: g.To, Plate: plate})
 		if err != nil {
 			s.fail(w, r, err)
 			return

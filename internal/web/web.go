@@ -279,8 +279,18 @@ func (s *site) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, msg = http.StatusNotFound, "We could not find that page."
 	case code == parking.EFORBIDDEN:
 		status, msg = http.StatusForbidden, "This page is for the operators of this lot."
-	case code == parking.EINVALID || code == parking.EINVALIDWINDOW || code == parking.EVALIDATION:
+	case code == parking.EINVALID || code == parking.EINVALIDWINDOW:
 		status, msg = http.StatusBadRequest, parking.ErrorMessage(err)
+	case code == parking.EVALIDATION:
+		status, msg = http.StatusBadRequest, err.Error()
+		var v *parking.ValidationError
+		if errors.As(err, &v) {
+			var parts []string
+			for _, f := range v.Fields {
+				parts = append(parts, "The "+strings.ReplaceAll(f.Field, "_", " ")+" "+f.Message+".")
+			}
+			msg = strings.Join(parts, " ")
+		}
 	default:
 		s.Log.ErrorContext(r.Context(), "web page", "path", r.URL.Path, "err", err)
 	}
