@@ -16,6 +16,7 @@ import (
 
 // PastTolerance is how far in the past a window may start, so that a driver
 // booking "from now" is not refused because their clock is a little behind.
+// Its end may never lie in the past.
 const PastTolerance = 5 * time.Minute
 
 // Service is the booking engine.
@@ -103,7 +104,9 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (parking.Reservatio
 	return r, err
 }
 
-// CheckWindow applies the lot's rules to a window [start, end) asked for at now.
+// CheckWindow applies the lot's rules to a window [start, end) asked for at
+// now: it starts at most PastTolerance ago, ends after now and within the
+// lot's booking horizon, and is no longer than its maximum stay.
 func CheckWindow(p parking.Policy, start, end, now time.Time) error {
 	switch {
 	case start.IsZero() || end.IsZero():
@@ -111,9 +114,24 @@ func CheckWindow(p parking.Policy, start, end, now time.Time) error {
 	case !end.After(start):
 		return parking.Errorf(parking.EINVALIDWINDOW, "the window must end after it starts")
 	case start.Before(now.Add(-PastTolerance)):
-		return parking.Errorf(parking.EWINDOWINPAST, "the window starts in the past")
-	case end.Sub(start) > time.Duration(p.MaxStay):
+		return parking.Errorf(parking.EWINDOWINPAST, "the window starts in the past (more than %s ago)", parking.Duration(PastTolerance).Human())
+	case !end.After(now):
+		return parking.Errorf(parking.EWINDOWINPAST, "the window has already ended")
+	}
+	if err := checkHorizon(p, end, now); err != nil {
+		return err
+	}
+	if end.Sub(start) > time.Duration(p.MaxStay) {
 		return parking.Errorf(parking.ESTAYTOOLONG, "the window is longer than this lot's maximum stay of %s", p.MaxStay.Human())
+	}
+	return nil
+}
+
+// checkHorizon refuses an end beyond the lot's booking horizon from now.
+func checkHorizon(p parking.Policy, end, now time.Time) error {
+	if limit := now.Add(p.BookingHorizon()); end.After(limit) {
+		return parking.Errorf(parking.EWINDOWTOOFAR, "this lot takes bookings that end at most %s ahead, by %s",
+			parking.Duration(p.BookingHorizon()).Human(), limit.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

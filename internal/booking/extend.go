@@ -47,6 +47,9 @@ func (s *Service) PlanExtension(ctx context.Context, r parking.Reservation, newE
 	if err != nil {
 		return ExtensionPlan{}, err
 	}
+	if err := checkHorizon(lot.Policy, newEnd, now); err != nil {
+		return ExtensionPlan{}, err
+	}
 	if newEnd.Sub(r.StartsAt) > time.Duration(lot.Policy.MaxStay) {
 		return ExtensionPlan{}, parking.Errorf(parking.ESTAYTOOLONG, "the stay would be longer than this lot's maximum of %s", lot.Policy.MaxStay.Human())
 	}

@@ -135,6 +135,8 @@ func TestBadInputs(t *testing.T) {
 			{"vehicle: bad plate", "POST", "/api/v1/users/me/vehicles", `{"plate":"AB#1!","size":"compact"}`, 422, "validation_failed"},
 			{"hold: ends before it starts", "POST", "/api/v1/reservations", hold(`,"starts_at":"` + at(2) + `","ends_at":"` + at(1) + `"`), 422, "invalid_window"},
 			{"hold: in the past", "POST", "/api/v1/reservations", hold(`,"starts_at":"` + at(-3) + `","ends_at":"` + at(-2) + `"`), 422, "window_in_past"},
+			{"hold: already ended", "POST", "/api/v1/reservations", hold(`,"starts_at":"` + at(-4.0/60) + `","ends_at":"` + at(-2.0/60) + `"`), 422, "window_in_past"},
+			{"hold: in the year 9999", "POST", "/api/v1/reservations", hold(`,"starts_at":"9999-01-01T00:00:00Z","ends_at":"9999-01-01T02:00:00Z"`), 422, "window_too_far"},
 			{"hold: too long", "POST", "/api/v1/reservations", hold(`,"starts_at":"` + at(1) + `","ends_at":"` + at(30) + `"`), 422, "stay_too_long"},
 			{"hold: vehicle too large", "POST", "/api/v1/reservations", hold(`,"spot_id":"` + moto + `"` + window), 422, "vehicle_does_not_fit"},
 			{"hold: unknown lot", "POST", "/api/v1/reservations", `{"lot_id":"lot_nope","vehicle_id":"` + v.ID + `"` + window + `}`, 404, "not_found"},

@@ -29,6 +29,7 @@ var statusOf = map[string]int{
 	parking.ESPOTOUTOFSERVICE:    http.StatusConflict,
 	parking.EINVALIDWINDOW:       http.StatusUnprocessableEntity,
 	parking.EWINDOWINPAST:        http.StatusUnprocessableEntity,
+	parking.EWINDOWTOOFAR:        http.StatusUnprocessableEntity,
 	parking.ESTAYTOOLONG:         http.StatusUnprocessableEntity,
 	parking.EVEHICLETOOLARGE:     http.StatusUnprocessableEntity,
 	parking.EVALIDATION:          http.StatusUnprocessableEntity,

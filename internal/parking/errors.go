@@ -18,6 +18,7 @@ const (
 	EHOLDEXPIRED      = "hold_expired"
 	EINVALIDWINDOW    = "invalid_window"
 	EWINDOWINPAST     = "window_in_past"
+	EWINDOWTOOFAR     = "window_too_far"
 	ESTAYTOOLONG      = "stay_too_long"
 	EVEHICLETOOLARGE  = "vehicle_does_not_fit"
 	ESPOTOUTOFSERVICE = "spot_out_of_service"

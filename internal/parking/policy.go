@@ -18,6 +18,7 @@ type Policy struct {
 	NoShowAfter      Duration      `json:"no_show_after"`     // no entry by start+this: the spot is released
 	EarlyArrival     Duration      `json:"early_arrival"`     // entry allowed from start-this
 	MaxStay          Duration      `json:"max_stay"`          // longest window that may be booked
+	Horizon          Duration      `json:"horizon"`           // how far ahead a window may end, from now
 	OverstayGrace    Duration      `json:"overstay_grace"`    // free minutes after the end before overstay is charged
 	CancelCutoff     Duration      `json:"cancel_cutoff"`     // full refund when cancelled at least this long before the start
 	BillingIncrement Duration      `json:"billing_increment"` // time is billed in started increments of this
@@ -33,6 +34,7 @@ func DefaultPolicy() Policy {
 		NoShowAfter:      Duration(15 * time.Minute),
 		EarlyArrival:     Duration(15 * time.Minute),
 		MaxStay:          Duration(24 * time.Hour),
+		Horizon:          MaxHorizon,
 		OverstayGrace:    Duration(10 * time.Minute),
 		CancelCutoff:     0,
 		BillingIncrement: Duration(15 * time.Minute),
@@ -70,7 +72,20 @@ const (
 	MaxRate            = 100_000_000 // minor units per hour or per day
 	MaxOverstayPercent = 10_000
 	MaxMaxStay         = Duration(366 * 24 * time.Hour)
+	// MaxHorizon is how far ahead any booking may end: a year (a leap one,
+	// so that the same date next year is always open), and the default. A
+	// lot's policy may shorten it.
+	MaxHorizon = Duration(366 * 24 * time.Hour)
 )
+
+// BookingHorizon returns how far ahead of now a window may end at the lot:
+// Horizon, or MaxHorizon when it is not set.
+func (p Policy) BookingHorizon() time.Duration {
+	if p.Horizon <= 0 || p.Horizon > MaxHorizon {
+		return time.Duration(MaxHorizon)
+	}
+	return time.Duration(p.Horizon)
+}
 
 // Validate reports the first field that cannot work.
 func (p Policy) Validate() error {
@@ -79,7 +94,7 @@ func (p Policy) Validate() error {
 		d    Duration
 	}{
 		{"hold_ttl", p.HoldTTL}, {"no_show_after", p.NoShowAfter},
-		{"max_stay", p.MaxStay}, {"billing_increment", p.BillingIncrement},
+		{"max_stay", p.MaxStay}, {"billing_increment", p.BillingIncrement}, {"horizon", p.Horizon},
 	}
 	for _, f := range positive {
 		if f.d <= 0 {
@@ -96,6 +111,9 @@ func (p Policy) Validate() error {
 	}
 	if p.MaxStay > MaxMaxStay {
 		return Errorf(EINVALID, "policy max_stay must be at most %s", MaxMaxStay.Human())
+	}
+	if p.Horizon > MaxHorizon {
+		return Errorf(EINVALID, "policy horizon must be at most %s", MaxHorizon.Human())
 	}
 	for _, s := range Sizes {
 		r, ok := p.Rates[s]

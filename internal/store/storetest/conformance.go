@@ -96,6 +96,7 @@ func testPolicyRoundTrip(t *testing.T, s parking.Store) {
 	l.ID = parking.NewID("lot")
 	l.Policy.HoldTTL = parking.Duration(7 * time.Minute)
 	l.Policy.MaxStay = parking.Duration(72 * time.Hour)
+	l.Policy.Horizon = parking.Duration(30 * 24 * time.Hour)
 	l.Policy.CancelCutoff = parking.Duration(2 * time.Hour)
 	l.Policy.Rates = map[parking.Size]parking.Rate{
 		parking.Motorcycle: {Hourly: 1, DailyMax: 2}, parking.Compact: {Hourly: 3, DailyMax: 4},
