@@ -287,6 +287,9 @@ func TestOpenAPIDocument(t *testing.T) {
 		if len(responses) == 0 {
 			t.Errorf("%s documents no responses", name)
 		}
+		if _, ok := responses["400"]; !ok {
+			t.Errorf("%s does not document 400: every route answers 400 invalid_text for text it cannot take", name)
+		}
 		var success bool
 		for status, r := range responses {
 			code, err := strconv.Atoi(status)
