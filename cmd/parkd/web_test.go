@@ -141,6 +141,15 @@ func TestWebPages(t *testing.T) {
 		noGoDurations(t, path, operator.get(path, 200))
 	}
 	operator.get("/operator/lots/"+mall, 403) // another operator's lot
+	if page := operator.get("/operator/lots/"+garage+"/policy", 200); !strings.Contains(page, `name="horizon" value="8784h0m0s"`) {
+		t.Errorf("the policy page does not show the booking horizon, a year by default")
+	}
+	// The log's plate search reads a plate as every other plate is read.
+	operator.get("/operator/lots/"+garage+"/log?plate=ab-12+c", 200)
+	if page := operator.get("/operator/lots/"+garage+"/log?plate=AB%F0%9F%9A%9712", 400); !strings.Contains(page, "The plate may hold only letters and digits") {
+		t.Errorf("the log's search for a plate with an emoji does not say what is wrong with it")
+	}
+	visitor.get("/lots/a%00b", 400) // text no database can take, refused at the edge
 }
 
 // goDuration matches Go's duration text ("24h0m0s", "5m0s", "0s"), which
