@@ -141,7 +141,7 @@ func TestWebPages(t *testing.T) {
 		noGoDurations(t, path, operator.get(path, 200))
 	}
 	operator.get("/operator/lots/"+mall, 403) // another operator's lot
-	if page := operator.get("/operator/lots/"+garage+"/policy", 200); !strings.Contains(page, `name="horizon" value="8784h0m0s"`) {
+	if page := operator.get("/operator/lots/"+garage+"/policy", 200); !strings.Contains(page, `name="horizon" value="366 days"`) {
 		t.Errorf("the policy page does not show the booking horizon, a year by default")
 	}
 	// The log's plate search reads a plate as every other plate is read.
