@@ -427,6 +427,12 @@ func testBrowser(t *testing.T, exe, db string) {
 			save("operator-dashboard.png", png)
 			return chromedp.Void{}, err
 		},
+		// A new gate is listed at once, beside its key shown once.
+		chromedp.SendKeys(chromedp.CSS(`#add-gate [name=name]`), "Level 2 ramp"),
+		chromedp.Click(chromedp.CSS(`#add-gate [type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("gate-key")),
+		void(chromedp.Poll[bool](`[...document.querySelectorAll("#gate-list li")].some((li) => li.textContent.includes("Level 2 ramp (entry)")) &&
+			document.getElementById("no-gates").hidden`, chromedp.WithPollingTimeout(5*time.Second))),
 	)
 
 	do(watcher, "the operator changes a rate",

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -97,7 +98,16 @@ func TestWebPages(t *testing.T) {
 			t.Fatalf("a tile of the fresh demo is %s; want available", m[1])
 		}
 	}
-	visitor.get("/lots/"+garage+"?from=2030-01-07T09:00&to=2030-01-07T11:00&fits=suv", 200)
+	// With a filter, the counts are of the spots that pass it: an SUV fits
+	// only the large spots.
+	var large struct {
+		Counts map[string]struct{ Total int }
+	}
+	getJSON(t, base+"/api/v1/lots/"+garage+"/spots", 200, &large)
+	want := fmt.Sprintf(`<strong class="big" id="free-count">%d</strong> of <span id="total-count">%d</span> free`, large.Counts["large"].Total, large.Counts["large"].Total)
+	if page := visitor.get("/lots/"+garage+"?from=2030-01-07T09:00&to=2030-01-07T11:00&fits=suv", 200); !strings.Contains(page, want) {
+		t.Errorf("the map filtered for an SUV does not count only the large spots: want %s", want)
+	}
 	visitor.get("/lots/lot_nosuchlot", 404)
 	visitor.get("/signin", 200)
 	visitor.get("/signup", 200)
