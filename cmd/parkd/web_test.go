@@ -98,6 +98,10 @@ func TestWebPages(t *testing.T) {
 			t.Fatalf("a tile of the fresh demo is %s; want available", m[1])
 		}
 	}
+	// Prices up front: what the window (here two hours) costs on each size.
+	if page := visitor.get("/lots/"+garage+"?from=2030-01-07T09:00&to=2030-01-07T11:00", 200); !strings.Contains(page, `data-price-size="standard" data-price="6.00 USD"`) {
+		t.Errorf("the map does not say that two hours on a standard spot cost 6.00 USD")
+	}
 	// With a filter, the counts are of the spots that pass it: an SUV fits
 	// only the large spots.
 	var large struct {

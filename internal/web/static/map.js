@@ -21,6 +21,12 @@
     return "available";
   }
 
+  // On a phone the plan comes first: the window's form and the legend fold
+  // to a line each.
+  if (window.matchMedia && window.matchMedia("(max-width: 39.99rem)").matches) {
+    document.querySelectorAll("details.fold").forEach((d) => { d.open = false; });
+  }
+
   // ---- fits my vehicle, has what I need ----
   const fitsSelect = document.getElementById("fits");
   const amenitySelect = document.getElementById("amenity");
@@ -329,6 +335,8 @@
       " · " + STATUS_WORDS[st] + " for this time";
     if (!sizeFits(t)) text += " · too small for your vehicle";
     else if (!hasAmenity(t)) text += " · no " + (AMENITIES[amenity] || amenity);
+    const price = document.querySelector('[data-price-size="' + t.dataset.size + '"]');
+    if (price && !operator) text += " · " + price.dataset.price + " for this window";
     document.getElementById("panel-body").textContent = text;
     const link = document.getElementById("panel-reserve");
     if (!operator) {
