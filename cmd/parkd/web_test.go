@@ -139,6 +139,20 @@ func TestWebPages(t *testing.T) {
 			t.Errorf("GET %s signed in: no notifications link with its count and script in the header", path)
 		}
 	}
+	// The reserve page says how the price of a spot is computed.
+	var std struct{ Spots []struct{ ID, Size string } }
+	getJSON(t, base+"/api/v1/lots/"+garage+"/spots?size=standard", 200, &std)
+	stdID := ""
+	for _, sp := range std.Spots {
+		if sp.Size == "standard" {
+			stdID = sp.ID
+		}
+	}
+	if page := driver.get("/reserve?lot="+garage+"&spot="+stdID+"&from=2030-01-07T09:00&to=2030-01-07T11:00", 200); !strings.Contains(page,
+		"3.00 USD an hour for a standard spot, billed per started 15 min, at most 25.00 USD a day.") {
+		rule := regexp.MustCompile(`id="price-rule">[^<]*`).FindString(page)
+		t.Errorf("the reserve page does not say how the price is computed: %q", rule)
+	}
 	if page := driver.get("/notifications", 200); !strings.Contains(page, "No notifications yet") {
 		t.Errorf("GET /notifications of a new driver does not say there are none")
 	}
