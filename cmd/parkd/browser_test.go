@@ -189,6 +189,9 @@ func testBrowser(t *testing.T, exe, db string) {
 		chromedp.KeyEvent(kb.Enter),
 		void(chromedp.Poll[bool](`document.activeElement.id === "panel-reserve" && document.activeElement.textContent === "Reserve L1-B02"`,
 			chromedp.WithPollingTimeout(5*time.Second))),
+		// The panel says what the window costs on that spot.
+		void(chromedp.Poll[bool](`/\d+\.\d\d USD for this window/.test(document.getElementById("panel-body").textContent)`,
+			chromedp.WithPollingTimeout(5*time.Second))),
 		chromedp.KeyEvent(kb.Escape),
 		focused("L1-B02"),
 	)
@@ -211,6 +214,9 @@ func testBrowser(t *testing.T, exe, db string) {
 		chromedp.Click(chromedp.CSS(`#signup [type=submit]`)),
 		// A new driver adds the car, and comes back to the reservation.
 		chromedp.WaitVisible(chromedp.ID("add-vehicle")),
+		// As below: a click before the page's scripts listen would submit
+		// the form natively (seen on a loaded machine).
+		void(chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(10*time.Second))),
 		chromedp.SendKeys(chromedp.CSS(`#add-vehicle [name=plate]`), "AB-123-C"),
 		chromedp.Click(chromedp.CSS(`#add-vehicle [type=submit]`)),
 		chromedp.WaitVisible(chromedp.ID("hold")),
@@ -352,6 +358,7 @@ func testBrowser(t *testing.T, exe, db string) {
 	do(kiosk, "the kiosk admits the pass",
 		chromedp.Navigate(base+"/kiosk/"+gate.Gate.ID),
 		chromedp.WaitVisible(chromedp.ID("kiosk-key-form")),
+		void(chromedp.Poll[bool](`document.readyState === "complete"`, chromedp.WithPollingTimeout(10*time.Second))),
 		chromedp.SendKeys(chromedp.CSS(`#kiosk-key-form [name=key]`), gate.Key),
 		chromedp.Click(chromedp.CSS(`#kiosk-key-form [type=submit]`)),
 		chromedp.WaitVisible(chromedp.ID("manual-code")),
@@ -414,6 +421,13 @@ func testBrowser(t *testing.T, exe, db string) {
 			save("map-phone.png", png)
 			return chromedp.Void{}, err
 		},
+		// On a phone the plan starts on the first screen (the form folds),
+		// and the counts follow the filter.
+		void(chromedp.Poll[bool](`document.querySelector(".plan .t").getBoundingClientRect().top < window.innerHeight && !document.getElementById("window-fold").open`,
+			chromedp.WithPollingTimeout(5*time.Second))),
+		void(chromedp.Evaluate[bool](`const s = document.getElementById("fits"); s.value = "large"; s.dispatchEvent(new Event("change")); true`)),
+		void(chromedp.Poll[bool](`+document.getElementById("total-count").textContent === [...document.querySelectorAll(".plan .t")].filter((t) => t.dataset.size === "large").length &&
+			+document.getElementById("total-count").textContent < 450`, chromedp.WithPollingTimeout(5*time.Second))),
 	)
 	do(watcher, "the operator watches the lot",
 		chromedp.Navigate(base+"/signin?next=/operator/lots/"+garage),
@@ -427,6 +441,12 @@ func testBrowser(t *testing.T, exe, db string) {
 			save("operator-dashboard.png", png)
 			return chromedp.Void{}, err
 		},
+		// A new gate is listed at once, beside its key shown once.
+		chromedp.SendKeys(chromedp.CSS(`#add-gate [name=name]`), "Level 2 ramp"),
+		chromedp.Click(chromedp.CSS(`#add-gate [type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("gate-key")),
+		void(chromedp.Poll[bool](`[...document.querySelectorAll("#gate-list li")].some((li) => li.textContent.includes("Level 2 ramp (entry)")) &&
+			document.getElementById("no-gates").hidden`, chromedp.WithPollingTimeout(5*time.Second))),
 	)
 
 	do(watcher, "the operator changes a rate",

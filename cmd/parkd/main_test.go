@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"parkd/internal/demo"
 	"parkd/internal/store/teststore"
 )
 
@@ -171,6 +172,37 @@ func TestDemoGarage(t *testing.T) {
 			if s.Size != "large" {
 				t.Fatalf("spots?size=SUV includes a %s spot; want only spots an SUV fits", s.Size)
 			}
+		}
+
+		// The garage has an entry and an exit gate whose kiosks take the
+		// documented demo keys: a drive-up comes in and is asked to pay
+		// on the way out.
+		op := &api{t: t, base: base}
+		var sess struct{ Token string }
+		op.call(201, "POST", "/api/v1/sessions", map[string]string{"email": demo.OperatorEmail, "password": demo.OperatorPassword}, &sess)
+		op.token = sess.Token
+		var gates struct {
+			Gates []struct{ ID, Direction string }
+		}
+		op.call(200, "GET", "/api/v1/lots/"+garage+"/gates", nil, &gates)
+		byDir := map[string]string{}
+		for _, g := range gates.Gates {
+			byDir[g.Direction] = g.ID
+		}
+		if len(gates.Gates) != 2 || byDir["entry"] == "" || byDir["exit"] == "" {
+			t.Fatalf("demo garage gates = %+v; want an entry and an exit", gates.Gates)
+		}
+		var in struct{ Decision, Reason string }
+		(&api{t: t, base: base, token: demo.EntryGateKey}).call(200, "POST", "/api/v1/gates/"+byDir["entry"]+"/scans",
+			map[string]string{"plate": "DEMO 1"}, &in, "Idempotency-Key", "demo-in")
+		if in.Decision != "open" || in.Reason != "drive_up" {
+			t.Errorf("a drive-up at the demo entry = %+v; want open, drive_up", in)
+		}
+		var out struct{ Decision, Reason string }
+		(&api{t: t, base: base, token: demo.ExitGateKey}).call(200, "POST", "/api/v1/gates/"+byDir["exit"]+"/scans",
+			map[string]string{"code": "NOSUCHCODE"}, &out, "Idempotency-Key", "demo-out")
+		if out.Decision != "deny" || out.Reason != "invalid_pass" {
+			t.Errorf("an unknown code at the demo exit = %+v; want deny, invalid_pass", out)
 		}
 	})
 }

@@ -169,7 +169,9 @@ func serve(ctx context.Context, cfg config, a *app) error {
 			log.Info("created the demo lots and accounts: sign in with POST /api/v1/sessions",
 				"garage", lots.Garage.ID, "mall", lots.Mall.ID,
 				"driver", demo.DriverEmail+" / "+demo.DriverPassword,
-				"operator", demo.OperatorEmail+" / "+demo.OperatorPassword+" (runs the garage)")
+				"operator", demo.OperatorEmail+" / "+demo.OperatorPassword+" (runs the garage)",
+				"entry_kiosk", "/kiosk/"+lots.EntryGate.ID+" with device key "+demo.EntryGateKey,
+				"exit_kiosk", "/kiosk/"+lots.ExitGate.ID+" with device key "+demo.ExitGateKey)
 		}
 	}
 	ln, err := net.Listen("tcp", cfg.addr)

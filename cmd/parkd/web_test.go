@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -97,7 +98,20 @@ func TestWebPages(t *testing.T) {
 			t.Fatalf("a tile of the fresh demo is %s; want available", m[1])
 		}
 	}
-	visitor.get("/lots/"+garage+"?from=2030-01-07T09:00&to=2030-01-07T11:00&fits=suv", 200)
+	// Prices up front: what the window (here two hours) costs on each size.
+	if page := visitor.get("/lots/"+garage+"?from=2030-01-07T09:00&to=2030-01-07T11:00", 200); !strings.Contains(page, `data-price-size="standard" data-price="6.00 USD"`) {
+		t.Errorf("the map does not say that two hours on a standard spot cost 6.00 USD")
+	}
+	// With a filter, the counts are of the spots that pass it: an SUV fits
+	// only the large spots.
+	var large struct {
+		Counts map[string]struct{ Total int }
+	}
+	getJSON(t, base+"/api/v1/lots/"+garage+"/spots", 200, &large)
+	want := fmt.Sprintf(`<strong class="big" id="free-count">%d</strong> of <span id="total-count">%d</span> free`, large.Counts["large"].Total, large.Counts["large"].Total)
+	if page := visitor.get("/lots/"+garage+"?from=2030-01-07T09:00&to=2030-01-07T11:00&fits=suv", 200); !strings.Contains(page, want) {
+		t.Errorf("the map filtered for an SUV does not count only the large spots: want %s", want)
+	}
 	visitor.get("/lots/lot_nosuchlot", 404)
 	visitor.get("/signin", 200)
 	visitor.get("/signup", 200)
@@ -124,6 +138,20 @@ func TestWebPages(t *testing.T) {
 			!strings.Contains(page, "/static/notifications.js?v=") {
 			t.Errorf("GET %s signed in: no notifications link with its count and script in the header", path)
 		}
+	}
+	// The reserve page says how the price of a spot is computed.
+	var std struct{ Spots []struct{ ID, Size string } }
+	getJSON(t, base+"/api/v1/lots/"+garage+"/spots?size=standard", 200, &std)
+	stdID := ""
+	for _, sp := range std.Spots {
+		if sp.Size == "standard" {
+			stdID = sp.ID
+		}
+	}
+	if page := driver.get("/reserve?lot="+garage+"&spot="+stdID+"&from=2030-01-07T09:00&to=2030-01-07T11:00", 200); !strings.Contains(page,
+		"3.00 USD an hour for a standard spot, billed per started 15 min, at most 25.00 USD a day.") {
+		rule := regexp.MustCompile(`id="price-rule">[^<]*`).FindString(page)
+		t.Errorf("the reserve page does not say how the price is computed: %q", rule)
 	}
 	if page := driver.get("/notifications", 200); !strings.Contains(page, "No notifications yet") {
 		t.Errorf("GET /notifications of a new driver does not say there are none")

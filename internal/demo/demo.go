@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"parkd/internal/auth"
 	"parkd/internal/parking"
 )
 
@@ -17,6 +18,9 @@ type Lots struct {
 	Mall     parking.Lot
 	Driver   parking.User
 	Operator parking.User // runs the garage
+	// The garage's gates, with the device keys below, so the kiosk can be
+	// tried at once: /kiosk/{gate id}.
+	EntryGate, ExitGate parking.Gate
 }
 
 // The demo accounts' credentials; they exist only in a demo database.
@@ -25,6 +29,9 @@ const (
 	DriverPassword   = "demo-driver-pass"
 	OperatorEmail    = "operator@parkd.test"
 	OperatorPassword = "demo-operator-pass"
+	// The device keys of the garage's entry and exit gates, for the kiosk.
+	EntryGateKey = "pkg_demo-harbor-street-entry"
+	ExitGateKey  = "pkg_demo-harbor-street-exit"
 )
 
 // Accounts creates users; auth.Service is one.
@@ -53,6 +60,16 @@ func Seed(ctx context.Context, store parking.Store, accounts Accounts, clock par
 	}
 	if err := createLot(ctx, store, &out.Garage, garageLevels); err != nil {
 		return Lots{}, false, err
+	}
+
+	out.EntryGate = parking.Gate{ID: parking.NewID("gat"), LotID: out.Garage.ID, Name: "2nd Ave entry", Direction: parking.Entry,
+		KeyHash: auth.HashToken(EntryGateKey), CreatedAt: now}
+	out.ExitGate = parking.Gate{ID: parking.NewID("gat"), LotID: out.Garage.ID, Name: "2nd Ave exit", Direction: parking.Exit,
+		KeyHash: auth.HashToken(ExitGateKey), CreatedAt: now}
+	for _, g := range []*parking.Gate{&out.EntryGate, &out.ExitGate} {
+		if err := store.CreateGate(ctx, g); err != nil {
+			return Lots{}, false, err
+		}
 	}
 
 	mallOp := parking.Operator{ID: parking.NewID("opr"), Name: "Riverside Retail Estates", CreatedAt: now}

@@ -100,6 +100,14 @@ type lotMap struct {
 	Sizes    []parking.Size
 	Maps     mapLinks
 	Operator bool // the dashboard: no booking, live counts
+	// Prices are what the window costs on a spot of each size, in words
+	// ("6.00 USD"), for the spot panel and the line under the form.
+	Prices []sizePrice
+}
+
+type sizePrice struct {
+	Size  parking.Size
+	Price string
 }
 
 func (lotMap) wide() {}
@@ -132,6 +140,13 @@ func (s *site) lotMap(w http.ResponseWriter, r *http.Request, lot parking.Lot) (
 		return m, false
 	}
 	m.Levels = plans(levels, a.Spots, m.Fits, m.Amenity)
+	if m.Problem == "" {
+		for _, size := range parking.Sizes {
+			if amount, err := lot.Policy.Price(size, m.From, m.To); err == nil {
+				m.Prices = append(m.Prices, sizePrice{size, parking.FormatMoney(amount, lot.Currency)})
+			}
+		}
+	}
 	for _, l := range m.Levels {
 		m.Counts.Total += l.Counts.Total
 		m.Counts.Available += l.Counts.Available
@@ -176,7 +191,8 @@ type reserveForm struct {
 	Vehicle              *parking.Vehicle
 	Sizes                []parking.Size
 	Price                int64
-	PriceFrom            bool // "any that fits": the price of the smallest fitting size
+	PriceFrom            bool   // "any that fits": the price of the smallest fitting size
+	PriceRule            string // how the price is computed, in words
 	Problems             []string
 	CanBook              bool
 	HoldMinutes          int
@@ -238,7 +254,7 @@ func (s *site) checkReservation(ctx context.Context, p *reserveForm) {
 		problems = append(problems, "The start time has passed: choose a later start.")
 	}
 	if p.To.Sub(p.From) > time.Duration(p.Lot.Policy.MaxStay) {
-		problems = append(problems, "This lot takes stays of at most "+time.Duration(p.Lot.Policy.MaxStay).String()+".")
+		problems = append(problems, "This lot takes stays of at most "+p.Lot.Policy.MaxStay.Human()+".")
 	}
 	if p.Vehicle == nil {
 		problems = append(problems, "Add your vehicle first, so that we find a spot it fits.")
@@ -266,7 +282,20 @@ func priced(f *reserveForm) {
 	}
 	if size.Valid() {
 		f.Price, _ = f.Lot.Policy.Price(size, f.From, f.To)
+		f.PriceRule = priceRule(f.Lot, size)
 	}
+}
+
+// priceRule says how a lot prices a size: "3.00 USD an hour for a standard
+// spot, billed per started 15 min, at most 24.00 USD a day."
+func priceRule(lot parking.Lot, size parking.Size) string {
+	rate := lot.Policy.Rates[size]
+	out := parking.FormatMoney(rate.Hourly, lot.Currency) + " an hour for a " + size.String() + " spot, billed per started " +
+		lot.Policy.BillingIncrement.Human()
+	if rate.DailyMax > 0 {
+		out += ", at most " + parking.FormatMoney(rate.DailyMax, lot.Currency) + " a day"
+	}
+	return out + "."
 }
 
 // reservationRow is a reservation with what its list shows about it.

@@ -199,7 +199,9 @@ func plans(levels []parking.Level, spots []booking.SpotAvailability, fits parkin
 				t.Icons += amenityIcon(a)
 			}
 			lp.Tiles = append(lp.Tiles, t)
-			count(&lp.Counts, sa.Status)
+			if t.Fits { // with a filter, the counts are of the spots that pass it
+				count(&lp.Counts, sa.Status)
+			}
 		}
 		out = append(out, lp)
 	}

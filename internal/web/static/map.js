@@ -21,6 +21,12 @@
     return "available";
   }
 
+  // On a phone the plan comes first: the window's form and the legend fold
+  // to a line each.
+  if (window.matchMedia && window.matchMedia("(max-width: 39.99rem)").matches) {
+    document.querySelectorAll("details.fold").forEach((d) => { d.open = false; });
+  }
+
   // ---- fits my vehicle, has what I need ----
   const fitsSelect = document.getElementById("fits");
   const amenitySelect = document.getElementById("amenity");
@@ -39,6 +45,7 @@
   }
   function applyFits() {
     tiles.forEach((t) => { t.classList.toggle("nofit", !fitsTile(t)); t.setAttribute("aria-label", label(t)); });
+    recount();
   }
   function keepInURL(name, value) {
     const u = new URL(location.href);
@@ -68,17 +75,26 @@
   }
 
   // ---- counts ----
+  // The driver's counts (the headline and each level's chip) are of the
+  // spots that pass the filter; the operator's table counts every spot.
   function recount() {
-    let free = 0;
+    let free = 0, fitting = 0;
     root.querySelectorAll(".plan").forEach((plan) => {
       const c = { available: 0, held: 0, reserved: 0, occupied: 0, overstaying: 0, out_of_service: 0 };
-      let total = 0;
-      plan.querySelectorAll(".t").forEach((t) => { c[statusOfTile(t)]++; total++; });
+      let total = 0, fitFree = 0, fitTotal = 0;
+      plan.querySelectorAll(".t").forEach((t) => {
+        const st = statusOfTile(t);
+        c[st]++; total++;
+        if (fitsTile(t)) { fitTotal++; if (st === "available") fitFree++; }
+      });
       c.occupied += c.overstaying; // the table says how many of the occupied are
-      free += c.available;
+      free += fitFree;
+      fitting += fitTotal;
       const id = plan.dataset.level;
       const chip = document.querySelector('[data-level-free="' + id + '"]');
-      if (chip) chip.textContent = c.available;
+      if (chip) chip.textContent = fitFree;
+      const chipTotal = document.querySelector('[data-level-total="' + id + '"]');
+      if (chipTotal) chipTotal.textContent = fitTotal;
       const row = document.querySelector('[data-level-row="' + id + '"]');
       if (row) {
         Object.keys(c).forEach((k) => { const td = row.querySelector('[data-k="' + k + '"]'); if (td) td.textContent = c[k]; });
@@ -89,6 +105,10 @@
     });
     const el = document.getElementById("free-count");
     if (el) el.textContent = free;
+    const all = document.getElementById("total-count");
+    if (all) all.textContent = fitting;
+    const filtered = document.getElementById("filtered");
+    if (filtered) filtered.hidden = !fits && !amenity;
   }
 
   function setStatus(t, st) {
@@ -315,6 +335,8 @@
       " · " + STATUS_WORDS[st] + " for this time";
     if (!sizeFits(t)) text += " · too small for your vehicle";
     else if (!hasAmenity(t)) text += " · no " + (AMENITIES[amenity] || amenity);
+    const price = document.querySelector('[data-price-size="' + t.dataset.size + '"]');
+    if (price && !operator) text += " · " + price.dataset.price + " for this window";
     document.getElementById("panel-body").textContent = text;
     const link = document.getElementById("panel-reserve");
     if (!operator) {

@@ -24,11 +24,28 @@
           out.append(a);
           out.hidden = false;
           addGate.reset();
+          // The new gate joins the list at once, as it would after a reload.
+          const li = document.createElement("li");
+          const kiosk = document.createElement("a");
+          kiosk.href = a.href;
+          kiosk.textContent = "kiosk";
+          const id = document.createElement("code");
+          id.textContent = r.data.gate.id;
+          const open = document.createElement("button");
+          open.type = "button";
+          open.className = "btn small";
+          open.dataset.openGate = r.data.gate.id;
+          open.textContent = "Open by hand…";
+          wireOpenGate(open);
+          li.append(r.data.gate.name + " (" + r.data.gate.direction + ") · ", kiosk, " · ", id, " ", open);
+          document.getElementById("gate-list").append(li);
+          document.getElementById("gate-list").hidden = false;
+          document.getElementById("no-gates").hidden = true;
         } catch (err) { showErrors(addGate, err); }
       });
     });
   }
-  document.querySelectorAll("[data-open-gate]").forEach((b) => {
+  function wireOpenGate(b) {
     b.addEventListener("click", () => {
       const why = prompt("Why open this gate by hand? (logged)");
       if (!why) return;
@@ -39,7 +56,8 @@
         } catch (err) { toast(err.message); }
       });
     });
-  });
+  }
+  document.querySelectorAll("[data-open-gate]").forEach(wireOpenGate);
 
   // Spots: a row at a time.
   const bulk = document.getElementById("bulk-add");
