@@ -29,6 +29,9 @@ type Lot struct {
 	Currency   string    `json:"currency"` // ISO 4217, e.g. "USD"
 	Policy     Policy    `json:"policy"`
 	CreatedAt  time.Time `json:"created_at"`
+	// Version moves on with every change; UpdateLot writes only over the
+	// version it names (else ErrStale). The API answers it as the ETag.
+	Version int64 `json:"version"`
 }
 
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -59,6 +62,7 @@ type Level struct {
 	Ordinal int     `json:"ordinal"` // 0 ground, negative below, positive above
 	Width   float64 `json:"width"`
 	Height  float64 `json:"height"`
+	Version int64   `json:"version"` // as Lot.Version
 }
 
 // Spot is one parking space.
@@ -74,6 +78,7 @@ type Spot struct {
 	Y         float64  `json:"y"`
 	Amenities []string `json:"amenities"` // "ev", "accessible", "covered", ...
 	InService bool     `json:"in_service"`
+	Version   int64    `json:"version"` // as Lot.Version; SetSpotInService moves it on too
 }
 
 // Validate checks a spot's own fields.
@@ -375,12 +380,17 @@ type Store interface {
 	Session(ctx context.Context, tokenHash string) (Session, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 
-	// UpdateLot saves every field of l but its id, operator and creation time.
+	// UpdateLot saves every field of l but its id, operator and creation time,
+	// provided the stored lot is still at l.Version (the check is part of the
+	// UPDATE): else ErrStale and nothing changes. On success l.Version is the
+	// new version. Create* store version 1.
 	UpdateLot(ctx context.Context, l *Lot) error
-	// UpdateLevel saves a level's name, ordinal and plan size.
+	// UpdateLevel saves a level's name, ordinal and plan size, as UpdateLot
+	// over l.Version.
 	UpdateLevel(ctx context.Context, l *Level) error
-	// UpdateSpot saves a spot's label, size, position and amenities; its
-	// service state changes only through SetSpotInService.
+	// UpdateSpot saves a spot's label, size, position and amenities, as
+	// UpdateLot over s.Version; its service state changes only through
+	// SetSpotInService.
 	UpdateSpot(ctx context.Context, s *Spot) error
 
 	CreateGate(ctx context.Context, g *Gate) error
