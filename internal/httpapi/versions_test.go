@@ -39,7 +39,9 @@ func TestConcurrentLotPatches(t *testing.T) {
 			ttl := fmt.Sprintf("%dm", 2+round)
 			cutoff := fmt.Sprintf("%dh", 1+round)
 			sa, sb := both(
-				func() response { return op.call("PATCH", path, map[string]any{"policy": map[string]any{"hold_ttl": ttl}}) },
+				func() response {
+					return op.call("PATCH", path, map[string]any{"policy": map[string]any{"hold_ttl": ttl}})
+				},
 				func() response {
 					return op.call("PATCH", path, map[string]any{"policy": map[string]any{"cancel_cutoff": cutoff}})
 				})
