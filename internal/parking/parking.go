@@ -6,6 +6,7 @@ package parking
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -256,6 +257,16 @@ type Payment struct {
 	ExtendsTo   *time.Time `json:"extends_to,omitempty"`
 }
 
+// SortPayments orders ps oldest first (by creation, then id).
+func SortPayments(ps []Payment) {
+	slices.SortFunc(ps, func(a, b Payment) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
 // PaymentUpdate moves a payment forward, in one transaction with what follows
 // from it.
 type PaymentUpdate struct {
@@ -490,9 +501,16 @@ type Store interface {
 	Payment(ctx context.Context, id string) (Payment, error)
 	// PaymentByGatewayID finds a payment by its gateway's id.
 	PaymentByGatewayID(ctx context.Context, gatewayID string) (Payment, error)
-	// PendingRefunds lists refunds still pending that were created before a
-	// time, oldest first, at most limit: the ones to send to the gateway again.
-	PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]Payment, error)
+	// ClaimPendingRefunds leases to claimer, until now+lease, at most limit
+	// refunds still pending that were created before createdBefore and that
+	// no lease holds at now (never claimed, released, or lapsed), oldest
+	// first: the ones to send to the gateway again. The claim is one
+	// conditional UPDATE, so of callers claiming at once, also on several
+	// instances, each refund goes to one.
+	ClaimPendingRefunds(ctx context.Context, claimer string, createdBefore, now time.Time, lease time.Duration, limit int) ([]Payment, error)
+	// ReleaseRefundClaim ends claimer's lease on refund id, if it still holds
+	// it, so that the next retry may send the refund again at once.
+	ReleaseRefundClaim(ctx context.Context, id, claimer string) error
 	// ReservationPayments lists a reservation's payments, oldest first.
 	ReservationPayments(ctx context.Context, reservationID string) ([]Payment, error)
 	// UpdatePayment applies u and returns the payment and its reservation as

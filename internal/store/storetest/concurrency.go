@@ -43,6 +43,7 @@ func RunConcurrency(t *testing.T, open Opener) {
 	t.Run("ClaimKeyRace", func(t *testing.T) { testClaimKeyRace(t, open(t)) })
 	t.Run("InsideRace", func(t *testing.T) { testInsideRace(t, open(t)) })
 	t.Run("ClaimJobRace", func(t *testing.T) { testClaimJobRace(t, []parking.Store{open(t)}) })
+	t.Run("ClaimRefundsRace", func(t *testing.T) { testClaimRefundsRace(t, []parking.Store{open(t)}) })
 }
 
 // Instances opens n stores on one fresh, empty database: n parkd instances
@@ -60,6 +61,7 @@ func RunInstances(t *testing.T, open Instances) {
 	})
 	t.Run("ClaimNotificationsRace", func(t *testing.T) { testClaimNotificationsRace(t, open(t, n)) })
 	t.Run("ClaimJobRace", func(t *testing.T) { testClaimJobRace(t, open(t, n)) })
+	t.Run("ClaimRefundsRace", func(t *testing.T) { testClaimRefundsRace(t, open(t, n)) })
 }
 
 // race runs fn(i) for i in [0, n) at once and returns their errors.
