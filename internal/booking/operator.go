@@ -114,10 +114,11 @@ func (s *Service) ReturnToService(ctx context.Context, spot parking.Spot) (parki
 	return s.store.Spot(ctx, spot.ID)
 }
 
-// UpdateSpot saves a spot's label, size, position and amenities. Making a spot
+// UpdateSpot saves a spot's label, size, position and amenities over
+// updated.Version (Store.UpdateSpot), which it moves on. Making a spot
 // smaller than a vehicle booked on it now or later is refused with a conflict:
 // that driver would arrive to a spot their car does not fit.
-func (s *Service) UpdateSpot(ctx context.Context, old, updated parking.Spot) error {
+func (s *Service) UpdateSpot(ctx context.Context, old parking.Spot, updated *parking.Spot) error {
 	if updated.Size < old.Size {
 		rs, err := s.store.SpotReservations(ctx, old.ID, s.clock.Now())
 		if err != nil {
@@ -135,5 +136,5 @@ func (s *Service) UpdateSpot(ctx context.Context, old, updated parking.Spot) err
 				old.Label, updated.Size, misfits)
 		}
 	}
-	return s.store.UpdateSpot(ctx, &updated)
+	return s.store.UpdateSpot(ctx, updated)
 }

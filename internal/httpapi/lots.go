@@ -62,6 +62,7 @@ func handleGetLot(log *slog.Logger, store parking.Store) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
+		setETag(w, lot.Version) // the lot's; each level has its own version
 		writeJSON(w, http.StatusOK, response{Lot: lot, Levels: levels})
 	})
 }
@@ -171,6 +172,7 @@ func handleGetSpot(log *slog.Logger, store parking.Store, engine *booking.Servic
 			writeError(w, r, log, err)
 			return
 		}
+		setETag(w, sp.Version)
 		writeJSON(w, http.StatusOK, booking.SpotAvailability{Spot: sp, Status: status})
 	})
 }

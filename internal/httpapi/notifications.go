@@ -291,12 +291,14 @@ func handleGetNotificationSettings(log *slog.Logger, store parking.Store) http.H
 			writeError(w, r, log, err)
 			return
 		}
+		setETag(w, st.Version)
 		writeJSON(w, http.StatusOK, st)
 	})
 }
 
 // handlePatchNotificationSettings changes the settings the body names; the
-// caller's pending reminders and warnings move to new lead times.
+// caller's pending reminders and warnings move to new lead times. The write is
+// over the version read (versions.go): settings never saved are version 0.
 func handlePatchNotificationSettings(log *slog.Logger, store parking.Store, clock parking.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := requirePathUser(w, r, log)
@@ -308,34 +310,40 @@ func handlePatchNotificationSettings(log *slog.Logger, store parking.Store, cloc
 			writeError(w, r, log, err)
 			return
 		}
-		st, err := store.NotificationSettings(r.Context(), id)
+		pre := ifMatch(r)
+		var st parking.NotificationSettings
+		err := patchVersioned(pre, func() (err error) {
+			if st, err = store.NotificationSettings(r.Context(), id); err != nil {
+				return err
+			}
+			if err := pre.check(st.Version); err != nil {
+				return err
+			}
+			for _, f := range []struct {
+				dst *bool
+				src *bool
+			}{{&st.Email, p.Email}, {&st.InApp, p.InApp}, {&st.Reminders, p.Reminders}} {
+				if f.src != nil {
+					*f.dst = *f.src
+				}
+			}
+			if p.ReminderLead != nil {
+				st.ReminderLead = *p.ReminderLead
+			}
+			if p.EndingLead != nil {
+				st.EndingLead = *p.EndingLead
+			}
+			if err := st.Validate(); err != nil {
+				return err
+			}
+			st.UpdatedAt = clock.Now()
+			return store.SaveNotificationSettings(r.Context(), &st)
+		})
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		for _, f := range []struct {
-			dst *bool
-			src *bool
-		}{{&st.Email, p.Email}, {&st.InApp, p.InApp}, {&st.Reminders, p.Reminders}} {
-			if f.src != nil {
-				*f.dst = *f.src
-			}
-		}
-		if p.ReminderLead != nil {
-			st.ReminderLead = *p.ReminderLead
-		}
-		if p.EndingLead != nil {
-			st.EndingLead = *p.EndingLead
-		}
-		if err := st.Validate(); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		st.UpdatedAt = clock.Now()
-		if err := store.SaveNotificationSettings(r.Context(), st); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
+		setETag(w, st.Version)
 		writeJSON(w, http.StatusOK, st)
 	})
 }
@@ -376,13 +384,17 @@ func handleUnsubscribe(log *slog.Logger, store parking.Store, svc *notify.Servic
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 4096)
 		userID, err := unsubscribeUser(svc, r)
-		var st parking.NotificationSettings
 		if err == nil {
-			st, err = store.NotificationSettings(r.Context(), userID)
-		}
-		if err == nil {
-			st.Email, st.UpdatedAt = false, clock.Now()
-			err = store.SaveNotificationSettings(r.Context(), st)
+			// Without If-Match: a save that lost a race is redone on a fresh
+			// read, so it keeps another change made meanwhile.
+			err = patchVersioned(precondition{}, func() error {
+				st, err := store.NotificationSettings(r.Context(), userID)
+				if err != nil {
+					return err
+				}
+				st.Email, st.UpdatedAt = false, clock.Now()
+				return store.SaveNotificationSettings(r.Context(), &st)
+			})
 		}
 		if err != nil {
 			writeError(w, r, log, err)

@@ -219,42 +219,55 @@ type lotPatch struct {
 
 // handleUpdateLot changes the fields a request names. Inside a policy too, only
 // the fields sent change, and a rate sent for one size leaves the other sizes'
-// rates alone. The operator and creation time never change.
+// rates alone. The operator and creation time never change. The write is over
+// the version read (versions.go): If-Match, when sent, must name it.
 func handleUpdateLot(log *slog.Logger, store parking.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
 			return
 		}
-		var err error
 		var req lotPatch
 		if err := decode(w, r, &req); err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		setTrimmed(&lot.Name, req.Name)
-		setTrimmed(&lot.Address, req.Address)
-		setTrimmed(&lot.TimeZone, req.TimeZone)
-		if req.Currency != nil {
-			lot.Currency = strings.ToUpper(strings.TrimSpace(*req.Currency))
-		}
-		set(&lot.Lat, req.Lat)
-		set(&lot.Lng, req.Lng)
-		if given(req.Policy) {
-			if lot.Policy, err = decodePolicy(req.Policy, lot.Policy); err != nil {
-				writeError(w, r, log, err)
-				return
+		p := ifMatch(r)
+		fresh := true // the first attempt uses the lot read to authorize
+		err := patchVersioned(p, func() (err error) {
+			if !fresh {
+				if lot, err = store.Lot(r.Context(), lot.ID); err != nil {
+					return err
+				}
 			}
-		}
-		var ve parking.ValidationError
-		if checkLot(&ve, lot); ve.Err() != nil {
-			writeError(w, r, log, ve.Err())
-			return
-		}
-		if err := store.UpdateLot(r.Context(), &lot); err != nil {
+			fresh = false
+			if err := p.check(lot.Version); err != nil {
+				return err
+			}
+			setTrimmed(&lot.Name, req.Name)
+			setTrimmed(&lot.Address, req.Address)
+			setTrimmed(&lot.TimeZone, req.TimeZone)
+			if req.Currency != nil {
+				lot.Currency = strings.ToUpper(strings.TrimSpace(*req.Currency))
+			}
+			set(&lot.Lat, req.Lat)
+			set(&lot.Lng, req.Lng)
+			if given(req.Policy) {
+				if lot.Policy, err = decodePolicy(req.Policy, lot.Policy); err != nil {
+					return err
+				}
+			}
+			var ve parking.ValidationError
+			if checkLot(&ve, lot); ve.Err() != nil {
+				return ve.Err()
+			}
+			return store.UpdateLot(r.Context(), &lot)
+		})
+		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
+		setETag(w, lot.Version)
 		writeJSON(w, http.StatusOK, lot)
 	})
 }
@@ -336,14 +349,15 @@ func lotLevel(ctx context.Context, store parking.Store, lotID, levelID string) (
 	return parking.Level{}, parking.Errorf(parking.ENOTFOUND, "level not found in this lot")
 }
 
+// handleUpdateLevel changes the fields a request names, over the version read
+// (versions.go).
 func handleUpdateLevel(log *slog.Logger, store parking.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
 			return
 		}
-		lv, err := lotLevel(r.Context(), store, lot.ID, r.PathValue("level"))
-		if err != nil {
+		if _, err := lotLevel(r.Context(), store, lot.ID, r.PathValue("level")); err != nil {
 			writeError(w, r, log, err)
 			return
 		}
@@ -352,18 +366,29 @@ func handleUpdateLevel(log *slog.Logger, store parking.Store) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		setTrimmed(&lv.Name, req.Name)
-		set(&lv.Ordinal, req.Ordinal)
-		set(&lv.Width, req.Width)
-		set(&lv.Height, req.Height)
-		if err := validateLevel(lv); err != nil {
+		p := ifMatch(r)
+		var lv parking.Level
+		err := patchVersioned(p, func() (err error) {
+			if lv, err = lotLevel(r.Context(), store, lot.ID, r.PathValue("level")); err != nil {
+				return err
+			}
+			if err := p.check(lv.Version); err != nil {
+				return err
+			}
+			setTrimmed(&lv.Name, req.Name)
+			set(&lv.Ordinal, req.Ordinal)
+			set(&lv.Width, req.Width)
+			set(&lv.Height, req.Height)
+			if err := validateLevel(lv); err != nil {
+				return err
+			}
+			return store.UpdateLevel(r.Context(), &lv)
+		})
+		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		if err := store.UpdateLevel(r.Context(), &lv); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
+		setETag(w, lv.Version)
 		writeJSON(w, http.StatusOK, lv)
 	})
 }
@@ -551,15 +576,15 @@ func lotSpot(ctx context.Context, store parking.Store, lotID, spotID string) (pa
 
 // handleUpdateSpot changes a spot's label, size, position or amenities. A spot
 // cannot shrink below a vehicle booked on it now or later (409). Its level and
-// service state do not change here.
+// service state do not change here. The write is over the version read
+// (versions.go).
 func handleUpdateSpot(log *slog.Logger, store parking.Store, engine *booking.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
 			return
 		}
-		old, err := lotSpot(r.Context(), store, lot.ID, r.PathValue("spot"))
-		if err != nil {
+		if _, err := lotSpot(r.Context(), store, lot.ID, r.PathValue("spot")); err != nil {
 			writeError(w, r, log, err)
 			return
 		}
@@ -568,34 +593,44 @@ func handleUpdateSpot(log *slog.Logger, store parking.Store, engine *booking.Ser
 			writeError(w, r, log, err)
 			return
 		}
-		sp := old
-		sp.Amenities = append([]string{}, old.Amenities...)
-		var ve parking.ValidationError
-		req.apply(&sp, &ve, "")
-		if sp.Label != old.Label && ve.Err() == nil {
-			others, err := store.Spots(r.Context(), lot.ID)
+		p := ifMatch(r)
+		var sp parking.Spot
+		err := patchVersioned(p, func() error {
+			old, err := lotSpot(r.Context(), store, lot.ID, r.PathValue("spot"))
 			if err != nil {
-				writeError(w, r, log, err)
-				return
+				return err
 			}
-			for _, o := range others {
-				if o.Label == sp.Label && o.ID != sp.ID {
-					ve.Add("label", fmt.Sprintf("%q is already the label of a spot in this lot", sp.Label))
+			if err := p.check(old.Version); err != nil {
+				return err
+			}
+			sp = old
+			sp.Amenities = append([]string{}, old.Amenities...)
+			var ve parking.ValidationError
+			req.apply(&sp, &ve, "")
+			if sp.Label != old.Label && ve.Err() == nil {
+				others, err := store.Spots(r.Context(), lot.ID)
+				if err != nil {
+					return err
+				}
+				for _, o := range others {
+					if o.Label == sp.Label && o.ID != sp.ID {
+						ve.Add("label", fmt.Sprintf("%q is already the label of a spot in this lot", sp.Label))
+					}
 				}
 			}
-		}
-		if err := ve.Err(); err != nil {
+			if err := ve.Err(); err != nil {
+				return err
+			}
+			if err := sp.Validate(); err != nil {
+				return &parking.ValidationError{Fields: []parking.FieldError{{Field: "spot", Message: parking.ErrorMessage(err)}}}
+			}
+			return engine.UpdateSpot(r.Context(), old, &sp)
+		})
+		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		if err := sp.Validate(); err != nil {
-			writeError(w, r, log, &parking.ValidationError{Fields: []parking.FieldError{{Field: "spot", Message: parking.ErrorMessage(err)}}})
-			return
-		}
-		if err := engine.UpdateSpot(r.Context(), old, sp); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
+		setETag(w, sp.Version)
 		writeJSON(w, http.StatusOK, sp)
 	})
 }

@@ -37,6 +37,7 @@ var statusOf = map[string]int{
 	parking.ETOOMANYREQUESTS:     http.StatusTooManyRequests,
 	parking.EIDEMPOTENCY:         http.StatusUnprocessableEntity,
 	parking.EINFLIGHT:            http.StatusConflict,
+	parking.EPRECONDITION:        http.StatusPreconditionFailed,
 	"idempotency_key_required":   http.StatusBadRequest,
 	"too_large":                  http.StatusRequestEntityTooLarge,
 	"method_not_allowed":         http.StatusMethodNotAllowed,

@@ -108,7 +108,7 @@ func TestSkips(t *testing.T) {
 		// The driver turns email off: in-app reminders still come.
 		st, _ := w.store.NotificationSettings(ctx, w.user.ID)
 		st.Email = false
-		if err := w.store.SaveNotificationSettings(ctx, st); err != nil {
+		if err := w.store.SaveNotificationSettings(ctx, &st); err != nil {
 			t.Fatal(err)
 		}
 		w.clock.Set(start.Add(-30 * time.Minute))

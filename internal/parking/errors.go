@@ -28,6 +28,7 @@ const (
 	ETOOMANYREQUESTS  = "too_many_requests"
 	EIDEMPOTENCY      = "idempotency_key_reused"
 	EINFLIGHT         = "idempotency_key_in_use"
+	EPRECONDITION     = "precondition_failed"
 )
 
 // Error is a domain error with a stable code and a message safe to show a user.
@@ -58,6 +59,9 @@ var (
 	ErrNoSpotAvailable = &Error{Code: ENOSPOTAVAILABLE, Message: "no spot that fits is free for that window"}
 	ErrHoldExpired     = &Error{Code: EHOLDEXPIRED, Message: "the hold has expired"}
 	ErrInvalidStatus   = &Error{Code: ESTATUS, Message: "the reservation is not in a state that allows this"}
+	// ErrStale is a versioned update (Lot.Version, ...) of a row that changed
+	// since the version was read: nothing was written.
+	ErrStale = &Error{Code: EPRECONDITION, Message: "it changed since it was read: read it again and retry"}
 )
 
 // ErrorCode returns the code of err: EINTERNAL for anything that is not an *Error.

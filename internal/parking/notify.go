@@ -81,6 +81,9 @@ type NotificationSettings struct {
 	ReminderLead Duration  `json:"reminder_lead"`
 	EndingLead   Duration  `json:"ending_lead"`
 	UpdatedAt    time.Time `json:"updated_at"`
+	// Version moves on with every save, as Lot.Version; 0 for settings
+	// never saved (the defaults).
+	Version int64 `json:"version"`
 }
 
 // Bounds on the lead times a driver may choose.
@@ -145,8 +148,10 @@ type NotificationStore interface {
 	// NotificationSettings returns a user's settings, the defaults if never saved.
 	NotificationSettings(ctx context.Context, userID string) (NotificationSettings, error)
 	// SaveNotificationSettings stores s and, in the same transaction, moves
-	// the user's pending reminders and ending warnings to the new lead times.
-	SaveNotificationSettings(ctx context.Context, s NotificationSettings) error
+	// the user's pending reminders and ending warnings to the new lead times,
+	// provided the stored settings are still at s.Version (0: none stored);
+	// else ErrStale and nothing changes. On success s.Version is the new one.
+	SaveNotificationSettings(ctx context.Context, s *NotificationSettings) error
 	// OperatorWebhook returns an operator's webhook, or ErrNotFound.
 	OperatorWebhook(ctx context.Context, operatorID string) (OperatorWebhook, error)
 	SaveOperatorWebhook(ctx context.Context, w OperatorWebhook) error

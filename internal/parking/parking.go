@@ -6,6 +6,7 @@ package parking
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -29,6 +30,9 @@ type Lot struct {
 	Currency   string    `json:"currency"` // ISO 4217, e.g. "USD"
 	Policy     Policy    `json:"policy"`
 	CreatedAt  time.Time `json:"created_at"`
+	// Version moves on with every change; UpdateLot writes only over the
+	// version it names (else ErrStale). The API answers it as the ETag.
+	Version int64 `json:"version"`
 }
 
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -59,6 +63,7 @@ type Level struct {
 	Ordinal int     `json:"ordinal"` // 0 ground, negative below, positive above
 	Width   float64 `json:"width"`
 	Height  float64 `json:"height"`
+	Version int64   `json:"version"` // as Lot.Version
 }
 
 // Spot is one parking space.
@@ -74,6 +79,7 @@ type Spot struct {
 	Y         float64  `json:"y"`
 	Amenities []string `json:"amenities"` // "ev", "accessible", "covered", ...
 	InService bool     `json:"in_service"`
+	Version   int64    `json:"version"` // as Lot.Version; SetSpotInService moves it on too
 }
 
 // Validate checks a spot's own fields.
@@ -251,6 +257,16 @@ type Payment struct {
 	ExtendsTo   *time.Time `json:"extends_to,omitempty"`
 }
 
+// SortPayments orders ps oldest first (by creation, then id).
+func SortPayments(ps []Payment) {
+	slices.SortFunc(ps, func(a, b Payment) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
 // PaymentUpdate moves a payment forward, in one transaction with what follows
 // from it.
 type PaymentUpdate struct {
@@ -375,12 +391,17 @@ type Store interface {
 	Session(ctx context.Context, tokenHash string) (Session, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 
-	// UpdateLot saves every field of l but its id, operator and creation time.
+	// UpdateLot saves every field of l but its id, operator and creation time,
+	// provided the stored lot is still at l.Version (the check is part of the
+	// UPDATE): else ErrStale and nothing changes. On success l.Version is the
+	// new version. Create* store version 1.
 	UpdateLot(ctx context.Context, l *Lot) error
-	// UpdateLevel saves a level's name, ordinal and plan size.
+	// UpdateLevel saves a level's name, ordinal and plan size, as UpdateLot
+	// over l.Version.
 	UpdateLevel(ctx context.Context, l *Level) error
-	// UpdateSpot saves a spot's label, size, position and amenities; its
-	// service state changes only through SetSpotInService.
+	// UpdateSpot saves a spot's label, size, position and amenities, as
+	// UpdateLot over s.Version; its service state changes only through
+	// SetSpotInService.
 	UpdateSpot(ctx context.Context, s *Spot) error
 
 	CreateGate(ctx context.Context, g *Gate) error
@@ -480,9 +501,16 @@ type Store interface {
 	Payment(ctx context.Context, id string) (Payment, error)
 	// PaymentByGatewayID finds a payment by its gateway's id.
 	PaymentByGatewayID(ctx context.Context, gatewayID string) (Payment, error)
-	// PendingRefunds lists refunds still pending that were created before a
-	// time, oldest first, at most limit: the ones to send to the gateway again.
-	PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]Payment, error)
+	// ClaimPendingRefunds leases to claimer, until now+lease, at most limit
+	// refunds still pending that were created before createdBefore and that
+	// no lease holds at now (never claimed, released, or lapsed), oldest
+	// first: the ones to send to the gateway again. The claim is one
+	// conditional UPDATE, so of callers claiming at once, also on several
+	// instances, each refund goes to one.
+	ClaimPendingRefunds(ctx context.Context, claimer string, createdBefore, now time.Time, lease time.Duration, limit int) ([]Payment, error)
+	// ReleaseRefundClaim ends claimer's lease on refund id, if it still holds
+	// it, so that the next retry may send the refund again at once.
+	ReleaseRefundClaim(ctx context.Context, id, claimer string) error
 	// ReservationPayments lists a reservation's payments, oldest first.
 	ReservationPayments(ctx context.Context, reservationID string) ([]Payment, error)
 	// UpdatePayment applies u and returns the payment and its reservation as

@@ -318,21 +318,33 @@ func (s *Service) RefundReservation(ctx context.Context, reservationID string) (
 	return refunds, nil
 }
 
+// RefundLease is how long a retry holds its claim on a pending refund (see
+// RetryRefunds): longer than a gateway call may take, so that another
+// instance never sends the refund while one is still sending it. A claim
+// whose instance died lapses after it.
+const RefundLease = 5 * time.Minute
+
 // RetryRefunds sends again every refund still pending a minute after it was
-// made, and returns how many are settled now.
+// made, and returns how many are settled now. Every instance runs it: each
+// refund is claimed (Store.ClaimPendingRefunds) by one at a time, so it
+// reaches the gateway at most once at a time, and the gateway call carries
+// the refund's id as its idempotency key besides. The claim is released
+// once the gateway has answered or failed.
 func (s *Service) RetryRefunds(ctx context.Context) (int, error) {
-	pending, err := s.store.PendingRefunds(ctx, s.clock.Now().Add(-time.Minute), 100)
+	claimer := parking.NewID("clm")
+	now := s.clock.Now()
+	pending, err := s.store.ClaimPendingRefunds(ctx, claimer, now.Add(-time.Minute), now, RefundLease, 100)
 	if err != nil {
 		return 0, err
 	}
 	settled := 0
-	for _, refund := range pending {
-		charge, err := s.store.Payment(ctx, refund.RefundOf)
+	for i, refund := range pending {
+		out, err := s.retryRefund(ctx, refund, claimer)
 		if err != nil {
-			return settled, err
-		}
-		out, err := s.sendRefund(ctx, refund, charge)
-		if err != nil {
+			// Those not tried yet stay claimed until the lease lapses.
+			for _, rest := range pending[i+1:] {
+				s.store.ReleaseRefundClaim(context.WithoutCancel(ctx), rest.ID, claimer)
+			}
 			return settled, err
 		}
 		if out.Status == parking.PaymentSucceeded {
@@ -340,4 +352,14 @@ func (s *Service) RetryRefunds(ctx context.Context) (int, error) {
 		}
 	}
 	return settled, nil
+}
+
+// retryRefund sends one claimed refund again and releases the claim.
+func (s *Service) retryRefund(ctx context.Context, refund parking.Payment, claimer string) (parking.Payment, error) {
+	defer s.store.ReleaseRefundClaim(context.WithoutCancel(ctx), refund.ID, claimer)
+	charge, err := s.store.Payment(ctx, refund.RefundOf)
+	if err != nil {
+		return refund, err
+	}
+	return s.sendRefund(ctx, refund, charge)
 }

@@ -210,9 +210,9 @@ func (s *Store) MarkNotificationsRead(ctx context.Context, userID string, ids []
 func (s *Store) NotificationSettings(ctx context.Context, userID string) (parking.NotificationSettings, error) {
 	st := parking.DefaultNotificationSettings(userID)
 	var reminderLead, endingLead int64
-	err := s.db.QueryRowContext(ctx, `SELECT email, in_app, reminders, reminder_lead_us, ending_lead_us, updated_at
+	err := s.db.QueryRowContext(ctx, `SELECT email, in_app, reminders, reminder_lead_us, ending_lead_us, updated_at, version
 		FROM notification_settings WHERE user_id = ?`, userID).
-		Scan(&st.Email, &st.InApp, &st.Reminders, &reminderLead, &endingLead, &st.UpdatedAt)
+		Scan(&st.Email, &st.InApp, &st.Reminders, &reminderLead, &endingLead, &st.UpdatedAt, &st.Version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
 	}
@@ -222,26 +222,47 @@ func (s *Store) NotificationSettings(ctx context.Context, userID string) (parkin
 	return st, err
 }
 
-// SaveNotificationSettings stores st and moves the user's pending reminders
-// and ending warnings that were not tried yet to the new lead times.
-func (s *Store) SaveNotificationSettings(ctx context.Context, st parking.NotificationSettings) error {
+// SaveNotificationSettings stores st over the version it names, and moves
+// the user's pending reminders and ending warnings that were not tried yet to
+// the new lead times.
+func (s *Store) SaveNotificationSettings(ctx context.Context, st *parking.NotificationSettings) error {
 	reminderLead := time.Duration(st.ReminderLead).Microseconds()
 	endingLead := time.Duration(st.EndingLead).Microseconds()
+	stale := parking.Errorf(parking.EPRECONDITION, "the notification settings changed since they were read")
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO notification_settings (user_id, email, in_app, reminders, reminder_lead_us, ending_lead_us, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON DUPLICATE KEY UPDATE email = VALUES(email), in_app = VALUES(in_app), reminders = VALUES(reminders),
-				reminder_lead_us = VALUES(reminder_lead_us), ending_lead_us = VALUES(ending_lead_us), updated_at = VALUES(updated_at)`,
-			st.UserID, st.Email, st.InApp, st.Reminders, reminderLead, endingLead, ts(st.UpdatedAt))
-		if err != nil {
-			return err
+		if st.Version == 0 {
+			// Never saved as far as the caller knows: a row saved meanwhile wins.
+			_, err := tx.ExecContext(ctx, `INSERT INTO notification_settings (user_id, email, in_app, reminders, reminder_lead_us, ending_lead_us, updated_at, version)
+				VALUES (?, ?, ?, ?, ?, ?, ?, 1)`,
+				st.UserID, st.Email, st.InApp, st.Reminders, reminderLead, endingLead, ts(st.UpdatedAt))
+			if isDuplicate(err, "PRIMARY") {
+				return stale
+			} else if err != nil {
+				return err
+			}
+		} else {
+			res, err := tx.ExecContext(ctx, `UPDATE notification_settings SET email = ?, in_app = ?, reminders = ?,
+					reminder_lead_us = ?, ending_lead_us = ?, updated_at = ?, version = version + 1
+				WHERE user_id = ? AND version = ?`,
+				st.Email, st.InApp, st.Reminders, reminderLead, endingLead, ts(st.UpdatedAt), st.UserID, st.Version)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				return stale
+			}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE notifications n JOIN reservations r ON r.id = n.reservation_id
+		_, err := tx.ExecContext(ctx, `UPDATE notifications n JOIN reservations r ON r.id = n.reservation_id
 			SET n.due_at = CASE n.kind WHEN 'reminder' THEN r.starts_at - INTERVAL ? MICROSECOND ELSE r.ends_at - INTERVAL ? MICROSECOND END
 			WHERE n.user_id = ? AND n.status = 'pending' AND n.attempts = 0 AND n.kind IN ('reminder', 'ending_soon')`,
 			reminderLead, endingLead, st.UserID)
 		return err
 	})
+	if err == nil {
+		st.Version++
+	}
 	return classify(err, "user")
 }
 

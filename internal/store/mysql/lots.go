@@ -46,15 +46,18 @@ func (s *Store) CreateLot(ctx context.Context, l *parking.Lot) error {
 	_, err = s.exec(ctx, `INSERT INTO lots (id, operator_id, name, address, lat, lng, time_zone, currency, policy, no_show_after_us, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.ID, l.OperatorID, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), ts(l.CreatedAt))
+	if err == nil {
+		l.Version = 1 // the column's default
+	}
 	return classify(err, "lot")
 }
 
-const lotColumns = `id, operator_id, name, address, lat, lng, time_zone, currency, policy, created_at`
+const lotColumns = `id, operator_id, name, address, lat, lng, time_zone, currency, policy, created_at, version`
 
 func scanLot(row scanner) (parking.Lot, error) {
 	var l parking.Lot
 	var policy []byte
-	if err := row.Scan(&l.ID, &l.OperatorID, &l.Name, &l.Address, &l.Lat, &l.Lng, &l.TimeZone, &l.Currency, &policy, &l.CreatedAt); err != nil {
+	if err := row.Scan(&l.ID, &l.OperatorID, &l.Name, &l.Address, &l.Lat, &l.Lng, &l.TimeZone, &l.Currency, &policy, &l.CreatedAt, &l.Version); err != nil {
 		return l, err
 	}
 	if err := json.Unmarshal(policy, &l.Policy); err != nil {
@@ -75,22 +78,26 @@ func (s *Store) Lots(ctx context.Context) ([]parking.Lot, error) {
 	return collect(ctx, s.db, scanLot, `SELECT `+lotColumns+` FROM lots ORDER BY name, id`)
 }
 
-// UpdateLot saves every field of l but its id, operator and creation time.
+// UpdateLot saves every field of l but its id, operator and creation time,
+// over the version it names.
 func (s *Store) UpdateLot(ctx context.Context, l *parking.Lot) error {
 	policy, err := json.Marshal(l.Policy)
 	if err != nil {
 		return fmt.Errorf("lot %s: encode policy: %w", l.ID, err)
 	}
 	res, err := s.exec(ctx, `UPDATE lots SET name = ?, address = ?, lat = ?, lng = ?, time_zone = ?, currency = ?, policy = ?,
-		no_show_after_us = ? WHERE id = ?`,
-		l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), l.ID)
-	return updated(res, err, "lot")
+		no_show_after_us = ?, version = version + 1 WHERE id = ? AND version = ?`,
+		l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), l.ID, l.Version)
+	return s.updatedVersion(ctx, res, err, "lots", l.ID, "lot", &l.Version)
 }
 
 // CreateLevel stores l.
 func (s *Store) CreateLevel(ctx context.Context, l *parking.Level) error {
 	_, err := s.exec(ctx, `INSERT INTO levels (id, lot_id, name, ordinal, width, height) VALUES (?, ?, ?, ?, ?, ?)`,
 		l.ID, l.LotID, l.Name, l.Ordinal, l.Width, l.Height)
+	if err == nil {
+		l.Version = 1 // the column's default
+	}
 	return classify(err, "level")
 }
 
@@ -98,16 +105,18 @@ func (s *Store) CreateLevel(ctx context.Context, l *parking.Level) error {
 func (s *Store) Levels(ctx context.Context, lotID string) ([]parking.Level, error) {
 	return collect(ctx, s.db, func(row scanner) (parking.Level, error) {
 		var l parking.Level
-		err := row.Scan(&l.ID, &l.LotID, &l.Name, &l.Ordinal, &l.Width, &l.Height)
+		err := row.Scan(&l.ID, &l.LotID, &l.Name, &l.Ordinal, &l.Width, &l.Height, &l.Version)
 		return l, err
-	}, `SELECT id, lot_id, name, ordinal, width, height FROM levels WHERE lot_id = ? ORDER BY ordinal, id`, lotID)
+	}, `SELECT id, lot_id, name, ordinal, width, height, version FROM levels WHERE lot_id = ? ORDER BY ordinal, id`, lotID)
 }
 
-// UpdateLevel saves a level's name, ordinal and plan size; its lot stays.
+// UpdateLevel saves a level's name, ordinal and plan size over its version;
+// its lot stays.
 func (s *Store) UpdateLevel(ctx context.Context, l *parking.Level) error {
-	res, err := s.exec(ctx, `UPDATE levels SET name = ?, ordinal = ?, width = ?, height = ? WHERE id = ?`,
-		l.Name, l.Ordinal, l.Width, l.Height, l.ID)
-	return updated(res, err, "level")
+	res, err := s.exec(ctx, `UPDATE levels SET name = ?, ordinal = ?, width = ?, height = ?, version = version + 1
+		WHERE id = ? AND version = ?`,
+		l.Name, l.Ordinal, l.Width, l.Height, l.ID, l.Version)
+	return s.updatedVersion(ctx, res, err, "levels", l.ID, "level", &l.Version)
 }
 
 // CreateSpots inserts spots in one transaction, a few hundred rows per
@@ -136,16 +145,19 @@ func (s *Store) CreateSpots(ctx context.Context, spots []parking.Spot) error {
 				return classify(err, "spot")
 			}
 		}
+		for i := range spots {
+			spots[i].Version = 1 // the column's default
+		}
 		return nil
 	})
 }
 
-const spotColumns = `id, lot_id, level_id, label, size, lat, lng, x, y, amenities, in_service`
+const spotColumns = `id, lot_id, level_id, label, size, lat, lng, x, y, amenities, in_service, version`
 
 func scanSpot(row scanner) (parking.Spot, error) {
 	var sp parking.Spot
 	var amenities []byte
-	if err := row.Scan(&sp.ID, &sp.LotID, &sp.LevelID, &sp.Label, &sp.Size, &sp.Lat, &sp.Lng, &sp.X, &sp.Y, &amenities, &sp.InService); err != nil {
+	if err := row.Scan(&sp.ID, &sp.LotID, &sp.LevelID, &sp.Label, &sp.Size, &sp.Lat, &sp.Lng, &sp.X, &sp.Y, &amenities, &sp.InService, &sp.Version); err != nil {
 		return sp, err
 	}
 	if err := json.Unmarshal(amenities, &sp.Amenities); err != nil {
@@ -181,14 +193,15 @@ func (s *Store) SetSpotInService(ctx context.Context, spotID string, inService b
 		if err != nil {
 			return classify(err, "spot")
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE spots SET in_service = ? WHERE id = ?`, inService, spotID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE spots SET in_service = ?, version = version + 1 WHERE id = ?`, inService, spotID); err != nil {
 			return classify(err, "spot")
 		}
 		return insertEvent(ctx, tx, parking.Event{LotID: lotID, Type: typ, SpotID: spotID, At: at})
 	})
 }
 
-// UpdateSpot saves a spot's label, size, position and amenities. Its service
+// UpdateSpot saves a spot's label, size, position and amenities over its
+// version. Its service
 // state changes only through SetSpotInService, which records the event that
 // change needs; a label taken in the lot is a conflict.
 func (s *Store) UpdateSpot(ctx context.Context, sp *parking.Spot) error {
@@ -196,9 +209,10 @@ func (s *Store) UpdateSpot(ctx context.Context, sp *parking.Spot) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.exec(ctx, `UPDATE spots SET label = ?, size = ?, lat = ?, lng = ?, x = ?, y = ?, amenities = ? WHERE id = ?`,
-		sp.Label, int16(sp.Size), sp.Lat, sp.Lng, sp.X, sp.Y, string(amenities), sp.ID)
-	return updated(res, err, "spot")
+	res, err := s.exec(ctx, `UPDATE spots SET label = ?, size = ?, lat = ?, lng = ?, x = ?, y = ?, amenities = ?, version = version + 1
+		WHERE id = ? AND version = ?`,
+		sp.Label, int16(sp.Size), sp.Lat, sp.Lng, sp.X, sp.Y, string(amenities), sp.ID, sp.Version)
+	return s.updatedVersion(ctx, res, err, "spots", sp.ID, "spot", &sp.Version)
 }
 
 // updated is the outcome of an UPDATE of one row by id: a driver error
@@ -243,4 +257,26 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// updatedVersion is the outcome of an UPDATE of one row of table by id and
+// version: a driver error classified; when no row matched, ErrNotFound if none
+// has the id, else ErrStale (the version check was the UPDATE's, this read
+// only names the failure); on success *version moves on. The connection
+// reports matched rows, so a match is 1 whatever the values.
+func (s *Store) updatedVersion(ctx context.Context, res sql.Result, err error, table, id, what string, version *int64) error {
+	if err != nil {
+		return classify(err, what)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 1 {
+		*version++
+		return nil
+	}
+	var one int
+	if err := s.db.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE id = ?`, id).Scan(&one); err != nil {
+		return classify(err, what)
+	}
+	return parking.Errorf(parking.EPRECONDITION, "the %s changed since it was read", what)
 }

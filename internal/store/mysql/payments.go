@@ -107,10 +107,40 @@ func (s *Store) UserPayments(ctx context.Context, userID string) ([]parking.Paym
 		ORDER BY created_at DESC, id DESC`, userID)
 }
 
-// PendingRefunds lists refunds still pending created before a time, oldest first.
-func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]parking.Payment, error) {
-	return collect(ctx, s.db, scanPayment, `SELECT `+paymentColumns+` FROM payments
-		WHERE kind = 'refund' AND status = 'pending' AND created_at < ? ORDER BY created_at, id LIMIT ?`, ts(createdBefore), limit)
+// ClaimPendingRefunds leases pending refunds, each to one claimer at a time:
+// the rows are picked with a locking read that skips those another claim holds
+// (and reads the latest committed lease of the rest), then leased in the same
+// transaction.
+func (s *Store) ClaimPendingRefunds(ctx context.Context, claimer string, createdBefore, now time.Time, lease time.Duration, limit int) ([]parking.Payment, error) {
+	var ps []parking.Payment
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ps = []parking.Payment{}
+		ids, err := collect(ctx, tx, func(row scanner) (any, error) {
+			var id string
+			err := row.Scan(&id)
+			return id, err
+		}, `SELECT id FROM payments
+			WHERE kind = 'refund' AND status = 'pending' AND created_at < ? AND (claimed_until IS NULL OR claimed_until <= ?)
+			ORDER BY created_at, id LIMIT ?
+			FOR UPDATE SKIP LOCKED`, ts(createdBefore), ts(now), limit)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		in := placeholders(len(ids))
+		if _, err := tx.ExecContext(ctx, `UPDATE payments SET claimed_by = ?, claimed_until = ? WHERE id IN (`+in+`)`,
+			append([]any{claimer, ts(now.Add(lease))}, ids...)...); err != nil {
+			return err
+		}
+		ps, err = collect(ctx, tx, scanPayment, `SELECT `+paymentColumns+` FROM payments WHERE id IN (`+in+`) ORDER BY created_at, id`, ids...)
+		return err
+	})
+	return ps, classify(err, "payment")
+}
+
+// ReleaseRefundClaim ends claimer's lease on a refund.
+func (s *Store) ReleaseRefundClaim(ctx context.Context, id, claimer string) error {
+	_, err := s.exec(ctx, `UPDATE payments SET claimed_until = NULL WHERE id = ? AND claimed_by = ?`, id, claimer)
+	return err
 }
 
 // UpdatePayment applies u in one transaction: it records u's webhook event,

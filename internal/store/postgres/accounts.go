@@ -51,33 +51,56 @@ func (s *Store) DeleteVehicle(ctx context.Context, id string, at time.Time) erro
 	return nil
 }
 
-// UpdateLot saves every field of l but its id, operator and creation time.
+// UpdateLot saves every field of l but its id, operator and creation time,
+// over the version it names.
 func (s *Store) UpdateLot(ctx context.Context, l *parking.Lot) error {
 	policy, err := json.Marshal(l.Policy)
 	if err != nil {
 		return fmt.Errorf("lot %s: encode policy: %w", l.ID, err)
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE lots SET name = $2, address = $3, lat = $4, lng = $5, time_zone = $6, currency = $7, policy = $8,
-		no_show_after_us = $9 WHERE id = $1`,
-		l.ID, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, policy, noShowAfter(l.Policy))
-	return updated(tag.RowsAffected(), err, "lot")
+		no_show_after_us = $9, version = version + 1 WHERE id = $1 AND version = $10`,
+		l.ID, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, policy, noShowAfter(l.Policy), l.Version)
+	return s.updatedVersion(ctx, tag.RowsAffected(), err, "lots", l.ID, "lot", &l.Version)
 }
 
-// UpdateLevel saves a level's name, ordinal and plan size; its lot stays.
+// UpdateLevel saves a level's name, ordinal and plan size over its version;
+// its lot stays.
 func (s *Store) UpdateLevel(ctx context.Context, l *parking.Level) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE levels SET name = $2, ordinal = $3, width = $4, height = $5 WHERE id = $1`,
-		l.ID, l.Name, l.Ordinal, l.Width, l.Height)
-	return updated(tag.RowsAffected(), err, "level")
+	tag, err := s.pool.Exec(ctx, `UPDATE levels SET name = $2, ordinal = $3, width = $4, height = $5, version = version + 1
+		WHERE id = $1 AND version = $6`,
+		l.ID, l.Name, l.Ordinal, l.Width, l.Height, l.Version)
+	return s.updatedVersion(ctx, tag.RowsAffected(), err, "levels", l.ID, "level", &l.Version)
 }
 
-// UpdateSpot saves a spot's label, size, position and amenities. Its service
-// state changes only through SetSpotInService, which records the event that
-// change needs; a label taken in the lot is a conflict.
+// UpdateSpot saves a spot's label, size, position and amenities over its
+// version. Its service state changes only through SetSpotInService, which
+// records the event that change needs; a label taken in the lot is a conflict.
 func (s *Store) UpdateSpot(ctx context.Context, sp *parking.Spot) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE spots SET label = $2, size = $3, lat = $4, lng = $5, x = $6, y = $7, amenities = $8
-		WHERE id = $1`,
-		sp.ID, sp.Label, int16(sp.Size), sp.Lat, sp.Lng, sp.X, sp.Y, nonNil(sp.Amenities))
-	return updated(tag.RowsAffected(), err, "spot")
+	tag, err := s.pool.Exec(ctx, `UPDATE spots SET label = $2, size = $3, lat = $4, lng = $5, x = $6, y = $7, amenities = $8,
+			version = version + 1
+		WHERE id = $1 AND version = $9`,
+		sp.ID, sp.Label, int16(sp.Size), sp.Lat, sp.Lng, sp.X, sp.Y, nonNil(sp.Amenities), sp.Version)
+	return s.updatedVersion(ctx, tag.RowsAffected(), err, "spots", sp.ID, "spot", &sp.Version)
+}
+
+// updatedVersion is the outcome of an UPDATE of one row of table by id and
+// version: a driver error classified; when no row matched, ErrNotFound if none
+// has the id, else ErrStale (the version check was the UPDATE's, this read
+// only names the failure); on success *version moves on.
+func (s *Store) updatedVersion(ctx context.Context, rows int64, err error, table, id, what string, version *int64) error {
+	if err != nil {
+		return classify(err, what)
+	}
+	if rows == 1 {
+		*version++
+		return nil
+	}
+	var one int
+	if err := s.pool.QueryRow(ctx, `SELECT 1 FROM `+table+` WHERE id = $1`, id).Scan(&one); err != nil {
+		return classify(err, what)
+	}
+	return parking.Errorf(parking.EPRECONDITION, "the %s changed since it was read", what)
 }
 
 // updated is the outcome of an UPDATE of one row by id: a driver error

@@ -145,9 +145,9 @@ func (s *Store) MarkNotificationsRead(ctx context.Context, userID string, ids []
 func (s *Store) NotificationSettings(ctx context.Context, userID string) (parking.NotificationSettings, error) {
 	st := parking.DefaultNotificationSettings(userID)
 	var reminderLead, endingLead int64
-	err := s.pool.QueryRow(ctx, `SELECT email, in_app, reminders, reminder_lead_us, ending_lead_us, updated_at
+	err := s.pool.QueryRow(ctx, `SELECT email, in_app, reminders, reminder_lead_us, ending_lead_us, updated_at, version
 		FROM notification_settings WHERE user_id = $1`, userID).
-		Scan(&st.Email, &st.InApp, &st.Reminders, &reminderLead, &endingLead, &st.UpdatedAt)
+		Scan(&st.Email, &st.InApp, &st.Reminders, &reminderLead, &endingLead, &st.UpdatedAt, &st.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, nil
 	}
@@ -157,19 +157,31 @@ func (s *Store) NotificationSettings(ctx context.Context, userID string) (parkin
 	return st, err
 }
 
-// SaveNotificationSettings stores st and moves the user's pending reminders
-// and ending warnings that were not tried yet to the new lead times.
-func (s *Store) SaveNotificationSettings(ctx context.Context, st parking.NotificationSettings) error {
+// SaveNotificationSettings stores st over the version it names, and moves
+// the user's pending reminders and ending warnings that were not tried yet to
+// the new lead times.
+func (s *Store) SaveNotificationSettings(ctx context.Context, st *parking.NotificationSettings) error {
 	reminderLead := time.Duration(st.ReminderLead).Microseconds()
 	endingLead := time.Duration(st.EndingLead).Microseconds()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO notification_settings (user_id, email, in_app, reminders, reminder_lead_us, ending_lead_us, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, in_app = EXCLUDED.in_app, reminders = EXCLUDED.reminders,
-				reminder_lead_us = EXCLUDED.reminder_lead_us, ending_lead_us = EXCLUDED.ending_lead_us, updated_at = EXCLUDED.updated_at`,
-			st.UserID, st.Email, st.InApp, st.Reminders, reminderLead, endingLead, utc(st.UpdatedAt))
+		var tag pgconn.CommandTag
+		var err error
+		if st.Version == 0 {
+			// Never saved as far as the caller knows: a row saved meanwhile wins.
+			tag, err = tx.Exec(ctx, `INSERT INTO notification_settings (user_id, email, in_app, reminders, reminder_lead_us, ending_lead_us, updated_at, version)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (user_id) DO NOTHING`,
+				st.UserID, st.Email, st.InApp, st.Reminders, reminderLead, endingLead, utc(st.UpdatedAt))
+		} else {
+			tag, err = tx.Exec(ctx, `UPDATE notification_settings SET email = $2, in_app = $3, reminders = $4,
+					reminder_lead_us = $5, ending_lead_us = $6, updated_at = $7, version = version + 1
+				WHERE user_id = $1 AND version = $8`,
+				st.UserID, st.Email, st.InApp, st.Reminders, reminderLead, endingLead, utc(st.UpdatedAt), st.Version)
+		}
 		if err != nil {
 			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return parking.Errorf(parking.EPRECONDITION, "the notification settings changed since they were read")
 		}
 		_, err = tx.Exec(ctx, `UPDATE notifications n SET due_at = CASE n.kind
 				WHEN 'reminder' THEN r.starts_at - $1 * interval '1 microsecond'
@@ -179,6 +191,9 @@ func (s *Store) SaveNotificationSettings(ctx context.Context, st parking.Notific
 				AND n.kind IN ('reminder', 'ending_soon')`, reminderLead, endingLead, st.UserID)
 		return err
 	})
+	if err == nil {
+		st.Version++
+	}
 	return classify(err, "user")
 }
 

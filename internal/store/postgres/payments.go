@@ -309,15 +309,33 @@ func (s *Store) DeletePaymentMethod(ctx context.Context, userID string) error {
 	return err
 }
 
-// PendingRefunds lists refunds still pending created before a time, oldest first.
-func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]parking.Payment, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+paymentColumns+` FROM payments
-		WHERE kind = 'refund' AND status = 'pending' AND created_at < $1 ORDER BY created_at, id LIMIT $2`, utc(createdBefore), limit)
+// claimPendingRefunds leases refunds in one statement: the rows it picks are
+// locked, SKIP LOCKED passes over those another claim holds, and a row whose
+// lease another claim committed meanwhile is re-checked and left out.
+const claimPendingRefunds = `UPDATE payments SET claimed_by = $1, claimed_until = $2
+	WHERE id IN (
+		SELECT id FROM payments
+		WHERE kind = 'refund' AND status = 'pending' AND created_at < $3 AND (claimed_until IS NULL OR claimed_until <= $4)
+		ORDER BY created_at, id LIMIT $5
+		FOR UPDATE SKIP LOCKED
+	)
+	RETURNING ` + paymentColumns
+
+// ClaimPendingRefunds leases pending refunds, each to one claimer at a time.
+func (s *Store) ClaimPendingRefunds(ctx context.Context, claimer string, createdBefore, now time.Time, lease time.Duration, limit int) ([]parking.Payment, error) {
+	rows, _ := s.pool.Query(ctx, claimPendingRefunds, claimer, utc(now.Add(lease)), utc(createdBefore), utc(now), limit)
 	ps, err := pgx.CollectRows(rows, scanPayment)
 	if ps == nil {
 		ps = []parking.Payment{}
 	}
+	parking.SortPayments(ps) // RETURNING keeps no order
 	return ps, classify(err, "payment")
+}
+
+// ReleaseRefundClaim ends claimer's lease on a refund.
+func (s *Store) ReleaseRefundClaim(ctx context.Context, id, claimer string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE payments SET claimed_until = NULL WHERE id = $1 AND claimed_by = $2`, id, claimer)
+	return err
 }
 
 // shortenUnpaid moves reservation $1's end back from $3 to $2 at $4, with its

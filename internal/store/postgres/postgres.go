@@ -170,15 +170,18 @@ func (s *Store) CreateLot(ctx context.Context, l *parking.Lot) error {
 	_, err = s.pool.Exec(ctx, `INSERT INTO lots (id, operator_id, name, address, lat, lng, time_zone, currency, policy, no_show_after_us, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		l.ID, l.OperatorID, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, policy, noShowAfter(l.Policy), l.CreatedAt)
+	if err == nil {
+		l.Version = 1 // the column's default
+	}
 	return classify(err, "lot")
 }
 
-const lotColumns = `id, operator_id, name, address, lat, lng, time_zone, currency, policy, created_at`
+const lotColumns = `id, operator_id, name, address, lat, lng, time_zone, currency, policy, created_at, version`
 
 func scanLot(row pgx.CollectableRow) (parking.Lot, error) {
 	var l parking.Lot
 	var policy []byte
-	if err := row.Scan(&l.ID, &l.OperatorID, &l.Name, &l.Address, &l.Lat, &l.Lng, &l.TimeZone, &l.Currency, &policy, &l.CreatedAt); err != nil {
+	if err := row.Scan(&l.ID, &l.OperatorID, &l.Name, &l.Address, &l.Lat, &l.Lng, &l.TimeZone, &l.Currency, &policy, &l.CreatedAt, &l.Version); err != nil {
 		return l, err
 	}
 	if err := json.Unmarshal(policy, &l.Policy); err != nil {
@@ -206,15 +209,18 @@ func (s *Store) Lots(ctx context.Context) ([]parking.Lot, error) {
 func (s *Store) CreateLevel(ctx context.Context, l *parking.Level) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO levels (id, lot_id, name, ordinal, width, height) VALUES ($1, $2, $3, $4, $5, $6)`,
 		l.ID, l.LotID, l.Name, l.Ordinal, l.Width, l.Height)
+	if err == nil {
+		l.Version = 1
+	}
 	return classify(err, "level")
 }
 
 // Levels lists a lot's levels from the lowest up.
 func (s *Store) Levels(ctx context.Context, lotID string) ([]parking.Level, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id, lot_id, name, ordinal, width, height FROM levels WHERE lot_id = $1 ORDER BY ordinal, id`, lotID)
+	rows, _ := s.pool.Query(ctx, `SELECT id, lot_id, name, ordinal, width, height, version FROM levels WHERE lot_id = $1 ORDER BY ordinal, id`, lotID)
 	ls, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parking.Level, error) {
 		var l parking.Level
-		err := row.Scan(&l.ID, &l.LotID, &l.Name, &l.Ordinal, &l.Width, &l.Height)
+		err := row.Scan(&l.ID, &l.LotID, &l.Name, &l.Ordinal, &l.Width, &l.Height, &l.Version)
 		return l, err
 	})
 	return ls, classify(err, "level")
@@ -232,15 +238,20 @@ func (s *Store) CreateSpots(ctx context.Context, spots []parking.Spot) error {
 			sp := &spots[i]
 			return []any{sp.ID, sp.LotID, sp.LevelID, sp.Label, int16(sp.Size), sp.Lat, sp.Lng, sp.X, sp.Y, nonNil(sp.Amenities), sp.InService}, nil
 		}))
+	if err == nil {
+		for i := range spots {
+			spots[i].Version = 1 // the column's default
+		}
+	}
 	return classify(err, "spot")
 }
 
-const spotColumns = `id, lot_id, level_id, label, size, lat, lng, x, y, amenities, in_service`
+const spotColumns = `id, lot_id, level_id, label, size, lat, lng, x, y, amenities, in_service, version`
 
 func scanSpot(row pgx.CollectableRow) (parking.Spot, error) {
 	var sp parking.Spot
 	var size int16
-	err := row.Scan(&sp.ID, &sp.LotID, &sp.LevelID, &sp.Label, &size, &sp.Lat, &sp.Lng, &sp.X, &sp.Y, &sp.Amenities, &sp.InService)
+	err := row.Scan(&sp.ID, &sp.LotID, &sp.LevelID, &sp.Label, &size, &sp.Lat, &sp.Lng, &sp.X, &sp.Y, &sp.Amenities, &sp.InService, &sp.Version)
 	sp.Size = parking.Size(size)
 	sp.Amenities = nonNil(sp.Amenities)
 	return sp, err
@@ -267,7 +278,7 @@ func (s *Store) SetSpotInService(ctx context.Context, spotID string, inService b
 		typ = "spot.in_service"
 	}
 	tag, err := s.pool.Exec(ctx, `WITH u AS (
-			UPDATE spots SET in_service = $2 WHERE id = $1 RETURNING lot_id, id
+			UPDATE spots SET in_service = $2, version = version + 1 WHERE id = $1 RETURNING lot_id, id
 		)
 		INSERT INTO events (lot_id, type, spot_id, at)
 		SELECT lot_id, $3, id, $4 FROM u`,

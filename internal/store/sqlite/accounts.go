@@ -52,33 +52,57 @@ func affectedOne(res sql.Result, err error, what string) error {
 	return nil
 }
 
-// UpdateLot saves a lot's editable fields.
+// UpdateLot saves a lot's editable fields over the version it names.
 func (s *Store) UpdateLot(ctx context.Context, l *parking.Lot) error {
 	policy, err := json.Marshal(l.Policy)
 	if err != nil {
 		return err
 	}
 	res, err := s.write.ExecContext(ctx, `UPDATE lots SET name = ?, address = ?, lat = ?, lng = ?, time_zone = ?, currency = ?, policy = ?,
-		no_show_after_us = ? WHERE id = ?`, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), l.ID)
-	return affectedOne(res, err, "lot")
+		no_show_after_us = ?, version = version + 1 WHERE id = ? AND version = ?`,
+		l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), l.ID, l.Version)
+	return s.updatedVersion(ctx, res, err, "lots", l.ID, "lot", &l.Version)
 }
 
-// UpdateLevel saves a level's name, ordinal and plan size.
+// UpdateLevel saves a level's name, ordinal and plan size over its version.
 func (s *Store) UpdateLevel(ctx context.Context, l *parking.Level) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE levels SET name = ?, ordinal = ?, width = ?, height = ? WHERE id = ?`,
-		l.Name, l.Ordinal, l.Width, l.Height, l.ID)
-	return affectedOne(res, err, "level")
+	res, err := s.write.ExecContext(ctx, `UPDATE levels SET name = ?, ordinal = ?, width = ?, height = ?, version = version + 1
+		WHERE id = ? AND version = ?`,
+		l.Name, l.Ordinal, l.Width, l.Height, l.ID, l.Version)
+	return s.updatedVersion(ctx, res, err, "levels", l.ID, "level", &l.Version)
 }
 
-// UpdateSpot saves a spot's label, size, position and amenities.
+// UpdateSpot saves a spot's label, size, position and amenities over its version.
 func (s *Store) UpdateSpot(ctx context.Context, sp *parking.Spot) error {
 	amenities, err := json.Marshal(nonNil(sp.Amenities))
 	if err != nil {
 		return err
 	}
-	res, err := s.write.ExecContext(ctx, `UPDATE spots SET label = ?, size = ?, lat = ?, lng = ?, x = ?, y = ?, amenities = ? WHERE id = ?`,
-		sp.Label, sp.Size, sp.Lat, sp.Lng, sp.X, sp.Y, string(amenities), sp.ID)
-	return affectedOne(res, err, "spot "+sp.Label)
+	res, err := s.write.ExecContext(ctx, `UPDATE spots SET label = ?, size = ?, lat = ?, lng = ?, x = ?, y = ?, amenities = ?, version = version + 1
+		WHERE id = ? AND version = ?`,
+		sp.Label, sp.Size, sp.Lat, sp.Lng, sp.X, sp.Y, string(amenities), sp.ID, sp.Version)
+	return s.updatedVersion(ctx, res, err, "spots", sp.ID, "spot "+sp.Label, &sp.Version)
+}
+
+// updatedVersion is the outcome of an UPDATE of one row of table by id and
+// version: a driver error classified; when no row matched, ErrNotFound if none
+// has the id, else ErrStale (the version check was the UPDATE's, this read
+// only names the failure); on success *version moves on.
+func (s *Store) updatedVersion(ctx context.Context, res sql.Result, err error, table, id, what string, version *int64) error {
+	if err != nil {
+		return classify(err, what)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 1 {
+		*version++
+		return nil
+	}
+	var one int
+	if err := s.write.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE id = ?`, id).Scan(&one); err != nil {
+		return classify(err, what)
+	}
+	return parking.Errorf(parking.EPRECONDITION, "the %s changed since it was read", what)
 }
 
 // CreateGate stores a gate device.

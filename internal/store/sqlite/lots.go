@@ -32,19 +32,22 @@ func (s *Store) CreateLot(ctx context.Context, l *parking.Lot) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO lots (id, operator_id, name, address, lat, lng, time_zone, currency, policy, no_show_after_us, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.write.ExecContext(ctx, `INSERT INTO lots (id, operator_id, name, address, lat, lng, time_zone, currency, policy, no_show_after_us, created_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
 		l.ID, l.OperatorID, l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), micros(l.CreatedAt))
+	if err == nil {
+		l.Version = 1
+	}
 	return classify(err, "lot")
 }
 
-const lotColumns = `id, operator_id, name, address, lat, lng, time_zone, currency, policy, created_at`
+const lotColumns = `id, operator_id, name, address, lat, lng, time_zone, currency, policy, created_at, version`
 
 func scanLot(row interface{ Scan(...any) error }) (parking.Lot, error) {
 	var l parking.Lot
 	var policy string
 	var created int64
-	if err := row.Scan(&l.ID, &l.OperatorID, &l.Name, &l.Address, &l.Lat, &l.Lng, &l.TimeZone, &l.Currency, &policy, &created); err != nil {
+	if err := row.Scan(&l.ID, &l.OperatorID, &l.Name, &l.Address, &l.Lat, &l.Lng, &l.TimeZone, &l.Currency, &policy, &created, &l.Version); err != nil {
 		return l, err
 	}
 	l.CreatedAt = fromMicros(created)
@@ -77,14 +80,17 @@ func (s *Store) Lots(ctx context.Context) ([]parking.Lot, error) {
 
 // CreateLevel stores l.
 func (s *Store) CreateLevel(ctx context.Context, l *parking.Level) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO levels (id, lot_id, name, ordinal, width, height) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := s.write.ExecContext(ctx, `INSERT INTO levels (id, lot_id, name, ordinal, width, height, version) VALUES (?, ?, ?, ?, ?, ?, 1)`,
 		l.ID, l.LotID, l.Name, l.Ordinal, l.Width, l.Height)
+	if err == nil {
+		l.Version = 1
+	}
 	return classify(err, "level")
 }
 
 // Levels lists a lot's levels, lowest first.
 func (s *Store) Levels(ctx context.Context, lotID string) ([]parking.Level, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, lot_id, name, ordinal, width, height FROM levels WHERE lot_id = ? ORDER BY ordinal, id`, lotID)
+	rows, err := s.read.QueryContext(ctx, `SELECT id, lot_id, name, ordinal, width, height, version FROM levels WHERE lot_id = ? ORDER BY ordinal, id`, lotID)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +98,7 @@ func (s *Store) Levels(ctx context.Context, lotID string) ([]parking.Level, erro
 	levels := []parking.Level{}
 	for rows.Next() {
 		var l parking.Level
-		if err := rows.Scan(&l.ID, &l.LotID, &l.Name, &l.Ordinal, &l.Width, &l.Height); err != nil {
+		if err := rows.Scan(&l.ID, &l.LotID, &l.Name, &l.Ordinal, &l.Width, &l.Height, &l.Version); err != nil {
 			return nil, err
 		}
 		levels = append(levels, l)
@@ -103,13 +109,13 @@ func (s *Store) Levels(ctx context.Context, lotID string) ([]parking.Level, erro
 // CreateSpots inserts spots, all or none.
 func (s *Store) CreateSpots(ctx context.Context, spots []parking.Spot) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO spots (id, lot_id, level_id, label, size, lat, lng, x, y, amenities, in_service)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO spots (id, lot_id, level_id, label, size, lat, lng, x, y, amenities, in_service, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
-		for _, sp := range spots {
+		for i, sp := range spots {
 			amenities, err := json.Marshal(nonNil(sp.Amenities))
 			if err != nil {
 				return err
@@ -117,6 +123,7 @@ func (s *Store) CreateSpots(ctx context.Context, spots []parking.Spot) error {
 			if _, err := stmt.ExecContext(ctx, sp.ID, sp.LotID, sp.LevelID, sp.Label, sp.Size, sp.Lat, sp.Lng, sp.X, sp.Y, string(amenities), sp.InService); err != nil {
 				return classify(err, "spot "+sp.Label)
 			}
+			spots[i].Version = 1
 		}
 		return nil
 	})
@@ -129,12 +136,12 @@ func nonNil(s []string) []string {
 	return s
 }
 
-const spotColumns = `id, lot_id, level_id, label, size, lat, lng, x, y, amenities, in_service`
+const spotColumns = `id, lot_id, level_id, label, size, lat, lng, x, y, amenities, in_service, version`
 
 func scanSpot(row interface{ Scan(...any) error }) (parking.Spot, error) {
 	var sp parking.Spot
 	var amenities string
-	if err := row.Scan(&sp.ID, &sp.LotID, &sp.LevelID, &sp.Label, &sp.Size, &sp.Lat, &sp.Lng, &sp.X, &sp.Y, &amenities, &sp.InService); err != nil {
+	if err := row.Scan(&sp.ID, &sp.LotID, &sp.LevelID, &sp.Label, &sp.Size, &sp.Lat, &sp.Lng, &sp.X, &sp.Y, &amenities, &sp.InService, &sp.Version); err != nil {
 		return sp, err
 	}
 	return sp, json.Unmarshal([]byte(amenities), &sp.Amenities)
@@ -168,7 +175,7 @@ func (s *Store) Spots(ctx context.Context, lotID string) ([]parking.Spot, error)
 func (s *Store) SetSpotInService(ctx context.Context, spotID string, inService bool, at time.Time) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var lotID string
-		err := tx.QueryRowContext(ctx, `UPDATE spots SET in_service = ? WHERE id = ? RETURNING lot_id`, inService, spotID).Scan(&lotID)
+		err := tx.QueryRowContext(ctx, `UPDATE spots SET in_service = ?, version = version + 1 WHERE id = ? RETURNING lot_id`, inService, spotID).Scan(&lotID)
 		if err != nil {
 			return classify(err, "spot")
 		}

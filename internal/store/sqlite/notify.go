@@ -170,9 +170,9 @@ func (s *Store) MarkNotificationsRead(ctx context.Context, userID string, ids []
 func (s *Store) NotificationSettings(ctx context.Context, userID string) (parking.NotificationSettings, error) {
 	st := parking.DefaultNotificationSettings(userID)
 	var reminderLead, endingLead, updated int64
-	err := s.read.QueryRowContext(ctx, `SELECT email, in_app, reminders, reminder_lead_us, ending_lead_us, updated_at
+	err := s.read.QueryRowContext(ctx, `SELECT email, in_app, reminders, reminder_lead_us, ending_lead_us, updated_at, version
 		FROM notification_settings WHERE user_id = ?`, userID).
-		Scan(&st.Email, &st.InApp, &st.Reminders, &reminderLead, &endingLead, &updated)
+		Scan(&st.Email, &st.InApp, &st.Reminders, &reminderLead, &endingLead, &updated, &st.Version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
 	}
@@ -182,19 +182,33 @@ func (s *Store) NotificationSettings(ctx context.Context, userID string) (parkin
 	return st, err
 }
 
-// SaveNotificationSettings stores st and moves the user's pending reminders
-// and ending warnings that were not tried yet to the new lead times.
-func (s *Store) SaveNotificationSettings(ctx context.Context, st parking.NotificationSettings) error {
+// SaveNotificationSettings stores st over the version it names, and moves the
+// user's pending reminders and ending warnings that were not tried yet to the
+// new lead times.
+func (s *Store) SaveNotificationSettings(ctx context.Context, st *parking.NotificationSettings) error {
 	reminderLead := time.Duration(st.ReminderLead).Microseconds()
 	endingLead := time.Duration(st.EndingLead).Microseconds()
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO notification_settings (user_id, email, in_app, reminders, reminder_lead_us, ending_lead_us, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, in_app = excluded.in_app, reminders = excluded.reminders,
-				reminder_lead_us = excluded.reminder_lead_us, ending_lead_us = excluded.ending_lead_us, updated_at = excluded.updated_at`,
-			st.UserID, st.Email, st.InApp, st.Reminders, reminderLead, endingLead, micros(st.UpdatedAt))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var res sql.Result
+		var err error
+		if st.Version == 0 {
+			// Never saved as far as the caller knows: a row saved meanwhile wins.
+			res, err = tx.ExecContext(ctx, `INSERT INTO notification_settings (user_id, email, in_app, reminders, reminder_lead_us, ending_lead_us, updated_at, version)
+				VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (user_id) DO NOTHING`,
+				st.UserID, st.Email, st.InApp, st.Reminders, reminderLead, endingLead, micros(st.UpdatedAt))
+		} else {
+			res, err = tx.ExecContext(ctx, `UPDATE notification_settings SET email = ?, in_app = ?, reminders = ?,
+					reminder_lead_us = ?, ending_lead_us = ?, updated_at = ?, version = version + 1
+				WHERE user_id = ? AND version = ?`,
+				st.Email, st.InApp, st.Reminders, reminderLead, endingLead, micros(st.UpdatedAt), st.UserID, st.Version)
+		}
 		if err != nil {
 			return classify(err, "user")
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return parking.Errorf(parking.EPRECONDITION, "the notification settings changed since they were read")
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE notifications SET due_at = (
 				SELECT CASE notifications.kind WHEN 'reminder' THEN r.starts_at - ? ELSE r.ends_at - ? END
@@ -203,6 +217,10 @@ func (s *Store) SaveNotificationSettings(ctx context.Context, st parking.Notific
 				AND reservation_id IN (SELECT id FROM reservations)`, reminderLead, endingLead, st.UserID)
 		return err
 	})
+	if err == nil {
+		st.Version++
+	}
+	return err
 }
 
 // OperatorWebhook returns an operator's webhook.

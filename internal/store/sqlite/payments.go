@@ -200,10 +200,41 @@ func (s *Store) DeletePaymentMethod(ctx context.Context, userID string) error {
 	return err
 }
 
-// PendingRefunds lists refunds still pending created before a time, oldest first.
-func (s *Store) PendingRefunds(ctx context.Context, createdBefore time.Time, limit int) ([]parking.Payment, error) {
-	return s.payments(ctx, `SELECT `+paymentColumns+` FROM payments
-		WHERE kind = 'refund' AND status = 'pending' AND created_at < ? ORDER BY created_at, id LIMIT ?`, micros(createdBefore), limit)
+// ClaimPendingRefunds leases pending refunds, each to one claimer at a time:
+// the UPDATE picks and leases them in one statement, and SQLite runs one
+// writer at a time, so a refund leased by one is not free to the next.
+func (s *Store) ClaimPendingRefunds(ctx context.Context, claimer string, createdBefore, now time.Time, lease time.Duration, limit int) ([]parking.Payment, error) {
+	ps := []parking.Payment{}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ps = ps[:0]
+		rows, err := tx.QueryContext(ctx, `UPDATE payments SET claimed_by = ?, claimed_until = ?
+			WHERE id IN (
+				SELECT id FROM payments
+				WHERE kind = 'refund' AND status = 'pending' AND created_at < ? AND (claimed_until IS NULL OR claimed_until <= ?)
+				ORDER BY created_at, id LIMIT ?
+			)
+			RETURNING `+paymentColumns, claimer, micros(now.Add(lease)), micros(createdBefore), micros(now), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanPayment(rows)
+			if err != nil {
+				return err
+			}
+			ps = append(ps, p)
+		}
+		return rows.Err()
+	})
+	parking.SortPayments(ps) // RETURNING keeps no order
+	return ps, err
+}
+
+// ReleaseRefundClaim ends claimer's lease on a refund.
+func (s *Store) ReleaseRefundClaim(ctx context.Context, id, claimer string) error {
+	_, err := s.write.ExecContext(ctx, `UPDATE payments SET claimed_until = NULL WHERE id = ? AND claimed_by = ?`, id, claimer)
+	return err
 }
 
 // insertPaymentEvent announces, inside tx, that payment p succeeded, as an

@@ -17,6 +17,7 @@ func accountTests() []namedTest {
 		{"Sessions", testSessions},
 		{"DeleteVehicle", testDeleteVehicle},
 		{"UpdateLotLevelSpot", testUpdates},
+		{"StaleUpdates", testStaleUpdates},
 		{"Gates", testGates},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"HoldCompletesKey", testHoldCompletesKey},
@@ -126,6 +127,62 @@ func testUpdates(t *testing.T, s parking.Store) {
 	gone.ID = "spt_missing"
 	if err := s.UpdateSpot(ctx, &gone); !errors.Is(err, parking.ErrNotFound) {
 		t.Errorf("UpdateSpot(missing) = %v; want ErrNotFound", err)
+	}
+}
+
+// testStaleUpdates: an update over a version that moved on (another update,
+// or a spot's service change) is ErrStale and changes nothing; each success
+// moves the version on by one.
+func testStaleUpdates(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	if f.Lot.Version != 1 || f.Level.Version != 1 || f.Spots[0].Version != 1 {
+		t.Fatalf("versions after Create* = %d, %d, %d; want 1", f.Lot.Version, f.Level.Version, f.Spots[0].Version)
+	}
+
+	a, b := f.Lot, f.Lot
+	a.Name = "First"
+	if err := s.UpdateLot(ctx, &a); err != nil || a.Version != 2 {
+		t.Fatalf("UpdateLot = %v, version %d; want version 2", err, a.Version)
+	}
+	b.Address = "Lost"
+	if err := s.UpdateLot(ctx, &b); !errors.Is(err, parking.ErrStale) || b.Version != 1 {
+		t.Errorf("UpdateLot(stale) = %v, version %d; want ErrStale, version 1", err, b.Version)
+	}
+	if got, _ := s.Lot(ctx, f.Lot.ID); !reflect.DeepEqual(got, a) {
+		t.Errorf("Lot() after a stale update = %+v; want %+v", got, a)
+	}
+
+	lv, old := f.Level, f.Level
+	lv.Name = "Upper"
+	if err := s.UpdateLevel(ctx, &lv); err != nil || lv.Version != 2 {
+		t.Fatalf("UpdateLevel = %v, version %d; want version 2", err, lv.Version)
+	}
+	old.Width = 1
+	if err := s.UpdateLevel(ctx, &old); !errors.Is(err, parking.ErrStale) {
+		t.Errorf("UpdateLevel(stale) = %v; want ErrStale", err)
+	}
+	if got, _ := s.Levels(ctx, f.Lot.ID); len(got) != 1 || got[0] != lv {
+		t.Errorf("Levels() after a stale update = %+v; want [%+v]", got, lv)
+	}
+
+	sp := f.Spots[0]
+	if err := s.SetSpotInService(ctx, sp.ID, false, T0); err != nil {
+		t.Fatal(err)
+	}
+	sp.X = 42
+	if err := s.UpdateSpot(ctx, &sp); !errors.Is(err, parking.ErrStale) {
+		t.Errorf("UpdateSpot over a version read before a service change = %v; want ErrStale", err)
+	}
+	got, _ := s.Spot(ctx, sp.ID)
+	if got.X == 42 || got.InService || got.Version != 2 {
+		t.Errorf("Spot() = %+v; want x unchanged, out of service, version 2", got)
+	}
+	got.X = 42
+	if err := s.UpdateSpot(ctx, &got); err != nil || got.Version != 3 {
+		t.Errorf("UpdateSpot(fresh) = %v, version %d; want version 3", err, got.Version)
+	}
+	if again, _ := s.Spot(ctx, sp.ID); !reflect.DeepEqual(again, got) {
+		t.Errorf("Spot() = %+v; want %+v", again, got)
 	}
 }
 

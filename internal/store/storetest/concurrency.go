@@ -43,6 +43,8 @@ func RunConcurrency(t *testing.T, open Opener) {
 	t.Run("ClaimKeyRace", func(t *testing.T) { testClaimKeyRace(t, open(t)) })
 	t.Run("InsideRace", func(t *testing.T) { testInsideRace(t, open(t)) })
 	t.Run("ClaimJobRace", func(t *testing.T) { testClaimJobRace(t, []parking.Store{open(t)}) })
+	t.Run("ClaimRefundsRace", func(t *testing.T) { testClaimRefundsRace(t, []parking.Store{open(t)}) })
+	t.Run("ExpireConfirmRace", func(t *testing.T) { testExpireConfirmRace(t, []parking.Store{open(t)}) })
 }
 
 // Instances opens n stores on one fresh, empty database: n parkd instances
@@ -60,6 +62,8 @@ func RunInstances(t *testing.T, open Instances) {
 	})
 	t.Run("ClaimNotificationsRace", func(t *testing.T) { testClaimNotificationsRace(t, open(t, n)) })
 	t.Run("ClaimJobRace", func(t *testing.T) { testClaimJobRace(t, open(t, n)) })
+	t.Run("ClaimRefundsRace", func(t *testing.T) { testClaimRefundsRace(t, open(t, n)) })
+	t.Run("ExpireConfirmRace", func(t *testing.T) { testExpireConfirmRace(t, open(t, n)) })
 }
 
 // race runs fn(i) for i in [0, n) at once and returns their errors.
@@ -472,6 +476,82 @@ func testConfirmRaces(t *testing.T, s parking.Store) {
 		}
 		checkOneBlocking(t, s, spot, base, later)
 	}
+}
+
+// testExpireConfirmRace: in every round a lapsed hold's payment is confirmed
+// on one instance while two others sweep expired holds and a fourth books the
+// same spot over the same window. Either the payment confirms the hold (it is
+// not expired, the rival gets ErrSpotUnavailable), or the hold is expired
+// and rebooked and the confirmation is refused with ErrSpotUnavailable (the
+// payment recorded, for the caller to refund): never a confirmed booking
+// whose spot went to another, never a success without a booking.
+func testExpireConfirmRace(t *testing.T, stores []parking.Store) {
+	at := func(i int) parking.Store { return stores[i%len(stores)] }
+	f := MustFixture(t, stores[0])
+	spot := f.Spots[5].ID
+	late := T0.Add(10 * time.Minute) // after every hold made at T0 lapsed
+	rounds := max(Rounds(t)/10, 10)
+	confirmed, rebooked := 0, 0
+	for round := range rounds {
+		base := T0.Add(time.Hour + time.Duration(round)*2*time.Hour)
+		h := f.MustHold(t, stores[0], spot, T0, base, base.Add(time.Hour))
+		p := mustCharge(t, stores[0], h)
+		rival := f.NewHold(late, base.Add(30*time.Minute), base.Add(90*time.Minute))
+		errs := race(4, func(i int) error {
+			switch i {
+			case 0:
+				return paidAnyway(succeedAt(at(0), p, late))
+			case 1:
+				return at(1).Hold(ctx, rival, []string{spot}, nil)
+			default:
+				_, err := at(i).ExpireHolds(ctx, late)
+				return err
+			}
+		})
+		confirmErr, rivalErr := errs[0], errs[1]
+		for i, err := range errs[2:] {
+			if err != nil {
+				t.Fatalf("round %d: ExpireHolds #%d = %v", round, i+1, err)
+			}
+		}
+		got, err := stores[0].Reservation(ctx, h.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pay, err := stores[0].Payment(ctx, p.ID)
+		if err != nil || pay.Status != parking.PaymentSucceeded {
+			t.Fatalf("round %d: payment %q, %v; want succeeded either way", round, pay.Status, err)
+		}
+		switch {
+		case confirmErr == nil && rivalErr != nil:
+			confirmed++
+			if got.Status != parking.StatusConfirmed || !errors.Is(rivalErr, parking.ErrSpotUnavailable) {
+				t.Fatalf("round %d: confirmation won, yet the hold is %q and the rival got %v; want confirmed, ErrSpotUnavailable",
+					round, got.Status, rivalErr)
+			}
+		case errors.Is(confirmErr, parking.ErrSpotUnavailable) && rivalErr == nil:
+			rebooked++
+			if got.Status != parking.StatusExpired {
+				t.Fatalf("round %d: the spot was rebooked and the confirmation refused, yet the hold is %q; want expired", round, got.Status)
+			}
+		default:
+			t.Fatalf("round %d: confirmation %v, rival %v (hold now %q); want exactly one to win", round, confirmErr, rivalErr, got.Status)
+		}
+		rs, err := stores[0].SpotReservations(ctx, spot, late)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims []string
+		for _, r := range rs {
+			if parking.Overlaps(r.StartsAt, r.EndsAt, base, rival.EndsAt) {
+				claims = append(claims, r.ID+" "+string(r.Status))
+			}
+		}
+		if len(claims) != 1 {
+			t.Fatalf("round %d: the spot is claimed by %v over the window; want exactly one claim", round, claims)
+		}
+	}
+	t.Logf("%d rounds: payment confirmed %d times, spot rebooked first %d times", rounds, confirmed, rebooked)
 }
 
 // paidAnyway returns UpdatePayment's error, or an error if the payment was

@@ -135,9 +135,11 @@ func testSpots(t *testing.T, s parking.Store) {
 	}
 	ev := parking.Spot{ID: parking.NewID("spt"), LotID: f.Lot.ID, LevelID: f.Level.ID, Label: "E1", Size: parking.Standard,
 		Lat: 40.71, Lng: -74.01, X: 1.5, Y: 2.25, Amenities: []string{"ev", "covered"}, InService: false}
-	if err := s.CreateSpots(ctx, []parking.Spot{ev}); err != nil {
-		t.Fatalf("CreateSpots: %v", err)
+	created := []parking.Spot{ev}
+	if err := s.CreateSpots(ctx, created); err != nil || created[0].Version != 1 {
+		t.Fatalf("CreateSpots = %v, version %d; want version 1", err, created[0].Version)
 	}
+	ev.Version = 1
 	if got, err := s.Spot(ctx, ev.ID); err != nil || !reflect.DeepEqual(got, ev) {
 		t.Errorf("Spot(%s) = %+v, %v; want %+v", ev.ID, got, err, ev)
 	}

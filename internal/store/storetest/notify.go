@@ -231,8 +231,8 @@ func testNotificationSettings(t *testing.T, s parking.Store) {
 
 	st := parking.NotificationSettings{UserID: u.ID, Email: false, InApp: true, Reminders: true,
 		ReminderLead: parking.Duration(2 * time.Hour), EndingLead: parking.Duration(5 * time.Minute), UpdatedAt: T0.Add(time.Minute)}
-	if err := s.SaveNotificationSettings(ctx, st); err != nil {
-		t.Fatalf("SaveNotificationSettings = %v", err)
+	if err := s.SaveNotificationSettings(ctx, &st); err != nil || st.Version != 1 {
+		t.Fatalf("SaveNotificationSettings = %v, version %d; want version 1", err, st.Version)
 	}
 	if got, err := s.NotificationSettings(ctx, u.ID); err != nil || got != st {
 		t.Errorf("NotificationSettings = %+v, %v; want %+v", got, err, st)
@@ -245,14 +245,29 @@ func testNotificationSettings(t *testing.T, s parking.Store) {
 			t.Errorf("%s due at %v after the lead changed; want %v", c.n.Kind, got.DueAt, c.want)
 		}
 	}
+	stale := st
 	st.Email = true
-	if err := s.SaveNotificationSettings(ctx, st); err != nil {
-		t.Fatalf("SaveNotificationSettings(again) = %v", err)
+	if err := s.SaveNotificationSettings(ctx, &st); err != nil || st.Version != 2 {
+		t.Fatalf("SaveNotificationSettings(again) = %v, version %d; want version 2", err, st.Version)
 	}
-	if got, _ := s.NotificationSettings(ctx, u.ID); !got.Email {
+	if got, _ := s.NotificationSettings(ctx, u.ID); !got.Email || got.Version != 2 {
 		t.Errorf("the second save did not replace the first: %+v", got)
 	}
-	if err := s.SaveNotificationSettings(ctx, parking.DefaultNotificationSettings("usr_missing")); err == nil {
+	// A save over a version read before another save, or a first save when
+	// one was made meanwhile, is ErrStale and changes nothing.
+	stale.InApp = false
+	if err := s.SaveNotificationSettings(ctx, &stale); !errors.Is(err, parking.ErrStale) || stale.Version != 1 {
+		t.Errorf("SaveNotificationSettings(stale) = %v, version %d; want ErrStale, version 1", err, stale.Version)
+	}
+	fresh := parking.DefaultNotificationSettings(u.ID)
+	if err := s.SaveNotificationSettings(ctx, &fresh); !errors.Is(err, parking.ErrStale) {
+		t.Errorf("SaveNotificationSettings(version 0 over a saved row) = %v; want ErrStale", err)
+	}
+	if got, _ := s.NotificationSettings(ctx, u.ID); got != st {
+		t.Errorf("after stale saves: %+v; want %+v unchanged", got, st)
+	}
+	missing := parking.DefaultNotificationSettings("usr_missing")
+	if err := s.SaveNotificationSettings(ctx, &missing); err == nil {
 		t.Errorf("SaveNotificationSettings(missing user) = nil; want an error")
 	}
 }

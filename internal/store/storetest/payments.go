@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +21,7 @@ func paymentTests() []namedTest {
 		{"UpdatePaymentSpotTaken", testConfirmSpotTaken},
 		{"UpdatePaymentOverLapsedRival", testConfirmOverLapsedRival},
 		{"SavedPaymentMethods", testSavedPaymentMethods},
-		{"PendingRefunds", testPendingRefunds},
+		{"ClaimPendingRefunds", testClaimPendingRefunds},
 		{"OverstayChargeBesideBooking", testOverstayCharge},
 	}
 }
@@ -295,21 +297,138 @@ func testOverstayCharge(t *testing.T, s parking.Store) {
 	}
 }
 
-func testPendingRefunds(t *testing.T, s parking.Store) {
-	_, _, r, charge := mustPendingCharge(t, s)
-	s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: charge.ID, From: []string{parking.PaymentPending}, To: parking.PaymentSucceeded, At: T0})
-	refund := newRefund(charge, r.Amount)
-	if err := s.CreatePayment(ctx, refund); err != nil {
+// mustPendingRefunds makes n refunds pending since T0, each of its own
+// reservation's succeeded charge, oldest first.
+func mustPendingRefunds(t *testing.T, s parking.Store, n int) []*parking.Payment {
+	t.Helper()
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "refunds@example.com")
+	var refunds []*parking.Payment
+	for i := range n {
+		start := T0.Add(time.Hour + time.Duration(i/len(f.Spots))*2*time.Hour)
+		r := f.NewHold(T0, start, start.Add(time.Hour))
+		r.UserID = u.ID
+		if err := s.Hold(ctx, r, []string{f.Spots[i%len(f.Spots)].ID}, nil); err != nil {
+			t.Fatalf("Hold #%d: %v", i, err)
+		}
+		charge := mustCharge(t, s, *r)
+		if _, _, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: charge.ID, From: []string{parking.PaymentPending},
+			To: parking.PaymentSucceeded, At: T0}); err != nil {
+			t.Fatal(err)
+		}
+		refund := newRefund(charge, r.Amount)
+		refund.CreatedAt = T0.Add(time.Duration(i) * time.Microsecond)
+		refund.UpdatedAt = refund.CreatedAt
+		if err := s.CreatePayment(ctx, refund); err != nil {
+			t.Fatal(err)
+		}
+		refunds = append(refunds, refund)
+	}
+	return refunds
+}
+
+func paymentIDs(ps []parking.Payment) []string {
+	out := []string{}
+	for _, p := range ps {
+		out = append(out, p.ID)
+	}
+	return out
+}
+
+// testClaimPendingRefunds: a claim leases the pending refunds made before the
+// cutoff, oldest first; a leased refund is not claimed again until it is
+// released or its lease lapses (the injected time passes it); a settled one
+// never.
+func testClaimPendingRefunds(t *testing.T, s parking.Store) {
+	refunds := mustPendingRefunds(t, s, 3)
+	a, b, c := refunds[0].ID, refunds[1].ID, refunds[2].ID
+	now := T0.Add(2 * time.Minute)
+	const lease = 5 * time.Minute
+	claim := func(claimer string, createdBefore, now time.Time, limit int) []string {
+		t.Helper()
+		got, err := s.ClaimPendingRefunds(ctx, claimer, createdBefore, now, lease, limit)
+		if err != nil {
+			t.Fatalf("ClaimPendingRefunds(%s) = %v", claimer, err)
+		}
+		for _, p := range got {
+			if p.Kind != parking.Refund || p.Status != parking.PaymentPending {
+				t.Errorf("claimed %+v; want a pending refund", p)
+			}
+		}
+		return paymentIDs(got)
+	}
+	if got := claim("clm_a", T0, now, 10); len(got) != 0 {
+		t.Errorf("claim of refunds made before T0 = %v; want none", got)
+	}
+	if got := claim("clm_a", T0.Add(time.Minute), now, 2); !reflect.DeepEqual(got, []string{a, b}) {
+		t.Errorf("first claim = %v; want the two oldest %v", got, []string{a, b})
+	}
+	if got := claim("clm_b", T0.Add(time.Minute), now, 10); !reflect.DeepEqual(got, []string{c}) {
+		t.Errorf("second claim = %v; want only the one not leased, %s", got, c)
+	}
+	if got := claim("clm_c", T0.Add(time.Minute), now.Add(lease-time.Microsecond), 10); len(got) != 0 {
+		t.Errorf("claim just before the leases lapse = %v; want none", got)
+	}
+	// A release by another claimer does nothing; by the holder, frees it.
+	if err := s.ReleaseRefundClaim(ctx, a, "clm_b"); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.PendingRefunds(ctx, T0, 10); err != nil || len(got) != 0 {
-		t.Errorf("PendingRefunds(before T0) = %v, %v; want none", got, err)
+	if got := claim("clm_c", T0.Add(time.Minute), now, 10); len(got) != 0 {
+		t.Errorf("claim after another's release = %v; want none", got)
 	}
-	if got, err := s.PendingRefunds(ctx, T0.Add(time.Minute), 10); err != nil || len(got) != 1 || got[0].ID != refund.ID {
-		t.Errorf("PendingRefunds(before T0+1m) = %v, %v; want the refund", got, err)
+	if err := s.ReleaseRefundClaim(ctx, a, "clm_a"); err != nil {
+		t.Fatal(err)
 	}
-	s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: refund.ID, From: []string{parking.PaymentPending}, To: parking.PaymentSucceeded, At: T0})
-	if got, _ := s.PendingRefunds(ctx, T0.Add(time.Minute), 10); len(got) != 0 {
-		t.Errorf("PendingRefunds after it succeeded = %v; want none", got)
+	if got := claim("clm_c", T0.Add(time.Minute), now.Add(time.Minute), 10); !reflect.DeepEqual(got, []string{a}) {
+		t.Errorf("claim after the holder's release = %v; want %s", got, a)
+	}
+	// b settles; once the leases lapse, c (and a, claimed later) are free.
+	if _, _, err := s.UpdatePayment(ctx, parking.PaymentUpdate{PaymentID: b, From: []string{parking.PaymentPending},
+		To: parking.PaymentSucceeded, At: now}); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("clm_d", T0.Add(time.Minute), now.Add(lease), 10); !reflect.DeepEqual(got, []string{c}) {
+		t.Errorf("claim when the first leases lapse = %v; want %s (b settled, a leased later)", got, c)
+	}
+	if got := claim("clm_e", T0.Add(time.Minute), now.Add(3*lease), 10); !reflect.DeepEqual(got, []string{a, c}) {
+		t.Errorf("claim when every lease lapsed = %v; want %v", got, []string{a, c})
+	}
+}
+
+// testClaimRefundsRace: claimers racing on one database, each with its own
+// store where the backend allows (several instances), claim every pending
+// refund exactly once.
+func testClaimRefundsRace(t *testing.T, stores []parking.Store) {
+	const total, workers = 40, 8
+	mustPendingRefunds(t, stores[0], total)
+	var mu sync.Mutex
+	claimedBy := map[string]int{}
+	errs := race(workers, func(w int) error {
+		s := stores[w%len(stores)]
+		claimer := fmt.Sprintf("clm_%d", w)
+		for {
+			c, err := s.ClaimPendingRefunds(ctx, claimer, T0.Add(time.Minute), T0.Add(2*time.Minute), time.Hour, 3)
+			if err != nil || len(c) == 0 {
+				return err
+			}
+			mu.Lock()
+			for _, p := range c {
+				claimedBy[p.ID]++
+			}
+			mu.Unlock()
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("ClaimPendingRefunds: %v", err)
+		}
+	}
+	if len(claimedBy) != total {
+		t.Errorf("%d refunds claimed; want %d", len(claimedBy), total)
+	}
+	for id, n := range claimedBy {
+		if n != 1 {
+			t.Errorf("%s claimed %d times; want once", id, n)
+		}
 	}
 }
