@@ -156,10 +156,14 @@ func (s *Service) Scan(ctx context.Context, g parking.Gate, sc Scan) (Decision, 
 	var r parking.Reservation
 	var err error
 	if strings.TrimSpace(sc.Plate) != "" {
-		// What the plate camera read is logged and, for a drive-up, kept.
-		if sc.Plate, err = parking.ParsePlate(sc.Plate); err != nil {
-			return Decision{}, err
+		// What the plate camera read is logged and, for a drive-up, kept. A
+		// misread (a smudge read as "AB\ufffd12") must not keep a driver
+		// with a good pass out: the scan goes on as if no plate was read.
+		plate, err := parking.ParsePlate(sc.Plate)
+		if err != nil {
+			s.log.WarnContext(ctx, "gate: unreadable plate dropped", "gate", g.ID, "err", err)
 		}
+		sc.Plate = plate
 	} else {
 		sc.Plate = ""
 	}
