@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"parkd/internal/auth"
@@ -158,20 +160,19 @@ func (env *attackEnv) path(pattern, hostile, value string) string {
 
 // send serves one request in-process, as a connection's would be served, and
 // checks the answer.
-func (env *attackEnv) send(t *testing.T, r attackRoute, path, rawQuery string, body []byte) {
-	t.Helper()
+func (env *attackEnv) send(r attackRoute, path, rawQuery string, body []byte) error {
 	ctx := context.Background()
 	body = env.fill(body)
 	if !env.fresh {
 		d, err := env.contents.Digest(ctx)
 		if err != nil {
-			t.Fatalf("%s: digest: %v", env.name, err)
+			return fmt.Errorf("%s: digest: %v", env.name, err)
 		}
 		env.digest, env.fresh = d, true
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, "http://parkd.test"+path, bytes.NewReader(body))
 	if err != nil {
-		t.Fatalf("%s %s: %v", r.method, path, err)
+		return fmt.Errorf("%s %s: %v", r.method, path, err)
 	}
 	req.URL.RawQuery = rawQuery
 	req.RequestURI = req.URL.RequestURI()
@@ -191,24 +192,40 @@ func (env *attackEnv) send(t *testing.T, r attackRoute, path, rawQuery string, b
 	status, answer := rec.Code, rec.Body.Bytes()
 	what := fmt.Sprintf("%s: %s %s (as %q) with %q", env.name, r.method, req.RequestURI, r.as, truncate(body))
 	if status >= 500 {
-		t.Fatalf("%s = %d %s; want no 5xx", what, status, truncate(answer))
+		return fmt.Errorf("%s = %d %s; want no 5xx", what, status, truncate(answer))
 	}
 	if status < 400 || status == http.StatusPaymentRequired {
 		env.fresh = false // it may have changed things
-		return
+		return nil
 	}
 	var p httpapi.Problem
 	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" || json.Unmarshal(answer, &p) != nil ||
 		p.Status != status || p.Code == "" || p.Type != "urn:parkd:problem:"+p.Code || p.Title != http.StatusText(status) || p.Detail == "" {
-		t.Fatalf("%s = %d %s %s; want a problem+json with type, title, status, detail and code", what, status, ct, truncate(answer))
+		return fmt.Errorf("%s = %d %s %s; want a problem+json with type, title, status, detail and code", what, status, ct, truncate(answer))
 	}
 	after, err := env.contents.Digest(ctx)
 	if err != nil {
-		t.Fatalf("%s: digest: %v", env.name, err)
+		return fmt.Errorf("%s: digest: %v", env.name, err)
 	}
 	if diff := env.digest.Diff(after); len(diff) > 0 {
 		env.digest = after
-		t.Fatalf("%s = %d %s, yet the database changed: %s", what, status, truncate(answer), strings.Join(diff, ", "))
+		return fmt.Errorf("%s = %d %s, yet the database changed: %s", what, status, truncate(answer), strings.Join(diff, ", "))
+	}
+	return nil
+}
+
+// sendAll sends the request to every backend at once, and fails t with what
+// each that answered wrongly said.
+func sendAll(t *testing.T, envs []*attackEnv, r attackRoute, hostile, value, rawQuery string, body []byte) {
+	t.Helper()
+	errs := make([]error, len(envs))
+	var wg sync.WaitGroup
+	for i, env := range envs {
+		wg.Go(func() { errs[i] = env.send(r, env.path(r.path, hostile, value), rawQuery, body) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -237,9 +254,7 @@ func fuzzBodies(f *testing.F, routes []attackRoute, seeds ...string) {
 	envs := attackEnvs(f)
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
 		r := routes[int(route)%len(routes)]
-		for _, env := range envs {
-			env.send(t, r, env.path(r.path, "", ""), "", body)
-		}
+		sendAll(t, envs, r, "", "", "", body)
 	})
 }
 
@@ -451,9 +466,7 @@ func FuzzPathParams(f *testing.F) {
 		if r.method != "GET" && r.method != "DELETE" {
 			body = []byte(`{}`)
 		}
-		for _, env := range envs {
-			env.send(t, r, env.path(r.path, names[int(param)%len(names)], value), "", body)
-		}
+		sendAll(t, envs, r, names[int(param)%len(names)], value, "", body)
 	})
 }
 
@@ -483,8 +496,6 @@ func FuzzQueryParams(f *testing.F) {
 		}
 		r := routes[int(route)%len(routes)]
 		r.as = attackCallers[int(who)%len(attackCallers)]
-		for _, env := range envs {
-			env.send(t, r, env.path(r.path, "", ""), query, nil)
-		}
+		sendAll(t, envs, r, "", "", query, nil)
 	})
 }
