@@ -38,9 +38,14 @@ type apiEnv struct {
 // sandboxSecret signs the test sandbox's webhooks.
 const sandboxSecret = "whsec_test_sandbox"
 
-func newAPI(t *testing.T, b teststore.Backend) apiEnv {
+func newAPI(t testing.TB, b teststore.Backend) apiEnv {
 	t.Helper()
-	s := b.Open(t)
+	return newAPIOn(t, b.Open(t))
+}
+
+// newAPIOn serves the whole HTTP interface on store s.
+func newAPIOn(t testing.TB, s parking.Store) apiEnv {
+	t.Helper()
 	clock := parkingtest.NewClock(storetest.T0)
 	engine := booking.New(s, clock)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))

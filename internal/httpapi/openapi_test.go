@@ -1163,9 +1163,13 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.must(201, "POST", hl+"/levels", map[string]any{"name": "Ground", "ordinal": 0, "width": 120, "height": 60}, with(olga, key("level-1"))...).into(t, &level)
 	f.must(201, "POST", hl+"/levels", map[string]any{"name": "Ground", "ordinal": 0, "width": 120, "height": 60}, with(olga, key("level-1"))...)
 	f.mustProblem(422, parking.EVALIDATION, "POST", hl+"/levels", map[string]any{"name": "", "width": -1}, olga...)
+	// Beyond a 32-bit integer: PostgreSQL's "integer out of range" was a 500.
+	f.mustProblem(422, parking.EVALIDATION, "POST", hl+"/levels", map[string]any{"name": "Deep", "ordinal": -2147483649}, olga...)
+	f.mustProblem(422, parking.EVALIDATION, "POST", hl+"/levels", map[string]any{"name": "High", "ordinal": 1001}, olga...)
 	f.must(200, "PATCH", hl+"/levels/"+level.ID, map[string]any{"name": "Ground floor"}, olga...)
 	f.mustProblem(404, parking.ENOTFOUND, "PATCH", hl+"/levels/lvl_missing", map[string]any{"name": "X"}, olga...)
 	f.mustProblem(422, parking.EVALIDATION, "PATCH", hl+"/levels/"+level.ID, map[string]any{"height": -5}, olga...)
+	f.mustProblem(422, parking.EVALIDATION, "PATCH", hl+"/levels/"+level.ID, map[string]any{"ordinal": 9223372036854775807}, olga...)
 
 	var created struct{ Spots []parking.Spot }
 	f.must(201, "POST", hl+"/spots", map[string]any{"spots": []any{

@@ -44,6 +44,8 @@ func addOperatorRoutes(mux *router, s Services, idempotent, mustBeIdempotent fun
 const (
 	// MaxSpotsPerRequest is the most spots one bulk create may hold.
 	MaxSpotsPerRequest = 5000
+	// MaxLevelOrdinal bounds a level's ordinal both ways.
+	MaxLevelOrdinal = 1000
 	// MaxReservationsWindow is the longest window the lot reservations list covers.
 	MaxReservationsWindow = 31 * 24 * time.Hour
 	// maxFieldErrors: a batch with thousands of bad rows answers with the first
@@ -288,6 +290,10 @@ func setTrimmed(dst *string, v *string) {
 func validateLevel(l parking.Level) error {
 	var ve parking.ValidationError
 	checkText(&ve, "name", l.Name, 100, true)
+	// The databases keep a 32-bit integer; no garage has a thousand floors.
+	if l.Ordinal < -MaxLevelOrdinal || l.Ordinal > MaxLevelOrdinal {
+		ve.Add("ordinal", fmt.Sprintf("must be between %d and %d", -MaxLevelOrdinal, MaxLevelOrdinal))
+	}
 	if l.Width < 0 {
 		ve.Add("width", "must not be negative")
 	}
