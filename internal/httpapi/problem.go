@@ -47,6 +47,8 @@ var statusOf = map[string]int{
 	payments.EALREADYPAID:        http.StatusConflict,
 	payments.EGATEWAY:            http.StatusServiceUnavailable,
 	payments.EWEBHOOK:            http.StatusBadRequest,
+	payments.EPAYMENTMETHOD:      http.StatusUnprocessableEntity,
+	parking.ECARDNUMBER:          http.StatusUnprocessableEntity,
 	parking.EINTERNAL:            http.StatusInternalServerError,
 }
 
@@ -69,7 +71,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var throttled *auth.TooManyAttempts
 	if errors.As(err, &throttled) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds()))))
-		writeProblem(w, r, http.StatusTooManyRequests, parking.ETOOMANYREQUESTS, "too many failed sign-ins: try again later")
+		writeProblem(w, r, http.StatusTooManyRequests, parking.ETOOMANYREQUESTS, throttled.Error())
 		return
 	}
 	code := parking.ErrorCode(err)
