@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"mime"
 	"net/http"
@@ -871,7 +869,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	fx := storetest.MustFixture(t, store)
 	authn := auth.New(store, clock)
 	engine := booking.New(store, clock)
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	log := parkingtest.Logger(t)
 	const webhookSecret = "whsec_openapi_test"
 	sandbox := payments.NewSandbox(webhookSecret, clock)
 	pay := payments.New(store, sandbox, engine, clock, log)
