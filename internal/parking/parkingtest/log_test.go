@@ -17,9 +17,11 @@ type recorder struct {
 	cleanups []func()
 }
 
-func (r *recorder) Helper()                        {}
-func (r *recorder) Cleanup(f func())               { r.cleanups = append(r.cleanups, f) }
-func (r *recorder) Errorf(format string, a ...any) { r.errors = append(r.errors, fmt.Sprintf(format, a...)) }
+func (r *recorder) Helper()          {}
+func (r *recorder) Cleanup(f func()) { r.cleanups = append(r.cleanups, f) }
+func (r *recorder) Errorf(format string, a ...any) {
+	r.errors = append(r.errors, fmt.Sprintf(format, a...))
+}
 
 // TestLoggerCatchesCardNumbers: a card number logged fails the test when it
 // ends, without the failure showing the number; clean lines pass through.

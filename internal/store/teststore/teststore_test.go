@@ -19,9 +19,11 @@ type recorder struct {
 	cleanups []func()
 }
 
-func (r *recorder) Helper()                        {}
-func (r *recorder) Cleanup(f func())               { r.cleanups = append(r.cleanups, f) }
-func (r *recorder) Errorf(format string, a ...any) { r.errors = append(r.errors, fmt.Sprintf(format, a...)) }
+func (r *recorder) Helper()          {}
+func (r *recorder) Cleanup(f func()) { r.cleanups = append(r.cleanups, f) }
+func (r *recorder) Errorf(format string, a ...any) {
+	r.errors = append(r.errors, fmt.Sprintf(format, a...))
+}
 func (r *recorder) finish() {
 	for i := len(r.cleanups) - 1; i >= 0; i-- {
 		r.cleanups[i]()
