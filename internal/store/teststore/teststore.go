@@ -95,6 +95,12 @@ func sqliteCardNumbers(ctx context.Context, path string) ([]string, error) {
 		return nil, err
 	}
 	defer db.Close()
+	// One connection, waiting for a writer that is still finishing (a
+	// program's last checkpoint) rather than failing at once.
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, `PRAGMA busy_timeout = 10000`); err != nil {
+		return nil, err
+	}
 	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
 	if err != nil {
 		return nil, err
