@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"parkd/internal/demo"
+	"parkd/internal/parking/parkingtest"
 	"parkd/internal/store/teststore"
 )
 
@@ -46,9 +47,12 @@ func startParkdLogs(t *testing.T, args ...string) (string, *logBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &logBuffer{}
+	// Registered before the program's stop, so it reads every line: the test
+	// fails if one holds a card number.
+	out := parkingtest.CardWatch(t, logs)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, logs, logs)
+		done <- run(ctx, append([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, out, out)
 	}()
 	t.Cleanup(func() {
 		cancel()

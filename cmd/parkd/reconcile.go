@@ -41,7 +41,7 @@ func reconcileCommand() command {
 					return fmt.Errorf("open database: %w", err)
 				}
 				defer store.Close()
-				log := slog.New(slog.NewJSONHandler(a.stderr, nil))
+				log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{ReplaceAttr: redactCards}))
 				rep, err := payments.New(store, gateway, booking.New(store, clock), clock, log).Reconcile(ctx, clock.Now().Add(-since))
 				if err != nil {
 					return err

@@ -123,10 +123,27 @@ func openStore(ctx context.Context, db string) (parking.Store, string, error) {
 	return s, b.name, err
 }
 
+// redactCards hides card numbers in every text a log line holds: parkd logs
+// no request body, but an error or a path could still carry what a client
+// sent, and a card number must never reach a log.
+func redactCards(_ []string, a slog.Attr) slog.Attr {
+	switch v := a.Value.Resolve(); {
+	case v.Kind() == slog.KindString:
+		if s := v.String(); parking.FindCardNumber(s) != "" {
+			a.Value = slog.StringValue(parking.RedactCardNumbers(s))
+		}
+	case v.Kind() == slog.KindAny:
+		if err, ok := v.Any().(error); ok && parking.FindCardNumber(err.Error()) != "" {
+			a.Value = slog.StringValue(parking.RedactCardNumbers(err.Error()))
+		}
+	}
+	return a
+}
+
 // serve starts parkd and serves until ctx is cancelled, then shuts down gracefully.
 func serve(ctx context.Context, cfg config, a *app) error {
 	getenv, stdout := a.getenv, a.stdout
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel, ReplaceAttr: redactCards}))
 	clock := parking.SystemClock{}
 
 	store, backend, err := openStore(ctx, cfg.db)

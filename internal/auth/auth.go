@@ -22,8 +22,8 @@ const (
 type Service struct {
 	store    parking.Store
 	clock    parking.Clock
-	accounts *Throttle // failed sign-ins per email
-	clients  *Throttle // failed sign-ins per client address
+	accounts *Throttle // sign-in attempts per email, successes given back
+	clients  *Throttle // sign-in attempts per client address, successes given back
 	// dummyHash is checked against when an email is unknown, so that a wrong
 	// email takes as long as a wrong password and timing reveals nothing.
 	dummyHash string
@@ -67,37 +67,59 @@ func (s *Service) CreateUser(ctx context.Context, name, email, password string, 
 // it never tells which.
 var ErrBadCredentials = parking.Errorf(parking.EUNAUTHORIZED, "wrong email or password")
 
-// TooManyAttempts is returned while sign-ins are throttled.
-type TooManyAttempts struct{ RetryAfter time.Duration }
+// TooManyAttempts is returned while attempts (sign-ins, typed gate codes) are
+// throttled: the caller answers 429 with Retry-After.
+type TooManyAttempts struct {
+	RetryAfter time.Duration
+	Detail     string // for the client; empty means failed sign-ins
+}
 
-func (e *TooManyAttempts) Error() string { return "too many failed sign-ins" }
+func (e *TooManyAttempts) Error() string {
+	if e.Detail != "" {
+		return e.Detail
+	}
+	return "too many failed sign-ins: try again later"
+}
 
 // SignIn checks a password and opens a session. It returns the token (shown to
-// the client once; only its hash is stored).
+// the client once; only its hash is stored). The attempt counts against the
+// account and the client address before the password is checked, so guesses
+// sent at once spend a try each; a success gives back its own try only, never
+// the failures before it or beside it.
 func (s *Service) SignIn(ctx context.Context, email, password, client string) (string, parking.Session, parking.User, error) {
 	now := s.clock.Now()
 	email = parking.NormalizeEmail(email)
 	accountKey, clientKey := "account:"+email, "client:"+client
-	if wait := max(s.accounts.Wait(accountKey, now), s.clients.Wait(clientKey, now)); wait > 0 {
-		return "", parking.Session{}, parking.User{}, &TooManyAttempts{RetryAfter: wait}
+	if wait := s.accounts.Take(accountKey, now); wait > 0 {
+		return "", parking.Session{}, parking.User{}, &TooManyAttempts{RetryAfter: max(wait, s.clients.Wait(clientKey, now))}
+	}
+	if wait := s.clients.Take(clientKey, now); wait > 0 {
+		s.accounts.Forgive(accountKey, now)
+		return "", parking.Session{}, parking.User{}, &TooManyAttempts{RetryAfter: max(wait, s.accounts.Wait(accountKey, now))}
+	}
+	// An attempt that fails before the password is checked learns nothing,
+	// and is no guess.
+	forgive := func() {
+		s.accounts.Forgive(accountKey, now)
+		s.clients.Forgive(clientKey, now)
 	}
 	u, err := s.store.UserByEmail(ctx, email)
 	hash := u.PasswordHash
 	if errors.Is(err, parking.ErrNotFound) {
 		hash = s.dummyHash
 	} else if err != nil {
+		forgive()
 		return "", parking.Session{}, parking.User{}, err
 	}
 	ok, err := CheckPassword(hash, password)
 	if err != nil {
+		forgive()
 		return "", parking.Session{}, parking.User{}, err
 	}
 	if !ok || u.ID == "" {
-		s.accounts.Fail(accountKey, now)
-		s.clients.Fail(clientKey, now)
 		return "", parking.Session{}, parking.User{}, ErrBadCredentials
 	}
-	s.accounts.Reset(accountKey)
+	forgive()
 	token, tokenHash := NewToken(sessionPrefix)
 	sess := parking.Session{TokenHash: tokenHash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
 	if err := s.store.CreateSession(ctx, &sess); err != nil {

@@ -2,6 +2,8 @@ package auth_test
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,25 +44,58 @@ func TestThrottle(t *testing.T) {
 	th := auth.NewThrottle(3, 15*time.Minute)
 	t0 := time.Date(2030, 1, 7, 8, 0, 0, 0, time.UTC)
 	for i := range 3 {
-		if w := th.Wait("a", t0); w != 0 {
-			t.Fatalf("after %d failures Wait = %s; want 0", i, w)
+		if w := th.Take("a", t0.Add(time.Duration(i)*time.Minute)); w != 0 {
+			t.Fatalf("attempt %d: Take = %s; want 0", i+1, w)
 		}
-		th.Fail("a", t0.Add(time.Duration(i)*time.Minute))
+	}
+	if w := th.Take("a", t0.Add(3*time.Minute)); w != 14*time.Minute {
+		t.Errorf("fourth attempt: Take = %s; want 14m (15m from the last one)", w)
 	}
 	if w := th.Wait("a", t0.Add(3*time.Minute)); w != 14*time.Minute {
-		t.Errorf("after 3 failures Wait = %s; want 14m (15m from the last one)", w)
+		t.Errorf("after 3 attempts Wait = %s; want 14m", w)
 	}
-	if w := th.Wait("b", t0); w != 0 {
-		t.Errorf("another key waits %s; want 0", w)
+	if w := th.Take("b", t0); w != 0 {
+		t.Errorf("another key: Take = %s; want 0", w)
 	}
-	if w := th.Wait("a", t0.Add(17*time.Minute)); w != 0 {
-		t.Errorf("after the window Wait = %s; want 0", w)
+	if w := th.Take("a", t0.Add(17*time.Minute)); w != 0 {
+		t.Errorf("after the window: Take = %s; want 0", w)
 	}
-	th.Fail("c", t0)
-	th.Fail("c", t0)
-	th.Fail("c", t0)
-	th.Reset("c")
+	// Forgive gives back one attempt, not the others.
+	th.Take("c", t0)
+	th.Take("c", t0)
+	th.Take("c", t0)
+	th.Forgive("c", t0)
 	if w := th.Wait("c", t0); w != 0 {
-		t.Errorf("after Reset Wait = %s; want 0", w)
+		t.Errorf("after one Forgive Wait = %s; want 0", w)
+	}
+	if w := th.Take("c", t0); w != 0 {
+		t.Errorf("the try given back: Take = %s; want 0", w)
+	}
+	if w := th.Take("c", t0); w == 0 {
+		t.Errorf("a fourth attempt after a Forgive: Take = 0; want a wait")
+	}
+}
+
+// TestThrottleParallel: however many attempts arrive at once, Limit of them
+// get through.
+func TestThrottleParallel(t *testing.T) {
+	for _, n := range []int{10, 100, 1000} {
+		th := auth.NewThrottle(5, 15*time.Minute)
+		t0 := time.Date(2030, 1, 7, 8, 0, 0, 0, time.UTC)
+		var wg sync.WaitGroup
+		var passed atomic.Int64
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if th.Take("a", t0) == 0 {
+					passed.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if passed.Load() != 5 {
+			t.Errorf("%d attempts at once: %d passed; want 5", n, passed.Load())
+		}
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"time"
 )
 
-// Throttle limits failed sign-ins per key (an account, a client address): after
-// Limit failures within Window, the key is locked for Window from the last
-// failure. A success clears an account's count. It lives in one process's
-// memory; several instances each keep their own, which still bounds guessing.
+// Throttle limits attempts per key (an account, a client address, a gate
+// device): Limit attempts within Window lock the key for Window from the last
+// one. An attempt counts the moment it is taken, before it is checked, so N
+// attempts sent at once spend N tries; a caller gives back (Forgive) the
+// attempts that succeeded. It lives in one process's memory; several
+// instances each keep their own, which still bounds guessing.
 type Throttle struct {
 	Limit  int
 	Window time.Duration
@@ -18,34 +20,21 @@ type Throttle struct {
 }
 
 type throttleEntry struct {
-	failures []time.Time
+	attempts []time.Time
 }
 
 // maxThrottleKeys bounds the memory an attacker can make the throttle use.
 const maxThrottleKeys = 100_000
 
-// NewThrottle returns a throttle allowing limit failures per window.
+// NewThrottle returns a throttle allowing limit attempts per window.
 func NewThrottle(limit int, window time.Duration) *Throttle {
 	return &Throttle{Limit: limit, Window: window, entries: map[string]*throttleEntry{}}
 }
 
-// Wait reports how long key must wait before trying again at now; zero when it may.
-func (t *Throttle) Wait(key string, now time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := t.entries[key]
-	if e == nil {
-		return 0
-	}
-	e.prune(now, t.Window)
-	if len(e.failures) < t.Limit {
-		return 0
-	}
-	return e.failures[len(e.failures)-1].Add(t.Window).Sub(now)
-}
-
-// Fail records a failed attempt by key at now.
-func (t *Throttle) Fail(key string, now time.Time) {
+// Take counts an attempt by key at now and returns zero, or, when key has
+// spent its tries, counts nothing and returns how long it must wait. The check
+// and the count are one step, so no two attempts can both take the last try.
+func (t *Throttle) Take(key string, now time.Time) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.entries[key]
@@ -57,32 +46,63 @@ func (t *Throttle) Fail(key string, now time.Time) {
 		t.entries[key] = e
 	}
 	e.prune(now, t.Window)
-	e.failures = append(e.failures, now)
-	if len(e.failures) > t.Limit {
-		e.failures = e.failures[len(e.failures)-t.Limit:]
+	if len(e.attempts) >= t.Limit {
+		return e.attempts[len(e.attempts)-1].Add(t.Window).Sub(now)
 	}
+	e.attempts = append(e.attempts, now)
+	return 0
 }
 
-// Reset forgets key's failures.
-func (t *Throttle) Reset(key string) {
+// Wait reports how long key must wait before trying again at now; zero when
+// it may. It counts nothing.
+func (t *Throttle) Wait(key string, now time.Time) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.entries, key)
+	e := t.entries[key]
+	if e == nil {
+		return 0
+	}
+	e.prune(now, t.Window)
+	if len(e.attempts) < t.Limit {
+		return 0
+	}
+	return e.attempts[len(e.attempts)-1].Add(t.Window).Sub(now)
+}
+
+// Forgive gives back one attempt key took at at: it succeeded, so it is no
+// failure. It gives back only that one: attempts still in flight, and failures
+// before it, keep counting, so a success never lets parallel guesses through.
+func (t *Throttle) Forgive(key string, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.entries[key]
+	if e == nil {
+		return
+	}
+	for i := len(e.attempts) - 1; i >= 0; i-- {
+		if e.attempts[i].Equal(at) {
+			e.attempts = append(e.attempts[:i], e.attempts[i+1:]...)
+			break
+		}
+	}
+	if len(e.attempts) == 0 {
+		delete(t.entries, key)
+	}
 }
 
 func (e *throttleEntry) prune(now time.Time, window time.Duration) {
 	i := 0
-	for i < len(e.failures) && !e.failures[i].After(now.Add(-window)) {
+	for i < len(e.attempts) && !e.attempts[i].After(now.Add(-window)) {
 		i++
 	}
-	e.failures = e.failures[i:]
+	e.attempts = e.attempts[i:]
 }
 
-// sweep drops entries with no failure left in the window; if that frees too
+// sweep drops entries with no attempt left in the window; if that frees too
 // little, it starts afresh rather than grow without bound.
 func (t *Throttle) sweep(now time.Time) {
 	for k, e := range t.entries {
-		if e.prune(now, t.Window); len(e.failures) == 0 {
+		if e.prune(now, t.Window); len(e.attempts) == 0 {
 			delete(t.entries, k)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"parkd/internal/auth"
 	"parkd/internal/booking"
 	"parkd/internal/parking"
 	"parkd/internal/pass"
@@ -82,11 +83,22 @@ type Service struct {
 	keys   *pass.Keyring
 	clock  parking.Clock
 	log    *slog.Logger
+	// manual counts the codes typed at each gate device: a manual code has
+	// only 40 bits, so guessing must stay slow.
+	manual *auth.Throttle
 }
+
+// Typed codes: ManualAttempts per ManualWindow per gate device, counted
+// before the code is checked; the right ones are given back.
+const (
+	ManualAttempts = 20
+	ManualWindow   = 15 * time.Minute
+)
 
 // New returns the gate service.
 func New(store parking.Store, engine *booking.Service, pay *payments.Service, keys *pass.Keyring, clock parking.Clock, log *slog.Logger) *Service {
-	return &Service{store: store, engine: engine, pay: pay, keys: keys, clock: clock, log: log}
+	return &Service{store: store, engine: engine, pay: pay, keys: keys, clock: clock, log: log,
+		manual: auth.NewThrottle(ManualAttempts, ManualWindow)}
 }
 
 // Pass is what a driver shows: the QR code's text and a short code to type.
@@ -218,13 +230,23 @@ func (s *Service) reservationOf(ctx context.Context, g parking.Gate, code string
 		}
 		return r, nil, err
 	}
-	// A typed code: compare it with the passes of the lot's current reservations.
+	// A typed code: it takes one of the gate's tries before it is checked,
+	// so codes typed at once cannot all slip past the limit; a right one
+	// gives its try back.
+	if wait := s.manual.Take(g.ID, now); wait > 0 {
+		s.log.WarnContext(ctx, "typed codes throttled", "gate", g.ID, "lot", g.LotID)
+		return parking.Reservation{}, nil, &auth.TooManyAttempts{RetryAfter: wait,
+			Detail: "too many wrong codes typed at this gate: scan the pass, or try again later"}
+	}
+	// Compare it with the passes of the lot's current reservations.
 	rs, err := s.store.LotReservations(ctx, g.LotID, now.Add(-passValidity), now.Add(24*time.Hour))
 	if err != nil {
+		s.manual.Forgive(g.ID, now)
 		return parking.Reservation{}, nil, err
 	}
 	for _, r := range rs {
 		if (r.Status == parking.StatusConfirmed || r.Status == parking.StatusCheckedIn) && s.keys.MatchManual(code, r.ID) {
+			s.manual.Forgive(g.ID, now)
 			return r, nil, nil
 		}
 	}

@@ -48,7 +48,7 @@ func TestAccessLog(t *testing.T) {
 		s := teststore.OpenSQLite(t)
 		clock := parkingtest.NewClock(storetest.T0)
 		var logs syncBuffer
-		log := slog.New(slog.NewJSONHandler(&logs, nil))
+		log := slog.New(slog.NewJSONHandler(parkingtest.CardWatch(t, &logs), nil))
 		m := metrics.New(clock, metrics.Build{})
 		srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: booking.New(s, clock),
 			Auth: auth.New(s, clock), Clock: clock, Metrics: m, AccessLog: enabled}))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -48,7 +47,7 @@ func newAPIOn(t testing.TB, s parking.Store) apiEnv {
 	t.Helper()
 	clock := parkingtest.NewClock(storetest.T0)
 	engine := booking.New(s, clock)
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	log := parkingtest.Logger(t)
 	sandbox := payments.NewSandbox(sandboxSecret, clock)
 	pay := payments.New(s, sandbox, engine, clock, log)
 	keys, err := pass.NewKeyring(pass.Key{ID: "t1", Secret: []byte("a test pass key of thirty-two b!")})
@@ -145,7 +144,7 @@ func TestBadRequests(t *testing.T) {
 func TestHealth(t *testing.T) {
 	s := teststore.OpenSQLite(t)
 	clock := parkingtest.NewClock(storetest.T0)
-	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: parkingtest.Logger(t),
 		Store: s, Engine: booking.New(s, clock), Auth: auth.New(s, clock), Clock: clock}))
 	defer srv.Close()
 	for _, path := range []string{"/healthz", "/readyz"} {

@@ -24,9 +24,14 @@ func requestID(ctx context.Context) string {
 // withRequestID gives every request an id, echoed in X-Request-Id and in logs.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var b [8]byte
-		rand.Read(b[:])
-		id := hex.EncodeToString(b[:])
+		var id string
+		// Sixteen hex digits are sometimes all decimal and Luhn-valid: a
+		// request id must never read as a card number in a log or a problem.
+		for id == "" || parking.FindCardNumber(id) != "" {
+			var b [8]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
 		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
 	})
@@ -86,7 +91,7 @@ func withAccessLog(log *slog.Logger, m *metrics.Metrics, enabled bool, next http
 		}
 		attrs := []slog.Attr{
 			slog.String("request_id", requestID(r.Context())), slog.String("method", r.Method),
-			slog.String("route", info.route), slog.String("path", r.URL.Path), slog.Int("status", status),
+			slog.String("route", info.route), slog.String("path", parking.RedactCardNumbers(r.URL.Path)), slog.Int("status", status),
 			slog.Int("bytes", rec.bytes), slog.Duration("duration", time.Since(start)),
 			slog.String("client", clientAddress(r)),
 		}
@@ -98,7 +103,7 @@ func withAccessLog(log *slog.Logger, m *metrics.Metrics, enabled bool, next http
 		}
 		if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
 			// As the proxy (or the client) sent it: parkd does not trust it.
-			attrs = append(attrs, slog.String("forwarded_for", truncate(fwd, 200)))
+			attrs = append(attrs, slog.String("forwarded_for", parking.RedactCardNumbers(truncate(fwd, 200))))
 		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})
@@ -140,7 +145,7 @@ func withRecover(log *slog.Logger, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.ErrorContext(r.Context(), "panic", "value", v, "path", r.URL.Path, "request_id", requestID(r.Context()))
+				log.ErrorContext(r.Context(), "panic", "value", v, "path", parking.RedactCardNumbers(r.URL.Path), "request_id", requestID(r.Context()))
 				writeProblem(w, r, http.StatusInternalServerError, "internal", "internal error")
 			}
 		}()

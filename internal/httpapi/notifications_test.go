@@ -3,8 +3,6 @@ package httpapi_test
 import (
 	"bufio"
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -33,7 +31,7 @@ func newNotifyAPI(t *testing.T, b teststore.Backend) notifyEnv {
 	t.Helper()
 	s := b.Open(t)
 	clock := parkingtest.NewClock(storetest.T0)
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	log := parkingtest.Logger(t)
 	svc := notify.New(notify.Config{Store: s, Clock: clock, Log: log, UnsubscribeKeys: [][]byte{[]byte("test key")}})
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: booking.New(s, clock),
 		Auth: auth.New(s, clock), Clock: clock, Notify: svc}))

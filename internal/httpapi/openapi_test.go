@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"mime"
 	"net/http"
@@ -874,7 +872,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	fx := storetest.MustFixture(t, store)
 	authn := auth.New(store, clock)
 	engine := booking.New(store, clock)
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	log := parkingtest.Logger(t)
 	const webhookSecret = "whsec_openapi_test"
 	sandbox := payments.NewSandbox(webhookSecret, clock)
 	pay := payments.New(store, sandbox, engine, clock, log)
@@ -1050,7 +1048,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.mustProblem(404, parking.ENOTFOUND, "POST", "/api/v1/reservations/res_missing/payments", map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-3"))...)
 	declined := holdFor("pay-hold-2", 12)
 	f.mustProblem(402, payments.EDECLINED, "POST", payFor(declined), map[string]any{"payment_method": payments.CardDeclined}, with(ada, key("pay-4"))...)
-	f.mustProblem(400, parking.EINVALID, "POST", payFor(declined), map[string]any{"payment_method": "pm_made_up"}, with(ada, key("pay-5"))...)
+	f.mustProblem(422, payments.EPAYMENTMETHOD, "POST", payFor(declined), map[string]any{"payment_method": "pm_made_up"}, with(ada, key("pay-5"))...)
+	f.mustProblem(422, parking.ECARDNUMBER, "POST", payFor(declined), map[string]any{"payment_method": "4242 4242 4242 4242"}, with(ada, key("pay-5b"))...)
 	f.mustProblem(422, parking.EVALIDATION, "POST", payFor(declined), map[string]any{}, with(ada, key("pay-6"))...)
 	pending := holdFor("pay-hold-3", 14)
 	var async struct{ Payment parking.Payment }

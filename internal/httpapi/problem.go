@@ -50,6 +50,8 @@ var statusOf = map[string]int{
 	payments.EALREADYPAID:        http.StatusConflict,
 	payments.EGATEWAY:            http.StatusServiceUnavailable,
 	payments.EWEBHOOK:            http.StatusBadRequest,
+	payments.EPAYMENTMETHOD:      http.StatusUnprocessableEntity,
+	parking.ECARDNUMBER:          http.StatusUnprocessableEntity,
 	parking.EINTERNAL:            http.StatusInternalServerError,
 }
 
@@ -72,7 +74,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var throttled *auth.TooManyAttempts
 	if errors.As(err, &throttled) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds()))))
-		writeProblem(w, r, http.StatusTooManyRequests, parking.ETOOMANYREQUESTS, "too many failed sign-ins: try again later")
+		writeProblem(w, r, http.StatusTooManyRequests, parking.ETOOMANYREQUESTS, throttled.Error())
 		return
 	}
 	code := parking.ErrorCode(err)
@@ -81,7 +83,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		status = http.StatusInternalServerError
 	}
 	if status == http.StatusInternalServerError {
-		log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()))
+		log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method, "path", parking.RedactCardNumbers(r.URL.Path), "request_id", requestID(r.Context()))
 	}
 	p := newProblem(r, status, code, parking.ErrorMessage(err))
 	var v *parking.ValidationError

@@ -2,8 +2,6 @@ package httpapi_test
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"testing"
@@ -35,7 +33,7 @@ func TestStripeFlow(t *testing.T) {
 		s := b.Open(t)
 		clock := parkingtest.NewClock(storetest.T0)
 		engine := booking.New(s, clock)
-		log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+		log := parkingtest.Logger(t)
 		gateway := payments.NewStripe("sk_test_123", stripeWebhookSecret, payments.WithStripeURL(url))
 		srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: engine, Auth: auth.New(s, clock),
 			Payments: payments.New(s, gateway, engine, clock, log), Clock: clock}))

@@ -30,6 +30,11 @@ type Extension struct {
 // drives that same charge (same gateway idempotency key) instead of making
 // another.
 func (s *Service) Extend(ctx context.Context, r parking.Reservation, newEnd time.Time, paymentMethod string) (Extension, error) {
+	if paymentMethod != "" {
+		if err := s.CheckPaymentMethod(paymentMethod); err != nil {
+			return Extension{}, err
+		}
+	}
 	newEnd = newEnd.UTC().Truncate(time.Microsecond)
 	if r.EndsAt.Equal(newEnd) {
 		return s.resumeExtension(ctx, r, paymentMethod)

@@ -26,6 +26,10 @@ type Gateway interface {
 	ParseWebhook(payload []byte, header http.Header, now time.Time) (WebhookEvent, error)
 	// Charges lists the gateway's charges made since a time, for reconciliation.
 	Charges(ctx context.Context, since time.Time) ([]GatewayCharge, error)
+	// CheckPaymentMethod refuses, with ErrUnknownPaymentMethod, a payment
+	// method that has not the shape of a token this gateway issues, so that
+	// nothing else (a card number, say) is ever stored or sent.
+	CheckPaymentMethod(method string) error
 }
 
 // GatewayCharge is a charge as the gateway's own ledger has it.

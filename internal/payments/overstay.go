@@ -29,6 +29,9 @@ func (s *Service) SaveMethod(ctx context.Context, userID, paymentMethod string, 
 	if err := v.Err(); err != nil {
 		return parking.SavedPaymentMethod{}, err
 	}
+	if err := s.CheckPaymentMethod(paymentMethod); err != nil {
+		return parking.SavedPaymentMethod{}, err
+	}
 	m := parking.SavedPaymentMethod{UserID: userID, PaymentMethod: paymentMethod, ConsentedAt: s.clock.Now()}
 	return m, s.store.SavePaymentMethod(ctx, m)
 }
@@ -63,6 +66,9 @@ func (s *Service) ChargeOverstay(ctx context.Context, r parking.Reservation, amo
 func (s *Service) ChargeAtExit(ctx context.Context, r parking.Reservation, amount int64, paymentMethod, purpose string) (Overstay, error) {
 	if amount <= 0 {
 		return Overstay{Amount: amount, Currency: r.Currency}, nil
+	}
+	if err := s.CheckPaymentMethod(paymentMethod); err != nil {
+		return Overstay{}, err
 	}
 	return s.chargeExit(ctx, r, amount, paymentMethod, purpose)
 }

@@ -3,8 +3,6 @@ package payments_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,7 +37,7 @@ func TestRefundRetried(t *testing.T) {
 		clock := parkingtest.NewClock(storetest.T0)
 		engine := booking.New(s, clock)
 		gw := &flakyRefunds{Sandbox: payments.NewSandbox("whsec_x", clock)}
-		svc := payments.New(s, gw, engine, clock, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+		svc := payments.New(s, gw, engine, clock, parkingtest.Logger(t))
 		f := storetest.MustFixture(t, s)
 		u := storetest.MustUser(t, s, "ada@example.com")
 		r, err := engine.Hold(ctx, booking.HoldRequest{LotID: f.Lot.ID, SpotID: f.Spots[5].ID, VehicleSize: parking.Standard,
@@ -86,7 +84,7 @@ func TestRefundRace(t *testing.T) {
 		clock := parkingtest.NewClock(storetest.T0)
 		engine := booking.New(s, clock)
 		gw := payments.NewSandbox("whsec_x", clock)
-		svc := payments.New(s, gw, engine, clock, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+		svc := payments.New(s, gw, engine, clock, parkingtest.Logger(t))
 		f := storetest.MustFixture(t, s)
 		u := storetest.MustUser(t, s, "ada@example.com")
 		r, err := engine.Hold(ctx, booking.HoldRequest{LotID: f.Lot.ID, SpotID: f.Spots[5].ID, VehicleSize: parking.Standard,

@@ -41,8 +41,9 @@ var sandboxCards = map[string]sandboxCard{
 	CardAsyncDecline:      {"visa", "3220", ChargePending, ChargeDeclined, "card_declined"},
 }
 
-// ErrUnknownPaymentMethod is a payment method the gateway never issued.
-var ErrUnknownPaymentMethod = parking.Errorf(parking.EINVALID, "unknown payment method: use a token the card form returned (in the sandbox: pm_card_visa, pm_card_chargeDeclined, ...)")
+// ErrUnknownPaymentMethod is a payment method the gateway never issued. Its
+// message never repeats the method, which could be anything a client sent.
+var ErrUnknownPaymentMethod = parking.Errorf(EPAYMENTMETHOD, "unknown payment method: use a token the card form returned (in the sandbox: pm_card_visa, pm_card_chargeDeclined, ...)")
 
 // Sandbox is a card processor that runs inside parkd, for development, demos and
 // tests. It answers like a real one: idempotent charges and refunds, declines,
@@ -89,6 +90,14 @@ func (s *Sandbox) Name() string { return "sandbox" }
 func (s *Sandbox) nextID(prefix string) string {
 	s.seq++
 	return fmt.Sprintf("%s_sandbox_%d_%s", prefix, s.seq, parking.NewID("x")[2:])
+}
+
+// CheckPaymentMethod implements Gateway: the sandbox knows its test cards only.
+func (s *Sandbox) CheckPaymentMethod(method string) error {
+	if _, ok := sandboxCards[method]; !ok {
+		return ErrUnknownPaymentMethod
+	}
+	return nil
 }
 
 // Charge answers by the payment method's card; the same key gets the same answer.

@@ -18,6 +18,8 @@ const (
 	EALREADYPAID = "already_paid"
 	EGATEWAY     = "gateway_unavailable"
 	EWEBHOOK     = "invalid_webhook"
+	// EPAYMENTMETHOD refuses a payment method that is no token of the gateway.
+	EPAYMENTMETHOD = "invalid_payment_method"
 )
 
 // Service takes payments for reservations.
@@ -60,6 +62,9 @@ func (s *Service) Pay(ctx context.Context, r parking.Reservation, paymentMethod 
 		return Result{}, parking.Errorf(parking.ESTATUS, "a %s reservation cannot be paid", r.Status)
 	case paymentMethod == "":
 		return Result{}, &parking.ValidationError{Fields: []parking.FieldError{{Field: "payment_method", Message: "is required: a token from the card form"}}}
+	}
+	if err := s.CheckPaymentMethod(paymentMethod); err != nil {
+		return Result{}, err
 	}
 	p := parking.Payment{
 		ID: parking.NewID("pay"), ReservationID: r.ID, UserID: r.UserID, Kind: parking.Charge, Amount: r.Amount,
@@ -112,6 +117,17 @@ func (s *Service) Pay(ctx context.Context, r parking.Reservation, paymentMethod 
 		return out, parking.Errorf(EDECLINED, "the card was declined (%s): try another card before the hold expires", out.Payment.FailureCode)
 	}
 	return out, nil
+}
+
+// CheckPaymentMethod refuses a payment method before anything holds it: one
+// that holds a card number (parking.ErrCardNumber), or one that has not the
+// shape of the gateway's tokens (ErrUnknownPaymentMethod). Neither error
+// repeats what was sent.
+func (s *Service) CheckPaymentMethod(method string) error {
+	if parking.FindCardNumber(method) != "" {
+		return parking.ErrCardNumber
+	}
+	return s.gateway.CheckPaymentMethod(method)
 }
 
 // liveCharge returns the reservation's pending or succeeded charge.

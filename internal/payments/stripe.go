@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -56,6 +57,18 @@ func NewStripe(secretKey, webhookSecret string, opts ...StripeOption) *Stripe {
 
 // Name implements Gateway.
 func (s *Stripe) Name() string { return "stripe" }
+
+// stripeMethod is the shape of a Stripe PaymentMethod id: "pm_" and letters,
+// digits or underscores (pm_1N..., or test tokens such as pm_card_visa).
+var stripeMethod = regexp.MustCompile(`^pm_[A-Za-z0-9_]{1,250}$`)
+
+// CheckPaymentMethod implements Gateway: a PaymentMethod id, nothing else.
+func (s *Stripe) CheckPaymentMethod(method string) error {
+	if !stripeMethod.MatchString(method) {
+		return ErrUnknownPaymentMethod
+	}
+	return nil
+}
 
 // Charge implements Gateway with a PaymentIntent created with confirm=true.
 func (s *Stripe) Charge(ctx context.Context, c ChargeRequest) (ChargeResult, error) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -25,7 +23,7 @@ func TestOnceAcrossInstances(t *testing.T) {
 		dsn := b.DSN(t)
 		stores := []parking.Store{b.OpenDSN(t, dsn), b.OpenDSN(t, dsn)}
 		clock := parkingtest.NewClock(storetest.T0)
-		log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+		log := parkingtest.Logger(t)
 		cfg := retention.Config{Every: time.Hour, Batch: 2, MaxBatches: 2}
 		pruners := []*retention.Pruner{retention.New(stores[0], clock, log, cfg), retention.New(stores[1], clock, log, cfg)}
 

@@ -265,7 +265,7 @@ func (s *site) user(r *http.Request) (parking.User, bool) {
 }
 
 func (s *site) serverError(w http.ResponseWriter, r *http.Request, err error) {
-	s.Log.ErrorContext(r.Context(), "web page", "path", r.URL.Path, "err", err)
+	s.Log.ErrorContext(r.Context(), "web page", "path", parking.RedactCardNumbers(r.URL.Path), "err", err)
 	http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
 }
 
@@ -292,7 +292,7 @@ func (s *site) fail(w http.ResponseWriter, r *http.Request, err error) {
 			msg = strings.Join(parts, " ")
 		}
 	default:
-		s.Log.ErrorContext(r.Context(), "web page", "path", r.URL.Path, "err", err)
+		s.Log.ErrorContext(r.Context(), "web page", "path", parking.RedactCardNumbers(r.URL.Path), "err", err)
 	}
 	s.render(w, r, status, "error", http.StatusText(status), msg)
 }

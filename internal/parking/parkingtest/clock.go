@@ -1,4 +1,5 @@
-// Package parkingtest has test doubles for the parking domain's interfaces.
+// Package parkingtest has test doubles for the parking domain's interfaces,
+// and a test logger that fails a test which logs a card number.
 package parkingtest
 
 import (

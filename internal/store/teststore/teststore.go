@@ -6,7 +6,11 @@ package teststore
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"parkd/internal/parking"
@@ -49,8 +53,117 @@ func Each(t *testing.T, fn func(t *testing.T, b Backend)) {
 }
 
 // SQLiteDSN returns the path of a new database file in a temporary directory.
+// When the test ends, every text and binary value of every table in it is
+// searched for a card number, and the test fails if one is found.
 func SQLiteDSN(t testing.TB) string {
-	return filepath.Join(t.TempDir(), "parkd.db")
+	path := filepath.Join(t.TempDir(), "parkd.db")
+	// Registered before the caller opens a store on it, so it runs after that
+	// store's Close, and before the directory is removed.
+	t.Cleanup(func() {
+		if _, err := os.Stat(path); err != nil {
+			return // never opened
+		}
+		found, err := sqliteCardNumbers(context.Background(), path)
+		if err != nil {
+			t.Errorf("search %s for card numbers: %v", path, err)
+		}
+		for _, f := range found {
+			t.Errorf("SQLite database holds a card number: %s", f)
+		}
+	})
+	return path
+}
+
+// CardNumbers searches every text and binary column of every table of the
+// database at dsn (made by b.DSN) for a card number, as each test's cleanup
+// does, and describes each it finds, its digits hidden.
+func CardNumbers(ctx context.Context, b Backend, dsn string) ([]string, error) {
+	switch b.Name {
+	case "sqlite":
+		return sqliteCardNumbers(ctx, dsn)
+	case "postgres":
+		return pgtest.CardNumbers(ctx, dsn)
+	case "mysql":
+		return mysqltest.CardNumbers(ctx, dsn)
+	}
+	return nil, fmt.Errorf("no backend %q", b.Name)
+}
+
+func sqliteCardNumbers(ctx context.Context, path string) ([]string, error) {
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	// One connection, waiting for a writer that is still finishing (a
+	// program's last checkpoint) rather than failing at once.
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, `PRAGMA busy_timeout = 10000`); err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var found []string
+	for _, table := range tables {
+		rows, err := db.QueryContext(ctx, `SELECT * FROM "`+strings.ReplaceAll(table, `"`, `""`)+`"`)
+		if err != nil {
+			return found, err
+		}
+		cols, err := rows.Columns()
+		if err != nil {
+			rows.Close()
+			return found, err
+		}
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return found, err
+			}
+			for i, v := range vals {
+				var text string
+				switch v := v.(type) {
+				case string:
+					text = v
+				case []byte:
+					text = string(v)
+				default: // numbers and times are not where a card number hides
+					continue
+				}
+				if parking.FindCardNumber(text) != "" {
+					text = parking.RedactCardNumbers(text)
+					if len(text) > 200 {
+						text = text[:200] + "…"
+					}
+					found = append(found, table+"."+cols[i]+": "+text)
+				}
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return found, err
+		}
+	}
+	return found, nil
 }
 
 // OpenSQLite opens a fresh SQLite store in a temporary directory.

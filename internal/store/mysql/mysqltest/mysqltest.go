@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+
+	"parkd/internal/parking"
 )
 
 // DSN returns PARKD_TEST_MYSQL_DSN. Without it the test is skipped, except in
@@ -44,25 +47,15 @@ func Available() bool {
 
 // DatabaseDSN creates an empty database, dropped when the test ends, and
 // returns the test URL with that database in place of the one it named.
+// Before the drop, every text and binary column of every table is searched
+// for a card number, and the test fails if one is found: parkd must store none.
 func DatabaseDSN(t testing.TB) string {
 	t.Helper()
 	dsn := DSN(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("parse PARKD_TEST_MYSQL_DSN: %v", err)
-	}
-	cfg := mysql.NewConfig()
-	cfg.Net, cfg.User, cfg.DBName = "tcp", u.User.Username(), strings.TrimPrefix(u.Path, "/")
-	cfg.Passwd, _ = u.User.Password()
-	cfg.Addr = u.Host
-	if u.Port() == "" {
-		cfg.Addr = net.JoinHostPort(u.Hostname(), "3306")
-	}
-	conn, err := mysql.NewConnector(cfg)
+	db, err := connect(dsn)
 	if err != nil {
 		t.Fatalf("PARKD_TEST_MYSQL_DSN: %v", err)
 	}
-	db := sql.OpenDB(conn)
 	var b [6]byte
 	rand.Read(b[:])
 	name := "parkd_t_" + hex.EncodeToString(b[:])
@@ -75,10 +68,118 @@ func DatabaseDSN(t testing.TB) string {
 	// store's Close (cleanups run last first) and no connection holds locks.
 	t.Cleanup(func() {
 		defer db.Close()
+		found, err := cardNumbers(ctx, db, name)
+		if err != nil {
+			t.Errorf("search database %s for card numbers: %v", name, err)
+		}
+		for _, f := range found {
+			t.Errorf("MariaDB database %s holds a card number: %s", name, f)
+		}
 		if _, err := db.ExecContext(ctx, "DROP DATABASE "+name); err != nil {
 			t.Errorf("drop database %s: %v", name, err)
 		}
 	})
+	u, _ := url.Parse(dsn)
 	u.Path = "/" + name
 	return u.String()
+}
+
+// connect opens a pool on the server of a mysql:// URL, in the database it names.
+func connect(dsn string) (*sql.DB, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg := mysql.NewConfig()
+	cfg.Net, cfg.User, cfg.DBName = "tcp", u.User.Username(), strings.TrimPrefix(u.Path, "/")
+	cfg.Passwd, _ = u.User.Password()
+	cfg.Addr = u.Host
+	if u.Port() == "" {
+		cfg.Addr = net.JoinHostPort(u.Hostname(), "3306")
+	}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(conn), nil
+}
+
+// CardNumbers searches every text and binary column of every table of the
+// database a mysql:// URL names for a card number (parking.FindCardNumber),
+// and describes each it finds, its digits hidden.
+func CardNumbers(ctx context.Context, dsn string) ([]string, error) {
+	db, err := connect(dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	u, _ := url.Parse(dsn)
+	return cardNumbers(ctx, db, strings.TrimPrefix(u.Path, "/"))
+}
+
+func cardNumbers(ctx context.Context, db *sql.DB, database string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND DATA_TYPE IN ('char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'json',
+		'binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'enum', 'set')
+		ORDER BY TABLE_NAME, ORDINAL_POSITION`, database)
+	if err != nil {
+		return nil, err
+	}
+	columns := map[string][]string{}
+	var tables []string
+	for rows.Next() {
+		var table, column string
+		if err := rows.Scan(&table, &column); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if columns[table] == nil {
+			tables = append(tables, table)
+		}
+		columns[table] = append(columns[table], column)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var found []string
+	for _, table := range tables {
+		cols := columns[table]
+		quoted := make([]string, len(cols))
+		for i, c := range cols {
+			quoted[i] = "`" + c + "`"
+		}
+		rows, err := db.QueryContext(ctx, "SELECT "+strings.Join(quoted, ", ")+" FROM `"+database+"`.`"+table+"`")
+		if err != nil {
+			return found, err
+		}
+		vals := make([][]byte, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return found, err
+			}
+			for i, v := range vals {
+				if parking.FindCardNumber(string(v)) != "" {
+					found = append(found, fmt.Sprintf("%s.%s: %s", table, cols[i], truncate(parking.RedactCardNumbers(string(v)), 200)))
+				}
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return found, err
+		}
+	}
+	return found, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

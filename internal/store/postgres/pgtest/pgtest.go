@@ -1,6 +1,7 @@
 // Package pgtest gives each test its own empty PostgreSQL schema in the database
-// named by PARKD_TEST_POSTGRES_DSN. It imports only pgx, so the postgres
-// package's own tests can use it too.
+// named by PARKD_TEST_POSTGRES_DSN, and fails a test that leaves a card number
+// in it. It imports only pgx and the domain package, so the postgres package's
+// own tests can use it too.
 package pgtest
 
 import (
@@ -13,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"parkd/internal/parking"
 )
 
 // migrationLock is package postgres's migration lock key: taking the same lock
@@ -73,6 +76,7 @@ func SchemaDSN(t testing.TB) string {
 	// store's Close (cleanups run last first) and no connection holds locks.
 	t.Cleanup(func() {
 		defer conn.Close(ctx)
+		failOnCardNumbers(t, ctx, conn, schema, "schema "+schema)
 		if _, err := conn.Exec(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
@@ -104,27 +108,137 @@ func DatabaseDSN(t testing.TB, schema string) string {
 	if err != nil {
 		t.Fatalf("connect to PARKD_TEST_POSTGRES_DSN: %v", err)
 	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		conn.Close(ctx)
+		t.Fatalf("PARKD_TEST_POSTGRES_DSN must be a URL to make databases: %v", err)
+	}
 	var b [6]byte
 	rand.Read(b[:])
 	name := "parkd_t_" + hex.EncodeToString(b[:])
+	u.Path = "/" + name
+	out := u.String()
+	if schema != "" {
+		out = WithParam(out, "search_path", schema+",public")
+	}
 	if _, err := conn.Exec(ctx, `CREATE DATABASE `+name); err != nil {
 		conn.Close(ctx)
 		t.Fatalf("create database: %v", err)
 	}
 	t.Cleanup(func() {
 		defer conn.Close(ctx)
+		if found, err := CardNumbers(ctx, out); err != nil {
+			t.Errorf("search database %s for card numbers: %v", name, err)
+		} else {
+			for _, f := range found {
+				t.Errorf("PostgreSQL database %s holds a card number: %s", name, f)
+			}
+		}
 		if _, err := conn.Exec(ctx, `DROP DATABASE `+name+` WITH (FORCE)`); err != nil {
 			t.Errorf("drop database %s: %v", name, err)
 		}
 	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("PARKD_TEST_POSTGRES_DSN must be a URL to make databases: %v", err)
-	}
-	u.Path = "/" + name
-	out := u.String()
-	if schema != "" {
-		out = WithParam(out, "search_path", schema+",public")
-	}
 	return out
+}
+
+// failOnCardNumbers fails the test if a table of schema holds a card number.
+func failOnCardNumbers(t testing.TB, ctx context.Context, conn *pgx.Conn, schema, where string) {
+	t.Helper()
+	found, err := cardNumbers(ctx, conn, schema)
+	if err != nil {
+		t.Errorf("search %s for card numbers: %v", where, err)
+	}
+	for _, f := range found {
+		t.Errorf("PostgreSQL %s holds a card number: %s", where, f)
+	}
+}
+
+// CardNumbers searches every text, JSON and binary column of every table in
+// the first schema of a DSN's search path (public by default) for a card
+// number (parking.FindCardNumber), and describes each it finds, its digits
+// hidden.
+func CardNumbers(ctx context.Context, dsn string) ([]string, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT coalesce(current_schema(), 'public')`).Scan(&schema); err != nil {
+		return nil, err
+	}
+	return cardNumbers(ctx, conn, schema)
+}
+
+func cardNumbers(ctx context.Context, conn *pgx.Conn, schema string) ([]string, error) {
+	rows, err := conn.Query(ctx, `SELECT c.table_name, c.column_name, c.data_type = 'bytea'
+		FROM information_schema.columns c JOIN information_schema.tables t USING (table_schema, table_name)
+		WHERE c.table_schema = $1 AND t.table_type = 'BASE TABLE'
+		  AND c.data_type IN ('text', 'character varying', 'character', 'json', 'jsonb', 'bytea', 'ARRAY', 'USER-DEFINED')
+		ORDER BY c.table_name, c.ordinal_position`, schema)
+	if err != nil {
+		return nil, err
+	}
+	type column struct {
+		name   string
+		binary bool
+	}
+	columns := map[string][]column{}
+	var tables []string
+	for rows.Next() {
+		var table string
+		var c column
+		if err := rows.Scan(&table, &c.name, &c.binary); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if columns[table] == nil {
+			tables = append(tables, table)
+		}
+		columns[table] = append(columns[table], c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var found []string
+	for _, table := range tables {
+		cols := columns[table]
+		exprs := make([]string, len(cols))
+		for i, c := range cols {
+			exprs[i] = pgx.Identifier{c.name}.Sanitize()
+			if !c.binary {
+				exprs[i] += "::text"
+			}
+		}
+		rows, err := conn.Query(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM "+pgx.Identifier{schema, table}.Sanitize())
+		if err != nil {
+			return found, err
+		}
+		for rows.Next() {
+			vals := make([][]byte, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return found, err
+			}
+			for i, v := range vals {
+				if parking.FindCardNumber(string(v)) != "" {
+					text := parking.RedactCardNumbers(string(v))
+					if len(text) > 200 {
+						text = text[:200] + "…"
+					}
+					found = append(found, table+"."+cols[i].name+": "+text)
+				}
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return found, err
+		}
+	}
+	return found, nil
 }
