@@ -20,15 +20,15 @@ import (
 // Digest leaves them out:
 //   - idempotency_keys: a refused request that carries an Idempotency-Key has
 //     its 4xx answer stored, so that a retry replays it;
-//   - sign_in_attempts, rate_limits, throttles: the sign-in and request limits
-//     count refused attempts (that is their job);
+//   - (the sign-in and typed-code limits count refused attempts, which is
+//     their job, but in each instance's memory: no table);
 //   - job_runs, notify_cursor: background jobs' own claims and cursors, which
 //     move whether or not anyone sends a request.
 //
 // Everything else (users, sessions, vehicles, reservations, payments, gate
 // events, the outbox, notifications, settings, lots, ...) must be exactly as it
 // was after a request parkd answered 4xx.
-var Bookkeeping = []string{"idempotency_keys", "sign_in_attempts", "rate_limits", "throttles", "job_runs", "notify_cursor"}
+var Bookkeeping = []string{"idempotency_keys", "job_runs", "notify_cursor"}
 
 // Digest is what a database holds: for each table (but Bookkeeping's), its
 // row count and a hash of its rows.
