@@ -343,7 +343,7 @@ func TestBrowserMovedSpot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newEnd := to.Add(time.Hour).In(la).Format("Mon 2 Jan 2006, 15:04")
+	newEnd := to.Add(time.Hour).In(la).Format("Mon 2 Jan 2006, 15:04 MST") // as every page shows a time
 	do(driver, "the stay is extended",
 		chromedp.Click(chromedp.ID("extend-btn")),
 		// The page comes back without the end it asked about, showing the new one.
