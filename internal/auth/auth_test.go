@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,5 +98,34 @@ func TestThrottleParallel(t *testing.T) {
 		if passed.Load() != 5 {
 			t.Errorf("%d attempts at once: %d passed; want 5", n, passed.Load())
 		}
+	}
+}
+
+// TestThrottleFull: filling the throttle with new keys never unlocks a locked
+// one; when every key held is locked, a new key is refused until a window ends.
+func TestThrottleFull(t *testing.T) {
+	t0 := time.Date(2030, 1, 7, 8, 0, 0, 0, time.UTC)
+	th := auth.NewThrottle(2, 15*time.Minute)
+	th.MaxKeys = 10
+	th.Take("victim", t0)
+	th.Take("victim", t0)
+	if th.Wait("victim", t0) == 0 {
+		t.Fatal("victim not locked after its tries")
+	}
+	// An attacker sprays new keys, some locked themselves.
+	for i := range 50 {
+		th.Take(fmt.Sprint("spray", i), t0)
+		if i%2 == 0 {
+			th.Take(fmt.Sprint("spray", i), t0)
+		}
+	}
+	if th.Wait("victim", t0.Add(time.Minute)) == 0 {
+		t.Errorf("the victim's lock was forgotten when the throttle filled up")
+	}
+	if w := th.Take("newcomer", t0.Add(time.Minute)); w == 0 {
+		t.Errorf("a new key was taken while every key held is locked; want it refused")
+	}
+	if w := th.Take("newcomer", t0.Add(16*time.Minute)); w != 0 {
+		t.Errorf("a new key after the windows ended = wait %v; want taken", w)
 	}
 }

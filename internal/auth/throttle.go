@@ -14,6 +14,9 @@ import (
 type Throttle struct {
 	Limit  int
 	Window time.Duration
+	// MaxKeys bounds the keys held, and so the memory an attacker can make
+	// the throttle use (default 100,000).
+	MaxKeys int
 
 	mu      sync.Mutex
 	entries map[string]*throttleEntry
@@ -39,8 +42,13 @@ func (t *Throttle) Take(key string, now time.Time) time.Duration {
 	defer t.mu.Unlock()
 	e := t.entries[key]
 	if e == nil {
-		if len(t.entries) >= maxThrottleKeys {
+		if len(t.entries) >= t.maxKeys() {
 			t.sweep(now)
+		}
+		if len(t.entries) >= t.maxKeys() {
+			// Every key held is locked: refuse a new one rather than
+			// forget a lock (fail closed) until some window ends.
+			return t.Window
 		}
 		e = &throttleEntry{}
 		t.entries[key] = e
@@ -99,14 +107,27 @@ func (e *throttleEntry) prune(now time.Time, window time.Duration) {
 }
 
 // sweep drops entries with no attempt left in the window; if that frees too
-// little, it starts afresh rather than grow without bound.
+// little, it drops those that still have tries left. A locked key is never
+// forgotten: filling the throttle with new keys must not unlock an account.
 func (t *Throttle) sweep(now time.Time) {
 	for k, e := range t.entries {
 		if e.prune(now, t.Window); len(e.attempts) == 0 {
 			delete(t.entries, k)
 		}
 	}
-	if len(t.entries) >= maxThrottleKeys {
-		t.entries = map[string]*throttleEntry{}
+	if len(t.entries) < t.maxKeys() {
+		return
 	}
+	for k, e := range t.entries {
+		if len(e.attempts) < t.Limit {
+			delete(t.entries, k)
+		}
+	}
+}
+
+func (t *Throttle) maxKeys() int {
+	if t.MaxKeys > 0 {
+		return t.MaxKeys
+	}
+	return maxThrottleKeys
 }
