@@ -75,25 +75,8 @@ func TestMetricsAfterAVisit(t *testing.T) {
 			resp.Body.Close()
 		}
 		garage := demoGarage(t, base)
-		_, entryKey := issueGate(t, db, garage, "entry")
+		entryID, entryKey := issueGate(t, db, garage, "entry")
 		exitID, exitKey := issueGate(t, db, garage, "exit")
-		entryID := func() string {
-			var gates struct {
-				Gates []struct{ ID, Direction string }
-			}
-			op := &api{t: t, base: base}
-			var sess struct{ Token string }
-			op.call(201, "POST", "/api/v1/sessions", map[string]string{"email": demo.OperatorEmail, "password": demo.OperatorPassword}, &sess)
-			op.token = sess.Token
-			op.call(200, "GET", "/api/v1/lots/"+garage+"/gates", nil, &gates)
-			for _, g := range gates.Gates {
-				if g.Direction == "entry" {
-					return g.ID
-				}
-			}
-			t.Fatal("no entry gate listed")
-			return ""
-		}()
 		var spots struct{ Spots []struct{ ID, Size string } }
 		getJSON(t, base+"/api/v1/lots/"+garage+"/spots", 200, &spots)
 		spot := ""
