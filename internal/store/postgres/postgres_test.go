@@ -3,27 +3,17 @@ package postgres
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"parkd/internal/parking"
-	"parkd/internal/store/migrate"
 	"parkd/internal/store/postgres/pgtest"
 	"parkd/internal/store/storetest"
 )
 
-func TestConformance(t *testing.T) { storetest.Run(t, openTest) }
-
-func TestConcurrency(t *testing.T) { storetest.RunConcurrency(t, openTest) }
-
-// openTest opens a store in a fresh schema of the test database, dropped when the
-// test ends, so tests and parallel test processes never see each other's rows.
-func openTest(t *testing.T) parking.Store {
-	t.Helper()
-	return mustOpenSchema(t)
-}
-
+// mustOpenSchema opens a store in a fresh schema of the test database, dropped
+// when the test ends, so tests and parallel test processes never see each
+// other's rows.
 func mustOpenSchema(t testing.TB) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), pgtest.SchemaDSN(t))
@@ -32,51 +22,6 @@ func mustOpenSchema(t testing.TB) *Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-func TestOpenTwice(t *testing.T) {
-	dsn := pgtest.SchemaDSN(t)
-	ctx := context.Background()
-	ms, err := migrate.Read(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 2 {
-		s, err := Open(ctx, dsn)
-		if err != nil {
-			t.Fatalf("Open() #%d = %v; want nil (migrations are idempotent)", i+1, err)
-		}
-		var n int
-		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(ms) {
-			t.Errorf("schema_migrations rows after Open #%d = %d, %v; want %d", i+1, n, err, len(ms))
-		}
-		s.Close()
-	}
-}
-
-// TestOpenConcurrently starts several stores on one empty schema at once, as
-// parkd instances starting together would; the advisory lock makes exactly one
-// of them apply the migration.
-func TestOpenConcurrently(t *testing.T) {
-	dsn := pgtest.SchemaDSN(t)
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	errs := make([]error, 6)
-	for i := range errs {
-		wg.Go(func() {
-			s, err := Open(ctx, dsn)
-			if err == nil {
-				s.Close()
-			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("Open() #%d = %v; want nil", i, err)
-		}
-	}
 }
 
 func TestPoolSize(t *testing.T) {
