@@ -121,7 +121,7 @@ func (s *Store) CreateSpots(ctx context.Context, spots []parking.Spot) error {
 				return err
 			}
 			if _, err := stmt.ExecContext(ctx, sp.ID, sp.LotID, sp.LevelID, sp.Label, sp.Size, sp.Lat, sp.Lng, sp.X, sp.Y, string(amenities), sp.InService); err != nil {
-				return classify(err, "spot "+sp.Label)
+				return classify(err, "spot")
 			}
 			spots[i].Version = 1
 		}
@@ -190,7 +190,7 @@ func (s *Store) SetSpotInService(ctx context.Context, spotID string, inService b
 // Events lists a lot's events after seq, oldest first.
 func (s *Store) Events(ctx context.Context, lotID string, afterSeq int64, limit int) ([]parking.Event, error) {
 	return s.queryEvents(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
-		WHERE lot_id = ? AND seq > ? ORDER BY seq LIMIT ?`, lotID, afterSeq, limit)
+		WHERE lot_id = ? AND seq > ? ORDER BY seq LIMIT ?`, lotID, afterSeq, noLimit(limit))
 }
 
 // EventsSince lists every lot's events after afterSeq or in missing. One
@@ -199,14 +199,23 @@ func (s *Store) Events(ctx context.Context, lotID string, afterSeq int64, limit 
 func (s *Store) EventsSince(ctx context.Context, afterSeq int64, missing []int64, limit int) ([]parking.Event, error) {
 	if len(missing) == 0 {
 		return s.queryEvents(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
-			WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+			WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, noLimit(limit))
 	}
 	list, err := json.Marshal(missing)
 	if err != nil {
 		return nil, err
 	}
 	return s.queryEvents(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
-		WHERE seq > ? OR seq IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`, afterSeq, string(list), limit)
+		WHERE seq > ? OR seq IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`, afterSeq, string(list), noLimit(limit))
+}
+
+// noLimit is limit for a LIMIT clause, where SQLite reads a negative one as no
+// limit at all; zero or less means no limit, as on the other backends.
+func noLimit(limit int) int {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
 }
 
 // LastEventSeq is the highest event seq.

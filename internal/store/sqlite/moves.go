@@ -107,10 +107,7 @@ func (s *Store) ExtendReservation(ctx context.Context, x parking.Extension) (par
 			return nil
 		}
 		if err := insertPayment(ctx, tx, x.Charge); err != nil {
-			if errors.Is(classify(err, "payment"), parking.ErrConflict) {
-				return parking.Errorf(parking.ECONFLICT, "another extension of this reservation is being paid for")
-			}
-			return classify(err, "payment")
+			return classify(err, "payment") // payments_one_pending_extension: see uniqueMessages
 		}
 		return nil
 	})

@@ -65,6 +65,9 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 	if len(candidates) == 0 {
 		return parking.ErrSpotUnavailable
 	}
+	// r's times as they are stored: in UTC, to the microsecond.
+	r.StartsAt, r.EndsAt, r.HoldExpiresAt = stored(r.StartsAt), stored(r.EndsAt), stored(r.HoldExpiresAt)
+	r.CreatedAt, r.UpdatedAt = stored(r.CreatedAt), stored(r.UpdatedAt)
 	var picked string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := releaseLapsed(ctx, tx, candidates, r.StartsAt, r.EndsAt, r.CreatedAt, ""); err != nil {
@@ -113,20 +116,28 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 // blocking reservation overlapping [from, to), or ErrSpotUnavailable.
 func firstFree(ctx context.Context, tx *sql.Tx, candidates []string, from, to, now time.Time) (string, error) {
 	taken := map[string]bool{}
+	inService := map[string]bool{}
 	in, ids := namedList("c", candidates)
-	rows, err := tx.QueryContext(ctx, `SELECT spot_id FROM reservations WHERE `+claimsBooked+` AND spot_id IN (`+in+`)
-		UNION SELECT spot_id FROM reservations WHERE `+claimsPastEnd+` AND spot_id IN (`+in+`)
-		UNION SELECT id FROM spots WHERE in_service = 0 AND id IN (`+in+`)`, append(window(from, to, now), ids...)...)
+	// The candidates' claims (1), and those of them that exist and are in
+	// service (0): a spot that does not exist, or is out of service, takes no hold.
+	rows, err := tx.QueryContext(ctx, `SELECT spot_id, 1 FROM reservations WHERE `+claimsBooked+` AND spot_id IN (`+in+`)
+		UNION SELECT spot_id, 1 FROM reservations WHERE `+claimsPastEnd+` AND spot_id IN (`+in+`)
+		UNION SELECT id, 0 FROM spots WHERE in_service = 1 AND id IN (`+in+`)`, append(window(from, to, now), ids...)...)
 	if err != nil {
 		return "", err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
-		if err := rows.Scan(&id); err != nil {
+		var claim bool
+		if err := rows.Scan(&id, &claim); err != nil {
 			return "", err
 		}
-		taken[id] = true
+		if claim {
+			taken[id] = true
+		} else {
+			inService[id] = true
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return "", err
@@ -134,7 +145,7 @@ func firstFree(ctx context.Context, tx *sql.Tx, candidates []string, from, to, n
 	// Spots out of service take no holds; the single writer orders this read
 	// after any change of in_service.
 	for _, id := range candidates {
-		if !taken[id] {
+		if inService[id] && !taken[id] {
 			return id, nil
 		}
 	}

@@ -14,8 +14,7 @@ import (
 	"runtime"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	_ "modernc.org/sqlite" // the "sqlite" driver
 
 	"parkd/internal/parking"
 	"parkd/internal/store/migrate"
@@ -112,34 +111,12 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// classify turns driver errors into domain errors by their SQLite result codes.
-func classify(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return parking.Errorf(parking.ENOTFOUND, "%s not found", what)
-	}
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return err
-	}
-	switch se.Code() {
-	case sqlite3.SQLITE_CONSTRAINT_TRIGGER:
-		return parking.ErrSpotUnavailable
-	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-		return parking.Errorf(parking.ECONFLICT, "%s already exists", what)
-	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		return parking.Errorf(parking.EINVALID, "%s refers to something that does not exist", what)
-	case sqlite3.SQLITE_CONSTRAINT_CHECK:
-		return parking.Errorf(parking.EINVALID, "%s has a value out of range", what)
-	}
-	return err
-}
-
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// stored is t as it comes back from the database: in UTC, cut to the microsecond.
+func stored(t time.Time) time.Time { return fromMicros(micros(t)) }
 
 func nullMicros(t *time.Time) sql.NullInt64 {
 	if t == nil {

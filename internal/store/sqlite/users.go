@@ -12,9 +12,6 @@ func (s *Store) CreateUser(ctx context.Context, u *parking.User) error {
 	_, err := s.write.ExecContext(ctx, `INSERT INTO users (id, name, email, password_hash, role, operator_id, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Name, u.Email, u.PasswordHash, u.Role, nullString(u.OperatorID), micros(u.CreatedAt))
-	if parking.ErrorCode(classify(err, "user")) == parking.ECONFLICT {
-		return parking.Errorf(parking.ECONFLICT, "email already registered")
-	}
 	return classify(err, "user")
 }
 
