@@ -7,7 +7,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"net/url"
@@ -17,11 +16,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver
 
 	"parkd/internal/parking"
-	"parkd/internal/store/migrate"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // Store is a parking.Store on SQLite.
 type Store struct {
@@ -69,35 +64,6 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.read.PingContext(ctx)
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	ms, err := migrate.Read(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-		return err
-	}
-	for _, m := range ms {
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil || n > 0 {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return fmt.Errorf("%s: %w", m.Name, err)
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.Version, m.Name, time.Now().UnixMicro())
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // inTx runs fn in a write transaction: committed if fn returns nil, rolled back otherwise.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -114,9 +80,6 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
-// stored is t as it comes back from the database: in UTC, cut to the microsecond.
-func stored(t time.Time) time.Time { return fromMicros(micros(t)) }
 
 func nullMicros(t *time.Time) sql.NullInt64 {
 	if t == nil {
