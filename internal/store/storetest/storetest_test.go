@@ -46,3 +46,10 @@ func TestInstances(t *testing.T) {
 func opener(b teststore.Backend) storetest.Opener {
 	return func(t *testing.T) parking.Store { return b.Open(t) }
 }
+
+// BenchmarkHold measures uncontended holds on each backend.
+func BenchmarkHold(b *testing.B) {
+	for _, be := range teststore.Backends(b) {
+		b.Run(be.Name, func(b *testing.B) { storetest.BenchHold(b, be.Open(b)) })
+	}
+}
