@@ -3,7 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sync"
+	"io"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -90,22 +90,5 @@ func TestOpenTwice(t *testing.T) {
 // of them apply the migration.
 func TestOpenConcurrently(t *testing.T) {
 	dsn := pgtest.SchemaDSN(t)
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	errs := make([]error, 6)
-	for i := range errs {
-		wg.Go(func() {
-			s, err := Open(ctx, dsn)
-			if err == nil {
-				s.Close()
-			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("Open() #%d = %v; want nil", i, err)
-		}
-	}
+	storetest.OpenConcurrently(t, 6, func() (io.Closer, error) { return Open(context.Background(), dsn) })
 }

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"encoding/json"
+	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,5 +46,30 @@ func CheckNoShowBackfill(t *testing.T, c NoShowBackfill, us int64, noShowAfter f
 	var p parking.Policy
 	if json.Unmarshal([]byte(c.Policy), &p) == nil && p.NoShowAfter >= parking.Duration(time.Millisecond) && noShowAfter(p) != us {
 		t.Errorf("policy %s: noShowAfter() = %d; backfill %d", c.Policy, noShowAfter(p), us)
+	}
+}
+
+// OpenConcurrently opens n stores at once with open, as parkd instances
+// starting together on one empty database would, and closes them: each must
+// open (its migrations taking turns with the others'). The backend's own test
+// then checks that each migration was applied once.
+func OpenConcurrently(t *testing.T, n int, open func() (io.Closer, error)) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := open()
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open() #%d = %v; want nil", i, err)
+		}
 	}
 }
