@@ -2,6 +2,12 @@
 // not Go code, decides every race: an exclusion constraint keeps two live
 // reservations off the same spot at the same time, and each state change writes
 // its outbox event in the same transaction.
+//
+// Methods are filed by part of parking.Store, in files named alike in every
+// backend: lots.go, accounts.go, reservations.go, payments.go, gates.go,
+// events.go (events and notifications), idempotency.go and operations.go;
+// beside them postgres.go (opening the store), migrate.go, errors.go (the one table
+// from driver errors to domain errors) and backup.go.
 package postgres
 
 import (

@@ -2,6 +2,12 @@
 // cgo). All writes go through one connection, so every write transaction is the
 // only writer: a check inside it cannot be raced. Reads use a separate pool,
 // which WAL mode lets run beside the writer.
+//
+// Methods are filed by part of parking.Store, in files named alike in every
+// backend: lots.go, accounts.go, reservations.go, payments.go, gates.go,
+// events.go (events and notifications), idempotency.go and operations.go;
+// beside them sqlite.go (opening the store), migrate.go, errors.go (the one table
+// from driver errors to domain errors) and backup.go.
 package sqlite
 
 import (
