@@ -217,7 +217,7 @@ func (s *Store) ExtendReservation(ctx context.Context, x parking.Extension) (par
 	}
 	if err != nil {
 		if errors.Is(classify(err, "payment"), parking.ErrConflict) {
-			return parking.Reservation{}, nil, parking.Errorf(parking.ECONFLICT, "another extension of this reservation is being paid for")
+			return parking.Reservation{}, nil, classify(err, "payment") // payments_one_pending_extension: see uniqueMessages
 		}
 		return parking.Reservation{}, nil, classify(err, "reservation")
 	}
