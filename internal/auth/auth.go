@@ -18,9 +18,16 @@ const (
 	gateKeyPrefix = "pkg_"
 )
 
+// Store is what the auth service asks of parkd's storage: accounts and
+// sessions, and gates by their device keys.
+type Store interface {
+	parking.AccountStore
+	parking.GateStore
+}
+
 // Service signs users up and in.
 type Service struct {
-	store    parking.Store
+	store    Store
 	clock    parking.Clock
 	accounts *Throttle // sign-in attempts per email, successes given back
 	clients  *Throttle // sign-in attempts per client address, successes given back
@@ -31,7 +38,7 @@ type Service struct {
 
 // New returns an auth service: 5 failures per account or 20 per client address
 // within 15 minutes lock that account or address for 15 minutes.
-func New(store parking.Store, clock parking.Clock) *Service {
+func New(store Store, clock parking.Clock) *Service {
 	return &Service{
 		store: store, clock: clock,
 		accounts:  NewThrottle(5, 15*time.Minute),

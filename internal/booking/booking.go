@@ -19,14 +19,20 @@ import (
 // Its end may never lie in the past.
 const PastTolerance = 5 * time.Minute
 
+// Store is what the booking engine asks of parkd's storage.
+type Store interface {
+	parking.LotStore
+	parking.ReservationStore
+}
+
 // Service is the booking engine.
 type Service struct {
-	store parking.Store
+	store Store
 	clock parking.Clock
 }
 
 // New returns a booking engine over store, with time from clock.
-func New(store parking.Store, clock parking.Clock) *Service {
+func New(store Store, clock parking.Clock) *Service {
 	return &Service{store: store, clock: clock}
 }
 

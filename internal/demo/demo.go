@@ -39,9 +39,15 @@ type Accounts interface {
 	CreateUser(ctx context.Context, name, email, password string, role parking.Role, operatorID string) (parking.User, error)
 }
 
+// Store is what seeding asks of parkd's storage: lots and their gates.
+type Store interface {
+	parking.LotStore
+	parking.GateStore
+}
+
 // Seed creates the demo lots when the store has no lot yet, and reports
 // whether it did.
-func Seed(ctx context.Context, store parking.Store, accounts Accounts, clock parking.Clock) (Lots, bool, error) {
+func Seed(ctx context.Context, store Store, accounts Accounts, clock parking.Clock) (Lots, bool, error) {
 	lots, err := store.Lots(ctx)
 	if err != nil || len(lots) > 0 {
 		return Lots{}, false, err
@@ -163,7 +169,7 @@ const (
 	metresPer  = 0.5
 )
 
-func createLot(ctx context.Context, store parking.Store, lot *parking.Lot, plans []levelPlan) error {
+func createLot(ctx context.Context, store Store, lot *parking.Lot, plans []levelPlan) error {
 	if err := lot.Validate(); err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ const (
 // Tailer reads the outbox. It is not safe for concurrent use: one goroutine
 // polls it.
 type Tailer struct {
-	store parking.Store
+	store parking.EventStore
 	// Clock times gaps; nil means the system clock.
 	Clock parking.Clock
 	// Grace is how long a skipped seq is looked for; zero means DefaultGrace.
@@ -52,14 +52,14 @@ type Tailer struct {
 
 // NewTailer returns a Tailer that starts after seq after: a durable reader
 // passes the Cursor it stored.
-func NewTailer(store parking.Store, after int64) *Tailer {
+func NewTailer(store parking.EventStore, after int64) *Tailer {
 	return &Tailer{store: store, cursor: after, max: after, seen: map[int64]bool{}, gaps: map[int64]time.Time{}}
 }
 
 // Start returns a Tailer that starts now: it returns only events that become
 // visible from now on, including any still in flight whose seq is lower than
 // the last one already visible.
-func Start(ctx context.Context, store parking.Store) (*Tailer, error) {
+func Start(ctx context.Context, store parking.EventStore) (*Tailer, error) {
 	last, err := store.LastEventSeq(ctx)
 	if err != nil {
 		return nil, err

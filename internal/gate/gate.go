@@ -75,9 +75,16 @@ func ReasonText(reason string) string {
 // long overstay can still leave (and pay).
 const passValidity = 7 * 24 * time.Hour
 
+// Store is what the gate service asks of parkd's storage.
+type Store interface {
+	parking.LotStore
+	parking.ReservationStore
+	parking.GateStore
+}
+
 // Service runs the gates.
 type Service struct {
-	store  parking.Store
+	store  Store
 	engine *booking.Service
 	pay    *payments.Service
 	keys   *pass.Keyring
@@ -96,7 +103,7 @@ const (
 )
 
 // New returns the gate service.
-func New(store parking.Store, engine *booking.Service, pay *payments.Service, keys *pass.Keyring, clock parking.Clock, log *slog.Logger) *Service {
+func New(store Store, engine *booking.Service, pay *payments.Service, keys *pass.Keyring, clock parking.Clock, log *slog.Logger) *Service {
 	return &Service{store: store, engine: engine, pay: pay, keys: keys, clock: clock, log: log,
 		manual: auth.NewThrottle(ManualAttempts, ManualWindow)}
 }

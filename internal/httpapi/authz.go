@@ -11,7 +11,7 @@ import (
 
 // managedLot returns the lot with the given id if u runs it. Lots are public, so
 // an existing lot that u does not run is forbidden rather than not found.
-func managedLot(ctx context.Context, store parking.Store, u parking.User, lotID string) (parking.Lot, error) {
+func managedLot(ctx context.Context, store parking.LotStore, u parking.User, lotID string) (parking.Lot, error) {
 	lot, err := store.Lot(ctx, lotID)
 	if err != nil {
 		return parking.Lot{}, err
@@ -24,7 +24,7 @@ func managedLot(ctx context.Context, store parking.Store, u parking.User, lotID 
 
 // requireManagedLot returns the signed-in user and the lot {lot} they run, or
 // answers 401, 403 or 404 and returns false.
-func requireManagedLot(w http.ResponseWriter, r *http.Request, log *slog.Logger, store parking.Store) (parking.User, parking.Lot, bool) {
+func requireManagedLot(w http.ResponseWriter, r *http.Request, log *slog.Logger, store parking.LotStore) (parking.User, parking.Lot, bool) {
 	me, ok := requireUser(w, r, log)
 	if !ok {
 		return me, parking.Lot{}, false
@@ -40,7 +40,7 @@ func requireManagedLot(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 // visibleReservation returns a reservation u may see: their own, one in a lot
 // they run, or any for admins. Any other is not found, so that ids of other
 // people's reservations are not even confirmed to exist.
-func visibleReservation(ctx context.Context, store parking.Store, u parking.User, id string) (parking.Reservation, error) {
+func visibleReservation(ctx context.Context, store lotReservationStore, u parking.User, id string) (parking.Reservation, error) {
 	notFound := parking.Errorf(parking.ENOTFOUND, "reservation not found")
 	r, err := store.Reservation(ctx, id)
 	if errors.Is(err, parking.ErrNotFound) {

@@ -16,7 +16,7 @@ import (
 
 // scanningGate returns the gate of a scan: the device's own (by its key), or,
 // for an operator running a kiosk in the browser, any gate of a lot they run.
-func scanningGate(r *http.Request, store parking.Store) (parking.Gate, error) {
+func scanningGate(r *http.Request, store lotGateStore) (parking.Gate, error) {
 	id := r.PathValue("gate")
 	if g, ok := currentGate(r); ok {
 		if g.ID != id {
@@ -40,7 +40,7 @@ func scanningGate(r *http.Request, store parking.Store) (parking.Gate, error) {
 
 // handleScan decides a scan. The answer is 200 whether the gate opens or not:
 // the decision and its reason are in the body.
-func handleScan(log *slog.Logger, store parking.Store, gates *gate.Service) http.Handler {
+func handleScan(log *slog.Logger, store lotGateStore, gates *gate.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g, err := scanningGate(r, store)
 		if err != nil {
@@ -67,7 +67,7 @@ type openGateRequest struct {
 }
 
 // handleOpenGate lets an operator open a gate by hand, logged with who and why.
-func handleOpenGate(log *slog.Logger, store parking.Store, gates *gate.Service) http.Handler {
+func handleOpenGate(log *slog.Logger, store lotGateStore, gates *gate.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := requireUser(w, r, log)
 		if !ok {
@@ -96,7 +96,7 @@ func handleOpenGate(log *slog.Logger, store parking.Store, gates *gate.Service) 
 }
 
 // reservationForPass returns a reservation its driver owns or whose lot the caller runs.
-func reservationForPass(r *http.Request, store parking.Store) (parking.Reservation, error) {
+func reservationForPass(r *http.Request, store lotReservationStore) (parking.Reservation, error) {
 	me, ok := currentUser(r)
 	if !ok {
 		return parking.Reservation{}, parking.Errorf(parking.EUNAUTHORIZED, "sign in first")
@@ -104,7 +104,7 @@ func reservationForPass(r *http.Request, store parking.Store) (parking.Reservati
 	return visibleReservation(r.Context(), store, me, r.PathValue("reservation"))
 }
 
-func handlePass(log *slog.Logger, store parking.Store, gates *gate.Service) http.Handler {
+func handlePass(log *slog.Logger, store lotReservationStore, gates *gate.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res, err := reservationForPass(r, store)
 		var p gate.Pass
@@ -120,7 +120,7 @@ func handlePass(log *slog.Logger, store parking.Store, gates *gate.Service) http
 	})
 }
 
-func handlePassPNG(log *slog.Logger, store parking.Store, gates *gate.Service) http.Handler {
+func handlePassPNG(log *slog.Logger, store lotReservationStore, gates *gate.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res, err := reservationForPass(r, store)
 		var p gate.Pass
@@ -144,7 +144,7 @@ func handlePassPNG(log *slog.Logger, store parking.Store, gates *gate.Service) h
 // handleGateEvents reads a lot's entry/exit log: ?from=&to= (RFC 3339, default
 // the last 24 hours), ?plate=, ?reservation=, ?limit=; ?format=csv (or Accept:
 // text/csv) for a spreadsheet.
-func handleGateEvents(log *slog.Logger, store parking.Store, clock parking.Clock) http.Handler {
+func handleGateEvents(log *slog.Logger, store lotGateStore, clock parking.Clock) http.Handler {
 	type response struct {
 		Events []parking.GateEvent `json:"events"`
 	}
@@ -198,7 +198,7 @@ func handleGateEvents(log *slog.Logger, store parking.Store, clock parking.Clock
 
 // handleReservationAction lets an operator check a car out by hand or mark a
 // no-show.
-func handleReservationAction(log *slog.Logger, store parking.Store, gates *gate.Service, action string) http.Handler {
+func handleReservationAction(log *slog.Logger, store lotReservationStore, gates *gate.Service, action string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := requireUser(w, r, log)
 		if !ok {

@@ -78,7 +78,7 @@ func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
 // same key with another body is 422; a retry while the first still runs is 409.
 // Keys are the caller's own: one user's key never reaches another's response.
 // When required, a request without a key is refused with 400.
-func withIdempotency(log *slog.Logger, store parking.Store, clock parking.Clock, required bool, next http.Handler) http.Handler {
+func withIdempotency(log *slog.Logger, store parking.IdempotencyStore, clock parking.Clock, required bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Idempotency-Key")
 		if key == "" {

@@ -19,7 +19,7 @@ func handleHealthz() http.Handler {
 }
 
 // handleReadyz answers 200 only when the database answers.
-func handleReadyz(log *slog.Logger, store parking.Store) http.Handler {
+func handleReadyz(log *slog.Logger, store pinger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -32,7 +32,7 @@ func handleReadyz(log *slog.Logger, store parking.Store) http.Handler {
 	})
 }
 
-func handleListLots(log *slog.Logger, store parking.Store) http.Handler {
+func handleListLots(log *slog.Logger, store parking.LotStore) http.Handler {
 	type response struct {
 		Lots []parking.Lot `json:"lots"`
 	}
@@ -46,7 +46,7 @@ func handleListLots(log *slog.Logger, store parking.Store) http.Handler {
 	})
 }
 
-func handleGetLot(log *slog.Logger, store parking.Store) http.Handler {
+func handleGetLot(log *slog.Logger, store parking.LotStore) http.Handler {
 	type response struct {
 		parking.Lot
 		Levels []parking.Level `json:"levels"`
@@ -152,7 +152,7 @@ func handleAvailability(log *slog.Logger, engine *booking.Service, clock parking
 }
 
 // handleGetSpot returns one spot with its status over a window.
-func handleGetSpot(log *slog.Logger, store parking.Store, engine *booking.Service, clock parking.Clock) http.Handler {
+func handleGetSpot(log *slog.Logger, store parking.LotStore, engine *booking.Service, clock parking.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, from, to, err := windowQuery(r, clock)
 		if err != nil {

@@ -61,7 +61,7 @@ func viewNotification(n parking.Notification) notificationView {
 
 // handleListNotifications lists the caller's in-app notifications, newest
 // first: ?unread=true for unread ones only, ?limit= (1 to 200, default 50).
-func handleListNotifications(log *slog.Logger, store parking.Store) http.Handler {
+func handleListNotifications(log *slog.Logger, store parking.NotificationStore) http.Handler {
 	type response struct {
 		Notifications []notificationView `json:"notifications"`
 	}
@@ -111,7 +111,7 @@ func notificationFilter(q url.Values) (parking.NotificationFilter, error) {
 // handleMarkNotificationsRead marks the caller's notifications read: {"ids":
 // [...]} (at most 200) or {"all": true}. Ids that are not the caller's, or
 // already read, change nothing.
-func handleMarkNotificationsRead(log *slog.Logger, store parking.Store, clock parking.Clock) http.Handler {
+func handleMarkNotificationsRead(log *slog.Logger, store parking.NotificationStore, clock parking.Clock) http.Handler {
 	type request struct {
 		IDs []string `json:"ids"`
 		All bool     `json:"all"`
@@ -172,7 +172,7 @@ const (
 // when sent by another. ?since= (RFC 3339, at most two minutes back) also
 // pushes those sent since then, so a client that listed its notifications
 // first misses none.
-func handleNotificationsLive(log *slog.Logger, store parking.Store, svc *notify.Service, clock parking.Clock) http.Handler {
+func handleNotificationsLive(log *slog.Logger, store parking.NotificationStore, svc *notify.Service, clock parking.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := requirePathUser(w, r, log)
 		if !ok {
@@ -280,7 +280,7 @@ type notificationSettingsPatch struct {
 }
 
 // handleGetNotificationSettings returns the caller's notification settings.
-func handleGetNotificationSettings(log *slog.Logger, store parking.Store) http.Handler {
+func handleGetNotificationSettings(log *slog.Logger, store parking.NotificationStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := requirePathUser(w, r, log)
 		if !ok {
@@ -299,7 +299,7 @@ func handleGetNotificationSettings(log *slog.Logger, store parking.Store) http.H
 // handlePatchNotificationSettings changes the settings the body names; the
 // caller's pending reminders and warnings move to new lead times. The write is
 // over the version read (versions.go): settings never saved are version 0.
-func handlePatchNotificationSettings(log *slog.Logger, store parking.Store, clock parking.Clock) http.Handler {
+func handlePatchNotificationSettings(log *slog.Logger, store parking.NotificationStore, clock parking.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := requirePathUser(w, r, log)
 		if !ok {
@@ -377,7 +377,7 @@ func handleUnsubscribePage(log *slog.Logger, svc *notify.Service) http.Handler {
 // handleUnsubscribe turns email off for the user the token names: the page's
 // button, and mail clients' one-click unsubscribe (RFC 8058). It answers HTML
 // to browsers and JSON otherwise.
-func handleUnsubscribe(log *slog.Logger, store parking.Store, svc *notify.Service, clock parking.Clock) http.Handler {
+func handleUnsubscribe(log *slog.Logger, store parking.NotificationStore, svc *notify.Service, clock parking.Clock) http.Handler {
 	type response struct {
 		Unsubscribed bool `json:"unsubscribed"`
 	}
@@ -432,7 +432,7 @@ type webhookView struct {
 
 // requireOperator returns the operator {operator} if the caller runs it (or
 // is an admin), or answers 401, 403 or 404 and returns false.
-func requireOperator(w http.ResponseWriter, r *http.Request, log *slog.Logger, store parking.Store) (string, bool) {
+func requireOperator(w http.ResponseWriter, r *http.Request, log *slog.Logger, store parking.LotStore) (string, bool) {
 	me, ok := requireUser(w, r, log)
 	if !ok {
 		return "", false
@@ -449,7 +449,7 @@ func requireOperator(w http.ResponseWriter, r *http.Request, log *slog.Logger, s
 	return id, true
 }
 
-func handleGetWebhook(log *slog.Logger, store parking.Store) http.Handler {
+func handleGetWebhook(log *slog.Logger, store lotNotificationStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := requireOperator(w, r, log, store)
 		if !ok {
@@ -466,7 +466,7 @@ func handleGetWebhook(log *slog.Logger, store parking.Store) http.Handler {
 
 // handlePutWebhook sets where the operator's systems receive its lots' events.
 // Without a secret in the body parkd makes one; the answer shows it, once.
-func handlePutWebhook(log *slog.Logger, store parking.Store, clock parking.Clock) http.Handler {
+func handlePutWebhook(log *slog.Logger, store lotNotificationStore, clock parking.Clock) http.Handler {
 	type request struct {
 		URL    string `json:"url"`
 		Secret string `json:"secret"`
@@ -507,7 +507,7 @@ func handlePutWebhook(log *slog.Logger, store parking.Store, clock parking.Clock
 	})
 }
 
-func handleDeleteWebhook(log *slog.Logger, store parking.Store) http.Handler {
+func handleDeleteWebhook(log *slog.Logger, store lotNotificationStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := requireOperator(w, r, log, store)
 		if !ok {

@@ -139,7 +139,7 @@ type lotRequest struct {
 
 // handleCreateLot creates a lot. Operators create lots of their own operator
 // (operator_id may be omitted); admins must name the operator.
-func handleCreateLot(log *slog.Logger, store parking.Store, clock parking.Clock) http.Handler {
+func handleCreateLot(log *slog.Logger, store parking.LotStore, clock parking.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := requireUser(w, r, log)
 		if !ok {
@@ -223,7 +223,7 @@ type lotPatch struct {
 // the fields sent change, and a rate sent for one size leaves the other sizes'
 // rates alone. The operator and creation time never change. The write is over
 // the version read (versions.go): If-Match, when sent, must name it.
-func handleUpdateLot(log *slog.Logger, store parking.Store) http.Handler {
+func handleUpdateLot(log *slog.Logger, store parking.LotStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
@@ -310,7 +310,7 @@ type levelRequest struct {
 	Height  float64 `json:"height"`
 }
 
-func handleCreateLevel(log *slog.Logger, store parking.Store) http.Handler {
+func handleCreateLevel(log *slog.Logger, store parking.LotStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
@@ -342,7 +342,7 @@ type levelPatch struct {
 }
 
 // lotLevel returns the level with the given id if it belongs to lot.
-func lotLevel(ctx context.Context, store parking.Store, lotID, levelID string) (parking.Level, error) {
+func lotLevel(ctx context.Context, store parking.LotStore, lotID, levelID string) (parking.Level, error) {
 	levels, err := store.Levels(ctx, lotID)
 	if err != nil {
 		return parking.Level{}, err
@@ -357,7 +357,7 @@ func lotLevel(ctx context.Context, store parking.Store, lotID, levelID string) (
 
 // handleUpdateLevel changes the fields a request names, over the version read
 // (versions.go).
-func handleUpdateLevel(log *slog.Logger, store parking.Store) http.Handler {
+func handleUpdateLevel(log *slog.Logger, store parking.LotStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
@@ -482,7 +482,7 @@ type spotsResponse struct {
 
 // handleCreateSpots creates up to MaxSpotsPerRequest spots, all or none. Every
 // problem of every spot is reported with its index ("spots[3].label").
-func handleCreateSpots(log *slog.Logger, store parking.Store) http.Handler {
+func handleCreateSpots(log *slog.Logger, store parking.LotStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
@@ -572,7 +572,7 @@ func handleCreateSpots(log *slog.Logger, store parking.Store) http.Handler {
 }
 
 // lotSpot returns the spot with the given id if it belongs to lot.
-func lotSpot(ctx context.Context, store parking.Store, lotID, spotID string) (parking.Spot, error) {
+func lotSpot(ctx context.Context, store parking.LotStore, lotID, spotID string) (parking.Spot, error) {
 	sp, err := store.Spot(ctx, spotID)
 	if errors.Is(err, parking.ErrNotFound) || err == nil && sp.LotID != lotID {
 		return parking.Spot{}, parking.Errorf(parking.ENOTFOUND, "spot not found in this lot")
@@ -584,7 +584,7 @@ func lotSpot(ctx context.Context, store parking.Store, lotID, spotID string) (pa
 // cannot shrink below a vehicle booked on it now or later (409). Its level and
 // service state do not change here. The write is over the version read
 // (versions.go).
-func handleUpdateSpot(log *slog.Logger, store parking.Store, engine *booking.Service) http.Handler {
+func handleUpdateSpot(log *slog.Logger, store parking.LotStore, engine *booking.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
@@ -665,7 +665,7 @@ type outOfServiceResponse struct {
 // other spots that fit. When some fit no other spot it answers 409 unless the
 // request says "force": true, which cancels and refunds those. The body may be
 // empty: no force, no reason.
-func handleOutOfService(log *slog.Logger, store parking.Store, engine *booking.Service, pay *payments.Service) http.Handler {
+func handleOutOfService(log *slog.Logger, store parking.LotStore, engine *booking.Service, pay *payments.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
@@ -740,7 +740,7 @@ func plural(n int, one, many string) string {
 }
 
 // handleInService lets a spot be booked again.
-func handleInService(log *slog.Logger, store parking.Store, engine *booking.Service) http.Handler {
+func handleInService(log *slog.Logger, store parking.LotStore, engine *booking.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, lot, ok := requireManagedLot(w, r, log, store)
 		if !ok {
@@ -760,7 +760,7 @@ func handleInService(log *slog.Logger, store parking.Store, engine *booking.Serv
 
 // handleLotReservations lists a lot's reservations of any status whose window
 // overlaps [from, to): by default from a day ago to a week ahead.
-func handleLotReservations(log *slog.Logger, store parking.Store, clock parking.Clock) http.Handler {
+func handleLotReservations(log *slog.Logger, store lotReservationStore, clock parking.Clock) http.Handler {
 	type response struct {
 		From         time.Time             `json:"from"`
 		To           time.Time             `json:"to"`
@@ -805,7 +805,7 @@ type gateRequest struct {
 
 // handleCreateGate adds a gate device and answers its key. The key is shown
 // only here: parkd keeps only its hash.
-func handleCreateGate(log *slog.Logger, store parking.Store, clock parking.Clock) http.Handler {
+func handleCreateGate(log *slog.Logger, store lotGateStore, clock parking.Clock) http.Handler {
 	type response struct {
 		Gate parking.Gate `json:"gate"`
 		Key  string       `json:"key"`
@@ -840,7 +840,7 @@ func handleCreateGate(log *slog.Logger, store parking.Store, clock parking.Clock
 	})
 }
 
-func handleListGates(log *slog.Logger, store parking.Store) http.Handler {
+func handleListGates(log *slog.Logger, store lotGateStore) http.Handler {
 	type response struct {
 		Gates []parking.Gate `json:"gates"`
 	}

@@ -18,7 +18,7 @@ type payRequest struct {
 
 // handlePay charges a held reservation: 201 when paid (the reservation is
 // confirmed), 202 while the gateway decides, 402 when declined.
-func handlePay(log *slog.Logger, store parking.Store, pay *payments.Service) http.Handler {
+func handlePay(log *slog.Logger, store lotReservationStore, pay *payments.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := requireUser(w, r, log)
 		if !ok {
@@ -54,7 +54,7 @@ func handlePay(log *slog.Logger, store parking.Store, pay *payments.Service) htt
 // handleExtend moves a paid booking's (or a car inside's) end later and
 // charges the difference, to the card given or the driver's saved one. 200
 // when paid (or nothing was due), 202 while the charge is pending.
-func handleExtend(log *slog.Logger, store parking.Store, pay *payments.Service) http.Handler {
+func handleExtend(log *slog.Logger, store lotReservationStore, pay *payments.Service) http.Handler {
 	type request struct {
 		EndsAt        time.Time `json:"ends_at"`
 		PaymentMethod string    `json:"payment_method"`
@@ -143,7 +143,7 @@ func viewPayment(p parking.Payment) paymentView {
 
 // visiblePayment returns a payment of the caller's (or, for admins and the
 // lot's operators, of their reservations); any other is not found.
-func visiblePayment(r *http.Request, store parking.Store, me parking.User) (parking.Payment, error) {
+func visiblePayment(r *http.Request, store lotReservationPaymentStore, me parking.User) (parking.Payment, error) {
 	p, err := store.Payment(r.Context(), r.PathValue("payment"))
 	if err != nil {
 		return parking.Payment{}, parking.Errorf(parking.ENOTFOUND, "payment not found")
@@ -154,7 +154,7 @@ func visiblePayment(r *http.Request, store parking.Store, me parking.User) (park
 	return p, nil
 }
 
-func handleGetPayment(log *slog.Logger, store parking.Store) http.Handler {
+func handleGetPayment(log *slog.Logger, store lotReservationPaymentStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := requireUser(w, r, log)
 		if !ok {
@@ -192,7 +192,7 @@ table{width:100%;border-collapse:collapse}td{padding:.3rem 0;border-bottom:1px s
 `))
 
 // handleReceipt renders a printable receipt for one payment.
-func handleReceipt(log *slog.Logger, store parking.Store) http.Handler {
+func handleReceipt(log *slog.Logger, store lotReservationPaymentStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := requireUser(w, r, log)
 		if !ok {
@@ -271,7 +271,7 @@ func handleSavePaymentMethod(log *slog.Logger, pay *payments.Service) http.Handl
 	})
 }
 
-func handleGetPaymentMethod(log *slog.Logger, store parking.Store) http.Handler {
+func handleGetPaymentMethod(log *slog.Logger, store parking.PaymentStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := requirePathUser(w, r, log)
 		if !ok {
@@ -286,7 +286,7 @@ func handleGetPaymentMethod(log *slog.Logger, store parking.Store) http.Handler 
 	})
 }
 
-func handleDeletePaymentMethod(log *slog.Logger, store parking.Store) http.Handler {
+func handleDeletePaymentMethod(log *slog.Logger, store parking.PaymentStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := requirePathUser(w, r, log)
 		if !ok {

@@ -25,7 +25,7 @@ type reservationRequest struct {
 }
 
 // holdRequest checks the request's fields together and resolves the vehicle.
-func (req reservationRequest) holdRequest(r *http.Request, store parking.Store, me parking.User) (booking.HoldRequest, error) {
+func (req reservationRequest) holdRequest(r *http.Request, store parking.AccountStore, me parking.User) (booking.HoldRequest, error) {
 	var ve parking.ValidationError
 	if req.LotID == "" {
 		ve.Add("lot_id", "is required")
@@ -74,7 +74,7 @@ func encodeBody(v any) ([]byte, error) {
 
 // handleCreateReservation holds a spot. Its idempotency key is completed in the
 // same transaction as the hold, so a retry can never book twice.
-func handleCreateReservation(log *slog.Logger, store parking.Store, engine *booking.Service) http.Handler {
+func handleCreateReservation(log *slog.Logger, store parking.AccountStore, engine *booking.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := requireUser(w, r, log)
 		if !ok {
@@ -114,7 +114,7 @@ func handleCreateReservation(log *slog.Logger, store parking.Store, engine *book
 	})
 }
 
-func handleGetReservation(log *slog.Logger, store parking.Store) http.Handler {
+func handleGetReservation(log *slog.Logger, store lotReservationStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := requireUser(w, r, log)
 		if !ok {
@@ -131,7 +131,7 @@ func handleGetReservation(log *slog.Logger, store parking.Store) http.Handler {
 
 // handleCancelReservation cancels a held or confirmed reservation; the spot is
 // free at once, and the lot's policy decides the refund.
-func handleCancelReservation(log *slog.Logger, store parking.Store, pay *payments.Service) http.Handler {
+func handleCancelReservation(log *slog.Logger, store lotReservationStore, pay *payments.Service) http.Handler {
 	type response struct {
 		parking.Reservation
 		Refund *parking.Payment `json:"refund,omitempty"`
@@ -154,7 +154,7 @@ func handleCancelReservation(log *slog.Logger, store parking.Store, pay *payment
 	})
 }
 
-func handleUserReservations(log *slog.Logger, store parking.Store) http.Handler {
+func handleUserReservations(log *slog.Logger, store parking.ReservationStore) http.Handler {
 	type response struct {
 		Reservations []parking.Reservation `json:"reservations"`
 	}
@@ -172,7 +172,7 @@ func handleUserReservations(log *slog.Logger, store parking.Store) http.Handler 
 	})
 }
 
-func handleUserPayments(log *slog.Logger, store parking.Store) http.Handler {
+func handleUserPayments(log *slog.Logger, store parking.PaymentStore) http.Handler {
 	type response struct {
 		Payments []paymentView `json:"payments"`
 	}

@@ -34,7 +34,7 @@ func handleSignUp(log *slog.Logger, authn *auth.Service) http.Handler {
 }
 
 // handleGetUser returns the signed-in user (or, for admins, anyone).
-func handleGetUser(log *slog.Logger, store parking.Store) http.Handler {
+func handleGetUser(log *slog.Logger, store parking.AccountStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := requirePathUser(w, r, log)
 		if !ok {

@@ -24,7 +24,7 @@ func (v vehicleRequest) validate() (string, error) {
 	return plate, ve.Err()
 }
 
-func handleListVehicles(log *slog.Logger, store parking.Store) http.Handler {
+func handleListVehicles(log *slog.Logger, store parking.AccountStore) http.Handler {
 	type response struct {
 		Vehicles []parking.Vehicle `json:"vehicles"`
 	}
@@ -42,7 +42,7 @@ func handleListVehicles(log *slog.Logger, store parking.Store) http.Handler {
 	})
 }
 
-func handleCreateVehicle(log *slog.Logger, store parking.Store, clock parking.Clock) http.Handler {
+func handleCreateVehicle(log *slog.Logger, store parking.AccountStore, clock parking.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := requirePathUser(w, r, log)
 		if !ok {
@@ -70,7 +70,7 @@ func handleCreateVehicle(log *slog.Logger, store parking.Store, clock parking.Cl
 
 // ownVehicle returns the vehicle if it belongs to userID and was not removed;
 // anyone else's is not found.
-func ownVehicle(r *http.Request, store parking.Store, userID, vehicleID string) (parking.Vehicle, error) {
+func ownVehicle(r *http.Request, store parking.AccountStore, userID, vehicleID string) (parking.Vehicle, error) {
 	v, err := store.Vehicle(r.Context(), vehicleID)
 	if errors.Is(err, parking.ErrNotFound) || err == nil && v.UserID != userID {
 		return parking.Vehicle{}, parking.Errorf(parking.ENOTFOUND, "vehicle not found")
@@ -78,7 +78,7 @@ func ownVehicle(r *http.Request, store parking.Store, userID, vehicleID string) 
 	return v, err
 }
 
-func handleDeleteVehicle(log *slog.Logger, store parking.Store, clock parking.Clock) http.Handler {
+func handleDeleteVehicle(log *slog.Logger, store parking.AccountStore, clock parking.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := requirePathUser(w, r, log)
 		if !ok {

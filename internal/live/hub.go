@@ -103,10 +103,17 @@ var ErrSlow = errors.New("live: subscriber too slow")
 // server is shutting down).
 var ErrStopped = parking.Errorf("unavailable", "the live feed is stopping: reconnect in a moment")
 
+// Store is what the hub asks of parkd's storage.
+type Store interface {
+	parking.LotStore
+	parking.ReservationStore
+	parking.EventStore
+}
+
 // Hub is the live state of the watched lots.
 type Hub struct {
 	log   *slog.Logger
-	store parking.Store
+	store Store
 	clock parking.Clock
 	epoch string       // names this process's versions
 	seq   atomic.Int64 // the last version given to a message, of any lot
@@ -158,7 +165,7 @@ type ringEntry struct {
 }
 
 // NewHub returns a hub; Run must be running for Subscribe to work.
-func NewHub(log *slog.Logger, store parking.Store, clock parking.Clock) *Hub {
+func NewHub(log *slog.Logger, store Store, clock parking.Clock) *Hub {
 	var b [4]byte
 	rand.Read(b[:])
 	return &Hub{

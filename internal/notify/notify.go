@@ -66,9 +66,21 @@ const (
 	sendTimeout    = 30 * time.Second
 )
 
+// Store is what the notifier asks of parkd's storage: its queue and the
+// outbox it derives notifications from, and the users, lots, bookings and
+// payments they tell about.
+type Store interface {
+	parking.NotificationStore
+	parking.EventStore
+	parking.AccountStore
+	parking.LotStore
+	parking.ReservationStore
+	parking.PaymentStore
+}
+
 // Config is what a Service is built from.
 type Config struct {
-	Store parking.Store
+	Store Store
 	Clock parking.Clock
 	Log   *slog.Logger
 	// Mailer sends email; nil means email is not configured and email

@@ -22,9 +22,16 @@ const (
 	EPAYMENTMETHOD = "invalid_payment_method"
 )
 
+// Store is what the payment service asks of parkd's storage.
+type Store interface {
+	parking.LotStore
+	parking.ReservationStore
+	parking.PaymentStore
+}
+
 // Service takes payments for reservations.
 type Service struct {
-	store   parking.Store
+	store   Store
 	gateway Gateway
 	engine  *booking.Service
 	clock   parking.Clock
@@ -32,7 +39,7 @@ type Service struct {
 }
 
 // New returns a payment service charging through gateway.
-func New(store parking.Store, gateway Gateway, engine *booking.Service, clock parking.Clock, log *slog.Logger) *Service {
+func New(store Store, gateway Gateway, engine *booking.Service, clock parking.Clock, log *slog.Logger) *Service {
 	return &Service{store: store, gateway: gateway, engine: engine, clock: clock, log: log}
 }
 

@@ -48,7 +48,7 @@ const (
 
 // Pruner runs retention.
 type Pruner struct {
-	store  parking.Store
+	store  parking.OperationsStore
 	clock  parking.Clock
 	log    *slog.Logger
 	cfg    Config
@@ -56,7 +56,7 @@ type Pruner struct {
 }
 
 // New returns a pruner; zero fields of cfg take the defaults.
-func New(store parking.Store, clock parking.Clock, log *slog.Logger, cfg Config) *Pruner {
+func New(store parking.OperationsStore, clock parking.Clock, log *slog.Logger, cfg Config) *Pruner {
 	if cfg.Every <= 0 {
 		cfg.Every = DefaultEvery
 	}

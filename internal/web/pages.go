@@ -319,16 +319,21 @@ type reservationRow struct {
 	LotCancelled bool
 }
 
+// lookupStore is what a lookup reads.
+type lookupStore interface {
+	parking.LotStore
+}
+
 // lookup caches lots, and each lot's spots, while one page is built: a list of
 // reservations reads each of their lots once, not a lot and a spot per row.
 type lookup struct {
-	store    parking.Store
+	store    lookupStore
 	lots     map[string]parking.Lot
 	lotSpots map[string][]parking.Spot // by lot
 	spots    map[string]parking.Spot   // by id, of the lots in lotSpots
 }
 
-func newLookup(store parking.Store) *lookup {
+func newLookup(store lookupStore) *lookup {
 	return &lookup{store: store, lots: map[string]parking.Lot{}, lotSpots: map[string][]parking.Spot{}, spots: map[string]parking.Spot{}}
 }
 

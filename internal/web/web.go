@@ -32,10 +32,21 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
+// Store is what the pages read of parkd's storage; they change nothing but
+// through the API.
+type Store interface {
+	parking.LotStore
+	parking.AccountStore
+	parking.ReservationStore
+	parking.PaymentStore
+	parking.GateStore
+	parking.NotificationStore
+}
+
 // Config is what the pages are built from.
 type Config struct {
 	Log    *slog.Logger
-	Store  parking.Store
+	Store  Store
 	Engine *booking.Service
 	Clock  parking.Clock
 	// CurrentUser returns the signed-in user of a request: the API's

@@ -3,15 +3,16 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"io"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
 
 	"parkd/internal/store/migrate"
 	"parkd/internal/store/mysql/mysqltest"
+	"parkd/internal/store/storetest"
 )
 
 func TestStatements(t *testing.T) {
@@ -83,23 +84,7 @@ func TestOpenTwice(t *testing.T) {
 // turns, and each migration is applied once.
 func TestOpenConcurrently(t *testing.T) {
 	dsn := mysqltest.DatabaseDSN(t)
-	var wg sync.WaitGroup
-	errs := make([]error, 6)
-	for i := range errs {
-		wg.Go(func() {
-			s, err := Open(context.Background(), dsn)
-			if err == nil {
-				s.Close()
-			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("Open() #%d = %v; want nil", i, err)
-		}
-	}
+	storetest.OpenConcurrently(t, 6, func() (io.Closer, error) { return Open(context.Background(), dsn) })
 	ms, _ := migrate.Read(migrations, "migrations")
 	if done, begun := applied(t, rawDB(t, dsn)); done != len(ms) || begun != 0 {
 		t.Errorf("%d migrations done, %d begun; want %d done", done, begun, len(ms))

@@ -24,6 +24,12 @@
 // notifications derived from it), idempotency.go and operations.go (job claims,
 // retention, reports); beside them migrate.go, backup.go and errors.go (the one
 // table from server error numbers to parking errors).
+//
+// Methods are filed by part of parking.Store, in files named alike in every
+// backend: lots.go, accounts.go, reservations.go, payments.go, gates.go,
+// events.go (events and notifications), idempotency.go and operations.go;
+// beside them mysql.go (opening the store), migrate.go, errors.go (the one table
+// from driver errors to domain errors) and backup.go.
 package mysql
 
 import (

@@ -935,11 +935,7 @@ func (s *Store) ExtendReservation(ctx context.Context, x parking.Extension) (par
 			if x.Charge == nil {
 				return nil
 			}
-			err = insertPayment(ctx, tx, x.Charge)
-			if errors.Is(classify(err, "payment"), parking.ErrConflict) {
-				return parking.Errorf(parking.ECONFLICT, "another extension of this reservation is being paid for")
-			}
-			return classify(err, "payment")
+			return classify(insertPayment(ctx, tx, x.Charge), "payment") // payments_one_pending_extension: see uniqueMessages
 		})
 	})
 	if errors.Is(err, parking.ErrInvalidStatus) {

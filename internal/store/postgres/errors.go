@@ -33,9 +33,10 @@ var uniqueMessages = map[string]string{
 	"spots_lot_id_label_key": "a spot with that label already exists in this lot",
 	"gates_key_hash_key":     "a gate with that key already exists",
 	// Unique indexes report their own name as the constraint.
-	"payments_one_live_charge": "a payment for this reservation is already pending or succeeded",
-	"payments_one_live_refund": "a refund for this payment is already pending or succeeded",
-	"payments_gateway_id":      "a payment with that gateway id already exists",
+	"payments_one_live_charge":       "a payment for this reservation is already pending or succeeded",
+	"payments_one_live_refund":       "a refund for this payment is already pending or succeeded",
+	"payments_gateway_id":            "a payment with that gateway id already exists",
+	"payments_one_pending_extension": "another extension of this reservation is being paid for",
 }
 
 // foreignKeys says, by constraint name, what a dangling reference means. A

@@ -4,18 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"parkd/internal/parking"
 )
-
-// noShowAfter is the lot column no_show_after_us: the policy's no-show window
-// in microseconds, which the availability queries add to a reservation's start.
-func noShowAfter(p parking.Policy) int64 {
-	return time.Duration(p.NoShowAfter).Microseconds()
-}
 
 // Gate returns the gate with the given id.
 func (s *Store) Gate(ctx context.Context, id string) (parking.Gate, error) {
@@ -82,78 +75,6 @@ func (s *Store) GateEvents(ctx context.Context, lotID string, f parking.GateEven
 	return es, nil
 }
 
-// markNoShows moves a lot's ($1) confirmed reservations that started at or
-// before $2 to no_show at $3, with their events, and returns them.
-//
-// Instances may run it at once and each reservation still moves once: the
-// rows are locked first, in id order as Hold and ExpireHolds lock them (so
-// none of them deadlock), and a row another run moved meanwhile no longer
-// passes the status test once its lock is granted. NO KEY UPDATE leaves
-// foreign-key checks (a payment or gate event naming the reservation)
-// unblocked.
-const markNoShows = `WITH x AS (
-		UPDATE reservations SET status = 'no_show', updated_at = $3
-		WHERE status = 'confirmed' AND id IN (
-			SELECT id FROM reservations
-			WHERE lot_id = $1 AND status = 'confirmed' AND starts_at <= $2
-			ORDER BY id FOR NO KEY UPDATE
-		)
-		RETURNING ` + reservationColumns + `
-	), ev AS (
-		INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
-		SELECT lot_id, 'reservation.no_show', spot_id, id, $3 FROM x
-	)
-	SELECT ` + reservationColumns + ` FROM x ORDER BY starts_at, id`
-
-// MarkNoShows moves the lot's confirmed reservations whose start is at or
-// before startedBy to no_show, each exactly once, in one statement.
-func (s *Store) MarkNoShows(ctx context.Context, lotID string, startedBy, at time.Time) ([]parking.Reservation, error) {
-	return s.transition(ctx, markNoShows, lotID, startedBy, at)
-}
-
-// flagOverstays flags a lot's ($1) checked-in reservations that ended at or
-// before $2 and were not flagged before, at $3, with a
-// "reservation.overstaying" event each, and returns them. It locks and
-// re-tests rows as markNoShows does, so each is flagged once.
-const flagOverstays = `WITH x AS (
-		UPDATE reservations SET overstay_flagged_at = $3
-		WHERE status = 'checked_in' AND overstay_flagged_at IS NULL AND id IN (
-			SELECT id FROM reservations
-			WHERE lot_id = $1 AND status = 'checked_in' AND ends_at <= $2 AND overstay_flagged_at IS NULL
-			ORDER BY id FOR NO KEY UPDATE
-		)
-		RETURNING ` + reservationColumns + `
-	), ev AS (
-		INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
-		SELECT lot_id, 'reservation.overstaying', spot_id, id, $3 FROM x
-	)
-	SELECT ` + reservationColumns + ` FROM x ORDER BY starts_at, id`
-
-// FlagOverstays flags the lot's checked-in reservations whose end is at or
-// before endedBy and that were not flagged before, each exactly once.
-func (s *Store) FlagOverstays(ctx context.Context, lotID string, endedBy, at time.Time) ([]parking.Reservation, error) {
-	return s.transition(ctx, flagOverstays, lotID, endedBy, at)
-}
-
-// transition runs markNoShows or flagOverstays, again if PostgreSQL broke a
-// deadlock by aborting it.
-func (s *Store) transition(ctx context.Context, query, lotID string, by, at time.Time) ([]parking.Reservation, error) {
-	var rs []parking.Reservation
-	err := retry(ctx, func() error {
-		rows, _ := s.pool.Query(ctx, query, lotID, utc(by), utc(at))
-		var err error
-		rs, err = pgx.CollectRows(rows, scanReservation)
-		return err
-	})
-	if err != nil {
-		return nil, classify(err, "reservation")
-	}
-	if rs == nil {
-		rs = []parking.Reservation{}
-	}
-	return rs, nil
-}
-
 // EnsurePassKey stores k unless a pass key is stored already and returns every
 // key, newest first. The table lock (SHARE ROW EXCLUSIVE conflicts with itself
 // and with inserts, not with reads) makes instances starting at once take
@@ -186,4 +107,35 @@ func (s *Store) EnsurePassKey(ctx context.Context, k parking.PassKey) ([]parking
 		keys = []parking.PassKey{}
 	}
 	return keys, nil
+}
+
+// CreateGate stores g.
+func (s *Store) CreateGate(ctx context.Context, g *parking.Gate) error {
+	g.CreatedAt = utc(g.CreatedAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO gates (id, lot_id, name, direction, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		g.ID, g.LotID, g.Name, string(g.Direction), g.KeyHash, g.CreatedAt)
+	return classify(err, "gate")
+}
+
+const gateColumns = `id, lot_id, name, direction, key_hash, created_at`
+
+func scanGate(row pgx.CollectableRow) (parking.Gate, error) {
+	var g parking.Gate
+	err := row.Scan(&g.ID, &g.LotID, &g.Name, &g.Direction, &g.KeyHash, &g.CreatedAt)
+	g.CreatedAt = g.CreatedAt.UTC()
+	return g, err
+}
+
+// Gates lists a lot's gates ordered by name.
+func (s *Store) Gates(ctx context.Context, lotID string) ([]parking.Gate, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+gateColumns+` FROM gates WHERE lot_id = $1 ORDER BY name, id`, lotID)
+	gs, err := pgx.CollectRows(rows, scanGate)
+	return gs, classify(err, "gate")
+}
+
+// GateByKeyHash returns the gate whose API key hashes to keyHash.
+func (s *Store) GateByKeyHash(ctx context.Context, keyHash string) (parking.Gate, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+gateColumns+` FROM gates WHERE key_hash = $1`, keyHash)
+	g, err := pgx.CollectExactlyOneRow(rows, scanGate)
+	return g, classify(err, "gate")
 }

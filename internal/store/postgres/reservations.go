@@ -3,9 +3,12 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"parkd/internal/parking"
 )
@@ -214,7 +217,7 @@ func (s *Store) ExtendReservation(ctx context.Context, x parking.Extension) (par
 	}
 	if err != nil {
 		if errors.Is(classify(err, "payment"), parking.ErrConflict) {
-			return parking.Reservation{}, nil, parking.Errorf(parking.ECONFLICT, "another extension of this reservation is being paid for")
+			return parking.Reservation{}, nil, classify(err, "payment") // payments_one_pending_extension: see uniqueMessages
 		}
 		return parking.Reservation{}, nil, classify(err, "reservation")
 	}
@@ -247,4 +250,511 @@ func (s *Store) DisplacedUnrefunded(ctx context.Context, limit int) ([]parking.R
 		ORDER BY updated_at, id LIMIT $1`, limit)
 	rs, err := pgx.CollectRows(rows, scanReservation)
 	return rs, classify(err, "reservation")
+}
+
+// releaseOverlapping releases the reservations on one spot that overlap a
+// window but no longer hold the spot, writing one event each: holds whose
+// expiry has passed become expired, and confirmed reservations whose no-show
+// deadline (start plus the lot's no_show_after_us) has passed become no_show.
+// $1 is the time, $2 the spot, [$3, $4) the window. The range expression
+// matches the exclusion constraint's, so the constraint's GiST index finds the
+// rows. Rows are locked in id order, as ExpireHolds and MarkNoShows lock them,
+// so none of them can deadlock over several reservations.
+const releaseOverlapping = `WITH x AS (
+		UPDATE reservations SET status = CASE status WHEN 'held' THEN 'expired' ELSE 'no_show' END, updated_at = $1
+		WHERE status IN ('held', 'confirmed') AND id IN (
+			SELECT id FROM reservations
+			WHERE spot_id = $2 AND status IN ('held', 'confirmed')
+				AND tstzrange(starts_at, ends_at, '[)') && tstzrange($3, $4, '[)')
+				AND ` + lapsedBy + `
+			ORDER BY id FOR UPDATE
+		)
+		RETURNING lot_id, spot_id, id, status
+	)
+	INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+	SELECT lot_id, 'reservation.' || status, spot_id, id, $1 FROM x`
+
+// insertHold inserts a reservation and, only if it went in, its event. The
+// spot must be in service: FOR SHARE on its row waits for an operator's
+// change of in_service to commit, so a hold cannot slip in beside it. It
+// reports whether it inserted and whether the id was already taken before it
+// ran (its subquery sees the snapshot from before the INSERT).
+//
+// ON CONFLICT DO NOTHING with no target makes the exclusion constraint an
+// arbiter: a clash with a live reservation inserts nothing instead of raising
+// 23P01. Two reasons, both seen under contention: plain inserts that race on an
+// exclusion constraint can deadlock (each inserts its index entry, then waits
+// for the other; PostgreSQL breaks it only after deadlock_timeout, a second),
+// while the speculative insertion behind ON CONFLICT waits without deadlocking;
+// and pgx discards its prepared statements after any failed batch, which would
+// cost two extra round trips after every lost race. The constraint still
+// decides; nothing is checked first.
+const insertHold = `WITH ins AS (
+		INSERT INTO reservations (id, user_id, vehicle_id, plate, vehicle_size, lot_id, spot_id,
+			starts_at, ends_at, status, amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at, price_size)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
+		WHERE EXISTS (SELECT 1 FROM spots WHERE id = $7 AND in_service FOR SHARE)
+		ON CONFLICT DO NOTHING
+		RETURNING lot_id, spot_id, id, status, created_at
+	), ev AS (
+		INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+		SELECT lot_id, 'reservation.' || status, spot_id, id, created_at FROM ins
+	)
+	SELECT EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM reservations WHERE id = $1)`
+
+// insertInside is insertHold for a car checked in at once (a drive-up): it
+// locks the spot's row as the reservations_car_inside trigger then does, FOR
+// NO KEY UPDATE. Taking FOR SHARE first and upgrading in the trigger
+// deadlocks two drive-ups racing for the same last spot.
+var insertInside = func() string {
+	q := strings.Replace(insertHold, "in_service FOR SHARE", "in_service FOR NO KEY UPDATE", 1)
+	if q == insertHold {
+		panic("postgres: insertHold no longer locks the spot FOR SHARE: update insertInside")
+	}
+	return q
+}()
+
+// Hold inserts r on the first candidate spot free for its window. Each attempt
+// is one batch sent in one round trip; a batch without BEGIN runs as one
+// implicit transaction, so the release of lapsed holds and no-shows, the
+// insert and its event commit together. The exclusion constraint, not a prior SELECT, decides whether
+// the spot is free, so two racing holds cannot both win.
+//
+// With a key to complete, each attempt runs in an explicit transaction that
+// also completes the key (see holdTx): two round trips when the hold goes in.
+func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []string, key *parking.KeyCompletion) error {
+	if r.Status == "" {
+		r.Status = parking.StatusHeld
+	}
+	r.StartsAt, r.EndsAt, r.HoldExpiresAt = utc(r.StartsAt), utc(r.EndsAt), utc(r.HoldExpiresAt)
+	r.CreatedAt, r.UpdatedAt = utc(r.CreatedAt), utc(r.UpdatedAt)
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = r.CreatedAt
+	}
+	r.CheckedInAt, r.CheckedOutAt = utcPtr(r.CheckedInAt), utcPtr(r.CheckedOutAt)
+	tx := &holdTx{pool: s.pool, key: key}
+	if key != nil && len(candidates) > 0 {
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("postgres: acquire connection: %w", err)
+		}
+		// Release destroys rather than pools a connection that an error left
+		// inside a transaction, so none is ever reused mid-transaction.
+		defer conn.Release()
+		tx.conn = conn
+	}
+	if len(candidates) > 1 {
+		return s.holdAny(ctx, tx, r, candidates)
+	}
+	insert := insertHold
+	if r.Status == parking.StatusCheckedIn {
+		insert = insertInside
+	}
+	for _, spotID := range candidates {
+		var inserted, idTaken bool
+		err := retry(ctx, func() error {
+			// A fresh batch per attempt: pgx records prepared statements in
+			// the queued queries, and a failed batch invalidates them.
+			b := tx.batch()
+			b.Queue(releaseOverlapping, r.CreatedAt, spotID, r.StartsAt, r.EndsAt)
+			b.Queue(insert, r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, spotID,
+				r.StartsAt, r.EndsAt, string(r.Status), r.Amount, r.Currency, r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt,
+				r.CheckedInAt, r.CheckedOutAt, priceSize(r)).
+				QueryRow(func(row pgx.Row) error { return row.Scan(&inserted, &idTaken) })
+			return tx.send(ctx, b)
+		})
+		switch err = classify(err, "reservation"); {
+		case err == nil && inserted:
+			return tx.complete(ctx, r, spotID)
+		case err == nil:
+			if err := tx.commit(ctx); err != nil {
+				return err
+			}
+			if idTaken {
+				return parking.Errorf(parking.ECONFLICT, "reservation already exists")
+			}
+		case !errors.Is(err, parking.ErrSpotUnavailable):
+			return err
+		}
+	}
+	return parking.ErrSpotUnavailable
+}
+
+// holdTx is where Hold's attempts run. Without a key it is the pool, and each
+// batch is its own implicit transaction, exactly as before keys existed.
+//
+// With a key, every attempt runs on one connection in an explicit transaction:
+// the first batch is BEGIN, a lock on the key's row and the hold's statements;
+// if the hold went in, Go renders the response and a second batch updates the
+// key and commits. pgx sends a batch as one pipeline with a single Sync, and
+// PostgreSQL lets BEGIN turn that pipeline's implicit transaction into an
+// explicit one that stays open after it. Locking the key first means the
+// second batch's UPDATE cannot miss it (a released or swept key is found
+// missing before anything is committed) and keeps the lock order key, then
+// spot. The transaction holds the spot while Render runs, so Render must only
+// format.
+type holdTx struct {
+	pool *pgxpool.Pool
+	key  *parking.KeyCompletion
+	conn *pgxpool.Conn // nil without a key
+
+	keyFound bool // set by the key lock in the last batch
+}
+
+// batch starts an attempt's batch: empty without a key, else BEGIN and the
+// lock on the key's row.
+func (h *holdTx) batch() *pgx.Batch {
+	b := &pgx.Batch{}
+	if h.conn == nil {
+		return b
+	}
+	h.keyFound = false
+	b.Queue(`BEGIN`)
+	b.Queue(`WITH k AS (
+			SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND key = $2 FOR NO KEY UPDATE
+		)
+		SELECT count(*) > 0 FROM k`, h.key.UserID, h.key.Key).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&h.keyFound) })
+	return b
+}
+
+// send runs an attempt's batch. With a key the transaction stays open when the
+// batch succeeded, for complete or commit to end it, and is rolled back when
+// it failed or the key is gone.
+func (h *holdTx) send(ctx context.Context, b *pgx.Batch) error {
+	if h.conn == nil {
+		return h.pool.SendBatch(ctx, b).Close()
+	}
+	if err := h.conn.SendBatch(ctx, b).Close(); err != nil {
+		h.rollback(ctx)
+		return err
+	}
+	if !h.keyFound {
+		h.rollback(ctx)
+		return parking.Errorf(parking.ENOTFOUND, "idempotency key not found")
+	}
+	return nil
+}
+
+// complete settles an attempt whose hold went in on spotID: it sets r.SpotID
+// and, with a key, completes the key with Render's response and commits. When
+// Render or the commit fails, the hold is rolled back and r.SpotID restored.
+func (h *holdTx) complete(ctx context.Context, r *parking.Reservation, spotID string) error {
+	prev := r.SpotID
+	r.SpotID = spotID
+	if h.conn == nil {
+		return nil
+	}
+	status, body, err := h.key.Render(*r)
+	if err != nil {
+		h.rollback(ctx)
+		r.SpotID = prev
+		return err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE user_id = $1 AND key = $2`,
+		h.key.UserID, h.key.Key, status, body)
+	b.Queue(`COMMIT`)
+	if err := h.conn.SendBatch(ctx, b).Close(); err != nil {
+		h.rollback(ctx)
+		r.SpotID = prev
+		return classify(err, "idempotency key")
+	}
+	return nil
+}
+
+// commit ends an attempt whose hold did not go in. It commits rather than rolls
+// back so the lapsed holds the attempt expired stay expired, as they do
+// without a key.
+func (h *holdTx) commit(ctx context.Context) error {
+	if h.conn == nil {
+		return nil
+	}
+	if _, err := h.conn.Exec(ctx, `COMMIT`); err != nil {
+		h.rollback(ctx)
+		return err
+	}
+	return nil
+}
+
+// rollback ends the transaction after a failure. Its own error is dropped: the
+// failure being reported matters more, and a connection it could not roll back
+// is still in a transaction, which Release sees and destroys.
+func (h *holdTx) rollback(ctx context.Context) {
+	_, _ = h.conn.Exec(ctx, `ROLLBACK`)
+}
+
+// releaseCandidates is releaseOverlapping for a list of spots ($2).
+const releaseCandidates = `WITH x AS (
+		UPDATE reservations SET status = CASE status WHEN 'held' THEN 'expired' ELSE 'no_show' END, updated_at = $1
+		WHERE status IN ('held', 'confirmed') AND id IN (
+			SELECT id FROM reservations
+			WHERE spot_id = ANY($2::text[]) AND status IN ('held', 'confirmed')
+				AND tstzrange(starts_at, ends_at, '[)') && tstzrange($3, $4, '[)')
+				AND ` + lapsedBy + `
+			ORDER BY id FOR UPDATE
+		)
+		RETURNING lot_id, spot_id, id, status
+	)
+	INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+	SELECT lot_id, 'reservation.' || status, spot_id, id, $1 FROM x`
+
+// pickAndInsertHold picks the first candidate ($7, in order) with no live
+// reservation overlapping the window, locks its spot row, and inserts the hold
+// there with its event. It returns the spot it picked (NULL if none), whether
+// the insert went in, and whether the id was already taken.
+//
+// The row lock is what lets many racers for "any spot" spread out instead of
+// queueing: with SKIP LOCKED each takes the first spot no other in-flight hold
+// has locked. NO KEY UPDATE does not conflict with the KEY SHARE lock that
+// foreign-key checks take, so single-spot holds never wait on it. The exclusion
+// constraint still has the last word (ON CONFLICT DO NOTHING, see insertHold).
+var pickAndInsertHold = `WITH pick AS (
+		SELECT sp.id FROM unnest($7::text[]) WITH ORDINALITY AS c(id, ord)
+		JOIN spots sp ON sp.id = c.id
+		WHERE sp.in_service AND NOT EXISTS (
+			SELECT 1 FROM reservations
+			WHERE reservations.spot_id = sp.id AND ` + claimsWindow("$8", "$9", "$14") + `)
+		ORDER BY c.ord
+		LIMIT 1
+		FOR NO KEY UPDATE OF sp %s
+	), ins AS (
+		INSERT INTO reservations (id, user_id, vehicle_id, plate, vehicle_size, lot_id, spot_id,
+			starts_at, ends_at, status, amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at, price_size)
+		SELECT $1, $2, $3, $4, $5, $6, pick.id, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM pick
+		ON CONFLICT DO NOTHING
+		RETURNING lot_id, spot_id, id, status, created_at
+	), ev AS (
+		INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+		SELECT lot_id, 'reservation.' || status, spot_id, id, created_at FROM ins
+	)
+	SELECT (SELECT id FROM pick), EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM reservations WHERE id = $1)`
+
+var (
+	pickSkipLocked = fmt.Sprintf(pickAndInsertHold, "SKIP LOCKED")
+	pickWaiting    = fmt.Sprintf(pickAndInsertHold, "")
+)
+
+// holdAny holds the first free spot of several. It first skips spots that other
+// in-flight holds have locked; only when that finds none does it wait for them,
+// since a locked spot may still be free for this window once they finish.
+func (s *Store) holdAny(ctx context.Context, tx *holdTx, r *parking.Reservation, candidates []string) error {
+	query := pickSkipLocked
+	for range len(candidates) + 2 {
+		var picked *string
+		var inserted, idTaken bool
+		err := retry(ctx, func() error {
+			b := tx.batch()
+			b.Queue(releaseCandidates, r.CreatedAt, candidates, r.StartsAt, r.EndsAt)
+			b.Queue(query, r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, candidates,
+				r.StartsAt, r.EndsAt, string(r.Status), r.Amount, r.Currency, r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt,
+				r.CheckedInAt, r.CheckedOutAt, priceSize(r)).
+				QueryRow(func(row pgx.Row) error { return row.Scan(&picked, &inserted, &idTaken) })
+			return tx.send(ctx, b)
+		})
+		if err = classify(err, "reservation"); err != nil {
+			return err
+		}
+		if inserted {
+			return tx.complete(ctx, r, *picked)
+		}
+		if err := tx.commit(ctx); err != nil {
+			return err
+		}
+		switch {
+		case idTaken:
+			return parking.Errorf(parking.ECONFLICT, "reservation already exists")
+		case picked == nil && query == pickWaiting:
+			return parking.ErrSpotUnavailable
+		case picked == nil:
+			query = pickWaiting
+		}
+		// Otherwise a hold that did not lock the spot row took the picked spot
+		// first; the next attempt's fresh snapshot sees it and moves on.
+	}
+	return parking.ErrSpotUnavailable
+}
+
+// Reservation returns the reservation with the given id.
+func (s *Store) Reservation(ctx context.Context, id string) (parking.Reservation, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE id = $1`, id)
+	r, err := pgx.CollectExactlyOneRow(rows, scanReservation)
+	return r, classify(err, "reservation")
+}
+
+// UserReservations lists a user's reservations, newest window first.
+func (s *Store) UserReservations(ctx context.Context, userID string) ([]parking.Reservation, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+reservationColumns+` FROM reservations WHERE user_id = $1
+		ORDER BY starts_at DESC, id`, userID)
+	rs, err := pgx.CollectRows(rows, scanReservation)
+	return rs, classify(err, "reservation")
+}
+
+// ChangeStatus applies c and records its event in one statement. The WHERE
+// clause is the guard: a reservation that moved on, or a hold that lapsed by
+// c.At, matches no row, so two racing changes cannot both apply.
+func (s *Store) ChangeStatus(ctx context.Context, c parking.StatusChange) (parking.Reservation, error) {
+	from := make([]string, len(c.From))
+	for i, st := range c.From {
+		from[i] = string(st)
+	}
+	at := utc(c.At)
+	var r parking.Reservation
+	err := retry(ctx, func() error {
+		rows, _ := s.pool.Query(ctx, `WITH u AS (
+				UPDATE reservations SET
+					status = $2,
+					updated_at = $3,
+					checked_in_at = CASE WHEN $2 = 'checked_in' THEN $3 ELSE checked_in_at END,
+					checked_out_at = CASE WHEN $2 = 'completed' THEN $3 ELSE checked_out_at END,
+					-- A cancellation without a reason is the driver's: an earlier
+					-- move's reason must not make it look like the lot's.
+					change_reason = CASE WHEN $5 = '' AND $2 <> 'cancelled' THEN change_reason ELSE $5 END
+				WHERE id = $1 AND status = ANY($4) AND (status <> 'held' OR hold_expires_at > $3)
+				RETURNING `+reservationColumns+`
+			), e AS (
+				INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+				SELECT lot_id, 'reservation.' || status, spot_id, id, $3 FROM u
+			)
+			SELECT `+reservationColumns+` FROM u`,
+			c.ID, string(c.To), at, from, c.Reason)
+		var err error
+		r, err = pgx.CollectExactlyOneRow(rows, scanReservation)
+		return err
+	})
+	if err == nil {
+		return r, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return parking.Reservation{}, classify(err, "reservation")
+	}
+	cur, err := s.Reservation(ctx, c.ID)
+	if err != nil {
+		return parking.Reservation{}, err
+	}
+	return cur, parking.ErrInvalidStatus
+}
+
+// ExpireHolds expires every hold whose expiry is at or before now, one event per
+// hold. Instances may run it at once: a row stops matching status = 'held' once
+// another transaction has expired it, so each hold transitions once. Rows are
+// locked in id order, as Hold locks them, so sweepers and holds cannot deadlock.
+func (s *Store) ExpireHolds(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := retry(ctx, func() error {
+		tag, err := s.pool.Exec(ctx, `WITH x AS (
+				UPDATE reservations SET status = 'expired', updated_at = $1
+				WHERE status = 'held' AND id IN (
+					SELECT id FROM reservations WHERE status = 'held' AND hold_expires_at <= $1
+					ORDER BY id FOR UPDATE
+				)
+				RETURNING lot_id, spot_id, id
+			)
+			INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+			SELECT lot_id, 'reservation.expired', spot_id, id, $1 FROM x`, utc(now))
+		n = tag.RowsAffected()
+		return err
+	})
+	return int(n), classify(err, "reservation")
+}
+
+// bookingsQuery repeats in its status test the predicate of
+// reservations_lot_window, a partial index of blocking reservations that covers
+// every column read, so the plan is one index-only range scan and a hash
+// aggregate; written as an OR of the two cases instead, it defeats the index.
+// A confirmed reservation blocks until its no-show deadline: the lot's window
+// is one value for the whole query, which the planner reads once (an InitPlan)
+// and compares with the indexed starts_at.
+// Grouping needs only equality, so it uses the "C" collation: when the planner
+// sorts to group, a byte-wise sort is several times cheaper than a locale's.
+var bookingsQuery = `SELECT spot_id COLLATE "C",
+		CASE max(CASE status WHEN 'checked_in' THEN 3 WHEN 'confirmed' THEN 2 ELSE 1 END)
+			WHEN 3 THEN 'checked_in' WHEN 2 THEN 'confirmed' ELSE 'held' END
+	FROM reservations
+	WHERE lot_id = $1 AND ` + claimsWindowIn("$2", "$3", "$4", "(SELECT no_show_after_us FROM lots WHERE id = $1)") + `
+	GROUP BY spot_id COLLATE "C"`
+
+// Bookings returns each spot's strongest claim among the lot's reservations that
+// overlap [from, to) and block at now (a confirmed one until its no-show
+// deadline, whether or not MarkNoShows has run), in one query.
+func (s *Store) Bookings(ctx context.Context, lotID string, from, to, now time.Time) ([]parking.SpotBooking, error) {
+	rows, _ := s.pool.Query(ctx, bookingsQuery, lotID, utc(from), utc(to), utc(now))
+	bs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parking.SpotBooking, error) {
+		var b parking.SpotBooking
+		err := row.Scan(&b.SpotID, &b.Status)
+		return b, err
+	})
+	return bs, classify(err, "reservation")
+}
+
+// markNoShows moves a lot's ($1) confirmed reservations that started at or
+// before $2 to no_show at $3, with their events, and returns them.
+//
+// Instances may run it at once and each reservation still moves once: the
+// rows are locked first, in id order as Hold and ExpireHolds lock them (so
+// none of them deadlock), and a row another run moved meanwhile no longer
+// passes the status test once its lock is granted. NO KEY UPDATE leaves
+// foreign-key checks (a payment or gate event naming the reservation)
+// unblocked.
+const markNoShows = `WITH x AS (
+		UPDATE reservations SET status = 'no_show', updated_at = $3
+		WHERE status = 'confirmed' AND id IN (
+			SELECT id FROM reservations
+			WHERE lot_id = $1 AND status = 'confirmed' AND starts_at <= $2
+			ORDER BY id FOR NO KEY UPDATE
+		)
+		RETURNING ` + reservationColumns + `
+	), ev AS (
+		INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+		SELECT lot_id, 'reservation.no_show', spot_id, id, $3 FROM x
+	)
+	SELECT ` + reservationColumns + ` FROM x ORDER BY starts_at, id`
+
+// MarkNoShows moves the lot's confirmed reservations whose start is at or
+// before startedBy to no_show, each exactly once, in one statement.
+func (s *Store) MarkNoShows(ctx context.Context, lotID string, startedBy, at time.Time) ([]parking.Reservation, error) {
+	return s.transition(ctx, markNoShows, lotID, startedBy, at)
+}
+
+// flagOverstays flags a lot's ($1) checked-in reservations that ended at or
+// before $2 and were not flagged before, at $3, with a
+// "reservation.overstaying" event each, and returns them. It locks and
+// re-tests rows as markNoShows does, so each is flagged once.
+const flagOverstays = `WITH x AS (
+		UPDATE reservations SET overstay_flagged_at = $3
+		WHERE status = 'checked_in' AND overstay_flagged_at IS NULL AND id IN (
+			SELECT id FROM reservations
+			WHERE lot_id = $1 AND status = 'checked_in' AND ends_at <= $2 AND overstay_flagged_at IS NULL
+			ORDER BY id FOR NO KEY UPDATE
+		)
+		RETURNING ` + reservationColumns + `
+	), ev AS (
+		INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
+		SELECT lot_id, 'reservation.overstaying', spot_id, id, $3 FROM x
+	)
+	SELECT ` + reservationColumns + ` FROM x ORDER BY starts_at, id`
+
+// FlagOverstays flags the lot's checked-in reservations whose end is at or
+// before endedBy and that were not flagged before, each exactly once.
+func (s *Store) FlagOverstays(ctx context.Context, lotID string, endedBy, at time.Time) ([]parking.Reservation, error) {
+	return s.transition(ctx, flagOverstays, lotID, endedBy, at)
+}
+
+// transition runs markNoShows or flagOverstays, again if PostgreSQL broke a
+// deadlock by aborting it.
+func (s *Store) transition(ctx context.Context, query, lotID string, by, at time.Time) ([]parking.Reservation, error) {
+	var rs []parking.Reservation
+	err := retry(ctx, func() error {
+		rows, _ := s.pool.Query(ctx, query, lotID, utc(by), utc(at))
+		var err error
+		rs, err = pgx.CollectRows(rows, scanReservation)
+		return err
+	})
+	if err != nil {
+		return nil, classify(err, "reservation")
+	}
+	if rs == nil {
+		rs = []parking.Reservation{}
+	}
+	return rs, nil
 }

@@ -3,8 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
 	"time"
 
 	"parkd/internal/parking"
@@ -52,162 +50,70 @@ func affectedOne(res sql.Result, err error, what string) error {
 	return nil
 }
 
-// UpdateLot saves a lot's editable fields over the version it names.
-func (s *Store) UpdateLot(ctx context.Context, l *parking.Lot) error {
-	policy, err := json.Marshal(l.Policy)
-	if err != nil {
-		return err
-	}
-	res, err := s.write.ExecContext(ctx, `UPDATE lots SET name = ?, address = ?, lat = ?, lng = ?, time_zone = ?, currency = ?, policy = ?,
-		no_show_after_us = ?, version = version + 1 WHERE id = ? AND version = ?`,
-		l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), l.ID, l.Version)
-	return s.updatedVersion(ctx, res, err, "lots", l.ID, "lot", &l.Version)
+// CreateUser stores u; a taken email is a conflict.
+func (s *Store) CreateUser(ctx context.Context, u *parking.User) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO users (id, name, email, password_hash, role, operator_id, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Name, u.Email, u.PasswordHash, u.Role, nullString(u.OperatorID), micros(u.CreatedAt))
+	return classify(err, "user")
 }
 
-// UpdateLevel saves a level's name, ordinal and plan size over its version.
-func (s *Store) UpdateLevel(ctx context.Context, l *parking.Level) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE levels SET name = ?, ordinal = ?, width = ?, height = ?, version = version + 1
-		WHERE id = ? AND version = ?`,
-		l.Name, l.Ordinal, l.Width, l.Height, l.ID, l.Version)
-	return s.updatedVersion(ctx, res, err, "levels", l.ID, "level", &l.Version)
-}
+const userColumns = `id, name, email, password_hash, role, operator_id, created_at`
 
-// UpdateSpot saves a spot's label, size, position and amenities over its version.
-func (s *Store) UpdateSpot(ctx context.Context, sp *parking.Spot) error {
-	amenities, err := json.Marshal(nonNil(sp.Amenities))
-	if err != nil {
-		return err
-	}
-	res, err := s.write.ExecContext(ctx, `UPDATE spots SET label = ?, size = ?, lat = ?, lng = ?, x = ?, y = ?, amenities = ?, version = version + 1
-		WHERE id = ? AND version = ?`,
-		sp.Label, sp.Size, sp.Lat, sp.Lng, sp.X, sp.Y, string(amenities), sp.ID, sp.Version)
-	return s.updatedVersion(ctx, res, err, "spots", sp.ID, "spot "+sp.Label, &sp.Version)
-}
-
-// updatedVersion is the outcome of an UPDATE of one row of table by id and
-// version: a driver error classified; when no row matched, ErrNotFound if none
-// has the id, else ErrStale (the version check was the UPDATE's, this read
-// only names the failure); on success *version moves on.
-func (s *Store) updatedVersion(ctx context.Context, res sql.Result, err error, table, id, what string, version *int64) error {
-	if err != nil {
-		return classify(err, what)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 1 {
-		*version++
-		return nil
-	}
-	var one int
-	if err := s.write.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE id = ?`, id).Scan(&one); err != nil {
-		return classify(err, what)
-	}
-	return parking.Errorf(parking.EPRECONDITION, "the %s changed since it was read", what)
-}
-
-// CreateGate stores a gate device.
-func (s *Store) CreateGate(ctx context.Context, g *parking.Gate) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO gates (id, lot_id, name, direction, key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		g.ID, g.LotID, g.Name, g.Direction, g.KeyHash, micros(g.CreatedAt))
-	return classify(err, "gate")
-}
-
-func scanGate(row interface{ Scan(...any) error }) (parking.Gate, error) {
-	var g parking.Gate
+func scanUser(row *sql.Row) (parking.User, error) {
+	var u parking.User
+	var op sql.NullString
 	var created int64
-	err := row.Scan(&g.ID, &g.LotID, &g.Name, &g.Direction, &g.KeyHash, &created)
-	g.CreatedAt = fromMicros(created)
-	return g, err
+	err := row.Scan(&u.ID, &u.Name, &u.Email, &u.PasswordHash, &u.Role, &op, &created)
+	u.OperatorID, u.CreatedAt = op.String, fromMicros(created)
+	return u, classify(err, "user")
 }
 
-// Gates lists a lot's gates by name.
-func (s *Store) Gates(ctx context.Context, lotID string) ([]parking.Gate, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, lot_id, name, direction, key_hash, created_at FROM gates WHERE lot_id = ? ORDER BY name, id`, lotID)
+// User returns the user with the given id.
+func (s *Store) User(ctx context.Context, id string) (parking.User, error) {
+	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+}
+
+// UserByEmail returns the user with exactly this (normalised) email.
+func (s *Store) UserByEmail(ctx context.Context, email string) (parking.User, error) {
+	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+}
+
+// CreateVehicle stores v.
+func (s *Store) CreateVehicle(ctx context.Context, v *parking.Vehicle) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO vehicles (id, user_id, plate, size, created_at) VALUES (?, ?, ?, ?, ?)`,
+		v.ID, v.UserID, v.Plate, v.Size, micros(v.CreatedAt))
+	return classify(err, "vehicle")
+}
+
+func scanVehicle(row interface{ Scan(...any) error }) (parking.Vehicle, error) {
+	var v parking.Vehicle
+	var created int64
+	err := row.Scan(&v.ID, &v.UserID, &v.Plate, &v.Size, &created)
+	v.CreatedAt = fromMicros(created)
+	return v, err
+}
+
+// Vehicle returns the vehicle with the given id.
+func (s *Store) Vehicle(ctx context.Context, id string) (parking.Vehicle, error) {
+	v, err := scanVehicle(s.read.QueryRowContext(ctx, `SELECT id, user_id, plate, size, created_at FROM vehicles WHERE id = ?`, id))
+	return v, classify(err, "vehicle")
+}
+
+// Vehicles lists a user's vehicles, oldest first.
+func (s *Store) Vehicles(ctx context.Context, userID string) ([]parking.Vehicle, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id, user_id, plate, size, created_at FROM vehicles WHERE user_id = ? AND deleted_at IS NULL ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	gates := []parking.Gate{}
+	vs := []parking.Vehicle{}
 	for rows.Next() {
-		g, err := scanGate(rows)
+		v, err := scanVehicle(rows)
 		if err != nil {
 			return nil, err
 		}
-		gates = append(gates, g)
+		vs = append(vs, v)
 	}
-	return gates, rows.Err()
-}
-
-// GateByKeyHash finds the gate a device key belongs to.
-func (s *Store) GateByKeyHash(ctx context.Context, keyHash string) (parking.Gate, error) {
-	g, err := scanGate(s.read.QueryRowContext(ctx, `SELECT id, lot_id, name, direction, key_hash, created_at FROM gates WHERE key_hash = ?`, keyHash))
-	return g, classify(err, "gate")
-}
-
-func scanKey(row interface{ Scan(...any) error }) (parking.IdempotencyKey, error) {
-	var k parking.IdempotencyKey
-	var status sql.NullInt64
-	var created, expires int64
-	err := row.Scan(&k.UserID, &k.Key, &k.RequestHash, &status, &k.Body, &created, &expires)
-	k.StatusCode, k.CreatedAt, k.ExpiresAt = int(status.Int64), fromMicros(created), fromMicros(expires)
-	return k, err
-}
-
-// ClaimIdempotencyKey records k as in flight unless it is already recorded.
-// Inside the single writer's transaction the read and the write cannot be raced.
-func (s *Store) ClaimIdempotencyKey(ctx context.Context, k parking.IdempotencyKey, staleBefore time.Time) (parking.IdempotencyKey, bool, error) {
-	var got parking.IdempotencyKey
-	claimed := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		got, err = scanKey(tx.QueryRowContext(ctx, `SELECT user_id, key, request_hash, status_code, response_body, created_at, expires_at
-			FROM idempotency_keys WHERE user_id = ? AND key = ?`, k.UserID, k.Key))
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return err
-		case got.ExpiresAt.After(k.CreatedAt) && (got.StatusCode != 0 || !got.CreatedAt.Before(staleBefore)):
-			return nil // live: completed, or in flight and not abandoned
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, response_body, created_at, expires_at)
-			VALUES (?, ?, ?, NULL, NULL, ?, ?)
-			ON CONFLICT (user_id, key) DO UPDATE SET request_hash = excluded.request_hash, status_code = NULL,
-				response_body = NULL, created_at = excluded.created_at, expires_at = excluded.expires_at`,
-			k.UserID, k.Key, k.RequestHash, micros(k.CreatedAt), micros(k.ExpiresAt))
-		got, claimed = k, err == nil
-		got.StatusCode, got.Body = 0, nil
-		return err
-	})
-	return got, claimed, err
-}
-
-// CompleteIdempotencyKey stores the response of a claimed key.
-func (s *Store) CompleteIdempotencyKey(ctx context.Context, userID, key string, status int, body []byte) error {
-	return completeKey(ctx, s.write, userID, key, status, body)
-}
-
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-func completeKey(ctx context.Context, db execer, userID, key string, status int, body []byte) error {
-	res, err := db.ExecContext(ctx, `UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND key = ?`,
-		status, body, userID, key)
-	return affectedOne(res, err, "idempotency key")
-}
-
-// ReleaseIdempotencyKey forgets a key still in flight.
-func (s *Store) ReleaseIdempotencyKey(ctx context.Context, userID, key string) error {
-	_, err := s.write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND status_code IS NULL`, userID, key)
-	return err
-}
-
-// DeleteExpiredIdempotencyKeys forgets keys whose expiry has passed.
-func (s *Store) DeleteExpiredIdempotencyKeys(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= ?`, micros(now))
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return vs, rows.Err()
 }

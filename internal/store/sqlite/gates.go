@@ -3,18 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"slices"
 	"strings"
-	"time"
 
 	"parkd/internal/parking"
 )
-
-// noShowAfter is the lot column no_show_after_us: the policy's no-show window
-// in microseconds, which the availability queries add to a reservation's start.
-func noShowAfter(p parking.Policy) int64 {
-	return time.Duration(p.NoShowAfter).Microseconds()
-}
 
 // Gate returns the gate with the given id.
 func (s *Store) Gate(ctx context.Context, id string) (parking.Gate, error) {
@@ -74,86 +66,6 @@ func (s *Store) GateEvents(ctx context.Context, lotID string, f parking.GateEven
 	return events, rows.Err()
 }
 
-// MarkNoShows moves the lot's confirmed reservations that started at or before
-// startedBy to no_show, with their events. The single writer runs one such
-// transaction at a time, and the status test makes a second run find nothing.
-func (s *Store) MarkNoShows(ctx context.Context, lotID string, startedBy, at time.Time) ([]parking.Reservation, error) {
-	var rs []parking.Reservation
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE reservations SET status = 'no_show', updated_at = ?
-			WHERE lot_id = ? AND status = 'confirmed' AND starts_at <= ?
-			RETURNING `+reservationColumns, micros(at), lotID, micros(startedBy))
-		if err != nil {
-			return err
-		}
-		if rs, err = collectReservations(rows); err != nil {
-			return err
-		}
-		return insertReservationEvents(ctx, tx, rs, "reservation.no_show", at)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return rs, nil
-}
-
-// FlagOverstays flags the lot's checked-in reservations that ended at or
-// before endedBy and were not flagged before, with a "reservation.overstaying"
-// event each. Being flagged is what keeps a second run from finding them.
-func (s *Store) FlagOverstays(ctx context.Context, lotID string, endedBy, at time.Time) ([]parking.Reservation, error) {
-	var rs []parking.Reservation
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE reservations SET overstay_flagged_at = ?
-			WHERE lot_id = ? AND status = 'checked_in' AND ends_at <= ? AND overstay_flagged_at IS NULL
-			RETURNING `+reservationColumns, micros(at), lotID, micros(endedBy))
-		if err != nil {
-			return err
-		}
-		if rs, err = collectReservations(rows); err != nil {
-			return err
-		}
-		return insertReservationEvents(ctx, tx, rs, "reservation.overstaying", at)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return rs, nil
-}
-
-// collectReservations reads and closes rows of reservationColumns, ordered by
-// start then id (RETURNING promises no order).
-func collectReservations(rows *sql.Rows) ([]parking.Reservation, error) {
-	defer rows.Close()
-	rs := []parking.Reservation{}
-	for rows.Next() {
-		r, err := scanReservation(rows)
-		if err != nil {
-			return nil, err
-		}
-		rs = append(rs, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	slices.SortFunc(rs, func(a, b parking.Reservation) int {
-		if c := a.StartsAt.Compare(b.StartsAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return rs, nil
-}
-
-// insertReservationEvents writes one event of type typ for each of rs.
-func insertReservationEvents(ctx context.Context, tx *sql.Tx, rs []parking.Reservation, typ string, at time.Time) error {
-	for _, r := range rs {
-		if err := insertEvent(ctx, tx, parking.Event{LotID: r.LotID, Type: typ, SpotID: r.SpotID, ReservationID: r.ID, At: at}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // EnsurePassKey stores k unless a pass key is stored already and returns every
 // key, newest first. The write transaction is BEGIN IMMEDIATE, which other
 // processes on the file wait for too, so two instances starting at once store
@@ -185,4 +97,43 @@ func (s *Store) EnsurePassKey(ctx context.Context, k parking.PassKey) ([]parking
 		return nil, err
 	}
 	return keys, nil
+}
+
+// CreateGate stores a gate device.
+func (s *Store) CreateGate(ctx context.Context, g *parking.Gate) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO gates (id, lot_id, name, direction, key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		g.ID, g.LotID, g.Name, g.Direction, g.KeyHash, micros(g.CreatedAt))
+	return classify(err, "gate")
+}
+
+func scanGate(row interface{ Scan(...any) error }) (parking.Gate, error) {
+	var g parking.Gate
+	var created int64
+	err := row.Scan(&g.ID, &g.LotID, &g.Name, &g.Direction, &g.KeyHash, &created)
+	g.CreatedAt = fromMicros(created)
+	return g, err
+}
+
+// Gates lists a lot's gates by name.
+func (s *Store) Gates(ctx context.Context, lotID string) ([]parking.Gate, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id, lot_id, name, direction, key_hash, created_at FROM gates WHERE lot_id = ? ORDER BY name, id`, lotID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	gates := []parking.Gate{}
+	for rows.Next() {
+		g, err := scanGate(rows)
+		if err != nil {
+			return nil, err
+		}
+		gates = append(gates, g)
+	}
+	return gates, rows.Err()
+}
+
+// GateByKeyHash finds the gate a device key belongs to.
+func (s *Store) GateByKeyHash(ctx context.Context, keyHash string) (parking.Gate, error) {
+	g, err := scanGate(s.read.QueryRowContext(ctx, `SELECT id, lot_id, name, direction, key_hash, created_at FROM gates WHERE key_hash = ?`, keyHash))
+	return g, classify(err, "gate")
 }

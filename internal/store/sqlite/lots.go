@@ -121,7 +121,7 @@ func (s *Store) CreateSpots(ctx context.Context, spots []parking.Spot) error {
 				return err
 			}
 			if _, err := stmt.ExecContext(ctx, sp.ID, sp.LotID, sp.LevelID, sp.Label, sp.Size, sp.Lat, sp.Lng, sp.X, sp.Y, string(amenities), sp.InService); err != nil {
-				return classify(err, "spot "+sp.Label)
+				return classify(err, "spot")
 			}
 			spots[i].Version = 1
 		}
@@ -187,50 +187,61 @@ func (s *Store) SetSpotInService(ctx context.Context, spotID string, inService b
 	})
 }
 
-// Events lists a lot's events after seq, oldest first.
-func (s *Store) Events(ctx context.Context, lotID string, afterSeq int64, limit int) ([]parking.Event, error) {
-	return s.queryEvents(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
-		WHERE lot_id = ? AND seq > ? ORDER BY seq LIMIT ?`, lotID, afterSeq, limit)
+// noShowAfter is the lot column no_show_after_us: the policy's no-show window
+// in microseconds, which the availability queries add to a reservation's start.
+func noShowAfter(p parking.Policy) int64 {
+	return time.Duration(p.NoShowAfter).Microseconds()
 }
 
-// EventsSince lists every lot's events after afterSeq or in missing. One
-// writer numbers SQLite's events in commit order, so missing seqs never turn
-// up later; they are looked up all the same, as the contract says.
-func (s *Store) EventsSince(ctx context.Context, afterSeq int64, missing []int64, limit int) ([]parking.Event, error) {
-	if len(missing) == 0 {
-		return s.queryEvents(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
-			WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
-	}
-	list, err := json.Marshal(missing)
+// UpdateLot saves a lot's editable fields over the version it names.
+func (s *Store) UpdateLot(ctx context.Context, l *parking.Lot) error {
+	policy, err := json.Marshal(l.Policy)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return s.queryEvents(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
-		WHERE seq > ? OR seq IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`, afterSeq, string(list), limit)
+	res, err := s.write.ExecContext(ctx, `UPDATE lots SET name = ?, address = ?, lat = ?, lng = ?, time_zone = ?, currency = ?, policy = ?,
+		no_show_after_us = ?, version = version + 1 WHERE id = ? AND version = ?`,
+		l.Name, l.Address, l.Lat, l.Lng, l.TimeZone, l.Currency, string(policy), noShowAfter(l.Policy), l.ID, l.Version)
+	return s.updatedVersion(ctx, res, err, "lots", l.ID, "lot", &l.Version)
 }
 
-// LastEventSeq is the highest event seq.
-func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
-	var seq int64
-	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seq)
-	return seq, err
+// UpdateLevel saves a level's name, ordinal and plan size over its version.
+func (s *Store) UpdateLevel(ctx context.Context, l *parking.Level) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE levels SET name = ?, ordinal = ?, width = ?, height = ?, version = version + 1
+		WHERE id = ? AND version = ?`,
+		l.Name, l.Ordinal, l.Width, l.Height, l.ID, l.Version)
+	return s.updatedVersion(ctx, res, err, "levels", l.ID, "level", &l.Version)
 }
 
-func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]parking.Event, error) {
-	rows, err := s.read.QueryContext(ctx, query, args...)
+// UpdateSpot saves a spot's label, size, position and amenities over its version.
+func (s *Store) UpdateSpot(ctx context.Context, sp *parking.Spot) error {
+	amenities, err := json.Marshal(nonNil(sp.Amenities))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer rows.Close()
-	events := []parking.Event{}
-	for rows.Next() {
-		var e parking.Event
-		var at int64
-		if err := rows.Scan(&e.Seq, &e.LotID, &e.Type, &e.SpotID, &e.ReservationID, &at); err != nil {
-			return nil, err
-		}
-		e.At = fromMicros(at)
-		events = append(events, e)
+	res, err := s.write.ExecContext(ctx, `UPDATE spots SET label = ?, size = ?, lat = ?, lng = ?, x = ?, y = ?, amenities = ?, version = version + 1
+		WHERE id = ? AND version = ?`,
+		sp.Label, sp.Size, sp.Lat, sp.Lng, sp.X, sp.Y, string(amenities), sp.ID, sp.Version)
+	return s.updatedVersion(ctx, res, err, "spots", sp.ID, "spot "+sp.Label, &sp.Version)
+}
+
+// updatedVersion is the outcome of an UPDATE of one row of table by id and
+// version: a driver error classified; when no row matched, ErrNotFound if none
+// has the id, else ErrStale (the version check was the UPDATE's, this read
+// only names the failure); on success *version moves on.
+func (s *Store) updatedVersion(ctx context.Context, res sql.Result, err error, table, id, what string, version *int64) error {
+	if err != nil {
+		return classify(err, what)
 	}
-	return events, rows.Err()
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 1 {
+		*version++
+		return nil
+	}
+	var one int
+	if err := s.write.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE id = ?`, id).Scan(&one); err != nil {
+		return classify(err, what)
+	}
+	return parking.Errorf(parking.EPRECONDITION, "the %s changed since it was read", what)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"parkd/internal/parking"
@@ -29,8 +30,8 @@ func scanPayment(row interface{ Scan(...any) error }) (parking.Payment, error) {
 // second live charge for a reservation.
 func (s *Store) CreatePayment(ctx context.Context, p *parking.Payment) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error { return insertPayment(ctx, tx, p) })
-	if parking.ErrorCode(classify(err, "payment")) == parking.ECONFLICT {
-		return parking.Errorf(parking.ECONFLICT, "a payment for this reservation is already pending or succeeded")
+	if p.Kind == parking.Refund {
+		return classify(err, "refund")
 	}
 	return classify(err, "payment")
 }
@@ -61,8 +62,16 @@ func (s *Store) Payment(ctx context.Context, id string) (parking.Payment, error)
 
 // PaymentByGatewayID finds a payment by its gateway's id.
 func (s *Store) PaymentByGatewayID(ctx context.Context, gatewayID string) (parking.Payment, error) {
-	p, err := scanPayment(s.read.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE gateway_id = ? AND gateway_id <> ''`, gatewayID))
-	return p, classify(err, "payment")
+	ps, err := s.payments(ctx, `SELECT `+paymentColumns+` FROM payments WHERE gateway_id = ? AND gateway_id <> '' LIMIT 2`, gatewayID)
+	switch {
+	case err != nil:
+		return parking.Payment{}, err
+	case len(ps) == 0:
+		return parking.Payment{}, parking.Errorf(parking.ENOTFOUND, "payment not found")
+	case len(ps) > 1:
+		return parking.Payment{}, fmt.Errorf("gateway id %q belongs to payments of more than one gateway", gatewayID)
+	}
+	return ps[0], nil
 }
 
 func (s *Store) payments(ctx context.Context, query string, args ...any) ([]parking.Payment, error) {

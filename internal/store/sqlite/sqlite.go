@@ -2,27 +2,27 @@
 // cgo). All writes go through one connection, so every write transaction is the
 // only writer: a check inside it cannot be raced. Reads use a separate pool,
 // which WAL mode lets run beside the writer.
+//
+// Methods are filed by part of parking.Store, in files named alike in every
+// backend: lots.go, accounts.go, reservations.go, payments.go, gates.go,
+// events.go (events and notifications), idempotency.go and operations.go;
+// beside them sqlite.go (opening the store), migrate.go, errors.go (the one table
+// from driver errors to domain errors) and backup.go.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	_ "modernc.org/sqlite" // the "sqlite" driver
 
 	"parkd/internal/parking"
-	"parkd/internal/store/migrate"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // Store is a parking.Store on SQLite.
 type Store struct {
@@ -70,35 +70,6 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.read.PingContext(ctx)
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	ms, err := migrate.Read(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-		return err
-	}
-	for _, m := range ms {
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil || n > 0 {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return fmt.Errorf("%s: %w", m.Name, err)
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.Version, m.Name, time.Now().UnixMicro())
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // inTx runs fn in a write transaction: committed if fn returns nil, rolled back otherwise.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -110,31 +81,6 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-// classify turns driver errors into domain errors by their SQLite result codes.
-func classify(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return parking.Errorf(parking.ENOTFOUND, "%s not found", what)
-	}
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return err
-	}
-	switch se.Code() {
-	case sqlite3.SQLITE_CONSTRAINT_TRIGGER:
-		return parking.ErrSpotUnavailable
-	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-		return parking.Errorf(parking.ECONFLICT, "%s already exists", what)
-	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		return parking.Errorf(parking.EINVALID, "%s refers to something that does not exist", what)
-	case sqlite3.SQLITE_CONSTRAINT_CHECK:
-		return parking.Errorf(parking.EINVALID, "%s has a value out of range", what)
-	}
-	return err
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }

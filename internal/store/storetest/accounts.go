@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"reflect"
 	"testing"
@@ -21,6 +22,9 @@ func accountTests() []namedTest {
 		{"Gates", testGates},
 		{"IdempotencyKeys", testIdempotencyKeys},
 		{"HoldCompletesKey", testHoldCompletesKey},
+		{"HoldKeyOneSpot", testHoldKeyOneSpot},
+		{"HoldKeyMissing", testHoldKeyMissing},
+		{"HoldKeyCancelled", testHoldKeyCancelled},
 		{"LotAndSpotReservations", testLotAndSpotReservations},
 		{"UserPaymentsEmpty", testUserPaymentsEmpty},
 	}
@@ -301,6 +305,82 @@ func testHoldCompletesKey(t *testing.T, s parking.Store) {
 	}
 	if _, err := s.Reservation(ctx, failed.ID); !errors.Is(err, parking.ErrNotFound) {
 		t.Errorf("Reservation after a failed render = %v; want ErrNotFound (rolled back)", err)
+	}
+}
+
+func completion(userID, key string) *parking.KeyCompletion {
+	return &parking.KeyCompletion{UserID: userID, Key: key, Render: func(r parking.Reservation) (int, []byte, error) {
+		return 201, []byte(r.SpotID), nil
+	}}
+}
+
+// testHoldKeyOneSpot covers the single-candidate path with a key, which
+// testHoldCompletesKey reaches only with holds that fail.
+func testHoldKeyOneSpot(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	mustClaimKey(t, s, u.ID, "k")
+	r := f.NewHold(T0, T0.Add(time.Hour), T0.Add(2*time.Hour))
+	if err := s.Hold(ctx, r, []string{f.Spots[5].ID}, completion(u.ID, "k")); err != nil || r.SpotID != f.Spots[5].ID {
+		t.Fatalf("Hold = %v on %q; want nil on %s", err, r.SpotID, f.Spots[5].ID)
+	}
+	if got := keyStatus(t, s, u.ID, "k"); got != 201 {
+		t.Errorf("key status after Hold = %d; want 201", got)
+	}
+	if _, err := s.Reservation(ctx, r.ID); err != nil {
+		t.Errorf("Reservation after Hold = %v; want it stored", err)
+	}
+}
+
+// testHoldKeyMissing: a key that is not recorded cannot be completed, so the
+// hold does not go in either; otherwise a retry could claim the key anew and
+// book a second spot.
+func testHoldKeyMissing(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	for _, candidates := range [][]string{{f.Spots[5].ID}, {f.Spots[5].ID, f.Spots[6].ID}} {
+		r := f.NewHold(T0, T0.Add(time.Hour), T0.Add(2*time.Hour))
+		if err := s.Hold(ctx, r, candidates, completion(u.ID, "never-claimed")); !errors.Is(err, parking.ErrNotFound) || r.SpotID != "" {
+			t.Errorf("Hold(%d candidates) with an unrecorded key = %v on %q; want ErrNotFound, no spot", len(candidates), err, r.SpotID)
+		}
+		if _, err := s.Reservation(ctx, r.ID); !errors.Is(err, parking.ErrNotFound) {
+			t.Errorf("Reservation after Hold with an unrecorded key = %v; want ErrNotFound", err)
+		}
+	}
+}
+
+// testHoldKeyCancelled: a request abandoned while Render runs commits nothing,
+// and leaves no connection in use (inside a transaction).
+func testHoldKeyCancelled(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	mustClaimKey(t, s, u.ID, "k")
+	cctx, cancel := context.WithCancel(ctx)
+	key := &parking.KeyCompletion{UserID: u.ID, Key: "k", Render: func(r parking.Reservation) (int, []byte, error) {
+		cancel()
+		return 201, nil, nil
+	}}
+	r := f.NewHold(T0, T0.Add(time.Hour), T0.Add(2*time.Hour))
+	if err := s.Hold(cctx, r, []string{f.Spots[5].ID}, key); err == nil {
+		t.Fatalf("Hold cancelled during Render = nil; want an error")
+	}
+	if _, err := s.Reservation(ctx, r.ID); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("Reservation after a cancelled Hold = %v; want ErrNotFound", err)
+	}
+	if got := keyStatus(t, s, u.ID, "k"); got != 0 {
+		t.Errorf("key status after a cancelled Hold = %d; want in flight", got)
+	}
+	// The spot is free again for the next request.
+	mustClaimKey(t, s, u.ID, "k2")
+	if err := s.Hold(ctx, f.NewHold(T0, T0.Add(time.Hour), T0.Add(2*time.Hour)), []string{f.Spots[5].ID}, completion(u.ID, "k2")); err != nil {
+		t.Errorf("Hold after a cancelled Hold = %v; want nil", err)
+	}
+	if ps, ok := s.(interface{ PoolStats() []parking.PoolStats }); ok {
+		for _, p := range ps.PoolStats() {
+			if p.InUse != 0 {
+				t.Errorf("connections in use in pool %s after Hold = %d; want 0", p.Name, p.InUse)
+			}
+		}
 	}
 }
 

@@ -35,7 +35,9 @@ func Run(t *testing.T, open Opener) {
 		{"Events", testEvents},
 		{"EventsSince", testEventsSince},
 		{"HostileText", testHostileText},
+		{"EventsNoLimit", testEventsNoLimit},
 	}
+	tests = append(tests, errorTests()...)
 	tests = append(tests, accountTests()...)
 	tests = append(tests, paymentTests()...)
 	tests = append(tests, gateTests()...)
@@ -610,5 +612,31 @@ func testHoldOutOfService(t *testing.T, s parking.Store) {
 	r := f.NewHold(T0, start, end)
 	if err := s.Hold(ctx, r, []string{std[0].ID, std[1].ID}, nil); err != nil || r.SpotID != std[1].ID {
 		t.Errorf("Hold(candidates) past a spot out of service = %v on %s; want %s", err, r.SpotID, std[1].ID)
+	}
+}
+
+// testEventsNoLimit: a limit of zero or less returns every event after seq,
+// from Events and from EventsSince alike.
+func testEventsNoLimit(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	for i := range 3 {
+		if err := s.SetSpotInService(ctx, f.Spots[i].ID, false, T0); err != nil {
+			t.Fatalf("SetSpotInService: %v", err)
+		}
+	}
+	for _, limit := range []int{0, -1} {
+		if es, err := s.Events(ctx, f.Lot.ID, 0, limit); err != nil || len(es) != 3 {
+			t.Errorf("Events(limit %d) = %d events, %v; want 3", limit, len(es), err)
+		}
+		if es, err := s.EventsSince(ctx, 0, nil, limit); err != nil || len(es) != 3 {
+			t.Errorf("EventsSince(limit %d) = %d events, %v; want 3", limit, len(es), err)
+		}
+		all, _ := s.Events(ctx, f.Lot.ID, 0, 100)
+		if len(all) != 3 {
+			continue
+		}
+		if es, err := s.EventsSince(ctx, all[1].Seq, []int64{all[0].Seq}, limit); err != nil || len(es) != 2 {
+			t.Errorf("EventsSince(after the second, missing the first, limit %d) = %d events, %v; want 2", limit, len(es), err)
+		}
 	}
 }

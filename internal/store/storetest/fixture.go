@@ -1,6 +1,12 @@
 // Package storetest is the conformance suite every parking.Store backend runs,
 // in the spirit of testing/fstest: Run checks behaviour, one fresh store per named
 // subtest; RunConcurrency hammers the booking invariant from many goroutines.
+//
+// Every backend-neutral test of a store lives here. The suites run on every
+// backend internal/store/teststore reaches, from this package's own test
+// (go test ./internal/store/storetest/ -run 'TestConformance/postgres'); the
+// backend packages test only what is theirs: migrations, pools, DSNs,
+// triggers, query plans.
 package storetest
 
 import (

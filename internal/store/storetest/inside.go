@@ -190,8 +190,8 @@ func testExtendReservation(t *testing.T, s parking.Store) {
 	second := *charge
 	second.ID, second.ExtendsFrom, second.ExtendsTo = parking.NewID("pay"), &newEnd, &later
 	_, _, err = s.ExtendReservation(ctx, parking.Extension{ID: r.ID, From: newEnd, To: later, Charge: &second, At: at})
-	if parking.ErrorCode(err) != parking.ECONFLICT {
-		t.Errorf("ExtendReservation(while another extension's charge is pending) = %v; want conflict", err)
+	if parking.ErrorCode(err) != parking.ECONFLICT || parking.ErrorMessage(err) != "another extension of this reservation is being paid for" {
+		t.Errorf("ExtendReservation(while another extension's charge is pending) = %v; want conflict: another extension of this reservation is being paid for", err)
 	}
 	// From an end that is no longer the reservation's: invalid_status, as it is.
 	cur, _, err := s.ExtendReservation(ctx, parking.Extension{ID: r.ID, From: r.EndsAt, To: later, At: at})

@@ -17,6 +17,7 @@ func paymentTests() []namedTest {
 		{"OneLiveChargePerReservation", testOneLiveCharge},
 		{"UpdatePaymentForwardOnly", testUpdatePaymentForwardOnly},
 		{"UpdatePaymentDuplicateEvent", testUpdatePaymentDuplicateEvent},
+		{"UpdatePaymentMissingForgetsEvent", testUpdatePaymentMissingForgetsEvent},
 		{"UpdatePaymentConfirmsLapsedHold", testConfirmLapsedHold},
 		{"UpdatePaymentSpotTaken", testConfirmSpotTaken},
 		{"UpdatePaymentOverLapsedRival", testConfirmOverLapsedRival},
@@ -178,6 +179,23 @@ func testUpdatePaymentDuplicateEvent(t *testing.T, s parking.Store) {
 
 // testConfirmLapsedHold: a payment that succeeds after its hold lapsed still
 // confirms the reservation while nobody else took the spot.
+// testUpdatePaymentMissingForgetsEvent: an event for a payment that does not
+// exist changes nothing, so it is not recorded either.
+func testUpdatePaymentMissingForgetsEvent(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	_, p := mustChargeOn(t, s, f, f.Spots[5].ID, T0, T0.Add(time.Hour), T0.Add(2*time.Hour))
+	succeed := parking.PaymentUpdate{PaymentID: p.ID, EventID: "evt_1", From: []string{parking.PaymentPending},
+		To: parking.PaymentSucceeded, Confirm: true, At: T0}
+	missing := succeed
+	missing.PaymentID = "pay_missing"
+	if _, _, err := s.UpdatePayment(ctx, missing); !errors.Is(err, parking.ErrNotFound) {
+		t.Fatalf("UpdatePayment(missing) = %v; want ErrNotFound", err)
+	}
+	if _, _, err := s.UpdatePayment(ctx, succeed); err != nil {
+		t.Errorf("the same event for an existing payment = %v; want nil (not recorded before)", err)
+	}
+}
+
 func testConfirmLapsedHold(t *testing.T, s parking.Store) {
 	f := MustFixture(t, s)
 	u := MustUser(t, s, "ada@example.com")

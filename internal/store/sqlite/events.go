@@ -3,11 +3,69 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"time"
 
 	"parkd/internal/parking"
 )
+
+// Events lists a lot's events after seq, oldest first.
+func (s *Store) Events(ctx context.Context, lotID string, afterSeq int64, limit int) ([]parking.Event, error) {
+	return s.queryEvents(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
+		WHERE lot_id = ? AND seq > ? ORDER BY seq LIMIT ?`, lotID, afterSeq, noLimit(limit))
+}
+
+// EventsSince lists every lot's events after afterSeq or in missing. One
+// writer numbers SQLite's events in commit order, so missing seqs never turn
+// up later; they are looked up all the same, as the contract says.
+func (s *Store) EventsSince(ctx context.Context, afterSeq int64, missing []int64, limit int) ([]parking.Event, error) {
+	if len(missing) == 0 {
+		return s.queryEvents(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
+			WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, noLimit(limit))
+	}
+	list, err := json.Marshal(missing)
+	if err != nil {
+		return nil, err
+	}
+	return s.queryEvents(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
+		WHERE seq > ? OR seq IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`, afterSeq, string(list), noLimit(limit))
+}
+
+// noLimit is limit for a LIMIT clause, where SQLite reads a negative one as no
+// limit at all; zero or less means no limit, as on the other backends.
+func noLimit(limit int) int {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
+}
+
+// LastEventSeq is the highest event seq.
+func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seq)
+	return seq, err
+}
+
+func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]parking.Event, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	events := []parking.Event{}
+	for rows.Next() {
+		var e parking.Event
+		var at int64
+		if err := rows.Scan(&e.Seq, &e.LotID, &e.Type, &e.SpotID, &e.ReservationID, &at); err != nil {
+			return nil, err
+		}
+		e.At = fromMicros(at)
+		events = append(events, e)
+	}
+	return events, rows.Err()
+}
 
 const notificationColumns = `id, dedupe_key, channel, kind, COALESCE(user_id, ''), COALESCE(operator_id, ''), lot_id,
 	reservation_id, payment_id, event_seq, status, due_at, attempts, claim_token, subject, body, payload, last_error,

@@ -11,6 +11,51 @@ import (
 	"parkd/internal/parking"
 )
 
+// Events lists a lot's events after seq, oldest first, at most limit; a limit of
+// zero or less means no limit.
+func (s *Store) Events(ctx context.Context, lotID string, afterSeq int64, limit int) ([]parking.Event, error) {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
+		WHERE lot_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, lotID, afterSeq, lim)
+	return collectEvents(rows)
+}
+
+// EventsSince lists every lot's events after afterSeq or in missing: a seq is
+// taken when its transaction inserts the event, so a lower one can commit after
+// a higher one, and a reader looks for the seqs it skipped again.
+func (s *Store) EventsSince(ctx context.Context, afterSeq int64, missing []int64, limit int) ([]parking.Event, error) {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	if missing == nil {
+		missing = []int64{}
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
+		WHERE seq > $1 OR seq = ANY($2) ORDER BY seq LIMIT $3`, afterSeq, missing, lim)
+	return collectEvents(rows)
+}
+
+// LastEventSeq is the highest committed event seq.
+func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seq)
+	return seq, classify(err, "event")
+}
+
+func collectEvents(rows pgx.Rows) ([]parking.Event, error) {
+	es, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parking.Event, error) {
+		var e parking.Event
+		err := row.Scan(&e.Seq, &e.LotID, &e.Type, &e.SpotID, &e.ReservationID, &e.At)
+		e.At = e.At.UTC()
+		return e, err
+	})
+	return es, classify(err, "event")
+}
+
 const notificationColumns = `id, dedupe_key, channel, kind, COALESCE(user_id, ''), COALESCE(operator_id, ''), lot_id,
 	reservation_id, payment_id, event_seq, status, due_at, attempts, claim_token, subject, body, payload, last_error,
 	created_at, sent_at, read_at`

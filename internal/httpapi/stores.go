@@ -1,0 +1,41 @@
+package httpapi
+
+import (
+	"context"
+
+	"parkd/internal/parking"
+)
+
+// The handlers ask for the parts of parking.Store they use; these are the
+// parts some of them use together.
+
+// pinger is a store that can say whether its database answers.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// lotGateStore: gates, and the lots that say who may manage them.
+type lotGateStore interface {
+	parking.LotStore
+	parking.GateStore
+}
+
+// lotNotificationStore: an operator's webhook, and the lots that say whose it is.
+type lotNotificationStore interface {
+	parking.LotStore
+	parking.NotificationStore
+}
+
+// lotReservationPaymentStore: payments, and the reservations and lots that
+// say who may see them.
+type lotReservationPaymentStore interface {
+	parking.LotStore
+	parking.ReservationStore
+	parking.PaymentStore
+}
+
+// lotReservationStore: reservations, and the lots that say who may see them.
+type lotReservationStore interface {
+	parking.LotStore
+	parking.ReservationStore
+}
