@@ -62,8 +62,8 @@ func cardField(v reflect.Value, prefix string) string {
 		t := v.Type()
 		for i := range t.NumField() {
 			f := t.Field(i)
-			if !f.IsExported() {
-				continue
+			if !f.IsExported() && !f.Anonymous {
+				continue // an embedded struct's fields are the body's, even when its type is unexported
 			}
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 			if name == "-" || name == "password" {

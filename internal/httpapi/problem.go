@@ -88,7 +88,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	p := newProblem(r, status, code, parking.ErrorMessage(err))
 	var v *parking.ValidationError
 	if errors.As(err, &v) {
-		p.Fields = v.Fields
+		p.Fields = make([]parking.FieldError, len(v.Fields))
+		for i, f := range v.Fields {
+			p.Fields[i] = parking.FieldError{Field: parking.RedactCardNumbers(f.Field), Message: parking.RedactCardNumbers(f.Message)}
+		}
 	}
 	sendProblem(w, p)
 }
@@ -96,7 +99,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 func newProblem(r *http.Request, status int, code, detail string) Problem {
 	return Problem{
 		Type: "urn:parkd:problem:" + code, Title: http.StatusText(status), Status: status,
-		Detail: detail, Code: code, Instance: r.URL.Path, RequestID: requestID(r.Context()),
+		// A problem may quote what was sent ("unknown size \"...\""), and it
+		// is stored for replays: never a card number.
+		Detail: parking.RedactCardNumbers(detail), Code: code, Instance: parking.RedactCardNumbers(r.URL.Path), RequestID: requestID(r.Context()),
 	}
 }
 
