@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"parkd/internal/parking"
+	"parkd/internal/parking/parkingtest"
 	"parkd/internal/store/mysql"
 	"parkd/internal/store/mysql/mysqltest"
 	"parkd/internal/store/postgres"
@@ -129,37 +130,10 @@ func sqliteCardNumbers(ctx context.Context, path string) ([]string, error) {
 			rows.Close()
 			return found, err
 		}
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				rows.Close()
-				return found, err
-			}
-			for i, v := range vals {
-				var text string
-				switch v := v.(type) {
-				case string:
-					text = v
-				case []byte:
-					text = string(v)
-				default: // numbers and times are not where a card number hides
-					continue
-				}
-				if parking.FindCardNumber(text) != "" {
-					text = parking.RedactCardNumbers(text)
-					if len(text) > 200 {
-						text = text[:200] + "…"
-					}
-					found = append(found, table+"."+cols[i]+": "+text)
-				}
-			}
-		}
+		more, err := parkingtest.CardNumbersIn(table, cols, rows)
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		found = append(found, more...)
+		if err != nil {
 			return found, err
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -19,7 +18,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"parkd/internal/parking"
+	"parkd/internal/parking/parkingtest"
 )
 
 // DSN returns PARKD_TEST_MYSQL_DSN. Without it the test is skipped, except in
@@ -153,33 +152,12 @@ func cardNumbers(ctx context.Context, db *sql.DB, database string) ([]string, er
 		if err != nil {
 			return found, err
 		}
-		vals := make([][]byte, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				rows.Close()
-				return found, err
-			}
-			for i, v := range vals {
-				if parking.FindCardNumber(string(v)) != "" {
-					found = append(found, fmt.Sprintf("%s.%s: %s", table, cols[i], truncate(parking.RedactCardNumbers(string(v)), 200)))
-				}
-			}
-		}
+		more, err := parkingtest.CardNumbersIn(table, cols, rows)
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		found = append(found, more...)
+		if err != nil {
 			return found, err
 		}
 	}
 	return found, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"parkd/internal/parking"
+	"parkd/internal/parking/parkingtest"
 )
 
 // migrationLock is package postgres's migration lock key: taking the same lock
@@ -215,28 +215,14 @@ func cardNumbers(ctx context.Context, conn *pgx.Conn, schema string) ([]string, 
 		if err != nil {
 			return found, err
 		}
-		for rows.Next() {
-			vals := make([][]byte, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				rows.Close()
-				return found, err
-			}
-			for i, v := range vals {
-				if parking.FindCardNumber(string(v)) != "" {
-					text := parking.RedactCardNumbers(string(v))
-					if len(text) > 200 {
-						text = text[:200] + "…"
-					}
-					found = append(found, table+"."+cols[i].name+": "+text)
-				}
-			}
+		names := make([]string, len(cols))
+		for i, c := range cols {
+			names[i] = c.name
 		}
+		more, err := parkingtest.CardNumbersIn(table, names, rows)
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		found = append(found, more...)
+		if err != nil {
 			return found, err
 		}
 	}
