@@ -272,7 +272,4 @@ type IdempotencyStore interface {
 
 	// ReleaseIdempotencyKey forgets a claimed key whose request failed, so it can be retried.
 	ReleaseIdempotencyKey(ctx context.Context, userID, key string) error
-
-	// DeleteExpiredIdempotencyKeys forgets keys whose expiry has passed.
-	DeleteExpiredIdempotencyKeys(ctx context.Context, now time.Time) (int, error)
 }

@@ -79,14 +79,3 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, userID, key string) e
 	_, err := s.exec(ctx, "DELETE FROM idempotency_keys WHERE user_id = ? AND `key` = ? AND status_code IS NULL", userID, key)
 	return classify(err, "idempotency key")
 }
-
-// DeleteExpiredIdempotencyKeys forgets keys whose expiry is at or before now
-// and returns how many.
-func (s *Store) DeleteExpiredIdempotencyKeys(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.exec(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= ?`, ts(now))
-	if err != nil {
-		return 0, classify(err, "idempotency key")
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
-}

@@ -81,10 +81,3 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, userID, key string) e
 	_, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status_code IS NULL`, userID, key)
 	return classify(err, "idempotency key")
 }
-
-// DeleteExpiredIdempotencyKeys forgets keys whose expiry is at or before now
-// and returns how many.
-func (s *Store) DeleteExpiredIdempotencyKeys(ctx context.Context, now time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= $1`, utc(now))
-	return int(tag.RowsAffected()), classify(err, "idempotency key")
-}

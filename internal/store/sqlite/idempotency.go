@@ -66,13 +66,3 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, userID, key string) e
 	_, err := s.write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND status_code IS NULL`, userID, key)
 	return err
 }
-
-// DeleteExpiredIdempotencyKeys forgets keys whose expiry has passed.
-func (s *Store) DeleteExpiredIdempotencyKeys(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= ?`, micros(now))
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
-}

@@ -255,8 +255,8 @@ func testIdempotencyKeys(t *testing.T, s parking.Store) {
 		t.Errorf("Claim of a stale in-flight key = %+v, %v, %v; want claimed anew", got, claimed, err)
 	}
 
-	if n, err := s.DeleteExpiredIdempotencyKeys(ctx, T0.Add(25*time.Hour)); err != nil || n != 3 {
-		t.Errorf("DeleteExpired = %d, %v; want 3", n, err)
+	if n, err := s.Prune(ctx, parking.PruneIdempotencyKeys, T0.Add(25*time.Hour), 100); err != nil || n != 3 {
+		t.Errorf("Prune(idempotency keys) = %d, %v; want 3", n, err)
 	}
 	if _, claimed, _ := s.ClaimIdempotencyKey(ctx, k, stale); !claimed {
 		t.Errorf("Claim after expiry: not claimed; want claimed")
