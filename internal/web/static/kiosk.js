@@ -38,13 +38,6 @@
     show();
   });
 
-  const REASONS = {
-    ok: "Open", drive_up: "Welcome", invalid_pass: "This is not a valid pass", wrong_lot: "This pass is for another car park",
-    pass_expired: "This pass has expired", too_early: "Too early: come back closer to your start time", no_show: "This reservation was released",
-    not_paid: "This reservation is not paid", cancelled: "This reservation was cancelled", already_inside: "This pass is already inside",
-    not_inside: "This pass has not entered", already_left: "This stay has ended", lot_full: "Sorry, the car park is full",
-    payment_required: "Payment is due before you leave", wrong_direction: "Use the other gate",
-  };
   let resetTimer;
   function say(kind, big, small) {
     result.className = "kiosk-result " + kind;
@@ -64,11 +57,11 @@
       const r = await api("POST", "/api/v1/gates/" + encodeURIComponent(gate) + "/scans", { code: code }, { bearer: deviceKey(), key: uuid() });
       const d = r.data;
       if (d.decision === "open") {
-        // The server words entry ("Welcome. Your spot is L1-F04.") and exit
-        // ("Goodbye. …") apart; the table is only for an answer without words.
-        say("open", "OPEN", d.message || REASONS[d.reason] || "Open");
+        // The server words every answer, entry ("Welcome. Your spot is
+        // L1-F04.") and exit ("Goodbye. …") apart (internal/gate).
+        say("open", "OPEN", d.message);
       } else {
-        say("deny", "DENIED", d.message || REASONS[d.reason] || d.reason);
+        say("deny", "DENIED", d.message);
       }
     } catch (err) {
       if (err.status === 401 || err.status === 403) {
