@@ -28,7 +28,10 @@ var dataHeaders = []string{"Idempotency-Key", "If-Match", "If-None-Match", "Last
 // (U+202A–U+202E, U+2066–U+2069) that make text read other than it is. It
 // looks at the decoded path, every query key and value, the data headers, and
 // every key and string of a JSON body, where tab, newline and carriage return
-// are allowed. The answer is 400 invalid_text naming where.
+// are allowed. The answer is 400 invalid_text naming where. In the same pass,
+// a key or string of a JSON body that holds a card number (but a password,
+// which is only ever hashed) is 422 card_number_refused: parkd takes card
+// numbers nowhere, so it must not store, log or echo one.
 //
 // A JSON body is read once, within MaxBodyBytes, and given to the handler
 // byte for byte as it came; a larger one is passed on unread for decode to
@@ -60,7 +63,11 @@ func withTextCheck(log *slog.Logger, rawBody func(*http.Request) bool, next http
 		}
 		r.Body.Close()
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		if where, what := jsonText(body); where != "" {
+		if where, what := jsonText(body); what == cardNumber {
+			writeError(w, r, log, parking.Errorf(parking.ECARDNUMBER, "%s looks like a card number: parkd never takes card numbers; "+
+				"send the payment method token your card form returned (such as pm_...)", where))
+			return
+		} else if where != "" {
 			refuseText(w, r, where, what)
 			return
 		}
@@ -103,9 +110,12 @@ func requestText(r *http.Request) (where, what string) {
 	return "", ""
 }
 
+// cardNumber is what jsonText says of a string that holds a card number.
+const cardNumber = "a card number"
+
 // jsonText returns the path of the first key or string of a JSON body that
-// holds text it may not (and what), or "" when none does or when body is not
-// JSON (decode says what is wrong with it).
+// holds text it may not (and what: cardNumber for a card number), or "" when
+// none does or when body is not JSON (decode says what is wrong with it).
 func jsonText(body []byte) (where, what string) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' && trimmed[0] != '[' {
@@ -153,6 +163,9 @@ func jsonText(body []byte) (where, what string) {
 			if what := badText(s, false); what != "" {
 				return "a field name in " + fieldPath(path()), what
 			}
+			if parking.FindCardNumber(s) != "" {
+				return "a field name in " + fieldPath(path()), cardNumber
+			}
 			top.key, top.wantValue = quoteName(s), true
 			continue
 		}
@@ -167,6 +180,9 @@ func jsonText(body []byte) (where, what string) {
 			}
 			if what := badText(s, true); what != "" {
 				return "field " + fieldPath(path()), what
+			}
+			if (top == nil || top.key != "password") && parking.FindCardNumber(s) != "" {
+				return fieldPath(path()), cardNumber
 			}
 		}
 		if d, ok := tok.(json.Delim); ok {
