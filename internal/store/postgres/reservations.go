@@ -260,11 +260,16 @@ func (s *Store) DisplacedUnrefunded(ctx context.Context, limit int) ([]parking.R
 // matches the exclusion constraint's, so the constraint's GiST index finds the
 // rows. Rows are locked in id order, as ExpireHolds and MarkNoShows lock them,
 // so none of them can deadlock over several reservations.
-const releaseOverlapping = `WITH x AS (
+var releaseOverlapping = releaseLapsedOn("= $2")
+
+// releaseLapsedOn is the statement of releaseOverlapping and
+// releaseCandidates, for the spots spotMatch picks.
+func releaseLapsedOn(spotMatch string) string {
+	return `WITH x AS (
 		UPDATE reservations SET status = CASE status WHEN 'held' THEN 'expired' ELSE 'no_show' END, updated_at = $1
 		WHERE status IN ('held', 'confirmed') AND id IN (
 			SELECT id FROM reservations
-			WHERE spot_id = $2 AND status IN ('held', 'confirmed')
+			WHERE spot_id ` + spotMatch + ` AND status IN ('held', 'confirmed')
 				AND tstzrange(starts_at, ends_at, '[)') && tstzrange($3, $4, '[)')
 				AND ` + lapsedBy + `
 			ORDER BY id FOR UPDATE
@@ -273,6 +278,7 @@ const releaseOverlapping = `WITH x AS (
 	)
 	INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
 	SELECT lot_id, 'reservation.' || status, spot_id, id, $1 FROM x`
+}
 
 // insertHold inserts a reservation and, only if it went in, its event. The
 // spot must be in service: FOR SHARE on its row waits for an operator's
@@ -485,19 +491,7 @@ func (h *holdTx) rollback(ctx context.Context) {
 }
 
 // releaseCandidates is releaseOverlapping for a list of spots ($2).
-const releaseCandidates = `WITH x AS (
-		UPDATE reservations SET status = CASE status WHEN 'held' THEN 'expired' ELSE 'no_show' END, updated_at = $1
-		WHERE status IN ('held', 'confirmed') AND id IN (
-			SELECT id FROM reservations
-			WHERE spot_id = ANY($2::text[]) AND status IN ('held', 'confirmed')
-				AND tstzrange(starts_at, ends_at, '[)') && tstzrange($3, $4, '[)')
-				AND ` + lapsedBy + `
-			ORDER BY id FOR UPDATE
-		)
-		RETURNING lot_id, spot_id, id, status
-	)
-	INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
-	SELECT lot_id, 'reservation.' || status, spot_id, id, $1 FROM x`
+var releaseCandidates = releaseLapsedOn("= ANY($2::text[])")
 
 // pickAndInsertHold picks the first candidate ($7, in order) with no live
 // reservation overlapping the window, locks its spot row, and inserts the hold
