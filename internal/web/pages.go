@@ -723,11 +723,12 @@ func (s *site) handleReceipt() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		if sp, ok, err := lk.spot(ctx, res.LotID, res.SpotID); err != nil {
+		// One spot: not the lot's every spot, as the lists' lookup reads.
+		if sp, err := s.Store.Spot(ctx, res.SpotID); err == nil {
+			rc.Spot = sp
+		} else if !errors.Is(err, parking.ErrNotFound) {
 			s.fail(w, r, err)
 			return
-		} else if ok {
-			rc.Spot = sp
 		}
 		switch {
 		case p.Kind == parking.Refund:
