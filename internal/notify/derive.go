@@ -131,7 +131,9 @@ func (d *deriving) event(ctx context.Context, e parking.Event) ([]parking.Notifi
 		}
 		if due := r.EndsAt.Add(-time.Duration(st.EndingLead)); due.After(e.At) {
 			payload = payloadJSON(endingPayload{EndsAt: r.EndsAt})
-			add(KindEndingSoon, KindEndingSoon+":"+r.ID+":"+strconv.FormatInt(r.EndsAt.UnixMicro(), 10), due, both...)
+			// The end as a time, not a count of microseconds: a 16-digit
+			// number may pass the Luhn check and read as a card number.
+			add(KindEndingSoon, KindEndingSoon+":"+r.ID+":"+r.EndsAt.UTC().Format(time.RFC3339Nano), due, both...)
 		}
 	case "reservation.moved":
 		// The event names the spot it moved to; the row says where from and
