@@ -9,7 +9,7 @@ import (
 )
 
 // ErrLotFull is the answer to a drive-up when no spot that fits is free.
-var ErrLotFull = parking.Errorf("lot_full", "no spot that fits is free: the lot is full")
+var ErrLotFull = parking.Errorf(parking.ELOTFULL, "no spot that fits is free: the lot is full")
 
 // AdmitDriveUp admits a car with no reservation: it takes the smallest free spot
 // that fits for the lot's maximum stay from now, without touching any future

@@ -7,9 +7,6 @@ import (
 	"parkd/internal/parking"
 )
 
-// ENOTEXTENDABLE: only a paid booking or a car inside can be extended.
-const ENOTEXTENDABLE = "not_extendable"
-
 // ExtensionPlan is what extending a stay to a later end takes: the price of
 // the extra time and the bookings to move out of its way.
 type ExtensionPlan struct {
@@ -35,7 +32,7 @@ func (s *Service) PlanExtension(ctx context.Context, r parking.Reservation, newE
 	newEnd = newEnd.UTC().Truncate(time.Microsecond)
 	switch {
 	case r.Status != parking.StatusConfirmed && r.Status != parking.StatusCheckedIn:
-		return ExtensionPlan{}, parking.Errorf(ENOTEXTENDABLE, "a %s reservation cannot be extended: only a paid booking or a car inside", r.Status)
+		return ExtensionPlan{}, parking.Errorf(parking.ENOTEXTENDABLE, "a %s reservation cannot be extended: only a paid booking or a car inside", r.Status)
 	case newEnd.IsZero():
 		return ExtensionPlan{}, parking.Errorf(parking.EINVALIDWINDOW, "ends_at is required")
 	case !newEnd.After(r.EndsAt):

@@ -242,7 +242,7 @@ func TestPlanExtension(t *testing.T) {
 			t.Errorf("PlanExtension(the next booking fits nowhere else) = %v; want spot_unavailable", err)
 		}
 		held := e.fixture.MustHold(t, e.store, std[1].ID, t0, t0.Add(20*time.Hour), t0.Add(21*time.Hour))
-		if _, err := e.engine.PlanExtension(ctx, held, held.EndsAt.Add(time.Hour)); parking.ErrorCode(err) != booking.ENOTEXTENDABLE {
+		if _, err := e.engine.PlanExtension(ctx, held, held.EndsAt.Add(time.Hour)); parking.ErrorCode(err) != parking.ENOTEXTENDABLE {
 			t.Errorf("PlanExtension(held) = %v; want not_extendable", err)
 		}
 		if _, err := e.engine.PlanExtension(ctx, r, r.EndsAt); parking.ErrorCode(err) != parking.EINVALIDWINDOW {

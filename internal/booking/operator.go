@@ -89,9 +89,6 @@ func (s *Service) TakeOutOfService(ctx context.Context, spot parking.Spot, force
 	return out, nil
 }
 
-// ESPOTHASRESERVATIONS: the spot has reservations that no other spot fits.
-const ESPOTHASRESERVATIONS = "spot_has_reservations"
-
 // cannotMove refuses to take a spot out of service when some of its
 // reservations fit no other spot, unless forced.
 func cannotMove(spot parking.Spot, n int) error {
@@ -99,7 +96,7 @@ func cannotMove(spot parking.Spot, n int) error {
 	if n == 1 {
 		noun = "reservation fits"
 	}
-	return parking.Errorf(ESPOTHASRESERVATIONS,
+	return parking.Errorf(parking.ESPOTHASRESERVATIONS,
 		"spot %s: %d %s no other free spot; confirm to cancel and refund them in full, or free a spot first",
 		spot.Label, n, noun)
 }

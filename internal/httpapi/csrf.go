@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+
+	"parkd/internal/parking"
 )
 
 // withCrossOriginProtection refuses state-changing requests that a browser
@@ -19,7 +21,7 @@ import (
 func withCrossOriginProtection(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, http.StatusForbidden, "cross_origin",
+		writeProblem(w, r, parking.ECROSSORIGIN,
 			"a page of another site may not change things here with your session")
 	}))
 	protected := cop.Handler(next)

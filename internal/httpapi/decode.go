@@ -15,7 +15,7 @@ import (
 const MaxBodyBytes = 1 << 20
 
 // errTooLarge answers 413.
-var errTooLarge = parking.Errorf("too_large", "the request body is larger than 1 MiB")
+var errTooLarge = parking.Errorf(parking.ETOOLARGE, "the request body is larger than 1 MiB")
 
 // decode reads one JSON object from the request body into v. Unknown fields,
 // trailing data, wrong types and bodies over 1 MiB are refused with a message

@@ -83,7 +83,7 @@ func withIdempotency(log *slog.Logger, store parking.IdempotencyStore, clock par
 		key := r.Header.Get("Idempotency-Key")
 		if key == "" {
 			if required {
-				writeProblem(w, r, http.StatusBadRequest, "idempotency_key_required",
+				writeProblem(w, r, parking.EKEYREQUIRED,
 					"this request changes money or bookings: send an Idempotency-Key header (a random UUID) and reuse it on retries")
 				return
 			}

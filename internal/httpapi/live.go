@@ -24,9 +24,6 @@ const (
 	liveWriteTimeout = 5 * time.Second
 )
 
-// EUPGRADEREQUIRED answers a plain GET of the live feed.
-const EUPGRADEREQUIRED = "upgrade_required"
-
 // handleLive streams a lot's spot states: over a WebSocket when the request
 // upgrades, as Server-Sent Events when it accepts text/event-stream.
 // allowedOrigins are the origins, besides parkd's own host, whose pages may
@@ -36,7 +33,7 @@ func handleLive(log *slog.Logger, hub *live.Hub, clock parking.Clock, allowedOri
 		ws := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 		sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 		if !ws && !sse {
-			writeError(w, r, log, parking.Errorf(EUPGRADEREQUIRED,
+			writeError(w, r, log, parking.Errorf(parking.EUPGRADEREQUIRED,
 				"the live feed is a WebSocket (send Upgrade: websocket) or Server-Sent Events (send Accept: text/event-stream)"))
 			return
 		}

@@ -25,7 +25,7 @@ func handleReadyz(log *slog.Logger, store pinger) http.Handler {
 		defer cancel()
 		if err := store.Ping(ctx); err != nil {
 			log.WarnContext(ctx, "not ready: database does not answer", "err", err)
-			writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "the database does not answer")
+			writeProblem(w, r, parking.EUNAVAILABLE, "the database does not answer")
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

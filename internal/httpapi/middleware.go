@@ -146,7 +146,7 @@ func withRecover(log *slog.Logger, next http.Handler) http.Handler {
 					panic(v)
 				}
 				log.ErrorContext(r.Context(), "panic", "value", v, "path", parking.RedactCardNumbers(r.URL.Path), "request_id", requestID(r.Context()))
-				writeProblem(w, r, http.StatusInternalServerError, "internal", "internal error")
+				writeProblem(w, r, parking.EINTERNAL, "internal error")
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -278,9 +278,9 @@ func (m *methodErrorWriter) WriteHeader(code int) {
 		strings.HasPrefix(m.Header().Get("Content-Type"), "text/plain") {
 		m.replaced = true
 		if code == http.StatusNotFound {
-			sendProblem(m.ResponseWriter, newProblem(m.r, code, parking.ENOTFOUND, "no such route: "+m.r.Method+" "+m.r.URL.Path))
+			sendProblem(m.ResponseWriter, newProblem(m.r, parking.ENOTFOUND, "no such route: "+m.r.Method+" "+m.r.URL.Path))
 		} else {
-			sendProblem(m.ResponseWriter, newProblem(m.r, code, "method_not_allowed",
+			sendProblem(m.ResponseWriter, newProblem(m.r, parking.EMETHOD,
 				m.r.Method+" is not allowed here; allowed: "+m.Header().Get("Allow")))
 		}
 		return

@@ -18,23 +18,6 @@ import (
 	"parkd/internal/parking"
 )
 
-// addNotificationRoutes adds drivers' notifications and settings, the public
-// unsubscribe link, and operators' webhooks.
-func addNotificationRoutes(mux *router, s Services) {
-	log, store, clock := s.Log, s.Store, s.Clock
-	mux.Handle("GET /api/v1/users/{id}/notifications", handleListNotifications(log, store))
-	mux.Handle("POST /api/v1/users/{id}/notifications/read", handleMarkNotificationsRead(log, store, clock))
-	mux.Handle("GET /api/v1/users/{id}/notifications/live", handleNotificationsLive(log, store, s.Notify, clock))
-	mux.Handle("GET /api/v1/users/{id}/notification-settings", handleGetNotificationSettings(log, store))
-	mux.Handle("PATCH /api/v1/users/{id}/notification-settings", handlePatchNotificationSettings(log, store, clock))
-	// Unsubscribe links work without signing in: the token is the credential.
-	mux.Handle("GET /api/v1/notifications/unsubscribe", handleUnsubscribePage(log, s.Notify))
-	mux.Handle("POST /api/v1/notifications/unsubscribe", handleUnsubscribe(log, store, s.Notify, clock))
-	mux.Handle("GET /api/v1/operators/{operator}/webhook", handleGetWebhook(log, store))
-	mux.Handle("PUT /api/v1/operators/{operator}/webhook", handlePutWebhook(log, store, clock))
-	mux.Handle("DELETE /api/v1/operators/{operator}/webhook", handleDeleteWebhook(log, store))
-}
-
 // MaxNotificationsPage is the most notifications one list returns.
 const MaxNotificationsPage = 200
 

@@ -972,7 +972,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	}
 	f.reqCtx = nil
 	stopStream()
-	f.mustProblem(426, EUPGRADEREQUIRED, "GET", lot+"/live", nil)
+	f.mustProblem(426, parking.EUPGRADEREQUIRED, "GET", lot+"/live", nil)
 	f.mustProblem(400, parking.EINVALID, "GET", lot+"/live?to=soon", nil, "Accept", "text/event-stream")
 	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/lots/lot_missing/live", nil, "Accept", "text/event-stream")
 	f.mustProblem(403, parking.EFORBIDDEN, "GET", lot+"/live", nil, "Upgrade", "websocket", "Connection", "Upgrade", "Origin", "https://evil.example")
@@ -1043,12 +1043,12 @@ func TestOpenAPIResponses(t *testing.T) {
 	var result struct{ Payment parking.Payment }
 	f.must(201, "POST", payFor(paid), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-1"))...).into(t, &result)
 	f.must(201, "POST", payFor(paid), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-1"))...)
-	f.mustProblem(409, payments.EALREADYPAID, "POST", payFor(paid), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-2"))...)
+	f.mustProblem(409, parking.EALREADYPAID, "POST", payFor(paid), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-2"))...)
 	f.mustProblem(400, "idempotency_key_required", "POST", payFor(paid), map[string]any{"payment_method": payments.CardVisa}, ada...)
 	f.mustProblem(404, parking.ENOTFOUND, "POST", "/api/v1/reservations/res_missing/payments", map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-3"))...)
 	declined := holdFor("pay-hold-2", 12)
-	f.mustProblem(402, payments.EDECLINED, "POST", payFor(declined), map[string]any{"payment_method": payments.CardDeclined}, with(ada, key("pay-4"))...)
-	f.mustProblem(422, payments.EPAYMENTMETHOD, "POST", payFor(declined), map[string]any{"payment_method": "pm_made_up"}, with(ada, key("pay-5"))...)
+	f.mustProblem(402, parking.EDECLINED, "POST", payFor(declined), map[string]any{"payment_method": payments.CardDeclined}, with(ada, key("pay-4"))...)
+	f.mustProblem(422, parking.EPAYMENTMETHOD, "POST", payFor(declined), map[string]any{"payment_method": "pm_made_up"}, with(ada, key("pay-5"))...)
 	f.mustProblem(422, parking.ECARDNUMBER, "POST", payFor(declined), map[string]any{"payment_method": "4242 4242 4242 4242"}, with(ada, key("pay-5b"))...)
 	f.mustProblem(422, parking.EVALIDATION, "POST", payFor(declined), map[string]any{}, with(ada, key("pay-6"))...)
 	pending := holdFor("pay-hold-3", 14)
@@ -1057,10 +1057,10 @@ func TestOpenAPIResponses(t *testing.T) {
 	event, _ := json.Marshal(map[string]any{"id": "evt_openapi_1", "type": "payment_intent.succeeded", "created": clock.Now().Unix(),
 		"data": map[string]any{"object": map[string]any{"id": async.Payment.GatewayID, "object": "payment_intent", "status": "succeeded",
 			"metadata": map[string]string{"payment_id": async.Payment.ID}}}})
-	f.mustProblem(400, payments.EWEBHOOK, "POST", "/api/v1/payments/webhook", event, payments.SignatureHeader, payments.SignWebhook("whsec_forged", event, clock.Now()))
+	f.mustProblem(400, parking.EWEBHOOK, "POST", "/api/v1/payments/webhook", event, payments.SignatureHeader, payments.SignWebhook("whsec_forged", event, clock.Now()))
 	f.must(200, "POST", "/api/v1/payments/webhook", event, payments.SignatureHeader, payments.SignWebhook(webhookSecret, event, clock.Now()))
 	f.must(200, "POST", "/api/v1/payments/webhook", event, payments.SignatureHeader, payments.SignWebhook(webhookSecret, event, clock.Now()))
-	f.mustProblem(409, payments.EALREADYPAID, "POST", payFor(pending), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-8"))...)
+	f.mustProblem(409, parking.EALREADYPAID, "POST", payFor(pending), map[string]any{"payment_method": payments.CardVisa}, with(ada, key("pay-8"))...)
 	f.must(200, "GET", "/api/v1/payments/"+result.Payment.ID, nil, ada...)
 	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/payments/pay_missing", nil, ada...)
 	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", "/api/v1/payments/"+result.Payment.ID, nil)
@@ -1078,8 +1078,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.must(200, "POST", extend, map[string]any{"ends_at": longer, "payment_method": payments.CardVisa}, with(ada, key("ext-1"))...)
 	f.mustProblem(422, parking.EINVALIDWINDOW, "POST", extend, map[string]any{"ends_at": paid.StartsAt.Add(30 * time.Minute)}, with(ada, key("ext-2"))...)
 	f.mustProblem(422, parking.EVALIDATION, "POST", extend, map[string]any{}, with(ada, key("ext-3"))...)
-	f.mustProblem(402, payments.EDECLINED, "POST", extend, map[string]any{"ends_at": longer.Add(time.Hour), "payment_method": payments.CardDeclined}, with(ada, key("ext-4"))...)
-	f.mustProblem(409, booking.ENOTEXTENDABLE, "POST", "/api/v1/reservations/"+declined.ID+"/extension", map[string]any{"ends_at": declined.EndsAt.Add(time.Hour)}, with(ada, key("ext-5"))...)
+	f.mustProblem(402, parking.EDECLINED, "POST", extend, map[string]any{"ends_at": longer.Add(time.Hour), "payment_method": payments.CardDeclined}, with(ada, key("ext-4"))...)
+	f.mustProblem(409, parking.ENOTEXTENDABLE, "POST", "/api/v1/reservations/"+declined.ID+"/extension", map[string]any{"ends_at": declined.EndsAt.Add(time.Hour)}, with(ada, key("ext-5"))...)
 	f.mustProblem(400, "idempotency_key_required", "POST", extend, map[string]any{"ends_at": longer}, ada...)
 	f.mustProblem(404, parking.ENOTFOUND, "POST", "/api/v1/reservations/res_missing/extension", map[string]any{"ends_at": longer}, with(ada, key("ext-6"))...)
 	var refunded struct{ Refund *parking.Payment }
@@ -1201,7 +1201,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.mustProblem(403, parking.EFORBIDDEN, "POST", "/api/v1/reservations/"+booked.ID+"/payments", map[string]any{"payment_method": payments.CardVisa}, with(olga, key("olga-pays"))...)
 
 	f.mustProblem(400, "idempotency_key_required", "POST", g1+"/out-of-service", nil, olga...)
-	f.mustProblem(409, booking.ESPOTHASRESERVATIONS, "POST", g1+"/out-of-service", map[string]any{"reason": "flooded"}, with(olga, key("oos-1"))...)
+	f.mustProblem(409, parking.ESPOTHASRESERVATIONS, "POST", g1+"/out-of-service", map[string]any{"reason": "flooded"}, with(olga, key("oos-1"))...)
 	f.mustProblem(422, parking.EVALIDATION, "POST", g1+"/out-of-service", map[string]any{"reason": strings.Repeat("r", 501)}, with(olga, key("oos-2"))...)
 	f.mustProblem(400, parking.EINVALID, "POST", g1+"/out-of-service", map[string]any{"force": "yes"}, with(olga, key("oos-3"))...)
 	if x := f.must(200, "POST", g1+"/out-of-service", map[string]any{"force": true, "reason": "flooded"}, with(olga, key("oos-4"))...); !strings.Contains(string(x.body), booked.ID) {

@@ -21,25 +21,6 @@ import (
 	"parkd/internal/payments"
 )
 
-// addOperatorRoutes adds the routes operators use to run their lots. Every one
-// needs a signed-in operator of the lot's operator, or an admin.
-func addOperatorRoutes(mux *router, s Services, idempotent, mustBeIdempotent func(http.Handler) http.Handler) {
-	log, store, engine, clock := s.Log, s.Store, s.Engine, s.Clock
-
-	mux.Handle("POST /api/v1/lots", idempotent(handleCreateLot(log, store, clock)))
-	mux.Handle("PATCH /api/v1/lots/{lot}", handleUpdateLot(log, store))
-	mux.Handle("POST /api/v1/lots/{lot}/levels", idempotent(handleCreateLevel(log, store)))
-	mux.Handle("PATCH /api/v1/lots/{lot}/levels/{level}", handleUpdateLevel(log, store))
-	mux.Handle("POST /api/v1/lots/{lot}/spots", idempotent(handleCreateSpots(log, store)))
-	mux.Handle("PATCH /api/v1/lots/{lot}/spots/{spot}", handleUpdateSpot(log, store, engine))
-	// Taking a spot out of service may cancel reservations: a retry must not.
-	mux.Handle("POST /api/v1/lots/{lot}/spots/{spot}/out-of-service", mustBeIdempotent(handleOutOfService(log, store, engine, s.Payments)))
-	mux.Handle("POST /api/v1/lots/{lot}/spots/{spot}/in-service", handleInService(log, store, engine))
-	mux.Handle("GET /api/v1/lots/{lot}/reservations", handleLotReservations(log, store, clock))
-	mux.Handle("POST /api/v1/lots/{lot}/gates", handleCreateGate(log, store, clock)) // never replayed: its response holds the device key
-	mux.Handle("GET /api/v1/lots/{lot}/gates", handleListGates(log, store))
-}
-
 // Limits on what an operator may send.
 const (
 	// MaxSpotsPerRequest is the most spots one bulk create may hold.

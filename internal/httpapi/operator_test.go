@@ -463,7 +463,7 @@ func TestOutOfService(t *testing.T) {
 		}
 		f.MustHold(t, e.store, l2.ID, storetest.T0, h(10), h(11))
 		lpath := "/api/v1/lots/" + f.Lot.ID + "/spots/" + l1.ID
-		p := op.problem(409, booking.ESPOTHASRESERVATIONS, "POST", lpath+"/out-of-service", body, "Idempotency-Key", "oos-2")
+		p := op.problem(409, parking.ESPOTHASRESERVATIONS, "POST", lpath+"/out-of-service", body, "Idempotency-Key", "oos-2")
 		if !strings.Contains(p.Detail, "1 reservation fits no other free spot") {
 			t.Errorf("refusal detail = %q; want it to say how many reservations fit no other spot", p.Detail)
 		}

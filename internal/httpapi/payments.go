@@ -121,7 +121,7 @@ func handleWebhook(log *slog.Logger, pay *payments.Service, m *metrics.Metrics) 
 // the counting store saw the payment move), or ignored (nothing to do).
 func webhookVerdict(err error, seen string) string {
 	switch {
-	case parking.ErrorCode(err) == payments.EWEBHOOK:
+	case parking.ErrorCode(err) == parking.EWEBHOOK:
 		return "refused"
 	case err != nil:
 		return "error"

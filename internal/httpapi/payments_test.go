@@ -51,8 +51,8 @@ func TestPayFlows(t *testing.T) {
 			out.Payment.Amount != r.Amount || out.Payment.CardLast4 != "4242" {
 			t.Errorf("paid = %+v; want confirmed, succeeded for %d by visa 4242", out, r.Amount)
 		}
-		if p := pay(ada, r.ID, payments.CardVisa).problem(); p.Code != payments.EALREADYPAID {
-			t.Errorf("paying twice = %q; want %s", p.Code, payments.EALREADYPAID)
+		if p := pay(ada, r.ID, payments.CardVisa).problem(); p.Code != parking.EALREADYPAID {
+			t.Errorf("paying twice = %q; want %s", p.Code, parking.EALREADYPAID)
 		}
 		var hist struct {
 			Payments []struct {
@@ -72,7 +72,7 @@ func TestPayFlows(t *testing.T) {
 		// Declined: 402, the hold stays, then expires after 5 minutes.
 		d := heldReservation(t, e, ada, 6)
 		resp = pay(ada, d.ID, payments.CardDeclined)
-		if resp.status != 402 || resp.problem().Code != payments.EDECLINED {
+		if resp.status != 402 || resp.problem().Code != parking.EDECLINED {
 			t.Fatalf("declined card = %d %s; want 402 payment_declined", resp.status, resp.body)
 		}
 		if p := pay(ada, d.ID, payments.CardInsufficientFunds); p.status != 402 || !strings.Contains(p.problem().Detail, "insufficient_funds") {

@@ -9,50 +9,67 @@ import (
 	"strconv"
 
 	"parkd/internal/auth"
-	"parkd/internal/booking"
 	"parkd/internal/parking"
-	"parkd/internal/payments"
 )
 
-// statusOf maps each error code to its HTTP status; unknown codes are 500.
+// statusOf maps every error code (internal/parking/errors.go) to its HTTP
+// status; a problem's title is the status's text. An error without a code
+// here is a bug: it answers 500 and is logged.
 var statusOf = map[string]int{
 	parking.EINVALID:             http.StatusBadRequest,
-	EINVALIDTEXT:                 http.StatusBadRequest,
+	parking.EINVALIDTEXT:         http.StatusBadRequest,
+	parking.EKEYREQUIRED:         http.StatusBadRequest,
+	parking.EWEBHOOK:             http.StatusBadRequest,
 	parking.EUNAUTHORIZED:        http.StatusUnauthorized,
+	parking.EDECLINED:            http.StatusPaymentRequired,
 	parking.EFORBIDDEN:           http.StatusForbidden,
+	parking.ECROSSORIGIN:         http.StatusForbidden,
 	parking.ENOTFOUND:            http.StatusNotFound,
+	parking.EMETHOD:              http.StatusMethodNotAllowed,
 	parking.ECONFLICT:            http.StatusConflict,
 	parking.ESPOTUNAVAILABLE:     http.StatusConflict,
 	parking.ENOSPOTAVAILABLE:     http.StatusConflict,
 	parking.EHOLDEXPIRED:         http.StatusConflict,
 	parking.ESTATUS:              http.StatusConflict,
 	parking.ESPOTOUTOFSERVICE:    http.StatusConflict,
+	parking.EEMAILTAKEN:          http.StatusConflict,
+	parking.EINFLIGHT:            http.StatusConflict,
+	parking.ESPOTHASRESERVATIONS: http.StatusConflict,
+	parking.ENOTEXTENDABLE:       http.StatusConflict,
+	parking.ELOTFULL:             http.StatusConflict,
+	parking.EINPROGRESS:          http.StatusConflict,
+	parking.EALREADYPAID:         http.StatusConflict,
+	parking.EPRECONDITION:        http.StatusPreconditionFailed,
+	parking.ETOOLARGE:            http.StatusRequestEntityTooLarge,
 	parking.EINVALIDWINDOW:       http.StatusUnprocessableEntity,
 	parking.EWINDOWINPAST:        http.StatusUnprocessableEntity,
 	parking.EWINDOWTOOFAR:        http.StatusUnprocessableEntity,
 	parking.ESTAYTOOLONG:         http.StatusUnprocessableEntity,
 	parking.EVEHICLETOOLARGE:     http.StatusUnprocessableEntity,
 	parking.EVALIDATION:          http.StatusUnprocessableEntity,
-	parking.EEMAILTAKEN:          http.StatusConflict,
-	parking.ETOOMANYREQUESTS:     http.StatusTooManyRequests,
 	parking.EIDEMPOTENCY:         http.StatusUnprocessableEntity,
-	parking.EINFLIGHT:            http.StatusConflict,
-	parking.EPRECONDITION:        http.StatusPreconditionFailed,
-	"idempotency_key_required":   http.StatusBadRequest,
-	"too_large":                  http.StatusRequestEntityTooLarge,
-	"method_not_allowed":         http.StatusMethodNotAllowed,
-	EUPGRADEREQUIRED:             http.StatusUpgradeRequired,
-	"unavailable":                http.StatusServiceUnavailable,
-	booking.ESPOTHASRESERVATIONS: http.StatusConflict,
-	booking.ENOTEXTENDABLE:       http.StatusConflict,
-	payments.EDECLINED:           http.StatusPaymentRequired,
-	payments.EINPROGRESS:         http.StatusConflict,
-	payments.EALREADYPAID:        http.StatusConflict,
-	payments.EGATEWAY:            http.StatusServiceUnavailable,
-	payments.EWEBHOOK:            http.StatusBadRequest,
-	payments.EPAYMENTMETHOD:      http.StatusUnprocessableEntity,
+	parking.EPAYMENTMETHOD:       http.StatusUnprocessableEntity,
 	parking.ECARDNUMBER:          http.StatusUnprocessableEntity,
+	parking.EUPGRADEREQUIRED:     http.StatusUpgradeRequired,
+	parking.ETOOMANYREQUESTS:     http.StatusTooManyRequests,
 	parking.EINTERNAL:            http.StatusInternalServerError,
+	parking.EUNAVAILABLE:         http.StatusServiceUnavailable,
+	parking.EGATEWAY:             http.StatusServiceUnavailable,
+}
+
+// handlerFunc is a handler that returns its error instead of writing it;
+// handle writes it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts h to an http.Handler that answers h's error, if any, as
+// problem+json (writeError). h must not have written anything when it
+// returns an error.
+func handle(log *slog.Logger, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, log, err)
+		}
+	})
 }
 
 // Problem is an RFC 9457 problem detail with parkd's stable error code.
@@ -74,18 +91,17 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var throttled *auth.TooManyAttempts
 	if errors.As(err, &throttled) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds()))))
-		writeProblem(w, r, http.StatusTooManyRequests, parking.ETOOMANYREQUESTS, throttled.Error())
+		writeProblem(w, r, parking.ETOOMANYREQUESTS, throttled.Error())
 		return
 	}
 	code := parking.ErrorCode(err)
-	status, ok := statusOf[code]
-	if !ok {
-		status = http.StatusInternalServerError
+	if _, ok := statusOf[code]; !ok {
+		code = parking.EINTERNAL // a bug: no code means no promise to the client
 	}
-	if status == http.StatusInternalServerError {
+	if code == parking.EINTERNAL {
 		log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method, "path", parking.RedactCardNumbers(r.URL.Path), "request_id", requestID(r.Context()))
 	}
-	p := newProblem(r, status, code, parking.ErrorMessage(err))
+	p := newProblem(r, code, parking.ErrorMessage(err))
 	var v *parking.ValidationError
 	if errors.As(err, &v) {
 		p.Fields = make([]parking.FieldError, len(v.Fields))
@@ -96,7 +112,12 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	sendProblem(w, p)
 }
 
-func newProblem(r *http.Request, status int, code, detail string) Problem {
+// newProblem is the problem of code, with its status from statusOf.
+func newProblem(r *http.Request, code, detail string) Problem {
+	status, ok := statusOf[code]
+	if !ok {
+		panic("httpapi: error code " + code + " is not in statusOf")
+	}
 	return Problem{
 		Type: "urn:parkd:problem:" + code, Title: http.StatusText(status), Status: status,
 		// A problem may quote what was sent ("unknown size \"...\""), and it
@@ -105,8 +126,8 @@ func newProblem(r *http.Request, status int, code, detail string) Problem {
 	}
 }
 
-func writeProblem(w http.ResponseWriter, r *http.Request, status int, code, detail string) {
-	sendProblem(w, newProblem(r, status, code, detail))
+func writeProblem(w http.ResponseWriter, r *http.Request, code, detail string) {
+	sendProblem(w, newProblem(r, code, detail))
 }
 
 func sendProblem(w http.ResponseWriter, p Problem) {

@@ -89,9 +89,32 @@ func addRoutes(mux *router, s Services) {
 	mux.Handle("POST /api/v1/reservations/{reservation}/checkout", handleReservationAction(log, store, s.Gates, "checkout"))
 	mux.Handle("POST /api/v1/reservations/{reservation}/no-show", handleReservationAction(log, store, s.Gates, "no-show"))
 
-	// Operators: their lots, levels, spots, gates and reservations (operator.go).
-	addOperatorRoutes(mux, s, idempotent, mustBeIdempotent)
+	// Operators: their lots, levels, spots, gates and reservations. Every one
+	// needs a signed-in operator of the lot's operator, or an admin.
+	mux.Handle("POST /api/v1/lots", idempotent(handleCreateLot(log, store, clock)))
+	mux.Handle("PATCH /api/v1/lots/{lot}", handleUpdateLot(log, store))
+	mux.Handle("POST /api/v1/lots/{lot}/levels", idempotent(handleCreateLevel(log, store)))
+	mux.Handle("PATCH /api/v1/lots/{lot}/levels/{level}", handleUpdateLevel(log, store))
+	mux.Handle("POST /api/v1/lots/{lot}/spots", idempotent(handleCreateSpots(log, store)))
+	mux.Handle("PATCH /api/v1/lots/{lot}/spots/{spot}", handleUpdateSpot(log, store, engine))
+	// Taking a spot out of service may cancel reservations: a retry must not.
+	mux.Handle("POST /api/v1/lots/{lot}/spots/{spot}/out-of-service", mustBeIdempotent(handleOutOfService(log, store, engine, s.Payments)))
+	mux.Handle("POST /api/v1/lots/{lot}/spots/{spot}/in-service", handleInService(log, store, engine))
+	mux.Handle("GET /api/v1/lots/{lot}/reservations", handleLotReservations(log, store, clock))
+	mux.Handle("POST /api/v1/lots/{lot}/gates", handleCreateGate(log, store, clock)) // never replayed: its response holds the device key
+	mux.Handle("GET /api/v1/lots/{lot}/gates", handleListGates(log, store))
 
-	// Notifications, their settings, unsubscribe links and operators' webhooks (notifications.go).
-	addNotificationRoutes(mux, s)
+	// Drivers' notifications and settings, the public unsubscribe link, and
+	// operators' webhooks.
+	mux.Handle("GET /api/v1/users/{id}/notifications", handleListNotifications(log, store))
+	mux.Handle("POST /api/v1/users/{id}/notifications/read", handleMarkNotificationsRead(log, store, clock))
+	mux.Handle("GET /api/v1/users/{id}/notifications/live", handleNotificationsLive(log, store, s.Notify, clock))
+	mux.Handle("GET /api/v1/users/{id}/notification-settings", handleGetNotificationSettings(log, store))
+	mux.Handle("PATCH /api/v1/users/{id}/notification-settings", handlePatchNotificationSettings(log, store, clock))
+	// Unsubscribe links work without signing in: the token is the credential.
+	mux.Handle("GET /api/v1/notifications/unsubscribe", handleUnsubscribePage(log, s.Notify))
+	mux.Handle("POST /api/v1/notifications/unsubscribe", handleUnsubscribe(log, store, s.Notify, clock))
+	mux.Handle("GET /api/v1/operators/{operator}/webhook", handleGetWebhook(log, store))
+	mux.Handle("PUT /api/v1/operators/{operator}/webhook", handlePutWebhook(log, store, clock))
+	mux.Handle("DELETE /api/v1/operators/{operator}/webhook", handleDeleteWebhook(log, store))
 }

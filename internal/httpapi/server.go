@@ -52,13 +52,20 @@ type Services struct {
 	AccessLog bool
 }
 
+// newRouter is the mux of every route: the API's (routes.go) and the pages'
+// (internal/web/routes.go).
+func newRouter(s Services) *router {
+	rt := &router{mux: http.NewServeMux()}
+	addRoutes(rt, s)
+	addPages(rt, s)
+	return rt
+}
+
 // NewHandler returns the whole HTTP interface, the API and the web pages,
 // wrapped in request ids, access logs, panic recovery, compression, the
 // check of the request's text, cross-origin protection and authentication.
 func NewHandler(s Services) http.Handler {
-	rt := &router{mux: http.NewServeMux()}
-	addRoutes(rt, s)
-	addPages(rt.mux, s)
+	rt := newRouter(s)
 	rawBody := func(r *http.Request) bool {
 		_, pattern := rt.mux.Handler(r)
 		return rawBodyRoutes[pattern]

@@ -14,9 +14,6 @@ import (
 	"parkd/internal/parking"
 )
 
-// EINVALIDTEXT: a request holds text that no database or person can take.
-const EINVALIDTEXT = "invalid_text"
-
 // dataHeaders are the request headers whose values parkd keeps or compares as
 // data, and so checks like a path or a query. Other headers are read only by
 // parkd itself (Accept, Origin) or as secrets that are hashed (Authorization).
@@ -76,7 +73,7 @@ func withTextCheck(log *slog.Logger, rawBody func(*http.Request) bool, next http
 }
 
 func refuseText(w http.ResponseWriter, r *http.Request, where, what string) {
-	p := newProblem(r, http.StatusBadRequest, EINVALIDTEXT,
+	p := newProblem(r, parking.EINVALIDTEXT,
 		where+" holds "+what+": text must be valid UTF-8 without control characters or bidirectional overrides")
 	p.Instance = r.URL.EscapedPath() // not the offending text itself
 	sendProblem(w, p)

@@ -1,14 +1,12 @@
 package httpapi
 
 import (
-	"net/http"
-
 	"parkd/internal/web"
 )
 
 // addPages mounts the web pages (internal/web) beside the API. They are not in
 // Routes: OpenAPI describes the API only, and docs/web.md lists the pages.
-func addPages(mux *http.ServeMux, s Services) {
+func addPages(mux *router, s Services) {
 	gateway := "sandbox"
 	if s.Payments != nil {
 		gateway = s.Payments.Gateway().Name()

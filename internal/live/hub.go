@@ -101,7 +101,7 @@ var ErrSlow = errors.New("live: subscriber too slow")
 
 // ErrStopped answers a subscriber that comes when the hub is not running (the
 // server is shutting down).
-var ErrStopped = parking.Errorf("unavailable", "the live feed is stopping: reconnect in a moment")
+var ErrStopped = parking.Errorf(parking.EUNAVAILABLE, "the live feed is stopping: reconnect in a moment")
 
 // Store is what the hub asks of parkd's storage.
 type Store interface {

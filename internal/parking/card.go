@@ -6,10 +6,6 @@ import (
 	"unicode/utf8"
 )
 
-// ECARDNUMBER refuses text that holds what looks like a card number: parkd
-// takes card numbers nowhere, so it stores, logs and echoes none.
-const ECARDNUMBER = "card_number_refused"
-
 // ErrCardNumber is the answer to a field that holds a card number.
 var ErrCardNumber = &Error{Code: ECARDNUMBER, Message: "this looks like a card number: parkd never takes card numbers; " +
 	"send the payment method token your card form returned (such as pm_...)"}

@@ -5,7 +5,8 @@ import (
 	"fmt"
 )
 
-// Error codes are stable and machine-readable; the HTTP layer maps each to a status.
+// Error codes are stable and machine-readable, and every one is here; the
+// HTTP layer maps each to a status (internal/httpapi/problem.go).
 const (
 	ECONFLICT         = "conflict"
 	EINTERNAL         = "internal"
@@ -29,6 +30,31 @@ const (
 	EIDEMPOTENCY      = "idempotency_key_reused"
 	EINFLIGHT         = "idempotency_key_in_use"
 	EPRECONDITION     = "precondition_failed"
+
+	// Codes of the requests themselves, before any rule of the domain.
+	EINVALIDTEXT     = "invalid_text"
+	ECARDNUMBER      = "card_number_refused"
+	EKEYREQUIRED     = "idempotency_key_required"
+	ETOOLARGE        = "too_large"
+	EMETHOD          = "method_not_allowed"
+	EUPGRADEREQUIRED = "upgrade_required"
+	EUNAVAILABLE     = "unavailable"
+	ECROSSORIGIN     = "cross_origin"
+
+	// Operators' changes.
+	ESPOTHASRESERVATIONS = "spot_has_reservations"
+	ENOTEXTENDABLE       = "not_extendable"
+
+	// Gates.
+	ELOTFULL = "lot_full"
+
+	// Payments.
+	EDECLINED      = "payment_declined"
+	EINPROGRESS    = "payment_in_progress"
+	EALREADYPAID   = "already_paid"
+	EGATEWAY       = "gateway_unavailable"
+	EWEBHOOK       = "invalid_webhook"
+	EPAYMENTMETHOD = "invalid_payment_method"
 )
 
 // Error is a domain error with a stable code and a message safe to show a user.

@@ -69,7 +69,7 @@ func (s *Service) Extend(ctx context.Context, r parking.Reservation, newEnd time
 		if rerr == nil && cur.EndsAt.Equal(newEnd) {
 			return s.resumeExtension(ctx, cur, paymentMethod)
 		}
-		return Extension{}, parking.Errorf(EINPROGRESS, "another extension of this reservation is being paid for: try again in a moment")
+		return Extension{}, parking.Errorf(parking.EINPROGRESS, "another extension of this reservation is being paid for: try again in a moment")
 	case err != nil:
 		return Extension{}, err
 	}
@@ -98,7 +98,7 @@ func (s *Service) resumeExtension(ctx context.Context, r parking.Reservation, pa
 			return out, nil
 		}
 		if paymentMethod != "" && paymentMethod != p.PaymentMethod {
-			return Extension{}, parking.Errorf(EINPROGRESS, "another payment for this extension is in progress")
+			return Extension{}, parking.Errorf(parking.EINPROGRESS, "another payment for this extension is in progress")
 		}
 		return s.chargeExtension(ctx, out, p)
 	}
@@ -118,7 +118,7 @@ func (s *Service) chargeExtension(ctx context.Context, out Extension, p parking.
 	}
 	if err != nil {
 		s.log.ErrorContext(ctx, "extension charge", "payment", p.ID, "err", err)
-		return Extension{}, parking.Errorf(EGATEWAY, "the payment gateway did not answer: try again in a moment")
+		return Extension{}, parking.Errorf(parking.EGATEWAY, "the payment gateway did not answer: try again in a moment")
 	}
 	u := parking.PaymentUpdate{GatewayID: res.GatewayID, CardBrand: res.CardBrand, CardLast4: res.CardLast4}
 	switch res.Status {
@@ -135,7 +135,7 @@ func (s *Service) chargeExtension(ctx context.Context, out Extension, p parking.
 	}
 	out.Reservation, out.Payment = settled.Reservation, &settled.Payment
 	if settled.Payment.Status == parking.PaymentFailed {
-		return out, parking.Errorf(EDECLINED, "the card was declined (%s): the stay was not extended", settled.Payment.FailureCode)
+		return out, parking.Errorf(parking.EDECLINED, "the card was declined (%s): the stay was not extended", settled.Payment.FailureCode)
 	}
 	return out, nil
 }

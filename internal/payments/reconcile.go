@@ -41,7 +41,7 @@ func (s *Service) Reconcile(ctx context.Context, since time.Time) (Report, error
 	charges, err := s.gateway.Charges(ctx, since)
 	if err != nil {
 		s.log.ErrorContext(ctx, "list gateway charges", "err", err)
-		return rep, parking.Errorf(EGATEWAY, "the payment gateway did not list its charges: try again later")
+		return rep, parking.Errorf(parking.EGATEWAY, "the payment gateway did not list its charges: try again later")
 	}
 	rep.GatewayCharges = len(charges)
 	for _, gc := range charges {

@@ -43,7 +43,7 @@ var sandboxCards = map[string]sandboxCard{
 
 // ErrUnknownPaymentMethod is a payment method the gateway never issued. Its
 // message never repeats the method, which could be anything a client sent.
-var ErrUnknownPaymentMethod = parking.Errorf(EPAYMENTMETHOD, "unknown payment method: use a token the card form returned (in the sandbox: pm_card_visa, pm_card_chargeDeclined, ...)")
+var ErrUnknownPaymentMethod = parking.Errorf(parking.EPAYMENTMETHOD, "unknown payment method: use a token the card form returned (in the sandbox: pm_card_visa, pm_card_chargeDeclined, ...)")
 
 // Sandbox is a card processor that runs inside parkd, for development, demos and
 // tests. It answers like a real one: idempotent charges and refunds, declines,

@@ -11,17 +11,6 @@ import (
 	"parkd/internal/parking"
 )
 
-// Error codes of payments.
-const (
-	EDECLINED    = "payment_declined"
-	EINPROGRESS  = "payment_in_progress"
-	EALREADYPAID = "already_paid"
-	EGATEWAY     = "gateway_unavailable"
-	EWEBHOOK     = "invalid_webhook"
-	// EPAYMENTMETHOD refuses a payment method that is no token of the gateway.
-	EPAYMENTMETHOD = "invalid_payment_method"
-)
-
 // Store is what the payment service asks of parkd's storage.
 type Store interface {
 	parking.LotStore
@@ -62,7 +51,7 @@ func (s *Service) Pay(ctx context.Context, r parking.Reservation, paymentMethod 
 	now := s.clock.Now()
 	switch {
 	case r.Status == parking.StatusConfirmed || r.Status == parking.StatusCheckedIn || r.Status == parking.StatusCompleted:
-		return Result{}, parking.Errorf(EALREADYPAID, "this reservation is already paid")
+		return Result{}, parking.Errorf(parking.EALREADYPAID, "this reservation is already paid")
 	case r.Status == parking.StatusExpired || r.HoldExpired(now):
 		return Result{}, parking.ErrHoldExpired
 	case r.Status != parking.StatusHeld:
@@ -86,9 +75,9 @@ func (s *Service) Pay(ctx context.Context, r parking.Reservation, paymentMethod 
 		case lerr != nil:
 			return Result{}, lerr
 		case live.Status == parking.PaymentSucceeded:
-			return Result{}, parking.Errorf(EALREADYPAID, "this reservation is already paid")
+			return Result{}, parking.Errorf(parking.EALREADYPAID, "this reservation is already paid")
 		case live.PaymentMethod != paymentMethod:
-			return Result{}, parking.Errorf(EINPROGRESS, "another payment for this reservation is in progress")
+			return Result{}, parking.Errorf(parking.EINPROGRESS, "another payment for this reservation is in progress")
 		}
 		p, err = live, nil
 	}
@@ -105,7 +94,7 @@ func (s *Service) Pay(ctx context.Context, r parking.Reservation, paymentMethod 
 		// The outcome is unknown: the payment stays pending, and a retry
 		// (or the gateway's webhook) settles it without charging twice.
 		s.log.ErrorContext(ctx, "charge", "payment", p.ID, "err", err)
-		return Result{}, parking.Errorf(EGATEWAY, "the payment gateway did not answer: try again in a moment")
+		return Result{}, parking.Errorf(parking.EGATEWAY, "the payment gateway did not answer: try again in a moment")
 	}
 	u := parking.PaymentUpdate{GatewayID: res.GatewayID, CardBrand: res.CardBrand, CardLast4: res.CardLast4}
 	switch res.Status {
@@ -121,7 +110,7 @@ func (s *Service) Pay(ctx context.Context, r parking.Reservation, paymentMethod 
 		return out, err
 	}
 	if out.Payment.Status == parking.PaymentFailed {
-		return out, parking.Errorf(EDECLINED, "the card was declined (%s): try another card before the hold expires", out.Payment.FailureCode)
+		return out, parking.Errorf(parking.EDECLINED, "the card was declined (%s): try another card before the hold expires", out.Payment.FailureCode)
 	}
 	return out, nil
 }
@@ -148,7 +137,7 @@ func (s *Service) liveCharge(ctx context.Context, reservationID string) (parking
 			return p, nil
 		}
 	}
-	return parking.Payment{}, parking.Errorf(EINPROGRESS, "another payment for this reservation is in progress")
+	return parking.Payment{}, parking.Errorf(parking.EINPROGRESS, "another payment for this reservation is in progress")
 }
 
 // settle applies a gateway outcome to payment p (From pending, unless u says),
@@ -273,7 +262,7 @@ func (s *Service) Cancel(ctx context.Context, r parking.Reservation) (parking.Re
 func (s *Service) HandleWebhook(ctx context.Context, payload []byte, header http.Header) error {
 	ev, err := s.gateway.ParseWebhook(payload, header, s.clock.Now())
 	if err != nil {
-		return parking.Errorf(EWEBHOOK, "webhook refused: %v", err)
+		return parking.Errorf(parking.EWEBHOOK, "webhook refused: %v", err)
 	}
 	if ev.Type == "" {
 		return nil // an event parkd does not act on
