@@ -253,6 +253,22 @@ func TestUserRuns(t *testing.T) {
 	}
 }
 
+func TestUserManagesAny(t *testing.T) {
+	for _, tc := range []struct {
+		u    parking.User
+		want bool
+	}{
+		{parking.User{Role: parking.RoleAdmin}, true},
+		{parking.User{Role: parking.RoleOperator, OperatorID: "opr_1"}, true},
+		{parking.User{Role: parking.RoleOperator}, false}, // runs no lot: no operator
+		{parking.User{Role: parking.RoleDriver, OperatorID: "opr_1"}, false},
+	} {
+		if got := tc.u.ManagesAny(); got != tc.want {
+			t.Errorf("%+v.ManagesAny() = %v; want %v", tc.u, got, tc.want)
+		}
+	}
+}
+
 // TestValidateListsEveryField: a lot, level or spot with several bad fields
 // names each of them at once, so that a form can show them together.
 func TestValidateListsEveryField(t *testing.T) {
