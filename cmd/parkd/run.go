@@ -20,6 +20,7 @@ import (
 	"parkd/internal/httpapi"
 	"parkd/internal/jobs"
 	"parkd/internal/live"
+	"parkd/internal/lots"
 	"parkd/internal/metrics"
 	"parkd/internal/notify"
 	"parkd/internal/parking"
@@ -177,18 +178,19 @@ func serve(ctx context.Context, cfg config, a *app) error {
 		return fmt.Errorf("pass keys: %w", err)
 	}
 	gates := gate.New(changes, engine, pay, keys, clock, log)
+	lotService := lots.New(changes, engine, pay, clock)
 	if !cfg.noDemo {
-		lots, created, err := demo.Seed(ctx, store, authn, clock)
+		seeded, created, err := demo.Seed(ctx, store, authn, clock)
 		if err != nil {
 			return fmt.Errorf("create demo: %w", err)
 		}
 		if created {
 			log.Info("created the demo lots and accounts: sign in with POST /api/v1/sessions",
-				"garage", lots.Garage.ID, "mall", lots.Mall.ID,
+				"garage", seeded.Garage.ID, "mall", seeded.Mall.ID,
 				"driver", demo.DriverEmail+" / "+demo.DriverPassword,
 				"operator", demo.OperatorEmail+" / "+demo.OperatorPassword+" (runs the garage)",
-				"entry_kiosk", "/kiosk/"+lots.EntryGate.ID+" with device key "+demo.EntryGateKey,
-				"exit_kiosk", "/kiosk/"+lots.ExitGate.ID+" with device key "+demo.ExitGateKey)
+				"entry_kiosk", "/kiosk/"+seeded.EntryGate.ID+" with device key "+demo.EntryGateKey,
+				"exit_kiosk", "/kiosk/"+seeded.ExitGate.ID+" with device key "+demo.ExitGateKey)
 		}
 	}
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -202,7 +204,7 @@ func serve(ctx context.Context, cfg config, a *app) error {
 		m.WatchPools(p)
 	}
 	var handler http.Handler = httpapi.NewHandler(httpapi.Services{Log: log, Store: changes, Engine: engine, Auth: authn, Payments: pay,
-		Gates: gates, Clock: clock, Live: hub, AllowedOrigins: cfg.origins, Notify: notifier, Metrics: m, AccessLog: cfg.accessLog,
+		Gates: gates, Lots: lotService, Clock: clock, Live: hub, AllowedOrigins: cfg.origins, Notify: notifier, Metrics: m, AccessLog: cfg.accessLog,
 		StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY")})
 	var metricsSrv *http.Server
 	switch cfg.metricsAddr {

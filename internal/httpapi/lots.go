@@ -2,13 +2,13 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"parkd/internal/booking"
+	"parkd/internal/lots"
 	"parkd/internal/parking"
 )
 
@@ -32,38 +32,29 @@ func handleReadyz(log *slog.Logger, store pinger) http.Handler {
 	})
 }
 
-func handleListLots(log *slog.Logger, store parking.LotStore) http.Handler {
+func handleListLots(log *slog.Logger, svc *lots.Service) http.Handler {
 	type response struct {
 		Lots []parking.Lot `json:"lots"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lots, err := store.Lots(r.Context())
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		all, err := svc.Lots(r.Context())
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		writeJSON(w, http.StatusOK, response{Lots: lots})
+		writeJSON(w, http.StatusOK, response{Lots: all})
+		return nil
 	})
 }
 
-func handleGetLot(log *slog.Logger, store parking.LotStore) http.Handler {
-	type response struct {
-		parking.Lot
-		Levels []parking.Level `json:"levels"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lot, err := store.Lot(r.Context(), r.PathValue("lot"))
+func handleGetLot(log *slog.Logger, svc *lots.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		d, err := svc.LotDetail(r.Context(), r.PathValue("lot"))
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		levels, err := store.Levels(r.Context(), lot.ID)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		setETag(w, lot.Version) // the lot's; each level has its own version
-		writeJSON(w, http.StatusOK, response{Lot: lot, Levels: levels})
+		setETag(w, d.Version) // the lot's; each level has its own version
+		writeJSON(w, http.StatusOK, d)
+		return nil
 	})
 }
 
@@ -112,18 +103,17 @@ func amenityQuery(values []string) ([]string, error) {
 
 // handleListSpots lists a lot's spots with their status over a window.
 func handleListSpots(log *slog.Logger, engine *booking.Service, clock parking.Clock) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		fits, from, to, err := windowQuery(r, clock)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		a, err := engine.Availability(r.Context(), r.PathValue("lot"), fits, from, to)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, a)
+		return nil
 	})
 }
 
@@ -136,44 +126,34 @@ func handleAvailability(log *slog.Logger, engine *booking.Service, clock parking
 		To     time.Time                       `json:"to"`
 		Counts map[parking.Size]booking.Counts `json:"counts"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		fits, from, to, err := windowQuery(r, clock)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		a, err := engine.Availability(r.Context(), r.PathValue("lot"), fits, from, to)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, response{LotID: a.LotID, From: a.From, To: a.To, Counts: a.Counts})
+		return nil
 	})
 }
 
 // handleGetSpot returns one spot with its status over a window.
-func handleGetSpot(log *slog.Logger, store parking.LotStore, engine *booking.Service, clock parking.Clock) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func handleGetSpot(log *slog.Logger, svc *lots.Service, clock parking.Clock) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		_, from, to, err := windowQuery(r, clock)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		sp, err := store.Spot(r.Context(), r.PathValue("spot"))
-		if err == nil && sp.LotID != r.PathValue("lot") || errors.Is(err, parking.ErrNotFound) {
-			err = parking.Errorf(parking.ENOTFOUND, "spot not found in this lot")
-		}
+		sp, err := svc.SpotStatus(r.Context(), r.PathValue("lot"), r.PathValue("spot"), from, to)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		status, err := engine.SpotStatus(r.Context(), sp, from, to)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		setETag(w, sp.Version)
-		writeJSON(w, http.StatusOK, booking.SpotAvailability{Spot: sp, Status: status})
+		writeJSON(w, http.StatusOK, sp)
+		return nil
 	})
 }
 

@@ -2,14 +2,11 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -17,85 +14,50 @@ import (
 
 	"parkd/internal/auth"
 	"parkd/internal/booking"
+	"parkd/internal/lots"
 	"parkd/internal/parking"
-	"parkd/internal/payments"
 )
 
 // Limits on what an operator may send.
 const (
 	// MaxSpotsPerRequest is the most spots one bulk create may hold.
-	MaxSpotsPerRequest = 5000
+	MaxSpotsPerRequest = lots.MaxSpotsPerRequest
 	// MaxLevelOrdinal bounds a level's ordinal both ways.
-	MaxLevelOrdinal = 1000
+	MaxLevelOrdinal = parking.MaxLevelOrdinal
 	// MaxReservationsWindow is the longest window the lot reservations list covers.
 	MaxReservationsWindow = 31 * 24 * time.Hour
-	// maxFieldErrors: a batch with thousands of bad rows answers with the first
-	// problems, not a megabyte of them.
-	maxFieldErrors = 100
 )
-
-// forbidNonManagers refuses anyone who runs no lot at all.
-func forbidNonManagers(u parking.User) error {
-	if u.Role == parking.RoleAdmin || u.Role == parking.RoleOperator && u.OperatorID != "" {
-		return nil
-	}
-	return parking.Errorf(parking.EFORBIDDEN, "only operators and admins manage lots")
-}
 
 // policyJSON is parking.Policy without its UnmarshalJSON, so that the strict
 // decoder refuses unknown fields inside a policy too: a misspelt field must
 // not silently become its default.
 type policyJSON parking.Policy
 
-// decodePolicy reads a policy object over base: a field it omits keeps base's
-// value (the defaults for a new lot, the current policy for an edit), and a
-// size it names in rates replaces that size's rate only.
-func decodePolicy(raw json.RawMessage, base parking.Policy) (parking.Policy, error) {
-	if len(raw) == 0 || raw[0] != '{' {
-		return parking.Policy{}, parking.Errorf(parking.EINVALID, "policy must be a JSON object")
+// policyChange reads a policy object over a base: a field it omits keeps the
+// base's value (the defaults for a new lot, the current policy for an edit),
+// and a size it names in rates replaces that size's rate only. Not sent (or
+// null) is nil: no change.
+func policyChange(raw json.RawMessage) lots.PolicyChange {
+	if !given(raw) {
+		return nil
 	}
-	p := policyJSON(base)
-	p.Rates = maps.Clone(base.Rates) // decoding merges into the map: never into base's
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return parking.Policy{}, parking.Errorf(parking.EINVALID, "policy: %s", parking.ErrorMessage(decodeError(err)))
+	return func(base parking.Policy) (parking.Policy, error) {
+		if raw[0] != '{' {
+			return parking.Policy{}, parking.Errorf(parking.EINVALID, "policy must be a JSON object")
+		}
+		p := policyJSON(base)
+		p.Rates = maps.Clone(base.Rates) // decoding merges into the map: never into base's
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil {
+			return parking.Policy{}, parking.Errorf(parking.EINVALID, "policy: %s", parking.ErrorMessage(decodeError(err)))
+		}
+		return parking.Policy(p), nil
 	}
-	return parking.Policy(p), nil
 }
 
 // given reports whether an optional JSON value was sent, and not as null.
 func given(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
-
-var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
-
-// checkLot adds every invalid field of l to ve. It checks what Lot.Validate
-// checks, field by field, so that a form can show them all at once.
-func checkLot(ve *parking.ValidationError, l parking.Lot) {
-	checkText(ve, "name", l.Name, 200, true)
-	checkText(ve, "address", l.Address, 500, true)
-	if l.Lat < -90 || l.Lat > 90 {
-		ve.Add("lat", "must be between -90 and 90")
-	}
-	if l.Lng < -180 || l.Lng > 180 {
-		ve.Add("lng", "must be between -180 and 180")
-	}
-	if !currencyCode.MatchString(l.Currency) {
-		ve.Add("currency", "must be an ISO 4217 code such as USD")
-	}
-	// "Local" would be the server's own zone, whatever that happens to be.
-	if _, err := time.LoadLocation(l.TimeZone); err != nil || l.TimeZone == "" || l.TimeZone == "Local" {
-		ve.Add("time_zone", "must be an IANA time zone such as America/New_York")
-	}
-	if err := l.Policy.Validate(); err != nil {
-		ve.Add("policy", parking.ErrorMessage(err))
-	}
-	if len(ve.Fields) == 0 {
-		if err := l.Validate(); err != nil { // a rule of the domain not checked above
-			ve.Add("lot", parking.ErrorMessage(err))
-		}
-	}
-}
 
 // checkText adds a problem with a text field that is required and empty, or longer than max characters.
 func checkText(ve *parking.ValidationError, field, v string, max int, required bool) {
@@ -120,73 +82,24 @@ type lotRequest struct {
 
 // handleCreateLot creates a lot. Operators create lots of their own operator
 // (operator_id may be omitted); admins must name the operator.
-func handleCreateLot(log *slog.Logger, store parking.LotStore, clock parking.Clock) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+func handleCreateLot(log *slog.Logger, svc *lots.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, ok := currentUser(r)
 		if !ok {
-			return
-		}
-		if err := forbidNonManagers(me); err != nil {
-			writeError(w, r, log, err)
-			return
+			return auth.ErrUnauthenticated
 		}
 		var req lotRequest
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		lot := parking.Lot{
-			ID: parking.NewID("lot"), OperatorID: strings.TrimSpace(req.OperatorID), Name: strings.TrimSpace(req.Name),
-			Address: strings.TrimSpace(req.Address), TimeZone: strings.TrimSpace(req.TimeZone),
-			Currency: strings.ToUpper(strings.TrimSpace(req.Currency)), Policy: parking.DefaultPolicy(), CreatedAt: clock.Now(),
-		}
-		if me.Role == parking.RoleOperator {
-			if lot.OperatorID != "" && lot.OperatorID != me.OperatorID {
-				writeError(w, r, log, parking.Errorf(parking.EFORBIDDEN, "you may create lots only for your own operator"))
-				return
-			}
-			lot.OperatorID = me.OperatorID
-		}
-		if given(req.Policy) {
-			p, err := decodePolicy(req.Policy, parking.DefaultPolicy())
-			if err != nil {
-				writeError(w, r, log, err)
-				return
-			}
-			lot.Policy = p
-		}
-		var ve parking.ValidationError
-		if req.Lat != nil {
-			lot.Lat = *req.Lat
-		}
-		if req.Lng != nil {
-			lot.Lng = *req.Lng
-		}
-		checkLot(&ve, lot)
-		if req.Lat == nil {
-			ve.Add("lat", "is required")
-		}
-		if req.Lng == nil {
-			ve.Add("lng", "is required")
-		}
-		if lot.OperatorID == "" {
-			ve.Add("operator_id", "is required: the id of the operator who runs the lot")
-		} else if _, err := store.Operator(r.Context(), lot.OperatorID); errors.Is(err, parking.ErrNotFound) {
-			ve.Add("operator_id", "no operator has this id")
-		} else if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if err := ve.Err(); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if err := store.CreateLot(r.Context(), &lot); err != nil {
-			writeError(w, r, log, err)
-			return
+		lot, err := svc.CreateLot(r.Context(), me, lots.NewLot{OperatorID: req.OperatorID, Name: req.Name, Address: req.Address,
+			Lat: req.Lat, Lng: req.Lng, TimeZone: req.TimeZone, Currency: req.Currency, Policy: policyChange(req.Policy)})
+		if err != nil {
+			return err
 		}
 		w.Header().Set("Location", "/api/v1/lots/"+lot.ID)
 		writeJSON(w, http.StatusCreated, lot)
+		return nil
 	})
 }
 
@@ -204,84 +117,31 @@ type lotPatch struct {
 // the fields sent change, and a rate sent for one size leaves the other sizes'
 // rates alone. The operator and creation time never change. The write is over
 // the version read (versions.go): If-Match, when sent, must name it.
-func handleUpdateLot(log *slog.Logger, store parking.LotStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, lot, ok := requireManagedLot(w, r, log, store)
+func handleUpdateLot(log *slog.Logger, svc *lots.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, ok := currentUser(r)
 		if !ok {
-			return
+			return auth.ErrUnauthenticated
 		}
 		var req lotPatch
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
+		change := lots.LotChange{Name: req.Name, Address: req.Address, Lat: req.Lat, Lng: req.Lng,
+			TimeZone: req.TimeZone, Currency: req.Currency, Policy: policyChange(req.Policy)}
 		p := ifMatch(r)
-		fresh := true // the first attempt uses the lot read to authorize
+		var lot parking.Lot
 		err := patchVersioned(p, func() (err error) {
-			if !fresh {
-				if lot, err = store.Lot(r.Context(), lot.ID); err != nil {
-					return err
-				}
-			}
-			fresh = false
-			if err := p.check(lot.Version); err != nil {
-				return err
-			}
-			setTrimmed(&lot.Name, req.Name)
-			setTrimmed(&lot.Address, req.Address)
-			setTrimmed(&lot.TimeZone, req.TimeZone)
-			if req.Currency != nil {
-				lot.Currency = strings.ToUpper(strings.TrimSpace(*req.Currency))
-			}
-			set(&lot.Lat, req.Lat)
-			set(&lot.Lng, req.Lng)
-			if given(req.Policy) {
-				if lot.Policy, err = decodePolicy(req.Policy, lot.Policy); err != nil {
-					return err
-				}
-			}
-			var ve parking.ValidationError
-			if checkLot(&ve, lot); ve.Err() != nil {
-				return ve.Err()
-			}
-			return store.UpdateLot(r.Context(), &lot)
+			lot, err = svc.UpdateLot(r.Context(), me, r.PathValue("lot"), change, p.check)
+			return err
 		})
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		setETag(w, lot.Version)
 		writeJSON(w, http.StatusOK, lot)
+		return nil
 	})
-}
-
-// set copies *v to *dst when v is given.
-func set[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
-}
-
-func setTrimmed(dst *string, v *string) {
-	if v != nil {
-		*dst = strings.TrimSpace(*v)
-	}
-}
-
-func validateLevel(l parking.Level) error {
-	var ve parking.ValidationError
-	checkText(&ve, "name", l.Name, 100, true)
-	// The databases keep a 32-bit integer; no garage has a thousand floors.
-	if l.Ordinal < -MaxLevelOrdinal || l.Ordinal > MaxLevelOrdinal {
-		ve.Add("ordinal", fmt.Sprintf("must be between %d and %d", -MaxLevelOrdinal, MaxLevelOrdinal))
-	}
-	if l.Width < 0 {
-		ve.Add("width", "must not be negative")
-	}
-	if l.Height < 0 {
-		ve.Add("height", "must not be negative")
-	}
-	return ve.Err()
 }
 
 type levelRequest struct {
@@ -291,27 +151,22 @@ type levelRequest struct {
 	Height  float64 `json:"height"`
 }
 
-func handleCreateLevel(log *slog.Logger, store parking.LotStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, lot, ok := requireManagedLot(w, r, log, store)
+func handleCreateLevel(log *slog.Logger, svc *lots.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, ok := currentUser(r)
 		if !ok {
-			return
+			return auth.ErrUnauthenticated
 		}
 		var req levelRequest
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		lv := parking.Level{ID: parking.NewID("lvl"), LotID: lot.ID, Name: strings.TrimSpace(req.Name), Ordinal: req.Ordinal, Width: req.Width, Height: req.Height}
-		if err := validateLevel(lv); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if err := store.CreateLevel(r.Context(), &lv); err != nil {
-			writeError(w, r, log, err)
-			return
+		lv, err := svc.CreateLevel(r.Context(), me, r.PathValue("lot"), lots.NewLevel(req))
+		if err != nil {
+			return err
 		}
 		writeJSON(w, http.StatusCreated, lv)
+		return nil
 	})
 }
 
@@ -322,61 +177,30 @@ type levelPatch struct {
 	Height  *float64 `json:"height"`
 }
 
-// lotLevel returns the level with the given id if it belongs to lot.
-func lotLevel(ctx context.Context, store parking.LotStore, lotID, levelID string) (parking.Level, error) {
-	levels, err := store.Levels(ctx, lotID)
-	if err != nil {
-		return parking.Level{}, err
-	}
-	for _, l := range levels {
-		if l.ID == levelID {
-			return l, nil
-		}
-	}
-	return parking.Level{}, parking.Errorf(parking.ENOTFOUND, "level not found in this lot")
-}
-
 // handleUpdateLevel changes the fields a request names, over the version read
 // (versions.go).
-func handleUpdateLevel(log *slog.Logger, store parking.LotStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, lot, ok := requireManagedLot(w, r, log, store)
+func handleUpdateLevel(log *slog.Logger, svc *lots.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, ok := currentUser(r)
 		if !ok {
-			return
-		}
-		if _, err := lotLevel(r.Context(), store, lot.ID, r.PathValue("level")); err != nil {
-			writeError(w, r, log, err)
-			return
+			return auth.ErrUnauthenticated
 		}
 		var req levelPatch
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		p := ifMatch(r)
 		var lv parking.Level
 		err := patchVersioned(p, func() (err error) {
-			if lv, err = lotLevel(r.Context(), store, lot.ID, r.PathValue("level")); err != nil {
-				return err
-			}
-			if err := p.check(lv.Version); err != nil {
-				return err
-			}
-			setTrimmed(&lv.Name, req.Name)
-			set(&lv.Ordinal, req.Ordinal)
-			set(&lv.Width, req.Width)
-			set(&lv.Height, req.Height)
-			if err := validateLevel(lv); err != nil {
-				return err
-			}
-			return store.UpdateLevel(r.Context(), &lv)
+			lv, err = svc.UpdateLevel(r.Context(), me, r.PathValue("lot"), r.PathValue("level"), lots.LevelChange(req), p.check)
+			return err
 		})
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		setETag(w, lv.Version)
 		writeJSON(w, http.StatusOK, lv)
+		return nil
 	})
 }
 
@@ -390,61 +214,6 @@ type spotFields struct {
 	X         *float64  `json:"x"`
 	Y         *float64  `json:"y"`
 	Amenities *[]string `json:"amenities"`
-}
-
-// apply sets the given fields on sp and adds their problems to ve, each named
-// with prefix ("spots[3]." in a batch).
-func (f spotFields) apply(sp *parking.Spot, ve *parking.ValidationError, prefix string) {
-	if f.Label != nil {
-		sp.Label = strings.TrimSpace(*f.Label)
-		checkText(ve, prefix+"label", sp.Label, 50, true)
-	}
-	if f.Size != nil {
-		size, err := parking.ParseSize(*f.Size)
-		if err != nil {
-			ve.Add(prefix+"size", "must be motorcycle, compact, standard or large (or small, medium, SUV, ...)")
-		}
-		sp.Size = size
-	}
-	set(&sp.Lat, f.Lat)
-	set(&sp.Lng, f.Lng)
-	set(&sp.X, f.X)
-	set(&sp.Y, f.Y)
-	if sp.Lat < -90 || sp.Lat > 90 {
-		ve.Add(prefix+"lat", "must be between -90 and 90")
-	}
-	if sp.Lng < -180 || sp.Lng > 180 {
-		ve.Add(prefix+"lng", "must be between -180 and 180")
-	}
-	if sp.X < 0 {
-		ve.Add(prefix+"x", "must not be negative: it is a position on the level plan")
-	}
-	if sp.Y < 0 {
-		ve.Add(prefix+"y", "must not be negative: it is a position on the level plan")
-	}
-	if f.Amenities != nil {
-		sp.Amenities = normalizeAmenities(*f.Amenities, ve, prefix+"amenities")
-	}
-}
-
-// normalizeAmenities lower-cases and trims amenities and drops repeats.
-func normalizeAmenities(in []string, ve *parking.ValidationError, field string) []string {
-	if len(in) > 16 {
-		ve.Add(field, "must hold at most 16 amenities")
-	}
-	out := make([]string, 0, len(in))
-	seen := map[string]bool{}
-	for _, a := range in {
-		a = strings.ToLower(strings.TrimSpace(a))
-		switch {
-		case a == "" || utf8.RuneCountInString(a) > 32:
-			ve.Add(field, "each amenity must be 1 to 32 characters, such as \"ev\" or \"covered\"")
-		case !seen[a]:
-			seen[a] = true
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 type spotRequest struct {
@@ -463,162 +232,55 @@ type spotsResponse struct {
 
 // handleCreateSpots creates up to MaxSpotsPerRequest spots, all or none. Every
 // problem of every spot is reported with its index ("spots[3].label").
-func handleCreateSpots(log *slog.Logger, store parking.LotStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, lot, ok := requireManagedLot(w, r, log, store)
+func handleCreateSpots(log *slog.Logger, svc *lots.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, ok := currentUser(r)
 		if !ok {
-			return
+			return auth.ErrUnauthenticated
 		}
 		var req spotsRequest
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		switch n := len(req.Spots); {
-		case n == 0:
-			writeError(w, r, log, &parking.ValidationError{Fields: []parking.FieldError{{Field: "spots", Message: "give at least one spot"}}})
-			return
-		case n > MaxSpotsPerRequest:
-			writeError(w, r, log, &parking.ValidationError{Fields: []parking.FieldError{{Field: "spots",
-				Message: fmt.Sprintf("holds %d spots; send at most %d per request", n, MaxSpotsPerRequest)}}})
-			return
+		in := make([]lots.NewSpot, len(req.Spots))
+		for i, sp := range req.Spots {
+			in[i] = lots.NewSpot{LevelID: sp.LevelID, SpotChange: lots.SpotChange(sp.spotFields), InService: sp.InService}
 		}
-		levels, err := store.Levels(r.Context(), lot.ID)
+		spots, err := svc.CreateSpots(r.Context(), me, r.PathValue("lot"), in)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		existing, err := store.Spots(r.Context(), lot.ID)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		ofLot := make(map[string]bool, len(levels))
-		for _, l := range levels {
-			ofLot[l.ID] = true
-		}
-		taken := make(map[string]bool, len(existing))
-		for _, sp := range existing {
-			taken[sp.Label] = true
-		}
-
-		var ve parking.ValidationError
-		labels := make(map[string]int, len(req.Spots))
-		spots := make([]parking.Spot, len(req.Spots))
-		for i, in := range req.Spots {
-			if len(ve.Fields) >= maxFieldErrors {
-				ve.Add("spots", fmt.Sprintf("stopped at spots[%d] after %d problems: fix these and send again", i, len(ve.Fields)))
-				break
-			}
-			prefix := fmt.Sprintf("spots[%d].", i)
-			sp := parking.Spot{ID: parking.NewID("spt"), LotID: lot.ID, LevelID: in.LevelID, Amenities: []string{}, InService: true}
-			set(&sp.InService, in.InService)
-			if in.Label == nil {
-				ve.Add(prefix+"label", "is required")
-			}
-			if in.Size == nil {
-				ve.Add(prefix+"size", "is required: motorcycle, compact, standard or large")
-			}
-			in.apply(&sp, &ve, prefix)
-			switch {
-			case sp.LevelID == "":
-				ve.Add(prefix+"level_id", "is required")
-			case !ofLot[sp.LevelID]:
-				ve.Add(prefix+"level_id", "is not a level of this lot")
-			}
-			if j, dup := labels[sp.Label]; dup && sp.Label != "" {
-				ve.Add(prefix+"label", fmt.Sprintf("%q repeats spots[%d].label: labels are unique in a lot", sp.Label, j))
-			} else if taken[sp.Label] {
-				ve.Add(prefix+"label", fmt.Sprintf("%q is already the label of a spot in this lot", sp.Label))
-			} else {
-				labels[sp.Label] = i
-			}
-			if sp.Size.Valid() && sp.Label != "" {
-				if err := sp.Validate(); err != nil { // a rule of the domain not checked above
-					ve.Add(strings.TrimSuffix(prefix, "."), parking.ErrorMessage(err))
-				}
-			}
-			spots[i] = sp
-		}
-		if err := ve.Err(); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if err := store.CreateSpots(r.Context(), spots); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusCreated, spotsResponse{Spots: spots})
+		return nil
 	})
-}
-
-// lotSpot returns the spot with the given id if it belongs to lot.
-func lotSpot(ctx context.Context, store parking.LotStore, lotID, spotID string) (parking.Spot, error) {
-	sp, err := store.Spot(ctx, spotID)
-	if errors.Is(err, parking.ErrNotFound) || err == nil && sp.LotID != lotID {
-		return parking.Spot{}, parking.Errorf(parking.ENOTFOUND, "spot not found in this lot")
-	}
-	return sp, err
 }
 
 // handleUpdateSpot changes a spot's label, size, position or amenities. A spot
 // cannot shrink below a vehicle booked on it now or later (409). Its level and
 // service state do not change here. The write is over the version read
 // (versions.go).
-func handleUpdateSpot(log *slog.Logger, store parking.LotStore, engine *booking.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, lot, ok := requireManagedLot(w, r, log, store)
+func handleUpdateSpot(log *slog.Logger, svc *lots.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, ok := currentUser(r)
 		if !ok {
-			return
-		}
-		if _, err := lotSpot(r.Context(), store, lot.ID, r.PathValue("spot")); err != nil {
-			writeError(w, r, log, err)
-			return
+			return auth.ErrUnauthenticated
 		}
 		var req spotFields
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		p := ifMatch(r)
 		var sp parking.Spot
-		err := patchVersioned(p, func() error {
-			old, err := lotSpot(r.Context(), store, lot.ID, r.PathValue("spot"))
-			if err != nil {
-				return err
-			}
-			if err := p.check(old.Version); err != nil {
-				return err
-			}
-			sp = old
-			sp.Amenities = append([]string{}, old.Amenities...)
-			var ve parking.ValidationError
-			req.apply(&sp, &ve, "")
-			if sp.Label != old.Label && ve.Err() == nil {
-				others, err := store.Spots(r.Context(), lot.ID)
-				if err != nil {
-					return err
-				}
-				for _, o := range others {
-					if o.Label == sp.Label && o.ID != sp.ID {
-						ve.Add("label", fmt.Sprintf("%q is already the label of a spot in this lot", sp.Label))
-					}
-				}
-			}
-			if err := ve.Err(); err != nil {
-				return err
-			}
-			if err := sp.Validate(); err != nil {
-				return &parking.ValidationError{Fields: []parking.FieldError{{Field: "spot", Message: parking.ErrorMessage(err)}}}
-			}
-			return engine.UpdateSpot(r.Context(), old, &sp)
+		err := patchVersioned(p, func() (err error) {
+			sp, err = svc.UpdateSpot(r.Context(), me, r.PathValue("lot"), r.PathValue("spot"), lots.SpotChange(req), p.check)
+			return err
 		})
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		setETag(w, sp.Version)
 		writeJSON(w, http.StatusOK, sp)
+		return nil
 	})
 }
 
@@ -646,60 +308,44 @@ type outOfServiceResponse struct {
 // other spots that fit. When some fit no other spot it answers 409 unless the
 // request says "force": true, which cancels and refunds those. The body may be
 // empty: no force, no reason.
-func handleOutOfService(log *slog.Logger, store parking.LotStore, engine *booking.Service, pay *payments.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, lot, ok := requireManagedLot(w, r, log, store)
+func handleOutOfService(log *slog.Logger, svc *lots.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, ok := currentUser(r)
 		if !ok {
-			return
-		}
-		sp, err := lotSpot(r.Context(), store, lot.ID, r.PathValue("spot"))
-		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return auth.ErrUnauthenticated
 		}
 		var req outOfServiceRequest
 		if r.ContentLength != 0 {
 			if err := decode(w, r, &req); err != nil {
-				writeError(w, r, log, err)
-				return
+				return err
 			}
 		}
-		var ve parking.ValidationError
-		checkText(&ve, "reason", req.Reason, 500, false)
-		if err := ve.Err(); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		res, err := engine.TakeOutOfService(r.Context(), sp, req.Force)
+		res, err := svc.TakeOutOfService(r.Context(), me, r.PathValue("lot"), r.PathValue("spot"), req.Force, req.Reason)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		out := outOfServiceResponse{Spot: res.Spot, Moved: []string{}, Cancelled: []string{}, Parked: []string{}}
-		for _, m := range res.Moved {
-			out.Moved = append(out.Moved, m.ID)
-		}
-		for _, c := range res.Cancelled {
-			out.Cancelled = append(out.Cancelled, c.ID)
-			// The operator cancelled, not the driver: the money goes back in
-			// full, whatever the cancellation cut-off.
-			if _, err := pay.RefundReservation(r.Context(), c.ID); err != nil {
-				log.ErrorContext(r.Context(), "refund a reservation cancelled by an operator", "reservation", c.ID, "err", err)
-			}
-		}
-		for _, p := range res.Parked {
-			out.Parked = append(out.Parked, p.ID)
-		}
-		out.Message = withdrawalMessage(sp, res)
+		out := outOfServiceResponse{Spot: res.Spot, Moved: ids(res.Moved), Cancelled: ids(res.Cancelled), Parked: ids(res.Parked),
+			Message: withdrawalMessage(res)}
 		// The store keeps no reason with the change: the log is its record.
-		log.InfoContext(r.Context(), "spot out of service", "lot", lot.ID, "spot", sp.ID, "by", me.ID,
+		log.InfoContext(r.Context(), "spot out of service", "lot", res.Spot.LotID, "spot", res.Spot.ID, "by", me.ID,
 			"reason", req.Reason, "force", req.Force, "cancelled", out.Cancelled, "request_id", requestID(r.Context()))
 		writeJSON(w, http.StatusOK, out)
+		return nil
 	})
 }
 
-// withdrawalMessage says in a sentence what taking sp out of service did.
-func withdrawalMessage(sp parking.Spot, w booking.Withdrawal) string {
+// ids lists the ids of rs, never nil: an empty list is [] in JSON.
+func ids(rs []parking.Reservation) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+// withdrawalMessage says in a sentence what taking a spot out of service did.
+func withdrawalMessage(w booking.Withdrawal) string {
+	sp := w.Spot
 	msg := "Spot " + sp.Label + " is out of service."
 	if len(w.Parked) > 0 {
 		msg = "Spot " + sp.Label + " takes no more bookings; a car is still parked there, and it is out of service once that car leaves."
@@ -721,21 +367,18 @@ func plural(n int, one, many string) string {
 }
 
 // handleInService lets a spot be booked again.
-func handleInService(log *slog.Logger, store parking.LotStore, engine *booking.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, lot, ok := requireManagedLot(w, r, log, store)
+func handleInService(log *slog.Logger, svc *lots.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, ok := currentUser(r)
 		if !ok {
-			return
+			return auth.ErrUnauthenticated
 		}
-		sp, err := lotSpot(r.Context(), store, lot.ID, r.PathValue("spot"))
-		if err == nil {
-			sp, err = engine.ReturnToService(r.Context(), sp)
-		}
+		sp, err := svc.ReturnToService(r.Context(), me, r.PathValue("lot"), r.PathValue("spot"))
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, sp)
+		return nil
 	})
 }
 

@@ -58,10 +58,10 @@ func addRoutes(mux *router, s Services) {
 	mux.Handle("DELETE /api/v1/users/{id}/payment-method", handleDeletePaymentMethod(log, store))
 
 	// Lots and spots, public.
-	mux.Handle("GET /api/v1/lots", handleListLots(log, store))
-	mux.Handle("GET /api/v1/lots/{lot}", handleGetLot(log, store))
+	mux.Handle("GET /api/v1/lots", handleListLots(log, s.Lots))
+	mux.Handle("GET /api/v1/lots/{lot}", handleGetLot(log, s.Lots))
 	mux.Handle("GET /api/v1/lots/{lot}/spots", handleListSpots(log, engine, clock))
-	mux.Handle("GET /api/v1/lots/{lot}/spots/{spot}", handleGetSpot(log, store, engine, clock))
+	mux.Handle("GET /api/v1/lots/{lot}/spots/{spot}", handleGetSpot(log, s.Lots, clock))
 	mux.Handle("GET /api/v1/lots/{lot}/availability", handleAvailability(log, engine, clock))
 	mux.Handle("GET /api/v1/lots/{lot}/live", handleLive(log, s.Live, clock, s.AllowedOrigins))
 
@@ -91,15 +91,15 @@ func addRoutes(mux *router, s Services) {
 
 	// Operators: their lots, levels, spots, gates and reservations. Every one
 	// needs a signed-in operator of the lot's operator, or an admin.
-	mux.Handle("POST /api/v1/lots", idempotent(handleCreateLot(log, store, clock)))
-	mux.Handle("PATCH /api/v1/lots/{lot}", handleUpdateLot(log, store))
-	mux.Handle("POST /api/v1/lots/{lot}/levels", idempotent(handleCreateLevel(log, store)))
-	mux.Handle("PATCH /api/v1/lots/{lot}/levels/{level}", handleUpdateLevel(log, store))
-	mux.Handle("POST /api/v1/lots/{lot}/spots", idempotent(handleCreateSpots(log, store)))
-	mux.Handle("PATCH /api/v1/lots/{lot}/spots/{spot}", handleUpdateSpot(log, store, engine))
+	mux.Handle("POST /api/v1/lots", idempotent(handleCreateLot(log, s.Lots)))
+	mux.Handle("PATCH /api/v1/lots/{lot}", handleUpdateLot(log, s.Lots))
+	mux.Handle("POST /api/v1/lots/{lot}/levels", idempotent(handleCreateLevel(log, s.Lots)))
+	mux.Handle("PATCH /api/v1/lots/{lot}/levels/{level}", handleUpdateLevel(log, s.Lots))
+	mux.Handle("POST /api/v1/lots/{lot}/spots", idempotent(handleCreateSpots(log, s.Lots)))
+	mux.Handle("PATCH /api/v1/lots/{lot}/spots/{spot}", handleUpdateSpot(log, s.Lots))
 	// Taking a spot out of service may cancel reservations: a retry must not.
-	mux.Handle("POST /api/v1/lots/{lot}/spots/{spot}/out-of-service", mustBeIdempotent(handleOutOfService(log, store, engine, s.Payments)))
-	mux.Handle("POST /api/v1/lots/{lot}/spots/{spot}/in-service", handleInService(log, store, engine))
+	mux.Handle("POST /api/v1/lots/{lot}/spots/{spot}/out-of-service", mustBeIdempotent(handleOutOfService(log, s.Lots)))
+	mux.Handle("POST /api/v1/lots/{lot}/spots/{spot}/in-service", handleInService(log, s.Lots))
 	mux.Handle("GET /api/v1/lots/{lot}/reservations", handleLotReservations(log, store, clock))
 	mux.Handle("POST /api/v1/lots/{lot}/gates", handleCreateGate(log, store, clock)) // never replayed: its response holds the device key
 	mux.Handle("GET /api/v1/lots/{lot}/gates", handleListGates(log, store))

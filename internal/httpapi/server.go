@@ -11,6 +11,7 @@ import (
 	"parkd/internal/booking"
 	"parkd/internal/gate"
 	"parkd/internal/live"
+	"parkd/internal/lots"
 	"parkd/internal/metrics"
 	"parkd/internal/notify"
 	"parkd/internal/parking"
@@ -34,7 +35,10 @@ type Services struct {
 	Auth     *auth.Service
 	Payments *payments.Service
 	Gates    *gate.Service
-	Clock    parking.Clock
+	// Lots runs lots, levels and spots; nil makes one from Store, Engine,
+	// Payments and Clock.
+	Lots  *lots.Service
+	Clock parking.Clock
 	// StripePublishableKey is for the web pages' card form when payments go
 	// through Stripe (Stripe Elements); the sandbox needs none.
 	StripePublishableKey string
@@ -55,6 +59,9 @@ type Services struct {
 // newRouter is the mux of every route: the API's (routes.go) and the pages'
 // (internal/web/routes.go).
 func newRouter(s Services) *router {
+	if s.Lots == nil && s.Store != nil {
+		s.Lots = lots.New(s.Store, s.Engine, s.Payments, s.Clock)
+	}
 	rt := &router{mux: http.NewServeMux()}
 	addRoutes(rt, s)
 	addPages(rt, s)

@@ -12,7 +12,7 @@ func addPages(mux *router, s Services) {
 		gateway = s.Payments.Gateway().Name()
 	}
 	web.Register(mux, web.Config{
-		Log: s.Log, Store: s.Store, Engine: s.Engine, Clock: s.Clock,
+		Log: s.Log, Store: s.Store, Engine: s.Engine, Lots: s.Lots, Clock: s.Clock,
 		CurrentUser: currentUser, Gateway: gateway, StripePublishableKey: s.StripePublishableKey,
 	})
 }

@@ -4,10 +4,12 @@
 package parking
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Operator runs one or more lots.
@@ -36,23 +38,49 @@ type Lot struct {
 
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
-// Validate checks the fields a lot cannot work without.
+// Validate checks every field of a lot and returns a *ValidationError that
+// lists each invalid one, so that a form can show them all at once. The time
+// zone must be an IANA name: "Local" would be the server's own zone, whatever
+// that happens to be.
 func (l *Lot) Validate() error {
-	switch {
-	case strings.TrimSpace(l.Name) == "":
-		return Errorf(EINVALID, "lot name is required")
-	case l.OperatorID == "":
-		return Errorf(EINVALID, "lot operator is required")
-	case !currencyPattern.MatchString(l.Currency):
-		return Errorf(EINVALID, "lot currency must be an ISO 4217 code such as USD")
-	case l.Lat < -90 || l.Lat > 90 || l.Lng < -180 || l.Lng > 180:
-		return Errorf(EINVALID, "lot coordinates are out of range")
+	var ve ValidationError
+	checkText(&ve, "name", l.Name, 200)
+	checkText(&ve, "address", l.Address, 500)
+	if l.Lat < -90 || l.Lat > 90 {
+		ve.Add("lat", "must be between -90 and 90")
 	}
-	if _, err := time.LoadLocation(l.TimeZone); err != nil || l.TimeZone == "" {
-		return Errorf(EINVALID, "lot time zone %q is not an IANA time zone", l.TimeZone)
+	if l.Lng < -180 || l.Lng > 180 {
+		ve.Add("lng", "must be between -180 and 180")
 	}
-	return l.Policy.Validate()
+	if !currencyPattern.MatchString(l.Currency) {
+		ve.Add("currency", "must be an ISO 4217 code such as USD")
+	}
+	if _, err := time.LoadLocation(l.TimeZone); err != nil || l.TimeZone == "" || l.TimeZone == "Local" {
+		ve.Add("time_zone", "must be an IANA time zone such as America/New_York")
+	}
+	if err := l.Policy.Validate(); err != nil {
+		ve.Add("policy", ErrorMessage(err))
+	}
+	if l.OperatorID == "" {
+		ve.Add("operator_id", "is required: the id of the operator who runs the lot")
+	}
+	return ve.Err()
 }
+
+// checkText adds a problem with a required text field that is empty, or
+// longer than max characters.
+func checkText(ve *ValidationError, field, v string, max int) {
+	switch n := utf8.RuneCountInString(strings.TrimSpace(v)); {
+	case n == 0:
+		ve.Add(field, "is required")
+	case n > max:
+		ve.Add(field, fmt.Sprintf("must be at most %d characters", max))
+	}
+}
+
+// MaxLevelOrdinal bounds a level's ordinal both ways: the databases keep a
+// 32-bit integer, and no garage has a thousand floors.
+const MaxLevelOrdinal = 1000
 
 // Level is one floor of a lot, with the size of its plan in plan units.
 type Level struct {
@@ -63,6 +91,23 @@ type Level struct {
 	Width   float64 `json:"width"`
 	Height  float64 `json:"height"`
 	Version int64   `json:"version"` // as Lot.Version
+}
+
+// Validate checks every field of a level and returns a *ValidationError that
+// lists each invalid one.
+func (l *Level) Validate() error {
+	var ve ValidationError
+	checkText(&ve, "name", l.Name, 100)
+	if l.Ordinal < -MaxLevelOrdinal || l.Ordinal > MaxLevelOrdinal {
+		ve.Add("ordinal", fmt.Sprintf("must be between %d and %d", -MaxLevelOrdinal, MaxLevelOrdinal))
+	}
+	if l.Width < 0 {
+		ve.Add("width", "must not be negative")
+	}
+	if l.Height < 0 {
+		ve.Add("height", "must not be negative")
+	}
+	return ve.Err()
 }
 
 // Spot is one parking space.
@@ -81,17 +126,68 @@ type Spot struct {
 	Version   int64    `json:"version"` // as Lot.Version; SetSpotInService moves it on too
 }
 
-// Validate checks a spot's own fields.
+// Spot size problems: a spot without one, and one that names no size.
+const (
+	SpotSizeRequired = "is required: motorcycle, compact, standard or large"
+	SpotSizeUnknown  = "must be motorcycle, compact, standard or large (or small, medium, SUV, ...)"
+)
+
+// MaxAmenities is the most amenities one spot may have.
+const MaxAmenities = 16
+
+// Validate checks every field of a spot and returns a *ValidationError that
+// lists each invalid one. Amenities are checked as CleanAmenities leaves them.
 func (s *Spot) Validate() error {
+	var ve ValidationError
+	checkText(&ve, "label", s.Label, 50)
 	switch {
-	case strings.TrimSpace(s.Label) == "":
-		return Errorf(EINVALID, "spot label is required")
+	case s.Size == 0:
+		ve.Add("size", SpotSizeRequired)
 	case !s.Size.Valid():
-		return Errorf(EINVALID, "spot %s: size is required", s.Label)
-	case s.LotID == "" || s.LevelID == "":
-		return Errorf(EINVALID, "spot %s: lot and level are required", s.Label)
+		ve.Add("size", SpotSizeUnknown)
 	}
-	return nil
+	if s.Lat < -90 || s.Lat > 90 {
+		ve.Add("lat", "must be between -90 and 90")
+	}
+	if s.Lng < -180 || s.Lng > 180 {
+		ve.Add("lng", "must be between -180 and 180")
+	}
+	if s.X < 0 {
+		ve.Add("x", "must not be negative: it is a position on the level plan")
+	}
+	if s.Y < 0 {
+		ve.Add("y", "must not be negative: it is a position on the level plan")
+	}
+	if len(s.Amenities) > MaxAmenities {
+		ve.Add("amenities", fmt.Sprintf("must hold at most %d amenities", MaxAmenities))
+	}
+	for _, a := range s.Amenities {
+		if a == "" || utf8.RuneCountInString(a) > 32 {
+			ve.Add("amenities", "each amenity must be 1 to 32 characters, such as \"ev\" or \"covered\"")
+		}
+	}
+	if s.LotID == "" {
+		ve.Add("lot_id", "is required")
+	}
+	if s.LevelID == "" {
+		ve.Add("level_id", "is required")
+	}
+	return ve.Err()
+}
+
+// CleanAmenities lower-cases and trims amenities and drops repeats, so that
+// "EV" and "ev " are one amenity. Spot.Validate then checks what is left.
+func CleanAmenities(in []string) []string {
+	out := make([]string, 0, len(in))
+	seen := map[string]bool{}
+	for _, a := range in {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Role says what a user may do.
@@ -122,6 +218,12 @@ func (u User) Runs(lot Lot) bool {
 
 // Owns reports whether r is u's own booking.
 func (u User) Owns(r Reservation) bool { return u.ID != "" && r.UserID == u.ID }
+
+// ManagesAny reports whether u runs any lot at all: an admin, or an operator
+// of some operator. It is what "a manager" means to the API and the pages.
+func (u User) ManagesAny() bool {
+	return u.Role == RoleAdmin || u.Role == RoleOperator && u.OperatorID != ""
+}
 
 // CanSee reports whether u may see (and act on) r, whose lot is lot: their own
 // booking, or one in a lot they run; admins run every lot. Callers read the lot

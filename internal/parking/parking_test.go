@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -249,5 +250,53 @@ func TestUserRuns(t *testing.T) {
 		if got := tc.u.Runs(lot); got != tc.want {
 			t.Errorf("%+v.Runs(lot of opr_1) = %v; want %v", tc.u, got, tc.want)
 		}
+	}
+}
+
+func TestUserManagesAny(t *testing.T) {
+	for _, tc := range []struct {
+		u    parking.User
+		want bool
+	}{
+		{parking.User{Role: parking.RoleAdmin}, true},
+		{parking.User{Role: parking.RoleOperator, OperatorID: "opr_1"}, true},
+		{parking.User{Role: parking.RoleOperator}, false}, // runs no lot: no operator
+		{parking.User{Role: parking.RoleDriver, OperatorID: "opr_1"}, false},
+	} {
+		if got := tc.u.ManagesAny(); got != tc.want {
+			t.Errorf("%+v.ManagesAny() = %v; want %v", tc.u, got, tc.want)
+		}
+	}
+}
+
+// TestValidateListsEveryField: a lot, level or spot with several bad fields
+// names each of them at once, so that a form can show them together.
+func TestValidateListsEveryField(t *testing.T) {
+	fields := func(err error) []string {
+		var v *parking.ValidationError
+		if !errors.As(err, &v) {
+			t.Fatalf("Validate() = %v; want a *parking.ValidationError", err)
+		}
+		var out []string
+		for _, f := range v.Fields {
+			out = append(out, f.Field)
+		}
+		return out
+	}
+	lot := parking.Lot{Name: " ", Address: "1 Quay St", Lat: 91, Lng: 0, TimeZone: "Local", Currency: "usd", Policy: parking.DefaultPolicy()}
+	if got, want := fields(lot.Validate()), []string{"name", "lat", "currency", "time_zone", "operator_id"}; !slices.Equal(got, want) {
+		t.Errorf("Lot.Validate() fields = %v; want %v (\"Local\" is no IANA zone)", got, want)
+	}
+	level := parking.Level{Name: "", Ordinal: parking.MaxLevelOrdinal + 1, Width: -1}
+	if got, want := fields(level.Validate()), []string{"name", "ordinal", "width"}; !slices.Equal(got, want) {
+		t.Errorf("Level.Validate() fields = %v; want %v", got, want)
+	}
+	spot := parking.Spot{LotID: "lot_1", Label: "A1", Size: -1, X: -1, Amenities: []string{"ev", ""}}
+	if got, want := fields(spot.Validate()), []string{"size", "x", "amenities", "level_id"}; !slices.Equal(got, want) {
+		t.Errorf("Spot.Validate() fields = %v; want %v", got, want)
+	}
+	good := parking.Lot{OperatorID: "opr_1", Name: "G", Address: "A", TimeZone: "Europe/London", Currency: "GBP", Policy: parking.DefaultPolicy()}
+	if err := good.Validate(); err != nil {
+		t.Errorf("Validate() of a good lot = %v; want nil", err)
 	}
 }

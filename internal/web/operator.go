@@ -17,10 +17,7 @@ func (s *site) operatorLot(w http.ResponseWriter, r *http.Request) (parking.User
 	if !ok {
 		return me, parking.Lot{}, false
 	}
-	lot, err := s.Store.Lot(r.Context(), r.PathValue("lot"))
-	if err == nil && !me.Runs(lot) {
-		err = parking.Errorf(parking.EFORBIDDEN, "you do not run this lot")
-	}
+	lot, err := s.Lots.ManagedLot(r.Context(), me, r.PathValue("lot"))
 	if err != nil {
 		s.fail(w, r, err)
 		return me, lot, false
@@ -34,20 +31,10 @@ func (s *site) handleOperatorHome() http.Handler {
 		if !ok {
 			return
 		}
-		if me.Role != parking.RoleOperator && me.Role != parking.RoleAdmin {
-			s.fail(w, r, parking.Errorf(parking.EFORBIDDEN, "operators only"))
-			return
-		}
-		lots, err := s.Store.Lots(r.Context())
+		mine, err := s.Lots.ManagedLots(r.Context(), me)
 		if err != nil {
 			s.fail(w, r, err)
 			return
-		}
-		var mine []parking.Lot
-		for _, l := range lots {
-			if me.Runs(l) {
-				mine = append(mine, l)
-			}
 		}
 		sort.Slice(mine, func(i, j int) bool { return mine[i].Name < mine[j].Name })
 		s.render(w, r, http.StatusOK, "operator", "Operator", mine)
@@ -238,12 +225,12 @@ func (s *site) handleSpotsEditor() http.Handler {
 			return
 		}
 		ctx := r.Context()
-		levels, err := s.Store.Levels(ctx, lot.ID)
+		levels, err := s.Lots.Levels(ctx, lot.ID)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		spots, err := s.Store.Spots(ctx, lot.ID)
+		spots, err := s.Lots.Spots(ctx, lot.ID)
 		if err != nil {
 			s.fail(w, r, err)
 			return

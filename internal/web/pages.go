@@ -34,7 +34,7 @@ const maxListedLots = 200
 
 func (s *site) handleLots() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lots, err := s.Store.Lots(r.Context())
+		lots, err := s.Lots.Lots(r.Context())
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -129,7 +129,7 @@ func (s *site) lotMap(w http.ResponseWriter, r *http.Request, lot parking.Lot) (
 		}
 		m.Vehicles = vs
 	}
-	levels, err := s.Store.Levels(ctx, lot.ID)
+	levels, err := s.Lots.Levels(ctx, lot.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return m, false
@@ -156,7 +156,7 @@ func (s *site) lotMap(w http.ResponseWriter, r *http.Request, lot parking.Lot) (
 
 func (s *site) handleLotMap() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lot, err := s.Store.Lot(r.Context(), r.PathValue("lot"))
+		lot, err := s.Lots.Lot(r.Context(), r.PathValue("lot"))
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -208,7 +208,7 @@ func (s *site) handleReserve() http.Handler {
 		}
 		ctx := r.Context()
 		q := r.URL.Query()
-		lot, err := s.Store.Lot(ctx, q.Get("lot"))
+		lot, err := s.Lots.Lot(ctx, q.Get("lot"))
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -221,7 +221,7 @@ func (s *site) handleReserve() http.Handler {
 			f.Problems = append(f.Problems, problem)
 		}
 		if id := q.Get("spot"); id != "" {
-			sp, err := s.Store.Spot(ctx, id)
+			sp, err := s.Lots.Spot(ctx, id)
 			if err != nil || sp.LotID != lot.ID {
 				s.fail(w, r, parking.Errorf(parking.ENOTFOUND, "no such spot"))
 				return
@@ -319,9 +319,10 @@ type reservationRow struct {
 	LotCancelled bool
 }
 
-// lookupStore is what a lookup reads.
+// lookupStore is what a lookup reads: the lots service (Config.Lots).
 type lookupStore interface {
-	parking.LotStore
+	Lot(ctx context.Context, id string) (parking.Lot, error)
+	Spots(ctx context.Context, lotID string) ([]parking.Spot, error)
 }
 
 // lookup caches lots, and each lot's spots, while one page is built: a list of
@@ -426,7 +427,7 @@ func (s *site) handleReservations() http.Handler {
 			return
 		}
 		now := s.Clock.Now()
-		lk := newLookup(s.Store)
+		lk := newLookup(s.Lots)
 		var data struct{ Upcoming, Past, Cancelled []reservationRow }
 		for _, res := range rs {
 			row, err := s.reservationRow(ctx, lk, res, now)
@@ -516,7 +517,7 @@ type extendChoice struct {
 
 func (s *site) handleReservation() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		row, ok := s.reservationPage(w, r, newLookup(s.Store))
+		row, ok := s.reservationPage(w, r, newLookup(s.Lots))
 		if !ok {
 			return
 		}
@@ -598,7 +599,7 @@ func (navigation) wide() {}
 
 func (s *site) handleNavigate() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lk := newLookup(s.Store)
+		lk := newLookup(s.Lots)
 		row, ok := s.reservationPage(w, r, lk)
 		if !ok {
 			return
@@ -609,7 +610,7 @@ func (s *site) handleNavigate() http.Handler {
 			if sp.Lat != 0 || sp.Lng != 0 {
 				n.Maps = directions(sp.Lat, sp.Lng, row.Lot.Name+" "+sp.Label)
 			}
-			levels, lerr := s.Store.Levels(r.Context(), row.LotID)
+			levels, lerr := s.Lots.Levels(r.Context(), row.LotID)
 			spots, serr := lk.spotsOf(r.Context(), row.LotID) // read for the row already
 			if err := errors.Join(lerr, serr); err != nil {
 				s.fail(w, r, err)
@@ -669,7 +670,7 @@ func (s *site) handlePayments() http.Handler {
 		for _, res := range rs {
 			lotOf[res.ID] = res.LotID
 		}
-		lk := newLookup(s.Store)
+		lk := newLookup(s.Lots)
 		rows := make([]paymentRow, 0, len(ps))
 		for _, p := range ps {
 			row := paymentRow{Payment: p}
@@ -703,7 +704,7 @@ func (s *site) handleReceipt() http.Handler {
 			return
 		}
 		ctx := r.Context()
-		lk := newLookup(s.Store)
+		lk := newLookup(s.Lots)
 		p, err := s.Store.Payment(ctx, r.PathValue("payment"))
 		if err != nil {
 			s.fail(w, r, parking.ErrNotFound)
@@ -724,7 +725,7 @@ func (s *site) handleReceipt() http.Handler {
 			return
 		}
 		// One spot: not the lot's every spot, as the lists' lookup reads.
-		if sp, err := s.Store.Spot(ctx, res.SpotID); err == nil {
+		if sp, err := s.Lots.Spot(ctx, res.SpotID); err == nil {
 			rc.Spot = sp
 		} else if !errors.Is(err, parking.ErrNotFound) {
 			s.fail(w, r, err)

@@ -23,6 +23,7 @@ import (
 
 	"parkd/internal/booking"
 	"parkd/internal/gate"
+	"parkd/internal/lots"
 	"parkd/internal/parking"
 )
 
@@ -48,7 +49,9 @@ type Config struct {
 	Log    *slog.Logger
 	Store  Store
 	Engine *booking.Service
-	Clock  parking.Clock
+	// Lots serves lots, levels and spots, and says who runs which.
+	Lots  *lots.Service
+	Clock parking.Clock
 	// CurrentUser returns the signed-in user of a request: the API's
 	// authentication middleware, which wraps the pages too, finds it.
 	CurrentUser func(*http.Request) (parking.User, bool)
@@ -141,7 +144,7 @@ func (s *site) funcs() template.FuncMap {
 		"amenityIcon":  amenityIcon,
 		"amenityLabel": amenityLabel,
 		"isOperator": func(u *parking.User) bool {
-			return u != nil && (u.Role == parking.RoleOperator || u.Role == parking.RoleAdmin)
+			return u != nil && u.ManagesAny()
 		},
 	}
 }
