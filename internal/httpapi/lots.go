@@ -19,11 +19,11 @@ func handleHealthz() http.Handler {
 }
 
 // handleReadyz answers 200 only when the database answers.
-func handleReadyz(log *slog.Logger, store pinger) http.Handler {
+func handleReadyz(log *slog.Logger, ready func(context.Context) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := store.Ping(ctx); err != nil {
+		if err := ready(ctx); err != nil {
 			log.WarnContext(ctx, "not ready: database does not answer", "err", err)
 			writeProblem(w, r, parking.EUNAVAILABLE, "the database does not answer")
 			return

@@ -156,7 +156,6 @@ func withRecover(log *slog.Logger, next http.Handler) http.Handler {
 // SessionCookie carries the session token for browsers.
 const SessionCookie = "parkd_session"
 
-type userKey struct{}
 type gateKey struct{}
 
 // bearerToken returns the token of an Authorization: Bearer header, and whether
@@ -206,7 +205,7 @@ func withAuth(log *slog.Logger, authn *auth.Service, next http.Handler) http.Han
 		u, _, err := authn.Authenticate(ctx, token)
 		switch {
 		case err == nil:
-			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey{}, u)))
+			next.ServeHTTP(w, r.WithContext(auth.ContextWithUser(ctx, u)))
 		case parking.ErrorCode(err) == parking.EUNAUTHORIZED && !fromHeader:
 			next.ServeHTTP(w, r)
 		default:
@@ -217,8 +216,7 @@ func withAuth(log *slog.Logger, authn *auth.Service, next http.Handler) http.Han
 
 // currentUser returns the signed-in user, if any.
 func currentUser(r *http.Request) (parking.User, bool) {
-	u, ok := r.Context().Value(userKey{}).(parking.User)
-	return u, ok
+	return auth.UserFromContext(r.Context())
 }
 
 // currentGate returns the gate device making the request, if any.
@@ -229,26 +227,41 @@ func currentGate(r *http.Request) (parking.Gate, bool) {
 
 // requireUser returns the signed-in user or answers 401.
 func requireUser(w http.ResponseWriter, r *http.Request, log *slog.Logger) (parking.User, bool) {
+	u, err := signedInUser(r)
+	if err != nil {
+		writeError(w, r, log, err)
+	}
+	return u, err == nil
+}
+
+// signedInUser returns the signed-in user, or the 401 error for handlers
+// that return their errors (handle).
+func signedInUser(r *http.Request) (parking.User, error) {
 	u, ok := currentUser(r)
 	if !ok {
-		writeError(w, r, log, auth.ErrUnauthenticated)
+		return u, auth.ErrUnauthenticated
 	}
-	return u, ok
+	return u, nil
 }
 
 // requirePathUser returns the id of the user a /api/v1/users/{id}/... request
 // acts on (see pathUserID), or answers 401 or 404 and returns false.
 func requirePathUser(w http.ResponseWriter, r *http.Request, log *slog.Logger) (string, bool) {
-	me, ok := requireUser(w, r, log)
-	if !ok {
-		return "", false
-	}
-	id, err := pathUserID(r, me)
+	id, err := pathUser(r)
 	if err != nil {
 		writeError(w, r, log, err)
-		return "", false
 	}
-	return id, true
+	return id, err == nil
+}
+
+// pathUser is requirePathUser for handlers that return their errors: the id
+// the request acts on, or the 401 or 404 error.
+func pathUser(r *http.Request) (string, error) {
+	me, err := signedInUser(r)
+	if err != nil {
+		return "", err
+	}
+	return pathUserID(r, me)
 }
 
 // pathUserID resolves {id} of /api/v1/users/{id}/...: "me" or the caller's own

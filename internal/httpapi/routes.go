@@ -38,19 +38,19 @@ func addRoutes(mux *router, s Services) {
 	mustBeIdempotent := func(h http.Handler) http.Handler { return withIdempotency(log, store, clock, true, h) }
 
 	mux.Handle("GET /healthz", handleHealthz())
-	mux.Handle("GET /readyz", handleReadyz(log, store))
+	mux.Handle("GET /readyz", handleReadyz(log, s.Ready))
 	mux.Handle("GET /api/openapi.json", handleOpenAPI())
 
 	// Accounts and sessions.
 	mux.Handle("POST /api/v1/users", idempotent(handleSignUp(log, s.Auth)))
-	mux.Handle("GET /api/v1/users/{id}", handleGetUser(log, store))
+	mux.Handle("GET /api/v1/users/{id}", handleGetUser(log, s.Auth))
 	mux.Handle("POST /api/v1/sessions", handleSignIn(log, s.Auth)) // never replayed: its response holds a secret
 	mux.Handle("DELETE /api/v1/sessions/current", handleSignOut(log, s.Auth))
 
 	// A driver's own things; {id} is "me" or the caller's id.
-	mux.Handle("GET /api/v1/users/{id}/vehicles", handleListVehicles(log, store))
-	mux.Handle("POST /api/v1/users/{id}/vehicles", idempotent(handleCreateVehicle(log, store, clock)))
-	mux.Handle("DELETE /api/v1/users/{id}/vehicles/{vehicle}", handleDeleteVehicle(log, store, clock))
+	mux.Handle("GET /api/v1/users/{id}/vehicles", handleListVehicles(log, s.Auth))
+	mux.Handle("POST /api/v1/users/{id}/vehicles", idempotent(handleCreateVehicle(log, s.Auth)))
+	mux.Handle("DELETE /api/v1/users/{id}/vehicles/{vehicle}", handleDeleteVehicle(log, s.Auth))
 	mux.Handle("GET /api/v1/users/{id}/reservations", handleUserReservations(log, store))
 	mux.Handle("GET /api/v1/users/{id}/payments", handleUserPayments(log, store))
 	mux.Handle("GET /api/v1/users/{id}/payment-method", handleGetPaymentMethod(log, store))

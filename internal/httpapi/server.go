@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -47,13 +48,31 @@ type Services struct {
 	// AllowedOrigins are the origins, besides parkd's own host, whose pages may
 	// open the live WebSocket (host patterns, as "app.example.com").
 	AllowedOrigins []string
-	// Notify checks unsubscribe links and wakes live notification streams;
-	// nil means unsubscribe links are refused and streams only poll.
+	// Notify lists and marks drivers' notifications, keeps their settings
+	// and operators' webhooks, checks unsubscribe links and wakes live
+	// notification streams; nil means one that refuses unsubscribe links and
+	// whose streams only poll.
 	Notify *notify.Service
 	// Metrics records requests and webhook verdicts; nil records nothing.
 	Metrics *metrics.Metrics
 	// AccessLog logs one line per request, at info level.
 	AccessLog bool
+	// Ready reports whether parkd can serve requests: whether its database
+	// answers. Nil means the Store's Ping.
+	Ready func(ctx context.Context) error
+}
+
+// withDefaults fills in the services a caller left out: the readiness check
+// from the store, and a notifier that signs no unsubscribe links and whose
+// hub nothing wakes (streams only poll).
+func (s Services) withDefaults() Services {
+	if s.Ready == nil && s.Store != nil {
+		s.Ready = s.Store.Ping
+	}
+	if s.Notify == nil {
+		s.Notify = notify.New(notify.Config{Store: s.Store, Clock: s.Clock, Log: s.Log})
+	}
+	return s
 }
 
 // newRouter is the mux of every route: the API's (routes.go) and the pages'
@@ -62,6 +81,7 @@ func newRouter(s Services) *router {
 	if s.Lots == nil && s.Store != nil {
 		s.Lots = lots.New(s.Store, s.Engine, s.Payments, s.Clock)
 	}
+	s = s.withDefaults()
 	rt := &router{mux: http.NewServeMux()}
 	addRoutes(rt, s)
 	addPages(rt, s)

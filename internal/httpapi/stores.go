@@ -1,18 +1,9 @@
 package httpapi
 
-import (
-	"context"
-
-	"parkd/internal/parking"
-)
+import "parkd/internal/parking"
 
 // The handlers ask for the parts of parking.Store they use; these are the
 // parts some of them use together.
-
-// pinger is a store that can say whether its database answers.
-type pinger interface {
-	Ping(ctx context.Context) error
-}
 
 // lotGateStore: gates, and the lots that say who may manage them.
 type lotGateStore interface {

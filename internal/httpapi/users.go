@@ -17,35 +17,34 @@ type signUpRequest struct {
 
 // handleSignUp creates a driver account.
 func handleSignUp(log *slog.Logger, authn *auth.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		var req signUpRequest
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		u, err := authn.SignUp(r.Context(), req.Name, req.Email, req.Password)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		w.Header().Set("Location", "/api/v1/users/"+u.ID)
 		writeJSON(w, http.StatusCreated, u)
+		return nil
 	})
 }
 
 // handleGetUser returns the signed-in user (or, for admins, anyone).
-func handleGetUser(log *slog.Logger, store parking.AccountStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
-		}
-		u, err := store.User(r.Context(), id)
+func handleGetUser(log *slog.Logger, authn *auth.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
+		}
+		u, err := authn.User(r.Context(), id)
+		if err != nil {
+			return err
 		}
 		writeJSON(w, http.StatusOK, u)
+		return nil
 	})
 }
 
@@ -85,16 +84,14 @@ func lastColon(s string) int {
 // handleSignIn opens a session: the token comes back in the body and as an
 // HttpOnly cookie for browsers.
 func handleSignIn(log *slog.Logger, authn *auth.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		var req signInRequest
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		token, sess, u, err := authn.SignIn(r.Context(), req.Email, req.Password, clientAddress(r))
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		http.SetCookie(w, &http.Cookie{
 			Name: SessionCookie, Value: token, Path: "/", Expires: sess.ExpiresAt,
@@ -102,14 +99,15 @@ func handleSignIn(log *slog.Logger, authn *auth.Service) http.Handler {
 		})
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusCreated, sessionResponse{Token: token, ExpiresAt: sess.ExpiresAt, User: u})
+		return nil
 	})
 }
 
 // handleSignOut ends the current session and clears the cookie.
 func handleSignOut(log *slog.Logger, authn *auth.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := requireUser(w, r, log); !ok {
-			return
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := signedInUser(r); err != nil {
+			return err
 		}
 		token, fromHeader := bearerToken(r)
 		if !fromHeader {
@@ -118,11 +116,11 @@ func handleSignOut(log *slog.Logger, authn *auth.Service) http.Handler {
 			}
 		}
 		if err := authn.SignOut(r.Context(), token); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 			SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"parkd/internal/auth"
 	"parkd/internal/parking"
 )
 
@@ -13,85 +14,65 @@ type vehicleRequest struct {
 	Size  parking.Size `json:"size"`
 }
 
-// validate checks the request and returns the plate as parkd keeps it.
-func (v vehicleRequest) validate() (string, error) {
-	var ve parking.ValidationError
-	plate, err := parking.ParsePlate(v.Plate)
-	ve.Merge(err)
-	if !v.Size.Valid() {
-		ve.Add("size", "is required: motorcycle, compact, standard or large")
-	}
-	return plate, ve.Err()
-}
-
-func handleListVehicles(log *slog.Logger, store parking.AccountStore) http.Handler {
+func handleListVehicles(log *slog.Logger, authn *auth.Service) http.Handler {
 	type response struct {
 		Vehicles []parking.Vehicle `json:"vehicles"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
-		}
-		vs, err := store.Vehicles(r.Context(), id)
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
+		}
+		vs, err := authn.Vehicles(r.Context(), id)
+		if err != nil {
+			return err
 		}
 		writeJSON(w, http.StatusOK, response{Vehicles: vs})
+		return nil
 	})
 }
 
-func handleCreateVehicle(log *slog.Logger, store parking.AccountStore, clock parking.Clock) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
+func handleCreateVehicle(log *slog.Logger, authn *auth.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
+		if err != nil {
+			return err
 		}
 		var req vehicleRequest
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		plate, err := req.validate()
+		v, err := authn.AddVehicle(r.Context(), id, req.Plate, req.Size)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		v := parking.Vehicle{ID: parking.NewID("veh"), UserID: id, Plate: plate, Size: req.Size, CreatedAt: clock.Now()}
-		if err := store.CreateVehicle(r.Context(), &v); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		w.Header().Set("Location", "/api/v1/users/"+id+"/vehicles/"+v.ID)
 		writeJSON(w, http.StatusCreated, v)
+		return nil
+	})
+}
+
+func handleDeleteVehicle(log *slog.Logger, authn *auth.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
+		if err != nil {
+			return err
+		}
+		if err := authn.RemoveVehicle(r.Context(), id, r.PathValue("vehicle")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 }
 
 // ownVehicle returns the vehicle if it belongs to userID and was not removed;
-// anyone else's is not found.
+// anyone else's is not found. The reservation request reads it; it goes when
+// booking looks the vehicle up itself.
 func ownVehicle(r *http.Request, store parking.AccountStore, userID, vehicleID string) (parking.Vehicle, error) {
 	v, err := store.Vehicle(r.Context(), vehicleID)
 	if errors.Is(err, parking.ErrNotFound) || err == nil && v.UserID != userID {
 		return parking.Vehicle{}, parking.Errorf(parking.ENOTFOUND, "vehicle not found")
 	}
 	return v, err
-}
-
-func handleDeleteVehicle(log *slog.Logger, store parking.AccountStore, clock parking.Clock) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
-		}
-		v, err := ownVehicle(r, store, id, r.PathValue("vehicle"))
-		if err == nil {
-			err = store.DeleteVehicle(r.Context(), v.ID, clock.Now())
-		}
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
 }
