@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -158,17 +157,12 @@ func originAllowed(r *http.Request, allowed []string) bool {
 }
 
 func serveEvents(w http.ResponseWriter, r *http.Request, hub *live.Hub, sub *live.Subscription) {
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no") // proxies must not hold messages back
-	w.WriteHeader(http.StatusOK)
+	events := startEventStream(w, liveWriteTimeout)
 	send := func(m *live.Message) error {
-		rc.SetWriteDeadline(time.Now().Add(liveWriteTimeout))
-		if _, err := fmt.Fprintf(w, "id: %s\ndata: %s\n\n", m.Version, m.Data); err != nil {
+		if err := events.send(m.Version, "", m.Data); err != nil {
 			return err
 		}
-		return rc.Flush()
+		return events.flush()
 	}
 	for _, m := range sub.Backlog {
 		if send(m) != nil {
@@ -183,8 +177,7 @@ func serveEvents(w http.ResponseWriter, r *http.Request, hub *live.Hub, sub *liv
 		case <-r.Context().Done():
 			return
 		case <-ping.C:
-			rc.SetWriteDeadline(time.Now().Add(liveWriteTimeout))
-			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
+			if events.comment("ping") != nil || events.flush() != nil {
 				return
 			}
 		case m, ok := <-sub.C():

@@ -1,10 +1,7 @@
 package httpapi
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -12,14 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"parkd/internal/notify"
 	"parkd/internal/parking"
 )
 
 // MaxNotificationsPage is the most notifications one list returns.
-const MaxNotificationsPage = 200
+const MaxNotificationsPage = notify.MaxPage
 
 // notificationView is an in-app notification as the app shows it.
 type notificationView struct {
@@ -44,24 +40,22 @@ func viewNotification(n parking.Notification) notificationView {
 
 // handleListNotifications lists the caller's in-app notifications, newest
 // first: ?unread=true for unread ones only, ?limit= (1 to 200, default 50).
-func handleListNotifications(log *slog.Logger, store parking.NotificationStore) http.Handler {
+func handleListNotifications(log *slog.Logger, svc *notify.Service) http.Handler {
 	type response struct {
 		Notifications []notificationView `json:"notifications"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
+		if err != nil {
+			return err
 		}
 		f, err := notificationFilter(r.URL.Query())
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		ns, err := store.UserNotifications(r.Context(), id, f)
+		ns, err := svc.Notifications(r.Context(), id, f)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		out := response{Notifications: make([]notificationView, len(ns))}
 		for i, n := range ns {
@@ -69,6 +63,7 @@ func handleListNotifications(log *slog.Logger, store parking.NotificationStore) 
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusOK, out)
+		return nil
 	})
 }
 
@@ -94,7 +89,7 @@ func notificationFilter(q url.Values) (parking.NotificationFilter, error) {
 // handleMarkNotificationsRead marks the caller's notifications read: {"ids":
 // [...]} (at most 200) or {"all": true}. Ids that are not the caller's, or
 // already read, change nothing.
-func handleMarkNotificationsRead(log *slog.Logger, store parking.NotificationStore, clock parking.Clock) http.Handler {
+func handleMarkNotificationsRead(log *slog.Logger, svc *notify.Service) http.Handler {
 	type request struct {
 		IDs []string `json:"ids"`
 		All bool     `json:"all"`
@@ -102,41 +97,21 @@ func handleMarkNotificationsRead(log *slog.Logger, store parking.NotificationSto
 	type response struct {
 		Marked int `json:"marked"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
+		if err != nil {
+			return err
 		}
 		var req request
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		var ve parking.ValidationError
-		switch {
-		case req.All && len(req.IDs) > 0:
-			ve.Add("ids", "send ids or all, not both")
-		case !req.All && len(req.IDs) == 0:
-			ve.Add("ids", "is required: the notifications to mark read (or send \"all\": true)")
-		case len(req.IDs) > MaxNotificationsPage:
-			ve.Add("ids", fmt.Sprintf("may hold at most %d ids", MaxNotificationsPage))
-		}
-		for i, nid := range req.IDs {
-			if nid == "" || len(nid) > 64 {
-				ve.Add(fmt.Sprintf("ids[%d]", i), "must be a notification id")
-				break
-			}
-		}
-		if err := ve.Err(); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		n, err := store.MarkNotificationsRead(r.Context(), id, req.IDs, clock.Now())
+		n, err := svc.MarkRead(r.Context(), id, req.IDs, req.All)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, response{Marked: n})
+		return nil
 	})
 }
 
@@ -147,6 +122,7 @@ const (
 	notifyLiveWindow = 2 * time.Minute
 	notifyLivePoll   = 5 * time.Second
 	notifyLivePing   = 25 * time.Second
+	notifyLiveWrite  = 10 * time.Second
 )
 
 // handleNotificationsLive pushes the caller's in-app notifications as
@@ -155,37 +131,30 @@ const (
 // when sent by another. ?since= (RFC 3339, at most two minutes back) also
 // pushes those sent since then, so a client that listed its notifications
 // first misses none.
-func handleNotificationsLive(log *slog.Logger, store parking.NotificationStore, svc *notify.Service, clock parking.Clock) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
+func handleNotificationsLive(log *slog.Logger, svc *notify.Service, clock parking.Clock) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
+		if err != nil {
+			return err
 		}
 		now := clock.Now()
 		since, err := parseTime(r.URL.Query().Get("since"), "since", now)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		if since.Before(now.Add(-notifyLiveWindow)) || since.After(now.Add(time.Minute)) {
-			writeError(w, r, log, parking.Errorf(parking.EINVALID, "since must be within the last two minutes"))
-			return
+			return parking.Errorf(parking.EINVALID, "since must be within the last two minutes")
 		}
 		// Subscribed before the first read, so that nothing sent in between
 		// waits for the poll.
-		var wake <-chan struct{}
-		if svc != nil {
-			c, stop := svc.Hub().Subscribe(id)
-			defer stop()
-			wake = c
-		}
+		wake, stop := svc.Hub().Subscribe(id)
+		defer stop()
 		// Everything sent before since is the client's already; the rest is
 		// the first push.
 		seen := map[string]time.Time{}
-		ns, err := store.UserNotifications(r.Context(), id, parking.NotificationFilter{SentSince: now.Add(-notifyLiveWindow), Limit: MaxNotificationsPage})
+		ns, err := svc.Notifications(r.Context(), id, parking.NotificationFilter{SentSince: now.Add(-notifyLiveWindow), Limit: MaxNotificationsPage})
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		for _, n := range ns {
 			if n.SentAt != nil && n.SentAt.Before(since) {
@@ -195,13 +164,9 @@ func handleNotificationsLive(log *slog.Logger, store parking.NotificationStore, 
 		rc := http.NewResponseController(w)
 		rc.SetReadDeadline(time.Time{})
 		rc.SetWriteDeadline(time.Time{})
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("X-Accel-Buffering", "no")
-		w.WriteHeader(http.StatusOK)
-		fmt.Fprint(w, "retry: 5000\n\n")
-		if rc.Flush() != nil {
-			return
+		events := startEventStream(w, notifyLiveWrite)
+		if events.retry(5*time.Second) != nil || events.flush() != nil {
+			return nil
 		}
 		poll := time.NewTicker(notifyLivePoll)
 		defer poll.Stop()
@@ -214,9 +179,8 @@ func handleNotificationsLive(log *slog.Logger, store parking.NotificationStore, 
 				}
 				seen[n.ID] = *n.SentAt
 				data, _ := json.Marshal(viewNotification(n))
-				rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				if _, err := fmt.Fprintf(w, "id: %s\nevent: notification\ndata: %s\n\n", n.ID, data); err != nil {
-					return
+				if events.send(n.ID, "notification", data) != nil {
+					return nil
 				}
 				lastWrite = time.Now()
 			}
@@ -226,28 +190,27 @@ func handleNotificationsLive(log *slog.Logger, store parking.NotificationStore, 
 				}
 			}
 			if time.Since(lastWrite) > notifyLivePing {
-				rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
-					return
+				if events.comment("ping") != nil {
+					return nil
 				}
 				lastWrite = time.Now()
 			}
-			if rc.Flush() != nil {
-				return
+			if events.flush() != nil {
+				return nil
 			}
 			select {
 			case <-r.Context().Done():
-				return
+				return nil
 			case <-wake:
 			case <-poll.C:
 			}
 			now = clock.Now()
-			ns, err = store.UserNotifications(r.Context(), id, parking.NotificationFilter{SentSince: now.Add(-notifyLiveWindow), Limit: MaxNotificationsPage})
+			ns, err = svc.Notifications(r.Context(), id, parking.NotificationFilter{SentSince: now.Add(-notifyLiveWindow), Limit: MaxNotificationsPage})
 			if err != nil {
 				if r.Context().Err() == nil {
 					log.WarnContext(r.Context(), "live notifications", "user", id, "err", err)
 				}
-				return
+				return nil
 			}
 		}
 	})
@@ -263,72 +226,53 @@ type notificationSettingsPatch struct {
 }
 
 // handleGetNotificationSettings returns the caller's notification settings.
-func handleGetNotificationSettings(log *slog.Logger, store parking.NotificationStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
-		}
-		st, err := store.NotificationSettings(r.Context(), id)
+func handleGetNotificationSettings(log *slog.Logger, svc *notify.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
+		}
+		st, err := svc.Settings(r.Context(), id)
+		if err != nil {
+			return err
 		}
 		setETag(w, st.Version)
 		writeJSON(w, http.StatusOK, st)
+		return nil
 	})
 }
 
 // handlePatchNotificationSettings changes the settings the body names; the
 // caller's pending reminders and warnings move to new lead times. The write is
 // over the version read (versions.go): settings never saved are version 0.
-func handlePatchNotificationSettings(log *slog.Logger, store parking.NotificationStore, clock parking.Clock) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
+func handlePatchNotificationSettings(log *slog.Logger, svc *notify.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
+		if err != nil {
+			return err
 		}
 		var p notificationSettingsPatch
 		if err := decode(w, r, &p); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		pre := ifMatch(r)
-		var st parking.NotificationSettings
-		err := patchVersioned(pre, func() (err error) {
-			if st, err = store.NotificationSettings(r.Context(), id); err != nil {
-				return err
-			}
-			if err := pre.check(st.Version); err != nil {
-				return err
-			}
-			for _, f := range []struct {
-				dst *bool
-				src *bool
-			}{{&st.Email, p.Email}, {&st.InApp, p.InApp}, {&st.Reminders, p.Reminders}} {
-				if f.src != nil {
-					*f.dst = *f.src
-				}
-			}
-			if p.ReminderLead != nil {
-				st.ReminderLead = *p.ReminderLead
-			}
-			if p.EndingLead != nil {
-				st.EndingLead = *p.EndingLead
-			}
-			if err := st.Validate(); err != nil {
-				return err
-			}
-			st.UpdatedAt = clock.Now()
-			return store.SaveNotificationSettings(r.Context(), &st)
-		})
+		st, err := svc.ChangeSettings(r.Context(), id, notify.SettingsChange(p), versionCheck(ifMatch(r)))
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		setETag(w, st.Version)
 		writeJSON(w, http.StatusOK, st)
+		return nil
 	})
+}
+
+// versionCheck is the check of a versioned write that p asks for: nil when
+// any version will do (no If-Match, or "*"), so that a write that loses a
+// race is redone on a fresh read (patchVersioned).
+func versionCheck(p precondition) func(version int64) error {
+	if !p.given || p.any {
+		return nil
+	}
+	return p.check
 }
 
 var unsubscribePage = template.Must(template.New("unsubscribe").Parse(`<!doctype html>
@@ -346,63 +290,39 @@ var unsubscribePage = template.Must(template.New("unsubscribe").Parse(`<!doctype
 // handleUnsubscribePage shows the page an email's unsubscribe link opens: a
 // button, not the change itself, since mail scanners open links.
 func handleUnsubscribePage(log *slog.Logger, svc *notify.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := unsubscribeUser(svc, r); err != nil {
-			writeError(w, r, log, err)
-			return
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		token := r.URL.Query().Get("token")
+		if _, err := svc.CheckUnsubscribeToken(token); err != nil {
+			return err
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		unsubscribePage.Execute(w, map[string]any{"Token": r.URL.Query().Get("token")})
+		unsubscribePage.Execute(w, map[string]any{"Token": token})
+		return nil
 	})
 }
 
 // handleUnsubscribe turns email off for the user the token names: the page's
 // button, and mail clients' one-click unsubscribe (RFC 8058). It answers HTML
 // to browsers and JSON otherwise.
-func handleUnsubscribe(log *slog.Logger, store parking.NotificationStore, svc *notify.Service, clock parking.Clock) http.Handler {
+func handleUnsubscribe(log *slog.Logger, svc *notify.Service) http.Handler {
 	type response struct {
 		Unsubscribed bool `json:"unsubscribed"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		r.Body = http.MaxBytesReader(w, r.Body, 4096)
-		userID, err := unsubscribeUser(svc, r)
-		if err == nil {
-			// Without If-Match: a save that lost a race is redone on a fresh
-			// read, so it keeps another change made meanwhile.
-			err = patchVersioned(precondition{}, func() error {
-				st, err := store.NotificationSettings(r.Context(), userID)
-				if err != nil {
-					return err
-				}
-				st.Email, st.UpdatedAt = false, clock.Now()
-				return store.SaveNotificationSettings(r.Context(), &st)
-			})
-		}
-		if err != nil {
-			writeError(w, r, log, err)
-			return
+		if err := svc.Unsubscribe(r.Context(), r.URL.Query().Get("token")); err != nil {
+			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		if strings.Contains(r.Header.Get("Accept"), "text/html") {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			unsubscribePage.Execute(w, map[string]any{"Done": true})
-			return
+			return nil
 		}
 		writeJSON(w, http.StatusOK, response{Unsubscribed: true})
+		return nil
 	})
-}
-
-// unsubscribeUser checks the request's token (in the query).
-func unsubscribeUser(svc *notify.Service, r *http.Request) (string, error) {
-	token := r.URL.Query().Get("token")
-	if token == "" {
-		return "", parking.Errorf(parking.EINVALID, "the unsubscribe link has no token")
-	}
-	if svc == nil {
-		return "", parking.Errorf(parking.EINVALID, "the unsubscribe link is not valid here")
-	}
-	return svc.CheckUnsubscribeToken(token)
 }
 
 // webhookView is an operator's webhook; the secret is shown only when set.
@@ -413,93 +333,57 @@ type webhookView struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
-// requireOperator returns the operator {operator} if the caller runs it (or
-// is an admin), or answers 401, 403 or 404 and returns false.
-func requireOperator(w http.ResponseWriter, r *http.Request, log *slog.Logger, store parking.LotStore) (string, bool) {
-	me, ok := requireUser(w, r, log)
-	if !ok {
-		return "", false
-	}
-	id := r.PathValue("operator")
-	if me.Role != parking.RoleAdmin && (me.Role != parking.RoleOperator || me.OperatorID != id) {
-		writeError(w, r, log, parking.Errorf(parking.EFORBIDDEN, "only the operator's own staff manage its webhook"))
-		return "", false
-	}
-	if _, err := store.Operator(r.Context(), id); err != nil {
-		writeError(w, r, log, err)
-		return "", false
-	}
-	return id, true
-}
-
-func handleGetWebhook(log *slog.Logger, store lotNotificationStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requireOperator(w, r, log, store)
-		if !ok {
-			return
-		}
-		hook, err := store.OperatorWebhook(r.Context(), id)
+func handleGetWebhook(log *slog.Logger, svc *notify.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
+		}
+		hook, err := svc.Webhook(r.Context(), me, r.PathValue("operator"))
+		if err != nil {
+			return err
 		}
 		writeJSON(w, http.StatusOK, webhookView{OperatorID: hook.OperatorID, URL: hook.URL, UpdatedAt: hook.UpdatedAt})
+		return nil
 	})
 }
 
 // handlePutWebhook sets where the operator's systems receive its lots' events.
 // Without a secret in the body parkd makes one; the answer shows it, once.
-func handlePutWebhook(log *slog.Logger, store lotNotificationStore, clock parking.Clock) http.Handler {
+func handlePutWebhook(log *slog.Logger, svc *notify.Service) http.Handler {
 	type request struct {
 		URL    string `json:"url"`
 		Secret string `json:"secret"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requireOperator(w, r, log, store)
-		if !ok {
-			return
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
+		if err != nil {
+			return err
 		}
 		var req request
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		var ve parking.ValidationError
-		if u, err := url.Parse(req.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(req.URL) > 2000 {
-			ve.Add("url", "must be an absolute http or https URL of at most 2000 characters")
-		}
-		if n := utf8.RuneCountInString(req.Secret); req.Secret != "" && (n < 16 || len(req.Secret) > 200) {
-			ve.Add("secret", "must be 16 to 200 characters, or left out for parkd to make one")
-		}
-		if err := ve.Err(); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if req.Secret == "" {
-			b := make([]byte, 24)
-			rand.Read(b)
-			req.Secret = "whsec_" + hex.EncodeToString(b)
-		}
-		hook := parking.OperatorWebhook{OperatorID: id, URL: req.URL, Secret: req.Secret, UpdatedAt: clock.Now()}
-		if err := store.SaveOperatorWebhook(r.Context(), hook); err != nil {
-			writeError(w, r, log, err)
-			return
+		hook, err := svc.SetWebhook(r.Context(), me, r.PathValue("operator"), req.URL, req.Secret)
+		if err != nil {
+			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, webhookView{OperatorID: id, URL: hook.URL, Secret: hook.Secret, UpdatedAt: hook.UpdatedAt})
+		writeJSON(w, http.StatusOK, webhookView{OperatorID: hook.OperatorID, URL: hook.URL, Secret: hook.Secret, UpdatedAt: hook.UpdatedAt})
+		return nil
 	})
 }
 
-func handleDeleteWebhook(log *slog.Logger, store lotNotificationStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requireOperator(w, r, log, store)
-		if !ok {
-			return
+func handleDeleteWebhook(log *slog.Logger, svc *notify.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
+		if err != nil {
+			return err
 		}
-		if err := store.DeleteOperatorWebhook(r.Context(), id); err != nil {
-			writeError(w, r, log, err)
-			return
+		if err := svc.DeleteWebhook(r.Context(), me, r.PathValue("operator")); err != nil {
+			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 }

@@ -106,15 +106,15 @@ func addRoutes(mux *router, s Services) {
 
 	// Drivers' notifications and settings, the public unsubscribe link, and
 	// operators' webhooks.
-	mux.Handle("GET /api/v1/users/{id}/notifications", handleListNotifications(log, store))
-	mux.Handle("POST /api/v1/users/{id}/notifications/read", handleMarkNotificationsRead(log, store, clock))
-	mux.Handle("GET /api/v1/users/{id}/notifications/live", handleNotificationsLive(log, store, s.Notify, clock))
-	mux.Handle("GET /api/v1/users/{id}/notification-settings", handleGetNotificationSettings(log, store))
-	mux.Handle("PATCH /api/v1/users/{id}/notification-settings", handlePatchNotificationSettings(log, store, clock))
+	mux.Handle("GET /api/v1/users/{id}/notifications", handleListNotifications(log, s.Notify))
+	mux.Handle("POST /api/v1/users/{id}/notifications/read", handleMarkNotificationsRead(log, s.Notify))
+	mux.Handle("GET /api/v1/users/{id}/notifications/live", handleNotificationsLive(log, s.Notify, clock))
+	mux.Handle("GET /api/v1/users/{id}/notification-settings", handleGetNotificationSettings(log, s.Notify))
+	mux.Handle("PATCH /api/v1/users/{id}/notification-settings", handlePatchNotificationSettings(log, s.Notify))
 	// Unsubscribe links work without signing in: the token is the credential.
 	mux.Handle("GET /api/v1/notifications/unsubscribe", handleUnsubscribePage(log, s.Notify))
-	mux.Handle("POST /api/v1/notifications/unsubscribe", handleUnsubscribe(log, store, s.Notify, clock))
-	mux.Handle("GET /api/v1/operators/{operator}/webhook", handleGetWebhook(log, store))
-	mux.Handle("PUT /api/v1/operators/{operator}/webhook", handlePutWebhook(log, store, clock))
-	mux.Handle("DELETE /api/v1/operators/{operator}/webhook", handleDeleteWebhook(log, store))
+	mux.Handle("POST /api/v1/notifications/unsubscribe", handleUnsubscribe(log, s.Notify))
+	mux.Handle("GET /api/v1/operators/{operator}/webhook", handleGetWebhook(log, s.Notify))
+	mux.Handle("PUT /api/v1/operators/{operator}/webhook", handlePutWebhook(log, s.Notify))
+	mux.Handle("DELETE /api/v1/operators/{operator}/webhook", handleDeleteWebhook(log, s.Notify))
 }

@@ -11,12 +11,6 @@ type lotGateStore interface {
 	parking.GateStore
 }
 
-// lotNotificationStore: an operator's webhook, and the lots that say whose it is.
-type lotNotificationStore interface {
-	parking.LotStore
-	parking.NotificationStore
-}
-
 // lotReservationPaymentStore: payments, and the reservations and lots that
 // say who may see them.
 type lotReservationPaymentStore interface {

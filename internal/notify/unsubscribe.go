@@ -22,6 +22,12 @@ func (s *Service) UnsubscribeToken(userID string) string {
 
 // CheckUnsubscribeToken returns the user a token was made for.
 func (s *Service) CheckUnsubscribeToken(token string) (string, error) {
+	switch {
+	case token == "":
+		return "", parking.Errorf(parking.EINVALID, "the unsubscribe link has no token")
+	case len(s.cfg.UnsubscribeKeys) == 0:
+		return "", parking.Errorf(parking.EINVALID, "the unsubscribe link is not valid here")
+	}
 	bad := parking.Errorf(parking.EINVALID, "the unsubscribe link is not valid: change your settings after signing in")
 	enc, sig, ok := strings.Cut(token, ".")
 	if !ok {

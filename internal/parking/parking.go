@@ -216,6 +216,12 @@ func (u User) Runs(lot Lot) bool {
 	return u.Role == RoleAdmin || u.Role == RoleOperator && u.OperatorID != "" && u.OperatorID == lot.OperatorID
 }
 
+// WorksFor reports whether u acts for the operator operatorID (its webhook,
+// its settings): its own staff, or an admin.
+func (u User) WorksFor(operatorID string) bool {
+	return u.Role == RoleAdmin || u.Role == RoleOperator && u.OperatorID != "" && u.OperatorID == operatorID
+}
+
 // Owns reports whether r is u's own booking.
 func (u User) Owns(r Reservation) bool { return u.ID != "" && r.UserID == u.ID }
 
