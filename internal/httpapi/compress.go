@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"parkd/internal/web"
+	"parkd/internal/negotiate"
 )
 
 // compressible lists the content types worth compressing: text and JSON.
@@ -29,7 +29,7 @@ var gzipWriters = sync.Pool{New: func() any {
 // are compressed once, ahead of time).
 func withCompression(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "" || strings.Contains(r.Header.Get("Accept"), "text/event-stream") || !web.AcceptsGzip(r) {
+		if r.Header.Get("Upgrade") != "" || strings.Contains(r.Header.Get("Accept"), "text/event-stream") || !negotiate.AcceptsGzip(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -25,7 +25,7 @@ func (s *site) handleNotifications() http.Handler {
 		if !ok {
 			return
 		}
-		ns, err := s.Store.UserNotifications(r.Context(), me.ID, parking.NotificationFilter{Limit: notificationsShown})
+		ns, err := s.Notify.Notifications(r.Context(), me.ID, parking.NotificationFilter{Limit: notificationsShown})
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -43,7 +43,7 @@ func (s *site) handleNotifications() http.Handler {
 func (s *site) unread(r *http.Request, userID string) (time.Time, int) {
 	// The stream reads since to the microsecond, as the store keeps times.
 	now := s.Clock.Now().UTC().Truncate(time.Microsecond)
-	ns, err := s.Store.UserNotifications(r.Context(), userID, parking.NotificationFilter{Unread: true, Limit: maxUnread})
+	ns, err := s.Notify.Notifications(r.Context(), userID, parking.NotificationFilter{Unread: true, Limit: maxUnread})
 	if err != nil {
 		s.Log.WarnContext(r.Context(), "unread notifications", "user", userID, "err", err)
 		return now, 0

@@ -74,7 +74,7 @@ func (s *site) handleVehicles() http.Handler {
 		if !ok {
 			return
 		}
-		vs, err := s.Store.Vehicles(r.Context(), me.ID)
+		vs, err := s.Auth.Vehicles(r.Context(), me.ID)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -122,7 +122,7 @@ func (s *site) lotMap(w http.ResponseWriter, r *http.Request, lot parking.Lot) (
 	}
 	m.Amenity = scarceAmenity(q.Get("amenity"))
 	if u, ok := s.user(r); ok {
-		vs, err := s.Store.Vehicles(ctx, u.ID)
+		vs, err := s.Auth.Vehicles(ctx, u.ID)
 		if err != nil {
 			s.fail(w, r, err)
 			return m, false
@@ -229,7 +229,7 @@ func (s *site) handleReserve() http.Handler {
 			f.Spot = &sp
 			f.Amenity = "" // a chosen spot has what it has
 		}
-		if f.Vehicles, err = s.Store.Vehicles(ctx, me.ID); err != nil {
+		if f.Vehicles, err = s.Auth.Vehicles(ctx, me.ID); err != nil {
 			s.fail(w, r, err)
 			return
 		}

@@ -17,13 +17,15 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
+	"parkd/internal/auth"
 	"parkd/internal/booking"
 	"parkd/internal/gate"
 	"parkd/internal/lots"
+	"parkd/internal/negotiate"
+	"parkd/internal/notify"
 	"parkd/internal/parking"
 )
 
@@ -50,11 +52,14 @@ type Config struct {
 	Store  Store
 	Engine *booking.Service
 	// Lots serves lots, levels and spots, and says who runs which.
-	Lots  *lots.Service
-	Clock parking.Clock
-	// CurrentUser returns the signed-in user of a request: the API's
-	// authentication middleware, which wraps the pages too, finds it.
-	CurrentUser func(*http.Request) (parking.User, bool)
+	Lots *lots.Service
+	// Auth reads accounts and their vehicles. The signed-in user is the one
+	// the API's authentication middleware, which wraps the pages too, put in
+	// the request's context (auth.UserFromContext).
+	Auth *auth.Service
+	// Notify reads the signed-in user's notifications.
+	Notify *notify.Service
+	Clock  parking.Clock
 	// Gateway is the card gateway's name: "sandbox" or "stripe".
 	Gateway string
 	// StripePublishableKey lets the payment form use Stripe Elements when the
@@ -223,10 +228,7 @@ func (s *site) render(w http.ResponseWriter, r *http.Request, status int, name, 
 }
 
 func (s *site) user(r *http.Request) (parking.User, bool) {
-	if s.CurrentUser == nil {
-		return parking.User{}, false
-	}
-	return s.CurrentUser(r)
+	return auth.UserFromContext(r.Context())
 }
 
 func (s *site) serverError(w http.ResponseWriter, r *http.Request, err error) {
@@ -303,30 +305,12 @@ func (s *site) handleAsset() http.Handler {
 			return
 		}
 		body := a.plain
-		if AcceptsGzip(r) {
+		if negotiate.AcceptsGzip(r) {
 			h.Set("Content-Encoding", "gzip")
 			body = a.gz
 		}
 		w.Write(body)
 	})
-}
-
-// AcceptsGzip reports whether the request's Accept-Encoding admits gzip (the
-// API's compression asks it too).
-func AcceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		name, params, _ := strings.Cut(part, ";")
-		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
-			continue
-		}
-		if q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
-			if f, err := strconv.ParseFloat(q, 64); err == nil && f == 0 {
-				return false
-			}
-		}
-		return true
-	}
-	return false
 }
 
 // safeNext keeps a post-sign-in destination only if it is a path on this site.
