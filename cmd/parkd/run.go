@@ -405,14 +405,7 @@ func newNotifier(cfg config, getenv func(string) string, store parking.Store, ga
 	}
 	c := notify.Config{
 		Store: store, Clock: clock, Log: log, BaseURL: cfg.publicURL, UnsubscribeKeys: keys,
-		AllowPrivateWebhooks: cfg.privateHook,
-		PassPNG: func(ctx context.Context, r parking.Reservation) ([]byte, error) {
-			p, err := gates.PassFor(ctx, r)
-			if err != nil {
-				return nil, err
-			}
-			return pass.PNG(p.Code, 512)
-		},
+		AllowPrivateWebhooks: cfg.privateHook, Gates: gates,
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + loopback(addr)

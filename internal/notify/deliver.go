@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"parkd/internal/parking"
-	"parkd/internal/payments"
+	"parkd/internal/pass"
+	"parkd/internal/webhook"
 )
 
 // Webhook headers. The signature is the payment webhooks' scheme (see
-// payments.SignWebhook): "t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">",
+// webhook.Sign): "t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">",
 // keyed with the operator's secret.
 const (
 	SignatureHeader = "Parkd-Signature"
@@ -178,9 +179,9 @@ func (s *Service) sendToUser(ctx context.Context, b *sending, n parking.Notifica
 		}
 	}
 	var png []byte
-	if n.Channel == parking.ChannelEmail && n.Kind == KindConfirmed && s.cfg.PassPNG != nil {
+	if n.Channel == parking.ChannelEmail && n.Kind == KindConfirmed && s.cfg.Gates != nil {
 		// Without an image the email still links the pass, and says so.
-		if png, err = s.cfg.PassPNG(ctx, f.Reservation); err != nil {
+		if png, err = s.passPNG(ctx, f.Reservation); err != nil {
 			s.cfg.Log.WarnContext(ctx, "pass for the confirmation email", "reservation", n.ReservationID, "err", err)
 			png = nil
 		}
@@ -285,7 +286,7 @@ func (s *Service) sendWebhook(ctx context.Context, n parking.Notification) error
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "parkd-webhooks/1")
-	req.Header.Set(SignatureHeader, payments.SignWebhook(hook.Secret, n.Payload, s.cfg.Clock.Now()))
+	req.Header.Set(SignatureHeader, webhook.Sign(hook.Secret, n.Payload, s.cfg.Clock.Now()))
 	req.Header.Set(WebhookIDHeader, n.ID)
 	req.Header.Set(EventHeader, n.Kind)
 	resp, err := s.cfg.HTTP.Do(req)
@@ -298,4 +299,14 @@ func (s *Service) sendWebhook(ctx context.Context, n parking.Notification) error
 		return fmt.Errorf("webhook %s answered %s", hook.URL, resp.Status)
 	}
 	return nil
+}
+
+// passPNG is a reservation's gate pass as the image the pass.png link
+// shows.
+func (s *Service) passPNG(ctx context.Context, r parking.Reservation) ([]byte, error) {
+	p, err := s.cfg.Gates.PassFor(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return pass.PNG(p.Code, 512)
 }

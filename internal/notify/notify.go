@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"parkd/internal/feed"
+	"parkd/internal/gate"
 	"parkd/internal/parking"
 )
 
@@ -98,9 +99,9 @@ type Config struct {
 	BaseURL string
 	// UnsubscribeKeys sign and check unsubscribe links: the first signs.
 	UnsubscribeKeys [][]byte
-	// PassPNG returns a reservation's gate pass as a PNG image to attach to
-	// the confirmation; nil links it instead.
-	PassPNG func(ctx context.Context, r parking.Reservation) ([]byte, error)
+	// Gates issues the gate pass attached, as a PNG image, to the
+	// confirmation email; nil links the pass instead.
+	Gates *gate.Service
 	// Hub wakes users' live connections when an in-app notification is sent.
 	Hub *Hub
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"parkd/internal/gate"
 	"parkd/internal/notify"
 	"parkd/internal/parking"
 	"parkd/internal/parking/parkingtest"
@@ -32,12 +33,18 @@ type world struct {
 	user  parking.User
 	box   *mailbox
 	spot  int // the next fixture spot to book (5 is S1)
+	keys  *pass.Keyring
 }
 
 func newWorld(t *testing.T, store parking.Store) *world {
 	t.Helper()
 	w := &world{store: store, clock: parkingtest.NewClock(storetest.T0), f: storetest.MustFixture(t, store), box: newMailbox(t), spot: 5}
 	w.user = storetest.MustUser(t, store, "ada@example.com")
+	keys, err := pass.NewKeyring(pass.Key{ID: "test", Secret: bytes.Repeat([]byte("k"), pass.MinSecretLen)})
+	if err != nil {
+		t.Fatalf("NewKeyring: %v", err)
+	}
+	w.keys = keys
 	return w
 }
 
@@ -47,8 +54,8 @@ func (w *world) service(store parking.Store) *notify.Service {
 	return notify.New(notify.Config{
 		Store: store, Clock: w.clock, Mailer: &notify.SMTP{Addr: w.box.addr, From: "parkd <noreply@parkd.test>"},
 		BaseURL: "https://parkd.test", UnsubscribeKeys: [][]byte{[]byte("unsubscribe-key")},
-		AllowPrivateWebhooks: true, // the test's receivers listen on loopback
-		PassPNG:              func(_ context.Context, r parking.Reservation) ([]byte, error) { return pass.PNG("PASS-"+r.ID, 128) },
+		AllowPrivateWebhooks: true,                                            // the test's receivers listen on loopback
+		Gates:                gate.New(store, nil, nil, w.keys, w.clock, nil), // for the confirmation's pass
 	})
 }
 

@@ -2,7 +2,6 @@ package payments
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -11,25 +10,18 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v85"
+
+	"parkd/internal/webhook"
 )
 
 // SignatureHeader is the header in which Stripe, and the sandbox, sign webhooks.
 const SignatureHeader = "Stripe-Signature"
 
 // SignWebhook returns the Stripe-Signature header value with which
-// Stripe would sign payload at t: "t=<unix seconds>,v1=<hex HMAC-SHA256 of
-// "<t>.<payload>" keyed with secret>".
+// Stripe would sign payload at t (webhook.Sign): the sandbox signs its
+// webhooks with it, and tests theirs.
 func SignWebhook(secret string, payload []byte, t time.Time) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(webhookMAC(secret, ts, payload))
-}
-
-func webhookMAC(secret, ts string, payload []byte) []byte {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(ts))
-	mac.Write([]byte("."))
-	mac.Write(payload)
-	return mac.Sum(nil)
+	return webhook.Sign(secret, payload, t)
 }
 
 // VerifyWebhook checks a Stripe-Signature header against payload: some v1
@@ -67,7 +59,7 @@ func VerifyWebhook(secret string, payload []byte, header string, now time.Time) 
 	if len(sigs) == 0 {
 		return fmt.Errorf("%w: %s header has no v1 signature", ErrMalformedHook, SignatureHeader)
 	}
-	want := webhookMAC(secret, ts, payload)
+	want := webhook.MAC(secret, ts, payload)
 	matched := false
 	for _, sig := range sigs {
 		if hmac.Equal(sig, want) {
