@@ -7,6 +7,11 @@
 // (go test ./internal/store/storetest/ -run 'TestConformance/postgres'); the
 // backend packages test only what is theirs: migrations, pools, DSNs,
 // triggers, query plans.
+//
+// It also holds the fixtures every store test starts from (MustFixture,
+// MustUser, T0). It opens no store: internal/store/teststore does, for
+// this suite and for every other package's tests. In short: storetest says
+// what a store must do; teststore hands a test a store to do it with.
 package storetest
 
 import (

@@ -2,6 +2,12 @@
 // PostgreSQL when PARKD_TEST_POSTGRES_DSN is set, MariaDB/MySQL when
 // PARKD_TEST_MYSQL_DSN is set. In CI (CI non-empty) a missing PostgreSQL or
 // MariaDB is a failure, never a silent skip.
+//
+// It gives a test a store to work on (OpenSQLite, Each, Backends) and reads
+// what a backend wrote (OpenContents, CardNumbers); it checks nothing itself.
+// Not to be confused with internal/store/storetest, the conformance suite
+// that says what every store must do, with the fixtures (MustFixture,
+// MustUser, T0) tests put in the stores opened here.
 package teststore
 
 import (
