@@ -36,14 +36,13 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // Store is what the pages read of parkd's storage; they change nothing but
-// through the API.
+// through the API. Accounts, vehicles and notifications they read through
+// Config.Auth and Config.Notify.
 type Store interface {
 	parking.LotStore
-	parking.AccountStore
 	parking.ReservationStore
 	parking.PaymentStore
 	parking.GateStore
-	parking.NotificationStore
 }
 
 // Config is what the pages are built from.
