@@ -38,14 +38,21 @@ func (s *Service) AddVehicle(ctx context.Context, userID, plate string, size par
 	return v, nil
 }
 
-// RemoveVehicle takes a vehicle off its owner's list; reservations made with
-// it keep it. Another user's vehicle, or one removed already, is not found,
-// so that ids of other people's vehicles are not even confirmed to exist.
-func (s *Service) RemoveVehicle(ctx context.Context, userID, vehicleID string) error {
+// OwnVehicle returns a vehicle of userID's. Another user's is not found, so
+// that ids of other people's vehicles are not even confirmed to exist.
+func (s *Service) OwnVehicle(ctx context.Context, userID, vehicleID string) (parking.Vehicle, error) {
 	v, err := s.store.Vehicle(ctx, vehicleID)
 	if errors.Is(err, parking.ErrNotFound) || err == nil && v.UserID != userID {
-		return parking.Errorf(parking.ENOTFOUND, "vehicle not found")
+		return parking.Vehicle{}, parking.Errorf(parking.ENOTFOUND, "vehicle not found")
 	}
+	return v, err
+}
+
+// RemoveVehicle takes a vehicle of userID's off their list; reservations
+// made with it keep it. Another user's vehicle, or one removed already, is
+// not found.
+func (s *Service) RemoveVehicle(ctx context.Context, userID, vehicleID string) error {
+	v, err := s.OwnVehicle(ctx, userID, vehicleID)
 	if err != nil {
 		return err
 	}

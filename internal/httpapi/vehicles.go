@@ -68,7 +68,7 @@ func handleDeleteVehicle(log *slog.Logger, authn *auth.Service) http.Handler {
 
 // ownVehicle returns the vehicle if it belongs to userID and was not removed;
 // anyone else's is not found. The reservation request reads it; it goes when
-// booking looks the vehicle up itself.
+// that asks auth.Service.OwnVehicle, or booking looks the vehicle up itself.
 func ownVehicle(r *http.Request, store parking.AccountStore, userID, vehicleID string) (parking.Vehicle, error) {
 	v, err := store.Vehicle(r.Context(), vehicleID)
 	if errors.Is(err, parking.ErrNotFound) || err == nil && v.UserID != userID {
