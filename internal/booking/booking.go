@@ -51,7 +51,9 @@ type HoldRequest struct {
 	// "accessible"); without them "any spot" keeps such spots for those who
 	// ask, unless nothing else fits.
 	Amenities []string
-	// Key, when set, completes an idempotency key in the hold's transaction.
+	// Key, when set, is the idempotency key of the request asking: the hold
+	// goes in only while the key is still that request's claim, and completes
+	// it with the reservation's id in the same transaction.
 	Key *parking.KeyCompletion
 }
 
@@ -211,6 +213,11 @@ func rankFree(spots []parking.Spot, want []string) {
 		}
 		return strings.Compare(a.Label, b.Label)
 	})
+}
+
+// Reservation returns the reservation with the given id.
+func (s *Service) Reservation(ctx context.Context, id string) (parking.Reservation, error) {
+	return s.store.Reservation(ctx, id)
 }
 
 // Confirm marks a held reservation paid. A hold that has expired cannot be confirmed.

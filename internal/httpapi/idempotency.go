@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"parkd/internal/booking"
 	"parkd/internal/parking"
 )
 
@@ -24,28 +25,26 @@ const (
 	anonymousKeyUser = "anonymous"
 )
 
-// idempotencyScope is what a handler needs to complete its request's key in its
-// own transaction; the middleware then leaves the key alone.
+// idempotencyScope is the request's claim of its idempotency key, for a
+// handler whose change completes the key in its own transaction.
 type idempotencyScope struct {
 	userID, key string
-	completed   bool
+	claimedAt   time.Time
 }
 
 type idempotencyKey struct{}
 
-// keyCompletion returns a completion for the request's idempotency key whose
-// response render makes, or nil when the request carries no key. The handler
-// must then write exactly the bytes render made.
-func keyCompletion(r *http.Request, render func(parking.Reservation) (int, []byte, error)) *parking.KeyCompletion {
+// keyCompletion returns the completion of the request's idempotency key with
+// status, for a hold to make in its transaction, or nil when the request
+// carries no key. The handler then answers status with the reservation the
+// hold returned, rendered by encodeBody: a retry that finds no stored body
+// renders the same reservation the same way (see replayHold).
+func keyCompletion(r *http.Request, status int) *parking.KeyCompletion {
 	scope, ok := r.Context().Value(idempotencyKey{}).(*idempotencyScope)
 	if !ok {
 		return nil
 	}
-	return &parking.KeyCompletion{UserID: scope.userID, Key: scope.key, Render: func(res parking.Reservation) (int, []byte, error) {
-		status, body, err := render(res)
-		scope.completed = err == nil
-		return status, body, err
-	}}
+	return &parking.KeyCompletion{UserID: scope.userID, Key: scope.key, ClaimedAt: scope.claimedAt, Status: status}
 }
 
 // recorder keeps a copy of what a handler answers.
@@ -77,8 +76,10 @@ func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
 // body gets that response again, byte for byte, marked Idempotent-Replayed; the
 // same key with another body is 422; a retry while the first still runs is 409.
 // Keys are the caller's own: one user's key never reaches another's response.
-// When required, a request without a key is refused with 400.
-func withIdempotency(log *slog.Logger, store parking.IdempotencyStore, clock parking.Clock, required bool, next http.Handler) http.Handler {
+// When required, a request without a key is refused with 400. A hold completes
+// its key in its own transaction (keyCompletion), and bookings reads the
+// reservation back for a retry that finds no response stored.
+func withIdempotency(log *slog.Logger, store parking.IdempotencyStore, bookings *booking.Service, clock parking.Clock, required bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Idempotency-Key")
 		if key == "" {
@@ -124,13 +125,15 @@ func withIdempotency(log *slog.Logger, store parking.IdempotencyStore, clock par
 				writeError(w, r, log, parking.Errorf(parking.EIDEMPOTENCY, "this Idempotency-Key was used for a different request: use a new key for a new request"))
 			case rec.StatusCode == 0:
 				writeError(w, r, log, parking.Errorf(parking.EINFLIGHT, "a request with this Idempotency-Key is still running: retry in a moment"))
+			case len(rec.Body) == 0 && rec.ReservationID != "":
+				replayHold(w, r, log, store, bookings, rec)
 			default:
 				replay(w, rec)
 			}
 			return
 		}
 
-		scope := &idempotencyScope{userID: userID, key: key}
+		scope := &idempotencyScope{userID: userID, key: key, claimedAt: now}
 		out := &recorder{ResponseWriter: w}
 		next.ServeHTTP(out, r.WithContext(context.WithValue(r.Context(), idempotencyKey{}, scope)))
 
@@ -144,8 +147,10 @@ func withIdempotency(log *slog.Logger, store parking.IdempotencyStore, clock par
 			if err := store.ReleaseIdempotencyKey(ctx, userID, key); err != nil {
 				log.ErrorContext(ctx, "release idempotency key", "err", err, "request_id", requestID(ctx))
 			}
-		case scope.completed:
 		default:
+			// A key a hold completed gets its body here, beside the
+			// reservation's id, so that retries replay these very bytes
+			// even once the reservation has moved on.
 			if err := store.CompleteIdempotencyKey(ctx, userID, key, out.status, out.body.Bytes()); err != nil && !errors.Is(err, parking.ErrNotFound) {
 				log.ErrorContext(ctx, "complete idempotency key", "err", err, "request_id", requestID(ctx))
 			}
@@ -157,6 +162,27 @@ func withIdempotency(log *slog.Logger, store parking.IdempotencyStore, clock par
 func requestHash(method, uri, body string) string {
 	sum := sha256.Sum256([]byte(method + " " + uri + "\n" + body))
 	return hex.EncodeToString(sum[:])
+}
+
+// replayHold answers a retry of a hold whose key holds the reservation's id
+// but no response: the request that made the hold died, or failed to store
+// its response, after the hold committed. The reservation is rendered as the
+// hold's handler renders it, and stored as the key's response, so later
+// retries get these bytes whatever becomes of the reservation.
+func replayHold(w http.ResponseWriter, r *http.Request, log *slog.Logger, store parking.IdempotencyStore, bookings *booking.Service, k parking.IdempotencyKey) {
+	res, err := bookings.Reservation(r.Context(), k.ReservationID)
+	if err == nil {
+		k.Body, err = encodeBody(res)
+	}
+	if err != nil {
+		writeError(w, r, log, err)
+		return
+	}
+	ctx := context.WithoutCancel(r.Context())
+	if err := store.CompleteIdempotencyKey(ctx, k.UserID, k.Key, k.StatusCode, k.Body); err != nil {
+		log.ErrorContext(ctx, "complete idempotency key", "err", err, "request_id", requestID(ctx))
+	}
+	replay(w, k)
 }
 
 // replay answers with a stored response.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"parkd/internal/auth"
 	"parkd/internal/booking"
 	"parkd/internal/parking"
 	"parkd/internal/payments"
@@ -65,52 +66,45 @@ func (req reservationRequest) holdRequest(r *http.Request, store parking.Account
 }
 
 // encodeBody renders v as parkd renders every JSON body, so that a response
-// made ahead of writing (for an idempotency key) is byte for byte the one sent.
+// rendered again for an idempotency key's retry is byte for byte the one sent.
 func encodeBody(v any) ([]byte, error) {
 	var b bytes.Buffer
 	err := json.NewEncoder(&b).Encode(v)
 	return b.Bytes(), err
 }
 
-// handleCreateReservation holds a spot. Its idempotency key is completed in the
-// same transaction as the hold, so a retry can never book twice.
+// handleCreateReservation holds a spot. With an idempotency key, the hold
+// completes the key with the reservation's id in its own transaction, so a
+// retry can never book twice; the response is rendered after the commit, and
+// a retry that finds it missing renders the reservation the same way.
 func handleCreateReservation(log *slog.Logger, store parking.AccountStore, engine *booking.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, ok := currentUser(r)
 		if !ok {
-			return
+			return auth.ErrUnauthenticated
 		}
 		var req reservationRequest
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		hold, err := req.holdRequest(r, store, me)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		var body []byte
-		hold.Key = keyCompletion(r, func(res parking.Reservation) (int, []byte, error) {
-			b, err := encodeBody(res)
-			body = b
-			return http.StatusCreated, b, err
-		})
+		hold.Key = keyCompletion(r, http.StatusCreated)
 		res, err := engine.Hold(r.Context(), hold)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		if body == nil {
-			if body, err = encodeBody(res); err != nil {
-				writeError(w, r, log, err)
-				return
-			}
+		body, err := encodeBody(res)
+		if err != nil {
+			return err
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Location", "/api/v1/reservations/"+res.ID)
 		w.WriteHeader(http.StatusCreated)
 		w.Write(body)
+		return nil
 	})
 }
 

@@ -116,15 +116,22 @@ type IdempotencyKey struct {
 	RequestHash string
 	StatusCode  int // 0 while the first request is still running
 	Body        []byte
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
+	// ReservationID is the reservation a hold completed the key with, in the
+	// hold's own transaction. Until the response's body is stored as well
+	// (Body is empty), a retry answers with that reservation.
+	ReservationID string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
 }
 
-// KeyCompletion asks a store to complete an idempotency key in the same
-// transaction as the change it answers, with the response Render makes from the
-// stored reservation.
+// KeyCompletion names the idempotency key a hold completes in its own
+// transaction, so that a retry can never book twice: the claim that UserID's
+// request made of Key at ClaimedAt (its CreatedAt). A key claimed anew since,
+// by a retry that took over an abandoned request, is no longer this request's,
+// and the hold does not go in. The key records Status and the reservation's id.
 type KeyCompletion struct {
-	UserID string
-	Key    string
-	Render func(Reservation) (status int, body []byte, err error)
+	UserID    string
+	Key       string
+	ClaimedAt time.Time
+	Status    int
 }

@@ -103,8 +103,10 @@ type ReservationStore interface {
 	// its spot until it leaves). The database decides: when two holds race for a spot, the first to commit
 	// wins. If no candidate is free, Hold returns ErrSpotUnavailable.
 	//
-	// When key is not nil, the key is completed with key.Render's response in
-	// the same transaction, so a retry can never book twice.
+	// When key is not nil, the hold goes in only while the key is still the
+	// caller's claim, in flight; the same transaction completes it with
+	// key.Status and r's id, so a retry can never book twice. A key that is
+	// not the caller's claim is ErrNotFound.
 	Hold(ctx context.Context, r *Reservation, candidates []string, key *KeyCompletion) error
 
 	Reservation(ctx context.Context, id string) (Reservation, error)
@@ -267,7 +269,8 @@ type IdempotencyStore interface {
 	// request died): it is claimed anew.
 	ClaimIdempotencyKey(ctx context.Context, k IdempotencyKey, staleBefore time.Time) (IdempotencyKey, bool, error)
 
-	// CompleteIdempotencyKey stores the response of a claimed key.
+	// CompleteIdempotencyKey stores the response of a claimed key. A key a
+	// hold completed keeps its reservation id.
 	CompleteIdempotencyKey(ctx context.Context, userID, key string, status int, body []byte) error
 
 	// ReleaseIdempotencyKey forgets a claimed key whose request failed, so it can be retried.

@@ -29,9 +29,10 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k parking.IdempotencyKe
 		claimed := false
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			var status sql.NullInt64
+			var reservation sql.NullString
 			got, claimed = parking.IdempotencyKey{UserID: k.UserID, Key: k.Key}, false
-			err := tx.QueryRowContext(ctx, "SELECT request_hash, status_code, response_body, created_at, expires_at FROM idempotency_keys WHERE user_id = ? AND `key` = ? FOR UPDATE",
-				k.UserID, k.Key).Scan(&got.RequestHash, &status, &got.Body, &got.CreatedAt, &got.ExpiresAt)
+			err := tx.QueryRowContext(ctx, "SELECT request_hash, status_code, response_body, reservation_id, created_at, expires_at FROM idempotency_keys WHERE user_id = ? AND `key` = ? FOR UPDATE",
+				k.UserID, k.Key).Scan(&got.RequestHash, &status, &got.Body, &reservation, &got.CreatedAt, &got.ExpiresAt)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 				_, err = tx.ExecContext(ctx, "INSERT INTO idempotency_keys (user_id, `key`, request_hash, status_code, response_body, created_at, expires_at) VALUES (?, ?, ?, NULL, NULL, ?, ?)",
@@ -39,11 +40,11 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k parking.IdempotencyKe
 			case err != nil:
 				return err
 			case got.ExpiresAt.After(k.CreatedAt) && (status.Valid || !got.CreatedAt.Before(utc(staleBefore))):
-				got.StatusCode = int(status.Int64)
+				got.StatusCode, got.ReservationID = int(status.Int64), reservation.String
 				got.CreatedAt, got.ExpiresAt = got.CreatedAt.UTC(), got.ExpiresAt.UTC()
 				return nil // live: completed, or in flight and not abandoned
 			default:
-				_, err = tx.ExecContext(ctx, "UPDATE idempotency_keys SET request_hash = ?, status_code = NULL, response_body = NULL, created_at = ?, expires_at = ? WHERE user_id = ? AND `key` = ?",
+				_, err = tx.ExecContext(ctx, "UPDATE idempotency_keys SET request_hash = ?, status_code = NULL, response_body = NULL, reservation_id = NULL, created_at = ?, expires_at = ? WHERE user_id = ? AND `key` = ?",
 					k.RequestHash, ts(k.CreatedAt), ts(k.ExpiresAt), k.UserID, k.Key)
 			}
 			if err != nil {

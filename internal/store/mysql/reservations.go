@@ -387,7 +387,8 @@ func insertEvents(ctx context.Context, tx querier, events []parking.Event) error
 //
 // A hold that finds no spot still commits the lapsed reservations it released,
 // as on the other backends. With a key, the key's row is locked first (before
-// any spot) and completed with key.Render's response in the same transaction.
+// any spot), and the hold goes in only while it is still the caller's claim,
+// in flight; the same transaction completes it with the reservation's id.
 func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []string, key *parking.KeyCompletion) error {
 	if r.Status == "" {
 		r.Status = parking.StatusHeld
@@ -409,8 +410,8 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 			picked, passed = "", false
 			if key != nil {
 				var one int
-				err := tx.QueryRowContext(ctx, "SELECT 1 FROM idempotency_keys WHERE user_id = ? AND `key` = ? FOR UPDATE",
-					key.UserID, key.Key).Scan(&one)
+				err := tx.QueryRowContext(ctx, "SELECT 1 FROM idempotency_keys WHERE user_id = ? AND `key` = ? AND created_at = ? AND status_code IS NULL FOR UPDATE",
+					key.UserID, key.Key, ts(key.ClaimedAt)).Scan(&one)
 				if errors.Is(err, sql.ErrNoRows) {
 					return parking.Errorf(parking.ENOTFOUND, "idempotency key not found")
 				}
@@ -441,14 +442,8 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 			if key == nil {
 				return nil
 			}
-			held := *r
-			held.SpotID = picked
-			status, body, err := key.Render(held)
-			if err != nil {
-				return err
-			}
-			_, err = tx.ExecContext(ctx, "UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND `key` = ?",
-				status, body, key.UserID, key.Key)
+			_, err = tx.ExecContext(ctx, "UPDATE idempotency_keys SET status_code = ?, reservation_id = ? WHERE user_id = ? AND `key` = ?",
+				key.Status, r.ID, key.UserID, key.Key)
 			return classify(err, "idempotency key")
 		})
 	}

@@ -25,14 +25,14 @@ const claimKey = `WITH claim AS (
 		INSERT INTO idempotency_keys AS k (user_id, key, request_hash, status_code, response_body, created_at, expires_at)
 		VALUES ($1, $2, $3, NULL, NULL, $4, $5)
 		ON CONFLICT (user_id, key) DO UPDATE SET
-			request_hash = EXCLUDED.request_hash, status_code = NULL, response_body = NULL,
+			request_hash = EXCLUDED.request_hash, status_code = NULL, response_body = NULL, reservation_id = NULL,
 			created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
 		WHERE (k.status_code IS NULL AND k.created_at < $6) OR k.expires_at <= EXCLUDED.created_at
-		RETURNING request_hash, status_code, response_body, created_at, expires_at
+		RETURNING request_hash, status_code, response_body, reservation_id, created_at, expires_at
 	)
-	SELECT request_hash, status_code, response_body, created_at, expires_at, true FROM claim
+	SELECT request_hash, status_code, response_body, reservation_id, created_at, expires_at, true FROM claim
 	UNION ALL
-	SELECT request_hash, status_code, response_body, created_at, expires_at, false FROM idempotency_keys
+	SELECT request_hash, status_code, response_body, reservation_id, created_at, expires_at, false FROM idempotency_keys
 	WHERE user_id = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM claim)`
 
 // ClaimIdempotencyKey records k as in flight unless (user, key) is already
@@ -48,9 +48,10 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k parking.IdempotencyKe
 	for range 5 {
 		got := parking.IdempotencyKey{UserID: k.UserID, Key: k.Key}
 		var status *int32
+		var reservation *string
 		var claimed bool
 		err := s.pool.QueryRow(ctx, claimKey, k.UserID, k.Key, k.RequestHash, k.CreatedAt, k.ExpiresAt, utc(staleBefore)).
-			Scan(&got.RequestHash, &status, &got.Body, &got.CreatedAt, &got.ExpiresAt, &claimed)
+			Scan(&got.RequestHash, &status, &got.Body, &reservation, &got.CreatedAt, &got.ExpiresAt, &claimed)
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue
 		}
@@ -60,6 +61,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k parking.IdempotencyKe
 		if status != nil {
 			got.StatusCode = int(*status)
 		}
+		got.ReservationID = deref(reservation)
 		got.CreatedAt, got.ExpiresAt = got.CreatedAt.UTC(), got.ExpiresAt.UTC()
 		return got, claimed, nil
 	}

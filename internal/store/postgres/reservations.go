@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"parkd/internal/parking"
 )
@@ -280,11 +279,55 @@ func releaseLapsedOn(spotMatch string) string {
 	SELECT lot_id, 'reservation.' || status, spot_id, id, $1 FROM x`
 }
 
+// keyHeld and completeKey are a hold statement's part in its idempotency key:
+// the key's owner, key and claim time are $19, $20 and $21, the status it
+// records $22, all NULL without a key. keyHeld, the CTE held, is true without
+// a key, or while the key is still the caller's claim (made at $21, not taken
+// over since by a retry) and in flight; it locks the key's row, before any
+// spot, until the commit. The hold goes in only when held is true, and
+// completeKey then records the status and the reservation's id in the same
+// statement: the hold and the key's completion commit together, in the one
+// round trip of a hold without a key.
+const (
+	keyHeld = `held AS (
+		SELECT $19::text IS NULL OR EXISTS (
+			SELECT 1 FROM idempotency_keys
+			WHERE user_id = $19 AND key = $20 AND created_at = $21 AND status_code IS NULL
+			FOR NO KEY UPDATE) AS ok
+	)`
+	completeKey = `done AS (
+		UPDATE idempotency_keys SET status_code = $22, reservation_id = $1
+		WHERE user_id = $19 AND key = $20 AND EXISTS (SELECT 1 FROM ins)
+	)`
+)
+
+// keyArgs are the parameters $19 to $22 of keyHeld and completeKey.
+func keyArgs(key *parking.KeyCompletion) []any {
+	if key == nil {
+		return []any{nil, nil, nil, nil}
+	}
+	return []any{key.UserID, key.Key, utc(key.ClaimedAt), int32(key.Status)}
+}
+
+// holdArgs are the parameters $1 to $18 of a hold statement; $7 is the spot,
+// or the candidates.
+func holdArgs(r *parking.Reservation, spots any, key *parking.KeyCompletion) []any {
+	return append([]any{r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, spots,
+		r.StartsAt, r.EndsAt, string(r.Status), r.Amount, r.Currency, r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt,
+		r.CheckedInAt, r.CheckedOutAt, priceSize(r)}, keyArgs(key)...)
+}
+
+// errKeyNotHeld: the hold's idempotency key is gone (released, or swept after
+// its expiry) or was claimed anew by a retry, so the hold did not go in:
+// otherwise that retry could book a second spot.
+var errKeyNotHeld = parking.Errorf(parking.ENOTFOUND, "idempotency key not found")
+
 // insertHold inserts a reservation and, only if it went in, its event. The
 // spot must be in service: FOR SHARE on its row waits for an operator's
 // change of in_service to commit, so a hold cannot slip in beside it. It
-// reports whether it inserted and whether the id was already taken before it
-// ran (its subquery sees the snapshot from before the INSERT).
+// reports whether it inserted, whether the id was already taken before it
+// ran (its subquery sees the snapshot from before the INSERT), and whether
+// the idempotency key, if any, was held (see keyHeld).
 //
 // ON CONFLICT DO NOTHING with no target makes the exclusion constraint an
 // arbiter: a clash with a live reservation inserts nothing instead of raising
@@ -295,18 +338,18 @@ func releaseLapsedOn(spotMatch string) string {
 // and pgx discards its prepared statements after any failed batch, which would
 // cost two extra round trips after every lost race. The constraint still
 // decides; nothing is checked first.
-const insertHold = `WITH ins AS (
+const insertHold = `WITH ` + keyHeld + `, ins AS (
 		INSERT INTO reservations (id, user_id, vehicle_id, plate, vehicle_size, lot_id, spot_id,
 			starts_at, ends_at, status, amount, currency, hold_expires_at, created_at, updated_at, checked_in_at, checked_out_at, price_size)
 		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
-		WHERE EXISTS (SELECT 1 FROM spots WHERE id = $7 AND in_service FOR SHARE)
+		WHERE (SELECT ok FROM held) AND EXISTS (SELECT 1 FROM spots WHERE id = $7 AND in_service FOR SHARE)
 		ON CONFLICT DO NOTHING
 		RETURNING lot_id, spot_id, id, status, created_at
 	), ev AS (
 		INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
 		SELECT lot_id, 'reservation.' || status, spot_id, id, created_at FROM ins
-	)
-	SELECT EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM reservations WHERE id = $1)`
+	), ` + completeKey + `
+	SELECT EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM reservations WHERE id = $1), (SELECT ok FROM held)`
 
 // insertInside is insertHold for a car checked in at once (a drive-up): it
 // locks the spot's row as the reservations_car_inside trigger then does, FOR
@@ -323,11 +366,9 @@ var insertInside = func() string {
 // Hold inserts r on the first candidate spot free for its window. Each attempt
 // is one batch sent in one round trip; a batch without BEGIN runs as one
 // implicit transaction, so the release of lapsed holds and no-shows, the
-// insert and its event commit together. The exclusion constraint, not a prior SELECT, decides whether
-// the spot is free, so two racing holds cannot both win.
-//
-// With a key to complete, each attempt runs in an explicit transaction that
-// also completes the key (see holdTx): two round trips when the hold goes in.
+// insert, its event and the completion of the idempotency key, if any, commit
+// together. The exclusion constraint, not a prior SELECT, decides whether the
+// spot is free, so two racing holds cannot both win.
 func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []string, key *parking.KeyCompletion) error {
 	if r.Status == "" {
 		r.Status = parking.StatusHeld
@@ -338,156 +379,37 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 		r.UpdatedAt = r.CreatedAt
 	}
 	r.CheckedInAt, r.CheckedOutAt = utcPtr(r.CheckedInAt), utcPtr(r.CheckedOutAt)
-	tx := &holdTx{pool: s.pool, key: key}
-	if key != nil && len(candidates) > 0 {
-		conn, err := s.pool.Acquire(ctx)
-		if err != nil {
-			return fmt.Errorf("postgres: acquire connection: %w", err)
-		}
-		// Release destroys rather than pools a connection that an error left
-		// inside a transaction, so none is ever reused mid-transaction.
-		defer conn.Release()
-		tx.conn = conn
-	}
 	if len(candidates) > 1 {
-		return s.holdAny(ctx, tx, r, candidates)
+		return s.holdAny(ctx, r, candidates, key)
 	}
 	insert := insertHold
 	if r.Status == parking.StatusCheckedIn {
 		insert = insertInside
 	}
 	for _, spotID := range candidates {
-		var inserted, idTaken bool
+		var inserted, idTaken, held bool
 		err := retry(ctx, func() error {
 			// A fresh batch per attempt: pgx records prepared statements in
 			// the queued queries, and a failed batch invalidates them.
-			b := tx.batch()
+			b := &pgx.Batch{}
 			b.Queue(releaseOverlapping, r.CreatedAt, spotID, r.StartsAt, r.EndsAt)
-			b.Queue(insert, r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, spotID,
-				r.StartsAt, r.EndsAt, string(r.Status), r.Amount, r.Currency, r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt,
-				r.CheckedInAt, r.CheckedOutAt, priceSize(r)).
-				QueryRow(func(row pgx.Row) error { return row.Scan(&inserted, &idTaken) })
-			return tx.send(ctx, b)
+			b.Queue(insert, holdArgs(r, spotID, key)...).
+				QueryRow(func(row pgx.Row) error { return row.Scan(&inserted, &idTaken, &held) })
+			return s.pool.SendBatch(ctx, b).Close()
 		})
 		switch err = classify(err, "reservation"); {
+		case err == nil && !held:
+			return errKeyNotHeld
 		case err == nil && inserted:
-			return tx.complete(ctx, r, spotID)
-		case err == nil:
-			if err := tx.commit(ctx); err != nil {
-				return err
-			}
-			if idTaken {
-				return parking.Errorf(parking.ECONFLICT, "reservation already exists")
-			}
-		case !errors.Is(err, parking.ErrSpotUnavailable):
+			r.SpotID = spotID
+			return nil
+		case err == nil && idTaken:
+			return parking.Errorf(parking.ECONFLICT, "reservation already exists")
+		case err != nil && !errors.Is(err, parking.ErrSpotUnavailable):
 			return err
 		}
 	}
 	return parking.ErrSpotUnavailable
-}
-
-// holdTx is where Hold's attempts run. Without a key it is the pool, and each
-// batch is its own implicit transaction, exactly as before keys existed.
-//
-// With a key, every attempt runs on one connection in an explicit transaction:
-// the first batch is BEGIN, a lock on the key's row and the hold's statements;
-// if the hold went in, Go renders the response and a second batch updates the
-// key and commits. pgx sends a batch as one pipeline with a single Sync, and
-// PostgreSQL lets BEGIN turn that pipeline's implicit transaction into an
-// explicit one that stays open after it. Locking the key first means the
-// second batch's UPDATE cannot miss it (a released or swept key is found
-// missing before anything is committed) and keeps the lock order key, then
-// spot. The transaction holds the spot while Render runs, so Render must only
-// format.
-type holdTx struct {
-	pool *pgxpool.Pool
-	key  *parking.KeyCompletion
-	conn *pgxpool.Conn // nil without a key
-
-	keyFound bool // set by the key lock in the last batch
-}
-
-// batch starts an attempt's batch: empty without a key, else BEGIN and the
-// lock on the key's row.
-func (h *holdTx) batch() *pgx.Batch {
-	b := &pgx.Batch{}
-	if h.conn == nil {
-		return b
-	}
-	h.keyFound = false
-	b.Queue(`BEGIN`)
-	b.Queue(`WITH k AS (
-			SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND key = $2 FOR NO KEY UPDATE
-		)
-		SELECT count(*) > 0 FROM k`, h.key.UserID, h.key.Key).
-		QueryRow(func(row pgx.Row) error { return row.Scan(&h.keyFound) })
-	return b
-}
-
-// send runs an attempt's batch. With a key the transaction stays open when the
-// batch succeeded, for complete or commit to end it, and is rolled back when
-// it failed or the key is gone.
-func (h *holdTx) send(ctx context.Context, b *pgx.Batch) error {
-	if h.conn == nil {
-		return h.pool.SendBatch(ctx, b).Close()
-	}
-	if err := h.conn.SendBatch(ctx, b).Close(); err != nil {
-		h.rollback(ctx)
-		return err
-	}
-	if !h.keyFound {
-		h.rollback(ctx)
-		return parking.Errorf(parking.ENOTFOUND, "idempotency key not found")
-	}
-	return nil
-}
-
-// complete settles an attempt whose hold went in on spotID: it sets r.SpotID
-// and, with a key, completes the key with Render's response and commits. When
-// Render or the commit fails, the hold is rolled back and r.SpotID restored.
-func (h *holdTx) complete(ctx context.Context, r *parking.Reservation, spotID string) error {
-	prev := r.SpotID
-	r.SpotID = spotID
-	if h.conn == nil {
-		return nil
-	}
-	status, body, err := h.key.Render(*r)
-	if err != nil {
-		h.rollback(ctx)
-		r.SpotID = prev
-		return err
-	}
-	b := &pgx.Batch{}
-	b.Queue(`UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE user_id = $1 AND key = $2`,
-		h.key.UserID, h.key.Key, status, body)
-	b.Queue(`COMMIT`)
-	if err := h.conn.SendBatch(ctx, b).Close(); err != nil {
-		h.rollback(ctx)
-		r.SpotID = prev
-		return classify(err, "idempotency key")
-	}
-	return nil
-}
-
-// commit ends an attempt whose hold did not go in. It commits rather than rolls
-// back so the lapsed holds the attempt expired stay expired, as they do
-// without a key.
-func (h *holdTx) commit(ctx context.Context) error {
-	if h.conn == nil {
-		return nil
-	}
-	if _, err := h.conn.Exec(ctx, `COMMIT`); err != nil {
-		h.rollback(ctx)
-		return err
-	}
-	return nil
-}
-
-// rollback ends the transaction after a failure. Its own error is dropped: the
-// failure being reported matters more, and a connection it could not roll back
-// is still in a transaction, which Release sees and destroys.
-func (h *holdTx) rollback(ctx context.Context) {
-	_, _ = h.conn.Exec(ctx, `ROLLBACK`)
 }
 
 // releaseCandidates is releaseOverlapping for a list of spots ($2).
@@ -496,17 +418,18 @@ var releaseCandidates = releaseLapsedOn("= ANY($2::text[])")
 // pickAndInsertHold picks the first candidate ($7, in order) with no live
 // reservation overlapping the window, locks its spot row, and inserts the hold
 // there with its event. It returns the spot it picked (NULL if none), whether
-// the insert went in, and whether the id was already taken.
+// the insert went in, whether the id was already taken, and whether the
+// idempotency key, if any, was held (see keyHeld; nothing is picked if not).
 //
 // The row lock is what lets many racers for "any spot" spread out instead of
 // queueing: with SKIP LOCKED each takes the first spot no other in-flight hold
 // has locked. NO KEY UPDATE does not conflict with the KEY SHARE lock that
 // foreign-key checks take, so single-spot holds never wait on it. The exclusion
 // constraint still has the last word (ON CONFLICT DO NOTHING, see insertHold).
-var pickAndInsertHold = `WITH pick AS (
+var pickAndInsertHold = `WITH ` + keyHeld + `, pick AS (
 		SELECT sp.id FROM unnest($7::text[]) WITH ORDINALITY AS c(id, ord)
 		JOIN spots sp ON sp.id = c.id
-		WHERE sp.in_service AND NOT EXISTS (
+		WHERE (SELECT ok FROM held) AND sp.in_service AND NOT EXISTS (
 			SELECT 1 FROM reservations
 			WHERE reservations.spot_id = sp.id AND ` + claimsWindow("$8", "$9", "$14") + `)
 		ORDER BY c.ord
@@ -521,8 +444,8 @@ var pickAndInsertHold = `WITH pick AS (
 	), ev AS (
 		INSERT INTO events (lot_id, type, spot_id, reservation_id, at)
 		SELECT lot_id, 'reservation.' || status, spot_id, id, created_at FROM ins
-	)
-	SELECT (SELECT id FROM pick), EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM reservations WHERE id = $1)`
+	), ` + completeKey + `
+	SELECT (SELECT id FROM pick), EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM reservations WHERE id = $1), (SELECT ok FROM held)`
 
 var (
 	pickSkipLocked = fmt.Sprintf(pickAndInsertHold, "SKIP LOCKED")
@@ -532,30 +455,27 @@ var (
 // holdAny holds the first free spot of several. It first skips spots that other
 // in-flight holds have locked; only when that finds none does it wait for them,
 // since a locked spot may still be free for this window once they finish.
-func (s *Store) holdAny(ctx context.Context, tx *holdTx, r *parking.Reservation, candidates []string) error {
+func (s *Store) holdAny(ctx context.Context, r *parking.Reservation, candidates []string, key *parking.KeyCompletion) error {
 	query := pickSkipLocked
 	for range len(candidates) + 2 {
 		var picked *string
-		var inserted, idTaken bool
+		var inserted, idTaken, held bool
 		err := retry(ctx, func() error {
-			b := tx.batch()
+			b := &pgx.Batch{}
 			b.Queue(releaseCandidates, r.CreatedAt, candidates, r.StartsAt, r.EndsAt)
-			b.Queue(query, r.ID, nullable(r.UserID), nullable(r.VehicleID), r.Plate, int16(r.VehicleSize), r.LotID, candidates,
-				r.StartsAt, r.EndsAt, string(r.Status), r.Amount, r.Currency, r.HoldExpiresAt, r.CreatedAt, r.UpdatedAt,
-				r.CheckedInAt, r.CheckedOutAt, priceSize(r)).
-				QueryRow(func(row pgx.Row) error { return row.Scan(&picked, &inserted, &idTaken) })
-			return tx.send(ctx, b)
+			b.Queue(query, holdArgs(r, candidates, key)...).
+				QueryRow(func(row pgx.Row) error { return row.Scan(&picked, &inserted, &idTaken, &held) })
+			return s.pool.SendBatch(ctx, b).Close()
 		})
 		if err = classify(err, "reservation"); err != nil {
 			return err
 		}
-		if inserted {
-			return tx.complete(ctx, r, *picked)
-		}
-		if err := tx.commit(ctx); err != nil {
-			return err
-		}
 		switch {
+		case !held:
+			return errKeyNotHeld
+		case inserted:
+			r.SpotID = *picked
+			return nil
 		case idTaken:
 			return parking.Errorf(parking.ECONFLICT, "reservation already exists")
 		case picked == nil && query == pickWaiting:

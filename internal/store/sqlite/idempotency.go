@@ -12,9 +12,11 @@ import (
 func scanKey(row interface{ Scan(...any) error }) (parking.IdempotencyKey, error) {
 	var k parking.IdempotencyKey
 	var status sql.NullInt64
+	var reservation sql.NullString
 	var created, expires int64
-	err := row.Scan(&k.UserID, &k.Key, &k.RequestHash, &status, &k.Body, &created, &expires)
-	k.StatusCode, k.CreatedAt, k.ExpiresAt = int(status.Int64), fromMicros(created), fromMicros(expires)
+	err := row.Scan(&k.UserID, &k.Key, &k.RequestHash, &status, &k.Body, &reservation, &created, &expires)
+	k.StatusCode, k.ReservationID = int(status.Int64), reservation.String
+	k.CreatedAt, k.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return k, err
 }
 
@@ -25,7 +27,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k parking.IdempotencyKe
 	claimed := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		got, err = scanKey(tx.QueryRowContext(ctx, `SELECT user_id, key, request_hash, status_code, response_body, created_at, expires_at
+		got, err = scanKey(tx.QueryRowContext(ctx, `SELECT user_id, key, request_hash, status_code, response_body, reservation_id, created_at, expires_at
 			FROM idempotency_keys WHERE user_id = ? AND key = ?`, k.UserID, k.Key))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -37,7 +39,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k parking.IdempotencyKe
 		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, response_body, created_at, expires_at)
 			VALUES (?, ?, ?, NULL, NULL, ?, ?)
 			ON CONFLICT (user_id, key) DO UPDATE SET request_hash = excluded.request_hash, status_code = NULL,
-				response_body = NULL, created_at = excluded.created_at, expires_at = excluded.expires_at`,
+				response_body = NULL, reservation_id = NULL, created_at = excluded.created_at, expires_at = excluded.expires_at`,
 			k.UserID, k.Key, k.RequestHash, micros(k.CreatedAt), micros(k.ExpiresAt))
 		got, claimed = k, err == nil
 		got.StatusCode, got.Body = 0, nil
@@ -48,16 +50,18 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k parking.IdempotencyKe
 
 // CompleteIdempotencyKey stores the response of a claimed key.
 func (s *Store) CompleteIdempotencyKey(ctx context.Context, userID, key string, status int, body []byte) error {
-	return completeKey(ctx, s.write, userID, key, status, body)
-}
-
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-func completeKey(ctx context.Context, db execer, userID, key string, status int, body []byte) error {
-	res, err := db.ExecContext(ctx, `UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND key = ?`,
+	res, err := s.write.ExecContext(ctx, `UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND key = ?`,
 		status, body, userID, key)
+	return affectedOne(res, err, "idempotency key")
+}
+
+// completeKeyWith completes key with the reservation id inside a hold's
+// transaction, if it is still the caller's claim and in flight; otherwise it
+// is ErrNotFound and the caller rolls the hold back.
+func completeKeyWith(ctx context.Context, tx *sql.Tx, key *parking.KeyCompletion, reservationID string) error {
+	res, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET status_code = ?, reservation_id = ?
+		WHERE user_id = ? AND key = ? AND created_at = ? AND status_code IS NULL`,
+		key.Status, reservationID, key.UserID, key.Key, micros(key.ClaimedAt))
 	return affectedOne(res, err, "idempotency key")
 }
 

@@ -99,13 +99,7 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 		if key == nil {
 			return nil
 		}
-		held := *r
-		held.SpotID = spotID
-		status, body, err := key.Render(held)
-		if err != nil {
-			return err
-		}
-		return completeKey(ctx, tx, key.UserID, key.Key, status, body)
+		return completeKeyWith(ctx, tx, key, r.ID)
 	})
 	if err == nil {
 		r.SpotID = picked // only once it is committed

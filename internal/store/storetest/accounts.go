@@ -2,8 +2,8 @@ package storetest
 
 import (
 	"bytes"
-	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -24,7 +24,7 @@ func accountTests() []namedTest {
 		{"HoldCompletesKey", testHoldCompletesKey},
 		{"HoldKeyOneSpot", testHoldKeyOneSpot},
 		{"HoldKeyMissing", testHoldKeyMissing},
-		{"HoldKeyCancelled", testHoldKeyCancelled},
+		{"HoldKeyTakenOver", testHoldKeyTakenOver},
 		{"LotAndSpotReservations", testLotAndSpotReservations},
 		{"UserPaymentsEmpty", testUserPaymentsEmpty},
 	}
@@ -269,49 +269,56 @@ func testHoldCompletesKey(t *testing.T, s parking.Store) {
 	start, end := T0.Add(time.Hour), T0.Add(2*time.Hour)
 	k := parking.IdempotencyKey{UserID: u.ID, Key: "hold-1", RequestHash: "h", CreatedAt: T0, ExpiresAt: T0.Add(24 * time.Hour)}
 	s.ClaimIdempotencyKey(ctx, k, T0)
-	var rendered parking.Reservation
-	done := &parking.KeyCompletion{UserID: u.ID, Key: "hold-1", Render: func(r parking.Reservation) (int, []byte, error) {
-		rendered = r
-		return 201, []byte("held on " + r.SpotID), nil
-	}}
 	r := f.NewHold(T0, start, end)
-	if err := s.Hold(ctx, r, []string{f.Spots[5].ID, f.Spots[6].ID}, done); err != nil {
+	if err := s.Hold(ctx, r, []string{f.Spots[5].ID, f.Spots[6].ID}, completion(u.ID, "hold-1")); err != nil {
 		t.Fatalf("Hold: %v", err)
 	}
-	if rendered.ID != r.ID || rendered.SpotID != f.Spots[5].ID {
-		t.Errorf("Render saw %+v; want the stored reservation on %s", rendered, f.Spots[5].ID)
-	}
 	got, _, _ := s.ClaimIdempotencyKey(ctx, k, T0)
-	if got.StatusCode != 201 || string(got.Body) != "held on "+f.Spots[5].ID {
-		t.Errorf("key after Hold = %d %q; want 201 with the rendered body", got.StatusCode, got.Body)
+	if got.StatusCode != 201 || got.ReservationID != r.ID || len(got.Body) != 0 {
+		t.Errorf("key after Hold = %d %q %q; want 201 with reservation %s and no body yet", got.StatusCode, got.ReservationID, got.Body, r.ID)
+	}
+	// The response, written after the commit, is stored beside the id.
+	body := []byte(`{"id":"` + r.ID + `"}` + "\n")
+	if err := s.CompleteIdempotencyKey(ctx, u.ID, "hold-1", 201, body); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	if got, _, _ := s.ClaimIdempotencyKey(ctx, k, T0); got.StatusCode != 201 || got.ReservationID != r.ID || !bytes.Equal(got.Body, body) {
+		t.Errorf("key after Complete = %d %q %q; want 201, reservation %s, %q", got.StatusCode, got.ReservationID, got.Body, r.ID, body)
+	}
+	// A key completes once: the same claim books nothing more.
+	again := f.NewHold(T0, start, end)
+	if err := s.Hold(ctx, again, []string{f.Spots[7].ID}, completion(u.ID, "hold-1")); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("Hold with a completed key = %v; want ErrNotFound", err)
+	}
+	if _, err := s.Reservation(ctx, again.ID); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("Reservation after Hold with a completed key = %v; want ErrNotFound", err)
 	}
 
 	// A hold that fails leaves its key in flight, for the caller to settle.
 	k2 := k
 	k2.Key = "hold-2"
 	s.ClaimIdempotencyKey(ctx, k2, T0)
-	done.Key = "hold-2"
-	if err := s.Hold(ctx, f.NewHold(T0, start, end), []string{f.Spots[5].ID}, done); !errors.Is(err, parking.ErrSpotUnavailable) {
+	if err := s.Hold(ctx, f.NewHold(T0, start, end), []string{f.Spots[5].ID}, completion(u.ID, "hold-2")); !errors.Is(err, parking.ErrSpotUnavailable) {
 		t.Fatalf("Hold on a taken spot = %v; want ErrSpotUnavailable", err)
 	}
-	if got, _, _ := s.ClaimIdempotencyKey(ctx, k2, T0); got.StatusCode != 0 {
-		t.Errorf("key after a failed Hold = %d; want still in flight", got.StatusCode)
+	if got, _, _ := s.ClaimIdempotencyKey(ctx, k2, T0); got.StatusCode != 0 || got.ReservationID != "" {
+		t.Errorf("key after a failed Hold = %d %q; want still in flight", got.StatusCode, got.ReservationID)
 	}
-	// A render that fails rolls the hold back.
-	done.Render = func(parking.Reservation) (int, []byte, error) { return 0, nil, errors.New("render failed") }
-	failed := f.NewHold(T0, start, end)
-	if err := s.Hold(ctx, failed, []string{f.Spots[7].ID}, done); err == nil {
-		t.Fatalf("Hold with a failing render = nil; want its error")
+
+	// A key claimed anew after its expiry forgets the reservation.
+	fresh := k
+	fresh.CreatedAt, fresh.ExpiresAt = T0.Add(25*time.Hour), T0.Add(49*time.Hour)
+	if got, claimed, err := s.ClaimIdempotencyKey(ctx, fresh, T0.Add(24*time.Hour)); err != nil || !claimed || got.ReservationID != "" {
+		t.Errorf("Claim after expiry = %+v, %v, %v; want claimed, no reservation", got, claimed, err)
 	}
-	if _, err := s.Reservation(ctx, failed.ID); !errors.Is(err, parking.ErrNotFound) {
-		t.Errorf("Reservation after a failed render = %v; want ErrNotFound (rolled back)", err)
+	if got, _, _ := s.ClaimIdempotencyKey(ctx, fresh, T0.Add(24*time.Hour)); got.StatusCode != 0 || got.ReservationID != "" || len(got.Body) != 0 {
+		t.Errorf("key claimed anew = %d %q %q; want in flight, nothing kept", got.StatusCode, got.ReservationID, got.Body)
 	}
 }
 
+// completion completes a key claimed at T0 (as mustClaimKey claims it) with 201.
 func completion(userID, key string) *parking.KeyCompletion {
-	return &parking.KeyCompletion{UserID: userID, Key: key, Render: func(r parking.Reservation) (int, []byte, error) {
-		return 201, []byte(r.SpotID), nil
-	}}
+	return &parking.KeyCompletion{UserID: userID, Key: key, ClaimedAt: T0, Status: 201}
 }
 
 // testHoldKeyOneSpot covers the single-candidate path with a key, which
@@ -349,38 +356,36 @@ func testHoldKeyMissing(t *testing.T, s parking.Store) {
 	}
 }
 
-// testHoldKeyCancelled: a request abandoned while Render runs commits nothing,
-// and leaves no connection in use (inside a transaction).
-func testHoldKeyCancelled(t *testing.T, s parking.Store) {
+// testHoldKeyTakenOver: a request whose key a retry claimed anew (the request
+// looked abandoned) no longer holds it: its hold does not go in, and the key
+// stays the retry's, in flight, for the retry's own hold to complete.
+func testHoldKeyTakenOver(t *testing.T, s parking.Store) {
 	f := MustFixture(t, s)
 	u := MustUser(t, s, "ada@example.com")
-	mustClaimKey(t, s, u.ID, "k")
-	cctx, cancel := context.WithCancel(ctx)
-	key := &parking.KeyCompletion{UserID: u.ID, Key: "k", Render: func(r parking.Reservation) (int, []byte, error) {
-		cancel()
-		return 201, nil, nil
-	}}
-	r := f.NewHold(T0, T0.Add(time.Hour), T0.Add(2*time.Hour))
-	if err := s.Hold(cctx, r, []string{f.Spots[5].ID}, key); err == nil {
-		t.Fatalf("Hold cancelled during Render = nil; want an error")
-	}
-	if _, err := s.Reservation(ctx, r.ID); !errors.Is(err, parking.ErrNotFound) {
-		t.Errorf("Reservation after a cancelled Hold = %v; want ErrNotFound", err)
-	}
-	if got := keyStatus(t, s, u.ID, "k"); got != 0 {
-		t.Errorf("key status after a cancelled Hold = %d; want in flight", got)
-	}
-	// The spot is free again for the next request.
-	mustClaimKey(t, s, u.ID, "k2")
-	if err := s.Hold(ctx, f.NewHold(T0, T0.Add(time.Hour), T0.Add(2*time.Hour)), []string{f.Spots[5].ID}, completion(u.ID, "k2")); err != nil {
-		t.Errorf("Hold after a cancelled Hold = %v; want nil", err)
-	}
-	if ps, ok := s.(interface{ PoolStats() []parking.PoolStats }); ok {
-		for _, p := range ps.PoolStats() {
-			if p.InUse != 0 {
-				t.Errorf("connections in use in pool %s after Hold = %d; want 0", p.Name, p.InUse)
-			}
+	for i, candidates := range [][]string{{f.Spots[5].ID}, {f.Spots[5].ID, f.Spots[6].ID}} {
+		key := fmt.Sprint("k", i)
+		mustClaimKey(t, s, u.ID, key)
+		retried := parking.IdempotencyKey{UserID: u.ID, Key: key, RequestHash: "h", CreatedAt: T0.Add(3 * time.Minute), ExpiresAt: T0.Add(24 * time.Hour)}
+		if _, claimed, err := s.ClaimIdempotencyKey(ctx, retried, T0.Add(time.Minute)); err != nil || !claimed {
+			t.Fatalf("Claim of a stale key = %v, %v; want claimed anew", claimed, err)
 		}
+		first := f.NewHold(T0, T0.Add(time.Hour), T0.Add(2*time.Hour))
+		if err := s.Hold(ctx, first, candidates, completion(u.ID, key)); !errors.Is(err, parking.ErrNotFound) || first.SpotID != "" {
+			t.Errorf("Hold(%d candidates) with a key taken over = %v on %q; want ErrNotFound, no spot", len(candidates), err, first.SpotID)
+		}
+		if _, err := s.Reservation(ctx, first.ID); !errors.Is(err, parking.ErrNotFound) {
+			t.Errorf("Reservation after Hold with a key taken over = %v; want ErrNotFound", err)
+		}
+		retryHold := f.NewHold(T0.Add(3*time.Minute), T0.Add(time.Hour), T0.Add(2*time.Hour))
+		done := &parking.KeyCompletion{UserID: u.ID, Key: key, ClaimedAt: retried.CreatedAt, Status: 201}
+		if err := s.Hold(ctx, retryHold, candidates, done); err != nil {
+			t.Fatalf("the retry's Hold(%d candidates) = %v; want nil", len(candidates), err)
+		}
+		got, _, _ := s.ClaimIdempotencyKey(ctx, retried, T0.Add(time.Minute))
+		if got.StatusCode != 201 || got.ReservationID != retryHold.ID {
+			t.Errorf("key after the retry's Hold = %d %q; want 201 with %s", got.StatusCode, got.ReservationID, retryHold.ID)
+		}
+		MustChange(t, s, retryHold.ID, parking.StatusHeld, parking.StatusCancelled, T0.Add(3*time.Minute))
 	}
 }
 

@@ -618,8 +618,7 @@ func testHoldKeyRace(t *testing.T, s parking.Store) {
 		if i%2 == 1 {
 			cands = candidates[i%3 : i%3+1] // single-spot holds race the any-spot ones
 		}
-		return s.Hold(ctx, holds[i], cands, &parking.KeyCompletion{UserID: u.ID, Key: fmt.Sprint("k", i),
-			Render: func(r parking.Reservation) (int, []byte, error) { return 201, []byte(r.SpotID), nil }})
+		return s.Hold(ctx, holds[i], cands, completion(u.ID, fmt.Sprint("k", i)))
 	})
 	won := map[string]bool{}
 	for i, err := range errs {
