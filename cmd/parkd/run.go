@@ -18,6 +18,7 @@ import (
 	"parkd/internal/demo"
 	"parkd/internal/gate"
 	"parkd/internal/httpapi"
+	"parkd/internal/idempotency"
 	"parkd/internal/jobs"
 	"parkd/internal/live"
 	"parkd/internal/lots"
@@ -204,7 +205,7 @@ func serve(ctx context.Context, cfg config, a *app) error {
 		m.WatchPools(p)
 	}
 	var handler http.Handler = httpapi.NewHandler(httpapi.Services{Log: log, Store: changes, Engine: engine, Auth: authn, Payments: pay,
-		Gates: gates, Lots: lotService, Clock: clock, Live: hub, AllowedOrigins: cfg.origins, Notify: notifier, Metrics: m, AccessLog: cfg.accessLog,
+		Gates: gates, Lots: lotService, Keys: idempotency.New(changes, clock), Clock: clock, Live: hub, AllowedOrigins: cfg.origins, Notify: notifier, Metrics: m, AccessLog: cfg.accessLog,
 		StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY"), Ready: changes.Ping})
 	var metricsSrv *http.Server
 	switch cfg.metricsAddr {

@@ -12,15 +12,11 @@ import (
 	"time"
 
 	"parkd/internal/booking"
+	"parkd/internal/idempotency"
 	"parkd/internal/parking"
 )
 
 const (
-	// IdempotencyTTL is how long a key and its response are kept.
-	IdempotencyTTL = 24 * time.Hour
-	// idempotencyStale: a key still in flight after this was abandoned (its
-	// request died with its process); requests time out long before.
-	idempotencyStale = 2 * time.Minute
 	maxKeyLen        = 255
 	anonymousKeyUser = "anonymous"
 )
@@ -79,7 +75,7 @@ func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
 // When required, a request without a key is refused with 400. A hold completes
 // its key in its own transaction (keyCompletion), and bookings reads the
 // reservation back for a retry that finds no response stored.
-func withIdempotency(log *slog.Logger, store parking.IdempotencyStore, bookings *booking.Service, clock parking.Clock, required bool, next http.Handler) http.Handler {
+func withIdempotency(log *slog.Logger, keys *idempotency.Service, bookings *booking.Service, required bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Idempotency-Key")
 		if key == "" {
@@ -111,10 +107,7 @@ func withIdempotency(log *slog.Logger, store parking.IdempotencyStore, bookings 
 			userID = "gate:" + g.ID
 		}
 		hash := requestHash(r.Method, r.URL.RequestURI(), string(body))
-		now := clock.Now()
-		rec, claimed, err := store.ClaimIdempotencyKey(r.Context(), parking.IdempotencyKey{
-			UserID: userID, Key: key, RequestHash: hash, CreatedAt: now, ExpiresAt: now.Add(IdempotencyTTL),
-		}, now.Add(-idempotencyStale))
+		rec, claimed, err := keys.Claim(r.Context(), userID, key, hash)
 		if err != nil {
 			writeError(w, r, log, err)
 			return
@@ -126,14 +119,14 @@ func withIdempotency(log *slog.Logger, store parking.IdempotencyStore, bookings 
 			case rec.StatusCode == 0:
 				writeError(w, r, log, parking.Errorf(parking.EINFLIGHT, "a request with this Idempotency-Key is still running: retry in a moment"))
 			case len(rec.Body) == 0 && rec.ReservationID != "":
-				replayHold(w, r, log, store, bookings, rec)
+				replayHold(w, r, log, keys, bookings, rec)
 			default:
 				replay(w, rec)
 			}
 			return
 		}
 
-		scope := &idempotencyScope{userID: userID, key: key, claimedAt: now}
+		scope := &idempotencyScope{userID: userID, key: key, claimedAt: rec.CreatedAt}
 		out := &recorder{ResponseWriter: w}
 		next.ServeHTTP(out, r.WithContext(context.WithValue(r.Context(), idempotencyKey{}, scope)))
 
@@ -144,14 +137,14 @@ func withIdempotency(log *slog.Logger, store parking.IdempotencyStore, bookings 
 			// Nothing durable was answered: let a retry run afresh. Release
 			// forgets only a key still in flight, so a key the handler's own
 			// transaction completed (and then failed to answer) stays.
-			if err := store.ReleaseIdempotencyKey(ctx, userID, key); err != nil {
+			if err := keys.Release(ctx, userID, key); err != nil {
 				log.ErrorContext(ctx, "release idempotency key", "err", err, "request_id", requestID(ctx))
 			}
 		default:
 			// A key a hold completed gets its body here, beside the
 			// reservation's id, so that retries replay these very bytes
 			// even once the reservation has moved on.
-			if err := store.CompleteIdempotencyKey(ctx, userID, key, out.status, out.body.Bytes()); err != nil && !errors.Is(err, parking.ErrNotFound) {
+			if err := keys.Complete(ctx, userID, key, out.status, out.body.Bytes()); err != nil && !errors.Is(err, parking.ErrNotFound) {
 				log.ErrorContext(ctx, "complete idempotency key", "err", err, "request_id", requestID(ctx))
 			}
 		}
@@ -169,7 +162,7 @@ func requestHash(method, uri, body string) string {
 // its response, after the hold committed. The reservation is rendered as the
 // hold's handler renders it, and stored as the key's response, so later
 // retries get these bytes whatever becomes of the reservation.
-func replayHold(w http.ResponseWriter, r *http.Request, log *slog.Logger, store parking.IdempotencyStore, bookings *booking.Service, k parking.IdempotencyKey) {
+func replayHold(w http.ResponseWriter, r *http.Request, log *slog.Logger, keys *idempotency.Service, bookings *booking.Service, k parking.IdempotencyKey) {
 	res, err := bookings.Reservation(r.Context(), k.ReservationID)
 	if err == nil {
 		k.Body, err = encodeBody(res)
@@ -179,7 +172,7 @@ func replayHold(w http.ResponseWriter, r *http.Request, log *slog.Logger, store 
 		return
 	}
 	ctx := context.WithoutCancel(r.Context())
-	if err := store.CompleteIdempotencyKey(ctx, k.UserID, k.Key, k.StatusCode, k.Body); err != nil {
+	if err := keys.Complete(ctx, k.UserID, k.Key, k.StatusCode, k.Body); err != nil {
 		log.ErrorContext(ctx, "complete idempotency key", "err", err, "request_id", requestID(ctx))
 	}
 	replay(w, k)

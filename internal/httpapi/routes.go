@@ -34,8 +34,8 @@ var rawBodyRoutes = map[string]bool{
 // addRoutes lists every route parkd serves.
 func addRoutes(mux *router, s Services) {
 	log, store, engine, clock := s.Log, s.Store, s.Engine, s.Clock
-	idempotent := func(h http.Handler) http.Handler { return withIdempotency(log, store, engine, clock, false, h) }
-	mustBeIdempotent := func(h http.Handler) http.Handler { return withIdempotency(log, store, engine, clock, true, h) }
+	idempotent := func(h http.Handler) http.Handler { return withIdempotency(log, s.Keys, engine, false, h) }
+	mustBeIdempotent := func(h http.Handler) http.Handler { return withIdempotency(log, s.Keys, engine, true, h) }
 
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(log, s.Ready))

@@ -11,6 +11,7 @@ import (
 	"parkd/internal/auth"
 	"parkd/internal/booking"
 	"parkd/internal/gate"
+	"parkd/internal/idempotency"
 	"parkd/internal/live"
 	"parkd/internal/lots"
 	"parkd/internal/metrics"
@@ -38,7 +39,9 @@ type Services struct {
 	Gates    *gate.Service
 	// Lots runs lots, levels and spots; nil makes one from Store, Engine,
 	// Payments and Clock.
-	Lots  *lots.Service
+	Lots *lots.Service
+	// Keys keeps Idempotency-Key records; nil makes one from Store.
+	Keys  *idempotency.Service
 	Clock parking.Clock
 	// StripePublishableKey is for the web pages' card form when payments go
 	// through Stripe (Stripe Elements); the sandbox needs none.
@@ -68,6 +71,9 @@ type Services struct {
 func (s Services) withDefaults() Services {
 	if s.Ready == nil && s.Store != nil {
 		s.Ready = s.Store.Ping
+	}
+	if s.Keys == nil {
+		s.Keys = idempotency.New(s.Store, s.Clock)
 	}
 	if s.Notify == nil {
 		s.Notify = notify.New(notify.Config{Store: s.Store, Clock: s.Clock, Log: s.Log})
