@@ -120,6 +120,16 @@ type Pass struct {
 // ErrNoPass: only paid reservations (and cars inside) have a pass.
 var ErrNoPass = parking.Errorf(parking.ESTATUS, "a pass is issued once the reservation is paid")
 
+// PassOf issues the pass of reservation id to u, who may see it
+// (booking.Service.VisibleReservation): its driver, or an operator of its lot.
+func (s *Service) PassOf(ctx context.Context, u parking.User, id string) (Pass, error) {
+	r, err := s.engine.VisibleReservation(ctx, u, id)
+	if err != nil {
+		return Pass{}, err
+	}
+	return s.PassFor(ctx, r)
+}
+
 // PassFor issues the pass of a confirmed or checked-in reservation: valid from
 // the lot's early-arrival time before the start.
 func (s *Service) PassFor(ctx context.Context, r parking.Reservation) (Pass, error) {

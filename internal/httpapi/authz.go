@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 
@@ -35,25 +34,4 @@ func requireManagedLot(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 		return me, parking.Lot{}, false
 	}
 	return me, lot, true
-}
-
-// visibleReservation returns a reservation u may see: their own, one in a lot
-// they run, or any for admins. Any other is not found, so that ids of other
-// people's reservations are not even confirmed to exist.
-func visibleReservation(ctx context.Context, store lotReservationStore, u parking.User, id string) (parking.Reservation, error) {
-	notFound := parking.Errorf(parking.ENOTFOUND, "reservation not found")
-	r, err := store.Reservation(ctx, id)
-	if errors.Is(err, parking.ErrNotFound) {
-		return parking.Reservation{}, notFound
-	}
-	if err != nil {
-		return parking.Reservation{}, err
-	}
-	if u.Owns(r) {
-		return r, nil
-	}
-	if lot, err := store.Lot(ctx, r.LotID); err == nil && u.CanSee(r, lot) {
-		return r, nil
-	}
-	return parking.Reservation{}, notFound
 }

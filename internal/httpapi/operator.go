@@ -3,17 +3,15 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"parkd/internal/auth"
 	"parkd/internal/booking"
+	"parkd/internal/gate"
 	"parkd/internal/lots"
 	"parkd/internal/parking"
 )
@@ -24,8 +22,6 @@ const (
 	MaxSpotsPerRequest = lots.MaxSpotsPerRequest
 	// MaxLevelOrdinal bounds a level's ordinal both ways.
 	MaxLevelOrdinal = parking.MaxLevelOrdinal
-	// MaxReservationsWindow is the longest window the lot reservations list covers.
-	MaxReservationsWindow = 31 * 24 * time.Hour
 )
 
 // policyJSON is parking.Policy without its UnmarshalJSON, so that the strict
@@ -58,16 +54,6 @@ func policyChange(raw json.RawMessage) lots.PolicyChange {
 
 // given reports whether an optional JSON value was sent, and not as null.
 func given(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
-
-// checkText adds a problem with a text field that is required and empty, or longer than max characters.
-func checkText(ve *parking.ValidationError, field, v string, max int, required bool) {
-	switch n := utf8.RuneCountInString(strings.TrimSpace(v)); {
-	case n == 0 && required:
-		ve.Add(field, "is required")
-	case n > max:
-		ve.Add(field, fmt.Sprintf("must be at most %d characters", max))
-	}
-}
 
 type lotRequest struct {
 	OperatorID string          `json:"operator_id"`
@@ -384,41 +370,27 @@ func handleInService(log *slog.Logger, svc *lots.Service) http.Handler {
 
 // handleLotReservations lists a lot's reservations of any status whose window
 // overlaps [from, to): by default from a day ago to a week ahead.
-func handleLotReservations(log *slog.Logger, store lotReservationStore, clock parking.Clock) http.Handler {
-	type response struct {
-		From         time.Time             `json:"from"`
-		To           time.Time             `json:"to"`
-		Reservations []parking.Reservation `json:"reservations"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, lot, ok := requireManagedLot(w, r, log, store)
-		if !ok {
-			return
+func handleLotReservations(log *slog.Logger, engine *booking.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
+		if err != nil {
+			return err
 		}
 		q := r.URL.Query()
-		from, err := parseTime(q.Get("from"), "from", clock.Now().Add(-24*time.Hour))
+		from, err := parseTime(q.Get("from"), "from", time.Time{})
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		to, err := parseTime(q.Get("to"), "to", from.Add(8*24*time.Hour))
-		switch {
-		case err != nil:
-		case !to.After(from):
-			err = parking.Errorf(parking.EINVALID, "to must be after from")
-		case to.Sub(from) > MaxReservationsWindow:
-			err = parking.Errorf(parking.EINVALID, "the window from..to must be at most %d days", int(MaxReservationsWindow/(24*time.Hour)))
-		}
+		to, err := parseTime(q.Get("to"), "to", time.Time{})
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		rs, err := store.LotReservations(r.Context(), lot.ID, from, to)
+		list, err := engine.LotReservations(r.Context(), me, r.PathValue("lot"), from, to)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		writeJSON(w, http.StatusOK, response{From: from, To: to, Reservations: rs})
+		writeJSON(w, http.StatusOK, list)
+		return nil
 	})
 }
 
@@ -429,55 +401,40 @@ type gateRequest struct {
 
 // handleCreateGate adds a gate device and answers its key. The key is shown
 // only here: parkd keeps only its hash.
-func handleCreateGate(log *slog.Logger, store lotGateStore, clock parking.Clock) http.Handler {
-	type response struct {
-		Gate parking.Gate `json:"gate"`
-		Key  string       `json:"key"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, lot, ok := requireManagedLot(w, r, log, store)
-		if !ok {
-			return
+func handleCreateGate(log *slog.Logger, gates *gate.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
+		if err != nil {
+			return err
 		}
 		var req gateRequest
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		var ve parking.ValidationError
-		checkText(&ve, "name", req.Name, 100, true)
-		if req.Direction != parking.Entry && req.Direction != parking.Exit {
-			ve.Add("direction", `must be "entry" or "exit"`)
-		}
-		if err := ve.Err(); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		key, hash := auth.NewGateKey()
-		g := parking.Gate{ID: parking.NewID("gat"), LotID: lot.ID, Name: strings.TrimSpace(req.Name), Direction: req.Direction, KeyHash: hash, CreatedAt: clock.Now()}
-		if err := store.CreateGate(r.Context(), &g); err != nil {
-			writeError(w, r, log, err)
-			return
+		g, err := gates.CreateGate(r.Context(), me, r.PathValue("lot"), req.Name, req.Direction)
+		if err != nil {
+			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusCreated, response{Gate: g, Key: key})
+		writeJSON(w, http.StatusCreated, g)
+		return nil
 	})
 }
 
-func handleListGates(log *slog.Logger, store lotGateStore) http.Handler {
+func handleListGates(log *slog.Logger, gates *gate.Service) http.Handler {
 	type response struct {
 		Gates []parking.Gate `json:"gates"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, lot, ok := requireManagedLot(w, r, log, store)
-		if !ok {
-			return
-		}
-		gates, err := store.Gates(r.Context(), lot.ID)
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		writeJSON(w, http.StatusOK, response{Gates: gates})
+		list, err := gates.Gates(r.Context(), me, r.PathValue("lot"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, response{Gates: list})
+		return nil
 	})
 }

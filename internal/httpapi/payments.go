@@ -18,29 +18,19 @@ type payRequest struct {
 
 // handlePay charges a held reservation: 201 when paid (the reservation is
 // confirmed), 202 while the gateway decides, 402 when declined.
-func handlePay(log *slog.Logger, store lotReservationStore, pay *payments.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
-		if !ok {
-			return
+func handlePay(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
+		if err != nil {
+			return err
 		}
 		var req payRequest
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		res, err := visibleReservation(r.Context(), store, me, r.PathValue("reservation"))
-		if err == nil && res.UserID != me.ID {
-			err = parking.Errorf(parking.EFORBIDDEN, "only the driver who booked can pay")
-		}
+		out, err := pay.PayReservation(r.Context(), me, r.PathValue("reservation"), req.PaymentMethod)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		out, err := pay.Pay(r.Context(), res, req.PaymentMethod)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		status := http.StatusCreated
 		if out.Payment.Status == parking.PaymentPending {
@@ -48,49 +38,37 @@ func handlePay(log *slog.Logger, store lotReservationStore, pay *payments.Servic
 		}
 		w.Header().Set("Location", "/api/v1/payments/"+out.Payment.ID)
 		writeJSON(w, status, out)
+		return nil
 	})
 }
 
 // handleExtend moves a paid booking's (or a car inside's) end later and
 // charges the difference, to the card given or the driver's saved one. 200
 // when paid (or nothing was due), 202 while the charge is pending.
-func handleExtend(log *slog.Logger, store lotReservationStore, pay *payments.Service) http.Handler {
+func handleExtend(log *slog.Logger, pay *payments.Service) http.Handler {
 	type request struct {
 		EndsAt        time.Time `json:"ends_at"`
 		PaymentMethod string    `json:"payment_method"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
-		if !ok {
-			return
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
+		if err != nil {
+			return err
 		}
 		var req request
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		if req.EndsAt.IsZero() {
-			writeError(w, r, log, &parking.ValidationError{Fields: []parking.FieldError{{Field: "ends_at", Message: "is required: an RFC 3339 time"}}})
-			return
-		}
-		res, err := visibleReservation(r.Context(), store, me, r.PathValue("reservation"))
-		if err == nil && res.UserID != me.ID {
-			err = parking.Errorf(parking.EFORBIDDEN, "only the driver who booked can extend")
-		}
+		out, err := pay.ExtendReservation(r.Context(), me, r.PathValue("reservation"), req.EndsAt, req.PaymentMethod)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		out, err := pay.Extend(r.Context(), res, req.EndsAt, req.PaymentMethod)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		status := http.StatusOK
 		if out.Payment != nil && out.Payment.Status == parking.PaymentPending {
 			status = http.StatusAccepted
 		}
 		writeJSON(w, status, out)
+		return nil
 	})
 }
 
@@ -98,21 +76,20 @@ func handleExtend(log *slog.Logger, store lotReservationStore, pay *payments.Ser
 // event it handled or chose to ignore, 400 for one that fails verification,
 // and 5xx only when the gateway should send it again.
 func handleWebhook(log *slog.Logger, pay *payments.Service, m *metrics.Metrics) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 		if err != nil {
 			m.Webhook("refused")
-			writeError(w, r, log, decodeError(err))
-			return
+			return decodeError(err)
 		}
 		ctx, seen := metrics.WatchWebhook(r.Context())
 		err = pay.HandleWebhook(ctx, payload, r.Header)
 		m.Webhook(webhookVerdict(err, seen()))
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"received": true})
+		return nil
 	})
 }
 
@@ -141,31 +118,18 @@ func viewPayment(p parking.Payment) paymentView {
 	return paymentView{Payment: p, ReceiptURL: "/api/v1/payments/" + p.ID + "/receipt"}
 }
 
-// visiblePayment returns a payment of the caller's (or, for admins and the
-// lot's operators, of their reservations); any other is not found.
-func visiblePayment(r *http.Request, store lotReservationPaymentStore, me parking.User) (parking.Payment, error) {
-	p, err := store.Payment(r.Context(), r.PathValue("payment"))
-	if err != nil {
-		return parking.Payment{}, parking.Errorf(parking.ENOTFOUND, "payment not found")
-	}
-	if _, err := visibleReservation(r.Context(), store, me, p.ReservationID); err != nil {
-		return parking.Payment{}, parking.Errorf(parking.ENOTFOUND, "payment not found")
-	}
-	return p, nil
-}
-
-func handleGetPayment(log *slog.Logger, store lotReservationPaymentStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
-		if !ok {
-			return
-		}
-		p, err := visiblePayment(r, store, me)
+func handleGetPayment(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
+		}
+		p, err := pay.VisiblePayment(r.Context(), me, r.PathValue("payment"))
+		if err != nil {
+			return err
 		}
 		writeJSON(w, http.StatusOK, viewPayment(p))
+		return nil
 	})
 }
 
@@ -192,55 +156,42 @@ table{width:100%;border-collapse:collapse}td{padding:.3rem 0;border-bottom:1px s
 `))
 
 // handleReceipt renders a printable receipt for one payment.
-func handleReceipt(log *slog.Logger, store lotReservationPaymentStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
-		if !ok {
-			return
-		}
-		p, err := visiblePayment(r, store, me)
-		var res parking.Reservation
-		var lot parking.Lot
-		if err == nil {
-			res, err = store.Reservation(r.Context(), p.ReservationID)
-		}
-		if err == nil {
-			lot, err = store.Lot(r.Context(), res.LotID)
-		}
+func handleReceipt(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
+		}
+		rc, err := pay.Receipt(r.Context(), me, r.PathValue("payment"))
+		if err != nil {
+			return err
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := receiptPage.Execute(w, map[string]any{"Payment": p, "Reservation": res, "Lot": lot}); err != nil {
+		if err := receiptPage.Execute(w, map[string]any{"Payment": rc.Payment, "Reservation": rc.Reservation, "Lot": rc.Lot}); err != nil {
 			log.ErrorContext(r.Context(), "receipt", "err", err)
 		}
+		return nil
 	})
 }
 
 // handleReconcile runs reconciliation for admins: ?since= (RFC 3339, default
 // 30 days ago). It runs in the server because the sandbox's ledger lives here.
-func handleReconcile(log *slog.Logger, pay *payments.Service, clock parking.Clock) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
-		if !ok {
-			return
-		}
-		if me.Role != parking.RoleAdmin {
-			writeError(w, r, log, parking.Errorf(parking.EFORBIDDEN, "only administrators reconcile payments"))
-			return
-		}
-		since, err := parseTime(r.URL.Query().Get("since"), "since", clock.Now().Add(-30*24*time.Hour))
+func handleReconcile(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
-		rep, err := pay.Reconcile(r.Context(), since)
+		since, err := parseTime(r.URL.Query().Get("since"), "since", time.Time{})
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
+		}
+		rep, err := pay.ReconcileFor(r.Context(), me, since)
+		if err != nil {
+			return err
 		}
 		writeJSON(w, http.StatusOK, rep)
+		return nil
 	})
 }
 
@@ -252,50 +203,49 @@ type savedMethodRequest struct {
 // handleSavePaymentMethod stores the card a driver agrees to have charged for
 // overstays at the exit.
 func handleSavePaymentMethod(log *slog.Logger, pay *payments.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
+		if err != nil {
+			return err
 		}
 		var req savedMethodRequest
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		m, err := pay.SaveMethod(r.Context(), id, req.PaymentMethod, req.Consent)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, m)
+		return nil
 	})
 }
 
-func handleGetPaymentMethod(log *slog.Logger, store parking.PaymentStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
-		}
-		m, err := store.SavedPaymentMethod(r.Context(), id)
+func handleGetPaymentMethod(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
+		}
+		m, err := pay.SavedMethod(r.Context(), id)
+		if err != nil {
+			return err
 		}
 		writeJSON(w, http.StatusOK, m)
+		return nil
 	})
 }
 
-func handleDeletePaymentMethod(log *slog.Logger, store parking.PaymentStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
+func handleDeletePaymentMethod(log *slog.Logger, pay *payments.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
+		if err != nil {
+			return err
 		}
-		if err := store.DeletePaymentMethod(r.Context(), id); err != nil {
-			writeError(w, r, log, err)
-			return
+		if err := pay.DeleteMethod(r.Context(), id); err != nil {
+			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 }

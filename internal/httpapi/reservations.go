@@ -108,82 +108,80 @@ func handleCreateReservation(log *slog.Logger, store parking.AccountStore, engin
 	})
 }
 
-func handleGetReservation(log *slog.Logger, store lotReservationStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
-		if !ok {
-			return
-		}
-		res, err := visibleReservation(r.Context(), store, me, r.PathValue("reservation"))
+// handleGetReservation answers a reservation the caller may see
+// (booking.Service.VisibleReservation).
+func handleGetReservation(log *slog.Logger, engine *booking.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
+		}
+		res, err := engine.VisibleReservation(r.Context(), me, r.PathValue("reservation"))
+		if err != nil {
+			return err
 		}
 		writeJSON(w, http.StatusOK, res)
+		return nil
 	})
 }
 
 // handleCancelReservation cancels a held or confirmed reservation; the spot is
 // free at once, and the lot's policy decides the refund.
-func handleCancelReservation(log *slog.Logger, store lotReservationStore, pay *payments.Service) http.Handler {
+func handleCancelReservation(log *slog.Logger, pay *payments.Service) http.Handler {
 	type response struct {
 		parking.Reservation
 		Refund *parking.Payment `json:"refund,omitempty"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me, ok := requireUser(w, r, log)
-		if !ok {
-			return
-		}
-		res, err := visibleReservation(r.Context(), store, me, r.PathValue("reservation"))
-		var refund *parking.Payment
-		if err == nil {
-			res, refund, err = pay.Cancel(r.Context(), res)
-		}
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
+		}
+		res, refund, err := pay.CancelReservation(r.Context(), me, r.PathValue("reservation"))
+		if err != nil {
+			return err
 		}
 		writeJSON(w, http.StatusOK, response{Reservation: res, Refund: refund})
+		return nil
 	})
 }
 
-func handleUserReservations(log *slog.Logger, store parking.ReservationStore) http.Handler {
+func handleUserReservations(log *slog.Logger, engine *booking.Service) http.Handler {
 	type response struct {
 		Reservations []parking.Reservation `json:"reservations"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
-		}
-		rs, err := store.UserReservations(r.Context(), id)
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
+		}
+		rs, err := engine.UserReservations(r.Context(), id)
+		if err != nil {
+			return err
 		}
 		writeJSON(w, http.StatusOK, response{Reservations: rs})
+		return nil
 	})
 }
 
-func handleUserPayments(log *slog.Logger, store parking.PaymentStore) http.Handler {
+func handleUserPayments(log *slog.Logger, pay *payments.Service) http.Handler {
 	type response struct {
 		Payments []paymentView `json:"payments"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := requirePathUser(w, r, log)
-		if !ok {
-			return
-		}
-		ps, err := store.UserPayments(r.Context(), id)
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUser(r)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
+		}
+		ps, err := pay.UserPayments(r.Context(), id)
+		if err != nil {
+			return err
 		}
 		views := make([]paymentView, len(ps))
 		for i, p := range ps {
 			views[i] = viewPayment(p)
 		}
 		writeJSON(w, http.StatusOK, response{Payments: views})
+		return nil
 	})
 }

@@ -51,11 +51,11 @@ func addRoutes(mux *router, s Services) {
 	mux.Handle("GET /api/v1/users/{id}/vehicles", handleListVehicles(log, s.Auth))
 	mux.Handle("POST /api/v1/users/{id}/vehicles", idempotent(handleCreateVehicle(log, s.Auth)))
 	mux.Handle("DELETE /api/v1/users/{id}/vehicles/{vehicle}", handleDeleteVehicle(log, s.Auth))
-	mux.Handle("GET /api/v1/users/{id}/reservations", handleUserReservations(log, store))
-	mux.Handle("GET /api/v1/users/{id}/payments", handleUserPayments(log, store))
-	mux.Handle("GET /api/v1/users/{id}/payment-method", handleGetPaymentMethod(log, store))
+	mux.Handle("GET /api/v1/users/{id}/reservations", handleUserReservations(log, engine))
+	mux.Handle("GET /api/v1/users/{id}/payments", handleUserPayments(log, s.Payments))
+	mux.Handle("GET /api/v1/users/{id}/payment-method", handleGetPaymentMethod(log, s.Payments))
 	mux.Handle("PUT /api/v1/users/{id}/payment-method", handleSavePaymentMethod(log, s.Payments))
-	mux.Handle("DELETE /api/v1/users/{id}/payment-method", handleDeletePaymentMethod(log, store))
+	mux.Handle("DELETE /api/v1/users/{id}/payment-method", handleDeletePaymentMethod(log, s.Payments))
 
 	// Lots and spots, public.
 	mux.Handle("GET /api/v1/lots", handleListLots(log, s.Lots))
@@ -67,27 +67,27 @@ func addRoutes(mux *router, s Services) {
 
 	// Reservations.
 	mux.Handle("POST /api/v1/reservations", mustBeIdempotent(handleCreateReservation(log, store, engine)))
-	mux.Handle("GET /api/v1/reservations/{reservation}", handleGetReservation(log, store))
-	mux.Handle("POST /api/v1/reservations/{reservation}/cancel", mustBeIdempotent(handleCancelReservation(log, store, s.Payments)))
+	mux.Handle("GET /api/v1/reservations/{reservation}", handleGetReservation(log, engine))
+	mux.Handle("POST /api/v1/reservations/{reservation}/cancel", mustBeIdempotent(handleCancelReservation(log, s.Payments)))
 
 	// Payments.
-	mux.Handle("POST /api/v1/reservations/{reservation}/payments", mustBeIdempotent(handlePay(log, store, s.Payments)))
-	mux.Handle("POST /api/v1/reservations/{reservation}/extension", mustBeIdempotent(handleExtend(log, store, s.Payments)))
+	mux.Handle("POST /api/v1/reservations/{reservation}/payments", mustBeIdempotent(handlePay(log, s.Payments)))
+	mux.Handle("POST /api/v1/reservations/{reservation}/extension", mustBeIdempotent(handleExtend(log, s.Payments)))
 	mux.Handle("POST /api/v1/payments/webhook", handleWebhook(log, s.Payments, s.Metrics))
-	mux.Handle("GET /api/v1/payments/{payment}", handleGetPayment(log, store))
-	mux.Handle("GET /api/v1/payments/{payment}/receipt", handleReceipt(log, store))
-	mux.Handle("GET /api/v1/admin/payments/reconcile", handleReconcile(log, s.Payments, clock))
+	mux.Handle("GET /api/v1/payments/{payment}", handleGetPayment(log, s.Payments))
+	mux.Handle("GET /api/v1/payments/{payment}/receipt", handleReceipt(log, s.Payments))
+	mux.Handle("GET /api/v1/admin/payments/reconcile", handleReconcile(log, s.Payments))
 
 	// Gates: passes, scans, the entry/exit log and operators' actions.
-	mux.Handle("GET /api/v1/reservations/{reservation}/pass", handlePass(log, store, s.Gates))
-	mux.Handle("GET /api/v1/reservations/{reservation}/pass.png", handlePassPNG(log, store, s.Gates))
+	mux.Handle("GET /api/v1/reservations/{reservation}/pass", handlePass(log, s.Gates))
+	mux.Handle("GET /api/v1/reservations/{reservation}/pass.png", handlePassPNG(log, s.Gates))
 	// A device that retries a scan after a lost answer, with the same key, gets
 	// the same decision: the barrier opens for the car it let in.
-	mux.Handle("POST /api/v1/gates/{gate}/scans", idempotent(handleScan(log, store, s.Gates)))
-	mux.Handle("POST /api/v1/gates/{gate}/open", handleOpenGate(log, store, s.Gates))
-	mux.Handle("GET /api/v1/lots/{lot}/gate-events", handleGateEvents(log, store, clock))
-	mux.Handle("POST /api/v1/reservations/{reservation}/checkout", handleReservationAction(log, store, s.Gates, "checkout"))
-	mux.Handle("POST /api/v1/reservations/{reservation}/no-show", handleReservationAction(log, store, s.Gates, "no-show"))
+	mux.Handle("POST /api/v1/gates/{gate}/scans", idempotent(handleScan(log, s.Gates)))
+	mux.Handle("POST /api/v1/gates/{gate}/open", handleOpenGate(log, s.Gates))
+	mux.Handle("GET /api/v1/lots/{lot}/gate-events", handleGateEvents(log, s.Gates))
+	mux.Handle("POST /api/v1/reservations/{reservation}/checkout", handleReservationAction(log, s.Gates, "checkout"))
+	mux.Handle("POST /api/v1/reservations/{reservation}/no-show", handleReservationAction(log, s.Gates, "no-show"))
 
 	// Operators: their lots, levels, spots, gates and reservations. Every one
 	// needs a signed-in operator of the lot's operator, or an admin.
@@ -100,9 +100,9 @@ func addRoutes(mux *router, s Services) {
 	// Taking a spot out of service may cancel reservations: a retry must not.
 	mux.Handle("POST /api/v1/lots/{lot}/spots/{spot}/out-of-service", mustBeIdempotent(handleOutOfService(log, s.Lots)))
 	mux.Handle("POST /api/v1/lots/{lot}/spots/{spot}/in-service", handleInService(log, s.Lots))
-	mux.Handle("GET /api/v1/lots/{lot}/reservations", handleLotReservations(log, store, clock))
-	mux.Handle("POST /api/v1/lots/{lot}/gates", handleCreateGate(log, store, clock)) // never replayed: its response holds the device key
-	mux.Handle("GET /api/v1/lots/{lot}/gates", handleListGates(log, store))
+	mux.Handle("GET /api/v1/lots/{lot}/reservations", handleLotReservations(log, engine))
+	mux.Handle("POST /api/v1/lots/{lot}/gates", handleCreateGate(log, s.Gates)) // never replayed: its response holds the device key
+	mux.Handle("GET /api/v1/lots/{lot}/gates", handleListGates(log, s.Gates))
 
 	// Drivers' notifications and settings, the public unsubscribe link, and
 	// operators' webhooks.

@@ -140,20 +140,6 @@ func (s *Service) chargeExtension(ctx context.Context, out Extension, p parking.
 	return out, nil
 }
 
-// methodFor is the payment method to charge for user: the one given, else the
-// one they saved.
-func (s *Service) methodFor(ctx context.Context, userID, given string) (string, error) {
-	if given != "" {
-		return given, nil
-	}
-	m, err := s.store.SavedPaymentMethod(ctx, userID)
-	if errors.Is(err, parking.ErrNotFound) {
-		return "", &parking.ValidationError{Fields: []parking.FieldError{{Field: "payment_method",
-			Message: "is required: a token from the card form (or save a card for later charges)"}}}
-	}
-	return m.PaymentMethod, err
-}
-
 // RefundDisplaced refunds in full the bookings the lot cancelled (no spot
 // fitted them any more) whose money has not gone back yet: the refunds an
 // interrupted sweep or request still owes. It returns how many it refunded.

@@ -16,26 +16,6 @@ type Overstay struct {
 	Due      int64            `json:"due"`
 }
 
-// SaveMethod stores the payment method a driver consents to have charged for
-// overstays. Without consent nothing is stored.
-func (s *Service) SaveMethod(ctx context.Context, userID, paymentMethod string, consent bool) (parking.SavedPaymentMethod, error) {
-	var v parking.ValidationError
-	if paymentMethod == "" {
-		v.Add("payment_method", "is required: a token from the card form")
-	}
-	if !consent {
-		v.Add("consent", "must be true: the driver agrees to be charged for overstays with this card")
-	}
-	if err := v.Err(); err != nil {
-		return parking.SavedPaymentMethod{}, err
-	}
-	if err := s.CheckPaymentMethod(paymentMethod); err != nil {
-		return parking.SavedPaymentMethod{}, err
-	}
-	m := parking.SavedPaymentMethod{UserID: userID, PaymentMethod: paymentMethod, ConsentedAt: s.clock.Now()}
-	return m, s.store.SavePaymentMethod(ctx, m)
-}
-
 // ChargeOverstay charges amount for reservation r's overstay to its driver's
 // saved payment method. With no saved method, a decline, or an answer still
 // pending, the amount is due at the kiosk instead. Charging twice for one
