@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"parkd/internal/booking"
+	"parkd/internal/gate"
 	"parkd/internal/parking"
 )
 
@@ -69,7 +70,7 @@ const (
 
 func (s *site) handleOperatorLot() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, lot, ok := s.operatorLot(w, r)
+		me, lot, ok := s.operatorLot(w, r)
 		if !ok {
 			return
 		}
@@ -79,18 +80,19 @@ func (s *site) handleOperatorLot() http.Handler {
 		}
 		m.Operator = true
 		ctx := r.Context()
-		gates, err := s.Store.Gates(ctx, lot.ID)
+		gates, err := s.Gates.Gates(ctx, me, lot.ID)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		d := dashboard{lotMap: m, Gates: gates}
 		now := s.Clock.Now()
-		rs, err := s.Store.LotReservations(ctx, lot.ID, now.Add(-attentionPast), now.Add(attentionAhead))
+		list, err := s.Engine.LotReservations(ctx, me, lot.ID, now.Add(-attentionPast), now.Add(attentionAhead))
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
+		rs := list.Reservations
 		labels := map[string]string{}
 		for _, l := range d.Levels {
 			for _, t := range l.Tiles {
@@ -155,7 +157,7 @@ const maxLogRows = 500
 
 func (s *site) handleGateLog() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, lot, ok := s.operatorLot(w, r)
+		me, lot, ok := s.operatorLot(w, r)
 		if !ok {
 			return
 		}
@@ -170,20 +172,12 @@ func (s *site) handleGateLog() http.Handler {
 		if g.To, ok2 = parseWhen(q.Get("to"), lot.TimeZone); !ok2 || !g.To.After(g.From) {
 			g.To = now.Add(time.Minute).Truncate(time.Minute)
 		}
-		var plate string
-		if g.Plate != "" {
-			var err error
-			if plate, err = parking.ParsePlate(g.Plate); err != nil {
-				s.fail(w, r, err)
-				return
-			}
-		}
-		events, err := s.Store.GateEvents(ctx, lot.ID, parking.GateEventFilter{From: g.From, To: g.To, Plate: plate})
+		events, err := s.Gates.GateEvents(ctx, me, lot.ID, gate.EventQuery{From: g.From, To: g.To, Plate: g.Plate})
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		gates, err := s.Store.Gates(ctx, lot.ID)
+		gates, err := s.Gates.Gates(ctx, me, lot.ID)
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -12,6 +12,7 @@ import (
 
 	"parkd/internal/booking"
 	"parkd/internal/parking"
+	"parkd/internal/payments"
 )
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
@@ -421,7 +422,7 @@ func (s *site) handleReservations() http.Handler {
 			return
 		}
 		ctx := r.Context()
-		rs, err := s.Store.UserReservations(ctx, me.ID)
+		rs, err := s.Engine.UserReservations(ctx, me.ID)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -450,22 +451,6 @@ func (s *site) handleReservations() http.Handler {
 	})
 }
 
-// ownReservation returns a reservation of the signed-in user (or of a lot an
-// operator runs, or any for an admin); anything else is not found.
-func (s *site) ownReservation(ctx context.Context, lk *lookup, me parking.User, id string) (parking.Reservation, error) {
-	res, err := s.Store.Reservation(ctx, id)
-	if err != nil {
-		return res, err
-	}
-	if me.Owns(res) {
-		return res, nil
-	}
-	if lot, err := lk.lot(ctx, res.LotID); err == nil && me.CanSee(res, lot) {
-		return res, nil
-	}
-	return parking.Reservation{}, parking.ErrNotFound
-}
-
 // reservationPage reads the reservation a page is about, for its driver (or
 // the operator of its lot), as the row the page shows; ok is false when the
 // page has answered already (sign in, not found).
@@ -474,7 +459,7 @@ func (s *site) reservationPage(w http.ResponseWriter, r *http.Request, lk *looku
 	if !ok {
 		return reservationRow{}, false
 	}
-	res, err := s.ownReservation(r.Context(), lk, me, r.PathValue("reservation"))
+	res, err := s.Engine.VisibleReservation(r.Context(), me, r.PathValue("reservation"))
 	if err != nil {
 		s.fail(w, r, err)
 		return reservationRow{}, false
@@ -562,7 +547,7 @@ func (s *site) extensionForm(r *http.Request, res parking.Reservation, lot parki
 		f.Problem = sentence(parking.ErrorMessage(err))
 	}
 	if f.Amount > 0 {
-		_, err := s.Store.SavedPaymentMethod(ctx, res.UserID)
+		_, err := s.Payments.SavedMethod(ctx, res.UserID)
 		if err != nil && !errors.Is(err, parking.ErrNotFound) {
 			return f, err
 		}
@@ -654,14 +639,14 @@ func (s *site) handlePayments() http.Handler {
 			return
 		}
 		ctx := r.Context()
-		ps, err := s.Store.UserPayments(ctx, me.ID)
+		ps, err := s.Payments.UserPayments(ctx, me.ID)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		// A payment is for one of the payer's own reservations: read them
 		// all at once rather than one per payment.
-		rs, err := s.Store.UserReservations(ctx, me.ID)
+		rs, err := s.Engine.UserReservations(ctx, me.ID)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -684,53 +669,33 @@ func (s *site) handlePayments() http.Handler {
 }
 
 // receipt is what a receipt shows: a charge that went through (or a refund),
-// its reservation, and the refunds made of it.
+// its reservation, and the refunds made of it (payments.Service.Receipt), and
+// the line's words.
 type receipt struct {
-	Payment     parking.Payment
-	Reservation parking.Reservation
-	Lot         parking.Lot
-	Spot        parking.Spot
-	What        string            // the line's words: the parking, an overstay, an extension
-	Refunds     []parking.Payment // of a charge: the refunds that went through
-	Net         int64             // the charge less its refunds
+	payments.Receipt
+	What string // the parking, an overstay, an extension
 }
 
 // handleReceipt shows a printable receipt for a payment that went through;
-// a failed or pending charge has none.
+// a failed or pending charge has none. Another's payment is not found, as on
+// the API.
 func (s *site) handleReceipt() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
 		if !ok {
 			return
 		}
-		ctx := r.Context()
-		lk := newLookup(s.Lots)
-		p, err := s.Store.Payment(ctx, r.PathValue("payment"))
+		got, err := s.Payments.Receipt(r.Context(), me, r.PathValue("payment"))
 		if err != nil {
-			s.fail(w, r, parking.ErrNotFound)
+			s.fail(w, r, err)
 			return
 		}
-		res, err := s.ownReservation(ctx, lk, me, p.ReservationID)
-		if err != nil {
-			s.fail(w, r, parking.ErrNotFound) // another's payment is not found, as on the API
-			return
-		}
+		p := got.Payment
 		if p.Status != parking.PaymentSucceeded {
 			s.fail(w, r, parking.Errorf(parking.ENOTFOUND, "this payment did not go through: it has no receipt"))
 			return
 		}
-		rc := receipt{Payment: p, Reservation: res, Net: p.Amount}
-		if rc.Lot, err = lk.lot(ctx, res.LotID); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		// One spot: not the lot's every spot, as the lists' lookup reads.
-		if sp, err := s.Lots.Spot(ctx, res.SpotID); err == nil {
-			rc.Spot = sp
-		} else if !errors.Is(err, parking.ErrNotFound) {
-			s.fail(w, r, err)
-			return
-		}
+		rc := receipt{Receipt: got}
 		switch {
 		case p.Kind == parking.Refund:
 			rc.What = "Refund for your parking"
@@ -740,19 +705,6 @@ func (s *site) handleReceipt() http.Handler {
 			rc.What = "Time past the end of your booking"
 		default:
 			rc.What = "Parking"
-		}
-		if p.Kind == parking.Charge {
-			all, err := s.Store.ReservationPayments(ctx, res.ID)
-			if err != nil {
-				s.fail(w, r, err)
-				return
-			}
-			for _, q := range all {
-				if q.Kind == parking.Refund && q.RefundOf == p.ID && q.Status == parking.PaymentSucceeded {
-					rc.Refunds = append(rc.Refunds, q)
-					rc.Net -= q.Amount
-				}
-			}
 		}
 		s.render(w, r, http.StatusOK, "receipt", "Receipt "+p.ID, rc)
 	})

@@ -27,6 +27,7 @@ import (
 	"parkd/internal/negotiate"
 	"parkd/internal/notify"
 	"parkd/internal/parking"
+	"parkd/internal/payments"
 )
 
 //go:embed templates/*.html
@@ -37,12 +38,10 @@ var staticFS embed.FS
 
 // Store is what the pages read of parkd's storage; they change nothing but
 // through the API. Accounts, vehicles and notifications they read through
-// Config.Auth and Config.Notify.
+// Config.Auth and Config.Notify; reservations, payments and gates through
+// Config.Engine, Config.Payments and Config.Gates.
 type Store interface {
 	parking.LotStore
-	parking.ReservationStore
-	parking.PaymentStore
-	parking.GateStore
 }
 
 // Config is what the pages are built from.
@@ -58,7 +57,11 @@ type Config struct {
 	Auth *auth.Service
 	// Notify reads the signed-in user's notifications.
 	Notify *notify.Service
-	Clock  parking.Clock
+	// Payments and Gates answer what the pages show of payments, receipts,
+	// gates and their log.
+	Payments *payments.Service
+	Gates    *gate.Service
+	Clock    parking.Clock
 	// Gateway is the card gateway's name: "sandbox" or "stripe".
 	Gateway string
 	// StripePublishableKey lets the payment form use Stripe Elements when the
