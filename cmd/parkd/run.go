@@ -204,7 +204,7 @@ func serve(ctx context.Context, cfg config, a *app) error {
 	if p, ok := store.(metrics.Pools); ok {
 		m.WatchPools(p)
 	}
-	var handler http.Handler = httpapi.NewHandler(httpapi.Services{Log: log, Store: changes, Engine: engine, Auth: authn, Payments: pay,
+	var handler http.Handler = httpapi.NewHandler(httpapi.Services{Log: log, Engine: engine, Auth: authn, Payments: pay,
 		Gates: gates, Lots: lotService, Keys: idempotency.New(changes, clock), Clock: clock, Live: hub, AllowedOrigins: cfg.origins, Notify: notifier, Metrics: m, AccessLog: cfg.accessLog,
 		StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY"), Ready: changes.Ping})
 	var metricsSrv *http.Server

@@ -50,8 +50,8 @@ func TestAccessLog(t *testing.T) {
 		var logs syncBuffer
 		log := slog.New(slog.NewJSONHandler(parkingtest.CardWatch(t, &logs), nil))
 		m := metrics.New(clock, metrics.Build{})
-		srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: booking.New(s, clock),
-			Auth: auth.New(s, clock), Clock: clock, Metrics: m, AccessLog: enabled}))
+		srv := httptest.NewServer(httpapi.NewHandler(httpapi.WithStore(httpapi.Services{Log: log, Engine: booking.New(s, clock),
+			Auth: auth.New(s, clock), Clock: clock, Metrics: m, AccessLog: enabled}, s)))
 		t.Cleanup(srv.Close)
 		f := storetest.MustFixture(t, s)
 		ada := signUp(t, srv.URL, "Ada", "ada@example.com")

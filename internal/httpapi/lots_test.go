@@ -56,8 +56,8 @@ func newAPIOn(t testing.TB, s parking.Store) apiEnv {
 	}
 	gates := gate.New(s, engine, pay, keys, clock, log)
 	hub := live.NewHub(log, s, clock)
-	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: engine, Auth: auth.New(s, clock),
-		Payments: pay, Gates: gates, Clock: clock, Live: hub}))
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.WithStore(httpapi.Services{Log: log, Engine: engine, Auth: auth.New(s, clock),
+		Payments: pay, Gates: gates, Clock: clock, Live: hub}, s)))
 	t.Cleanup(srv.Close)
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
@@ -144,8 +144,8 @@ func TestBadRequests(t *testing.T) {
 func TestHealth(t *testing.T) {
 	s := teststore.OpenSQLite(t)
 	clock := parkingtest.NewClock(storetest.T0)
-	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: parkingtest.Logger(t),
-		Store: s, Engine: booking.New(s, clock), Auth: auth.New(s, clock), Clock: clock}))
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.WithStore(httpapi.Services{Log: parkingtest.Logger(t),
+		Engine: booking.New(s, clock), Auth: auth.New(s, clock), Clock: clock}, s)))
 	defer srv.Close()
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if resp, body := get(t, srv.URL+path); resp.StatusCode != http.StatusOK {

@@ -33,8 +33,8 @@ func newNotifyAPI(t *testing.T, b teststore.Backend) notifyEnv {
 	clock := parkingtest.NewClock(storetest.T0)
 	log := parkingtest.Logger(t)
 	svc := notify.New(notify.Config{Store: s, Clock: clock, Log: log, UnsubscribeKeys: [][]byte{[]byte("test key")}})
-	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: booking.New(s, clock),
-		Auth: auth.New(s, clock), Clock: clock, Notify: svc}))
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.WithStore(httpapi.Services{Log: log, Engine: booking.New(s, clock),
+		Auth: auth.New(s, clock), Clock: clock, Notify: svc}, s)))
 	t.Cleanup(srv.Close)
 	return notifyEnv{srv: srv, store: s, clock: clock, notify: svc, f: storetest.MustFixture(t, s)}
 }

@@ -886,8 +886,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	defer stopHub()
 	go hub.Run(hubCtx, 10*time.Millisecond)
 	notifier := notify.New(notify.Config{Store: store, Clock: clock, Log: log, UnsubscribeKeys: [][]byte{[]byte("openapi-test")}})
-	f := newSpecFlow(t, Services{Log: log, Store: store, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock, Live: hub,
-		Notify: notifier})
+	f := newSpecFlow(t, WithStore(Services{Log: log, Engine: engine, Auth: authn, Payments: pay, Gates: gates, Clock: clock, Live: hub,
+		Notify: notifier}, store))
 	lot := "/api/v1/lots/" + fx.Lot.ID
 	key := func(k string) []string { return []string{"Idempotency-Key", k} }
 	with := func(pairs ...[]string) []string { return slices.Concat(pairs...) }
@@ -1452,7 +1452,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	// Not ready: the database is gone. (A server of its own, so this one's
 	// database stays.)
 	dead := teststore.OpenSQLite(t)
-	g := newSpecFlow(t, Services{Log: log, Store: dead, Engine: booking.New(dead, clock), Auth: auth.New(dead, clock), Clock: clock})
+	g := newSpecFlow(t, WithStore(Services{Log: log, Engine: booking.New(dead, clock), Auth: auth.New(dead, clock), Clock: clock}, dead))
 	dead.Close()
 	g.mustProblem(503, "unavailable", "GET", "/readyz", nil)
 	f.exchanges = append(f.exchanges, g.exchanges...)

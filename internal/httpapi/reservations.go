@@ -26,7 +26,7 @@ type reservationRequest struct {
 }
 
 // holdRequest checks the request's fields together and resolves the vehicle.
-func (req reservationRequest) holdRequest(r *http.Request, store parking.AccountStore, me parking.User) (booking.HoldRequest, error) {
+func (req reservationRequest) holdRequest(r *http.Request, authn *auth.Service, me parking.User) (booking.HoldRequest, error) {
 	var ve parking.ValidationError
 	if req.LotID == "" {
 		ve.Add("lot_id", "is required")
@@ -47,7 +47,7 @@ func (req reservationRequest) holdRequest(r *http.Request, store parking.Account
 	}
 	switch {
 	case req.VehicleID != "":
-		v, err := ownVehicle(r, store, me.ID, req.VehicleID)
+		v, err := authn.OwnVehicle(r.Context(), me.ID, req.VehicleID)
 		if err != nil {
 			return hold, err
 		}
@@ -77,7 +77,7 @@ func encodeBody(v any) ([]byte, error) {
 // completes the key with the reservation's id in its own transaction, so a
 // retry can never book twice; the response is rendered after the commit, and
 // a retry that finds it missing renders the reservation the same way.
-func handleCreateReservation(log *slog.Logger, store parking.AccountStore, engine *booking.Service) http.Handler {
+func handleCreateReservation(log *slog.Logger, authn *auth.Service, engine *booking.Service) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		me, ok := currentUser(r)
 		if !ok {
@@ -87,7 +87,7 @@ func handleCreateReservation(log *slog.Logger, store parking.AccountStore, engin
 		if err := decode(w, r, &req); err != nil {
 			return err
 		}
-		hold, err := req.holdRequest(r, store, me)
+		hold, err := req.holdRequest(r, authn, me)
 		if err != nil {
 			return err
 		}

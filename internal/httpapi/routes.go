@@ -33,7 +33,7 @@ var rawBodyRoutes = map[string]bool{
 
 // addRoutes lists every route parkd serves.
 func addRoutes(mux *router, s Services) {
-	log, store, engine, clock := s.Log, s.Store, s.Engine, s.Clock
+	log, engine, clock := s.Log, s.Engine, s.Clock
 	idempotent := func(h http.Handler) http.Handler { return withIdempotency(log, s.Keys, engine, false, h) }
 	mustBeIdempotent := func(h http.Handler) http.Handler { return withIdempotency(log, s.Keys, engine, true, h) }
 
@@ -66,7 +66,7 @@ func addRoutes(mux *router, s Services) {
 	mux.Handle("GET /api/v1/lots/{lot}/live", handleLive(log, s.Live, clock, s.AllowedOrigins))
 
 	// Reservations.
-	mux.Handle("POST /api/v1/reservations", mustBeIdempotent(handleCreateReservation(log, store, engine)))
+	mux.Handle("POST /api/v1/reservations", mustBeIdempotent(handleCreateReservation(log, s.Auth, engine)))
 	mux.Handle("GET /api/v1/reservations/{reservation}", handleGetReservation(log, engine))
 	mux.Handle("POST /api/v1/reservations/{reservation}/cancel", mustBeIdempotent(handleCancelReservation(log, s.Payments)))
 

@@ -32,15 +32,13 @@ const (
 // Services are what the handlers are built from.
 type Services struct {
 	Log      *slog.Logger
-	Store    parking.Store
 	Engine   *booking.Service
 	Auth     *auth.Service
 	Payments *payments.Service
 	Gates    *gate.Service
-	// Lots runs lots, levels and spots; nil makes one from Store, Engine,
-	// Payments and Clock.
+	// Lots runs lots, levels and spots.
 	Lots *lots.Service
-	// Keys keeps Idempotency-Key records; nil makes one from Store.
+	// Keys keeps Idempotency-Key records.
 	Keys  *idempotency.Service
 	Clock parking.Clock
 	// StripePublishableKey is for the web pages' card form when payments go
@@ -53,41 +51,20 @@ type Services struct {
 	AllowedOrigins []string
 	// Notify lists and marks drivers' notifications, keeps their settings
 	// and operators' webhooks, checks unsubscribe links and wakes live
-	// notification streams; nil means one that refuses unsubscribe links and
-	// whose streams only poll.
+	// notification streams.
 	Notify *notify.Service
 	// Metrics records requests and webhook verdicts; nil records nothing.
 	Metrics *metrics.Metrics
 	// AccessLog logs one line per request, at info level.
 	AccessLog bool
 	// Ready reports whether parkd can serve requests: whether its database
-	// answers. Nil means the Store's Ping.
+	// answers.
 	Ready func(ctx context.Context) error
-}
-
-// withDefaults fills in the services a caller left out: the readiness check
-// from the store, and a notifier that signs no unsubscribe links and whose
-// hub nothing wakes (streams only poll).
-func (s Services) withDefaults() Services {
-	if s.Ready == nil && s.Store != nil {
-		s.Ready = s.Store.Ping
-	}
-	if s.Keys == nil {
-		s.Keys = idempotency.New(s.Store, s.Clock)
-	}
-	if s.Notify == nil {
-		s.Notify = notify.New(notify.Config{Store: s.Store, Clock: s.Clock, Log: s.Log})
-	}
-	return s
 }
 
 // newRouter is the mux of every route: the API's (routes.go) and the pages'
 // (internal/web/routes.go).
 func newRouter(s Services) *router {
-	if s.Lots == nil && s.Store != nil {
-		s.Lots = lots.New(s.Store, s.Engine, s.Payments, s.Clock)
-	}
-	s = s.withDefaults()
 	rt := &router{mux: http.NewServeMux()}
 	addRoutes(rt, s)
 	addPages(rt, s)

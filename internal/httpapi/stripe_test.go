@@ -35,8 +35,8 @@ func TestStripeFlow(t *testing.T) {
 		engine := booking.New(s, clock)
 		log := parkingtest.Logger(t)
 		gateway := payments.NewStripe("sk_test_123", stripeWebhookSecret, payments.WithStripeURL(url))
-		srv := httptest.NewServer(httpapi.NewHandler(httpapi.Services{Log: log, Store: s, Engine: engine, Auth: auth.New(s, clock),
-			Payments: payments.New(s, gateway, engine, clock, log), Clock: clock}))
+		srv := httptest.NewServer(httpapi.NewHandler(httpapi.WithStore(httpapi.Services{Log: log, Engine: engine, Auth: auth.New(s, clock),
+			Payments: payments.New(s, gateway, engine, clock, log), Clock: clock}, s)))
 		t.Cleanup(srv.Close)
 		e := apiEnv{srv: srv, store: s, clock: clock, engine: engine, fixture: storetest.MustFixture(t, s)}
 

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 
@@ -64,15 +63,4 @@ func handleDeleteVehicle(log *slog.Logger, authn *auth.Service) http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
-}
-
-// ownVehicle returns the vehicle if it belongs to userID and was not removed;
-// anyone else's is not found. The reservation request reads it; it goes when
-// that asks auth.Service.OwnVehicle, or booking looks the vehicle up itself.
-func ownVehicle(r *http.Request, store parking.AccountStore, userID, vehicleID string) (parking.Vehicle, error) {
-	v, err := store.Vehicle(r.Context(), vehicleID)
-	if errors.Is(err, parking.ErrNotFound) || err == nil && v.UserID != userID {
-		return parking.Vehicle{}, parking.Errorf(parking.ENOTFOUND, "vehicle not found")
-	}
-	return v, err
 }

@@ -36,18 +36,10 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Store is what the pages read of parkd's storage; they change nothing but
-// through the API. Accounts, vehicles and notifications they read through
-// Config.Auth and Config.Notify; reservations, payments and gates through
-// Config.Engine, Config.Payments and Config.Gates.
-type Store interface {
-	parking.LotStore
-}
-
-// Config is what the pages are built from.
+// Config is what the pages are built from: the services they read through.
+// They change nothing but through the API.
 type Config struct {
 	Log    *slog.Logger
-	Store  Store
 	Engine *booking.Service
 	// Lots serves lots, levels and spots, and says who runs which.
 	Lots *lots.Service
