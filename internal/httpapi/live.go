@@ -28,18 +28,16 @@ const (
 // allowedOrigins are the origins, besides parkd's own host, whose pages may
 // open the WebSocket.
 func handleLive(log *slog.Logger, hub *live.Hub, clock parking.Clock, allowedOrigins []string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		ws := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 		sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 		if !ws && !sse {
-			writeError(w, r, log, parking.Errorf(parking.EUPGRADEREQUIRED,
-				"the live feed is a WebSocket (send Upgrade: websocket) or Server-Sent Events (send Accept: text/event-stream)"))
-			return
+			return parking.Errorf(parking.EUPGRADEREQUIRED,
+				"the live feed is a WebSocket (send Upgrade: websocket) or Server-Sent Events (send Accept: text/event-stream)")
 		}
 		_, from, to, err := windowQuery(r, clock)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		since := r.URL.Query().Get("since")
 		if id := r.Header.Get("Last-Event-ID"); id != "" {
@@ -52,14 +50,12 @@ func handleLive(log *slog.Logger, hub *live.Hub, clock parking.Clock, allowedOri
 		rc.SetWriteDeadline(time.Time{})
 
 		if ws && !originAllowed(r, allowedOrigins) {
-			writeError(w, r, log, parking.Errorf(parking.EFORBIDDEN,
-				"a page from %s may not open this feed: only parkd's own pages and PARKD_ALLOWED_ORIGINS may", r.Header.Get("Origin")))
-			return
+			return parking.Errorf(parking.EFORBIDDEN,
+				"a page from %s may not open this feed: only parkd's own pages and PARKD_ALLOWED_ORIGINS may", r.Header.Get("Origin"))
 		}
 		sub, err := hub.Subscribe(r.Context(), r.PathValue("lot"), from, to, since)
 		if err != nil {
-			writeError(w, r, log, err)
-			return
+			return err
 		}
 		defer sub.Close()
 		if ws {
@@ -67,6 +63,7 @@ func handleLive(log *slog.Logger, hub *live.Hub, clock parking.Clock, allowedOri
 		} else {
 			serveEvents(w, r, hub, sub)
 		}
+		return nil
 	})
 }
 

@@ -20,15 +20,15 @@ func handleHealthz() http.Handler {
 
 // handleReadyz answers 200 only when the database answers.
 func handleReadyz(log *slog.Logger, ready func(context.Context) error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := ready(ctx); err != nil {
 			log.WarnContext(ctx, "not ready: database does not answer", "err", err)
-			writeProblem(w, r, parking.EUNAVAILABLE, "the database does not answer")
-			return
+			return parking.Errorf(parking.EUNAVAILABLE, "the database does not answer")
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return nil
 	})
 }
 

@@ -225,15 +225,6 @@ func currentGate(r *http.Request) (parking.Gate, bool) {
 	return g, ok
 }
 
-// requireUser returns the signed-in user or answers 401.
-func requireUser(w http.ResponseWriter, r *http.Request, log *slog.Logger) (parking.User, bool) {
-	u, err := signedInUser(r)
-	if err != nil {
-		writeError(w, r, log, err)
-	}
-	return u, err == nil
-}
-
 // signedInUser returns the signed-in user, or the 401 error for handlers
 // that return their errors (handle).
 func signedInUser(r *http.Request) (parking.User, error) {
@@ -244,18 +235,8 @@ func signedInUser(r *http.Request) (parking.User, error) {
 	return u, nil
 }
 
-// requirePathUser returns the id of the user a /api/v1/users/{id}/... request
-// acts on (see pathUserID), or answers 401 or 404 and returns false.
-func requirePathUser(w http.ResponseWriter, r *http.Request, log *slog.Logger) (string, bool) {
-	id, err := pathUser(r)
-	if err != nil {
-		writeError(w, r, log, err)
-	}
-	return id, err == nil
-}
-
-// pathUser is requirePathUser for handlers that return their errors: the id
-// the request acts on, or the 401 or 404 error.
+// pathUser returns the id of the user a /api/v1/users/{id}/... request acts
+// on (see pathUserID), or the 401 or 404 error.
 func pathUser(r *http.Request) (string, error) {
 	me, err := signedInUser(r)
 	if err != nil {
