@@ -250,13 +250,13 @@ func pathUser(r *http.Request) (string, error) {
 // that ids of other users are not even confirmed to exist.
 func pathUserID(r *http.Request, me parking.User) (string, error) {
 	id := r.PathValue("id")
-	switch {
-	case id == "me" || id == me.ID:
-		return me.ID, nil
-	case me.Role == parking.RoleAdmin:
-		return id, nil
+	if id == "me" {
+		id = me.ID
 	}
-	return "", parking.Errorf(parking.ENOTFOUND, "user not found")
+	if !me.ActsFor(id) {
+		return "", parking.Errorf(parking.ENOTFOUND, "user not found")
+	}
+	return id, nil
 }
 
 // methodErrorWriter replaces the router's plain-text 404 and 405 answers with

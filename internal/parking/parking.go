@@ -212,14 +212,18 @@ type User struct {
 
 // Runs reports whether u runs lot: admins run every lot, operators their own
 // operator's.
-func (u User) Runs(lot Lot) bool {
-	return u.Role == RoleAdmin || u.Role == RoleOperator && u.OperatorID != "" && u.OperatorID == lot.OperatorID
-}
+func (u User) Runs(lot Lot) bool { return u.WorksFor(lot.OperatorID) }
 
 // WorksFor reports whether u acts for the operator operatorID (its webhook,
 // its settings): its own staff, or an admin.
 func (u User) WorksFor(operatorID string) bool {
 	return u.Role == RoleAdmin || u.Role == RoleOperator && u.OperatorID != "" && u.OperatorID == operatorID
+}
+
+// ActsFor reports whether u may act as the user userID (their vehicles,
+// bookings, notifications): themselves, or an admin for anyone.
+func (u User) ActsFor(userID string) bool {
+	return u.ID != "" && u.ID == userID || u.Role == RoleAdmin
 }
 
 // Owns reports whether r is u's own booking.

@@ -269,6 +269,24 @@ func TestUserManagesAny(t *testing.T) {
 	}
 }
 
+func TestUserActsFor(t *testing.T) {
+	for _, tc := range []struct {
+		u    parking.User
+		id   string
+		want bool
+	}{
+		{parking.User{ID: "usr_1"}, "usr_1", true},
+		{parking.User{ID: "usr_1"}, "usr_2", false},
+		{parking.User{ID: "usr_1", Role: parking.RoleOperator, OperatorID: "opr_1"}, "usr_2", false},
+		{parking.User{ID: "usr_1", Role: parking.RoleAdmin}, "usr_2", true},
+		{parking.User{}, "", false}, // nobody is not the empty user
+	} {
+		if got := tc.u.ActsFor(tc.id); got != tc.want {
+			t.Errorf("%+v.ActsFor(%q) = %v; want %v", tc.u, tc.id, got, tc.want)
+		}
+	}
+}
+
 // TestValidateListsEveryField: a lot, level or spot with several bad fields
 // names each of them at once, so that a form can show them together.
 func TestValidateListsEveryField(t *testing.T) {
