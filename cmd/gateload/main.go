@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"parkd/internal/auth"
+	"parkd/internal/load"
 	"parkd/internal/parking"
 	"parkd/internal/pass"
 	"parkd/internal/store/postgres"
@@ -140,7 +141,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	elapsed := time.Since(start)
 
 	slices.Sort(latencies)
-	pct := func(p float64) time.Duration { return latencies[min(len(latencies)-1, int(p*float64(len(latencies))))] }
+	pct := func(p float64) time.Duration { return load.Percentile(latencies, p) }
 	mode := "as fast as answers come"
 	if *rate > 0 {
 		mode = fmt.Sprintf("paced at %.0f scans/s", *rate)

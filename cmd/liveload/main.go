@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -28,6 +27,7 @@ import (
 	"github.com/coder/websocket"
 
 	"parkd/internal/live"
+	"parkd/internal/load"
 )
 
 func main() {
@@ -78,7 +78,7 @@ func run(args []string, out io.Writer) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	api := &apiClient{base: strings.TrimRight(c.target, "/")}
+	api := &apiClient{Client: load.NewClient(c.target, 4)}
 	if err := api.signIn(c.email, c.password); err != nil {
 		return err
 	}
@@ -158,10 +158,7 @@ func run(args []string, out io.Writer) error {
 	slices.Sort(lat)
 	slices.Sort(fromRequest)
 	pct := func(lat []time.Duration, p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(10 * time.Microsecond)
+		return load.Percentile(lat, p).Round(10 * time.Microsecond)
 	}
 	fmt.Fprintf(out, "reservations: %d made (%d failed) in %v\n", made, failed, writing.Round(time.Millisecond))
 	fmt.Fprintf(out, "deliveries: %d of %d (%d missing, %d clients dropped)\n", len(lat), made*len(clients), missing, dropped)
@@ -320,46 +317,17 @@ func rss(pid int) int64 {
 	return 0
 }
 
+// apiClient makes the reservations through parkd's API, as the demo driver.
 type apiClient struct {
-	base  string
+	*load.Client
 	token string
 	lot   string
 	run   string
 }
 
 func (a *apiClient) do(ctx context.Context, method, path string, body any, headers map[string]string, into any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s = %d %s", method, path, resp.StatusCode, b)
-	}
-	if into != nil {
-		return json.Unmarshal(b, into)
-	}
-	return nil
+	_, err := a.Do(ctx, method, path, a.token, headers, body, into)
+	return err
 }
 
 func (a *apiClient) signIn(email, password string) error {
