@@ -16,6 +16,10 @@ import (
 // The operations the report lists, in its order.
 var operations = []string{"signup", "signin", "lots", "map", "hold_spot", "hold_any", "pay", "cancel", "pass", "entry", "exit", "live_connect"}
 
+// setUpOnly are the operations done before the run starts: they have no
+// throughput.
+var setUpOnly = map[string]bool{"signup": true, "signin": true, "live_connect": true}
+
 // stats are every operation's latencies and errors, across workers.
 type stats struct {
 	mu       sync.Mutex
@@ -105,7 +109,11 @@ func (s *stats) report(out io.Writer, elapsed time.Duration) {
 		for _, code := range slices.Sorted(maps.Keys(s.errs[op])) {
 			errs = append(errs, fmt.Sprintf("%s %d", code, s.errs[op][code]))
 		}
-		fmt.Fprintf(out, "%-13s %7d %8.1f %8s %8s %8s %8s  %s\n", op, sum.Count, float64(sum.Count)/elapsed.Seconds(),
+		perSecond := fmt.Sprintf("%.1f", float64(sum.Count)/elapsed.Seconds())
+		if setUpOnly[op] {
+			perSecond = "-" // done before the run, not during it
+		}
+		fmt.Fprintf(out, "%-13s %7d %8s %8s %8s %8s %8s  %s\n", op, sum.Count, perSecond,
 			ms(sum.P50), ms(sum.P95), ms(sum.P99), ms(sum.Max), strings.Join(errs, ", "))
 	}
 	fmt.Fprintf(out, "all: %d operations in %v (%.1f/s), %d refused or failed (%d by parkd: 5xx or no answer); live subscribers got %d messages\n",
