@@ -36,6 +36,7 @@ const (
 // its service state).
 type Store interface {
 	Operator(ctx context.Context, id string) (parking.Operator, error)
+	Operators(ctx context.Context) ([]parking.Operator, error)
 	CreateLot(ctx context.Context, l *parking.Lot) error
 	Lot(ctx context.Context, id string) (parking.Lot, error)
 	Lots(ctx context.Context) ([]parking.Lot, error)
@@ -157,6 +158,23 @@ func (s *Service) ManagedLots(ctx context.Context, u parking.User) ([]parking.Lo
 		}
 	}
 	return mine, nil
+}
+
+// Operators lists the operators u may create lots for, by name: every one
+// for an admin, who must choose; the operator's own for an operator; none for
+// a driver. The "New lot" form offers them.
+func (s *Service) Operators(ctx context.Context, u parking.User) ([]parking.Operator, error) {
+	if !u.ManagesAny() {
+		return nil, nil
+	}
+	if u.Role != parking.RoleAdmin {
+		o, err := s.store.Operator(ctx, u.OperatorID)
+		if err != nil {
+			return nil, err
+		}
+		return []parking.Operator{o}, nil
+	}
+	return s.store.Operators(ctx)
 }
 
 // PolicyChange makes a lot's policy from a base: the defaults for a new lot,
