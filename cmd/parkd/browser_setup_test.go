@@ -48,7 +48,7 @@ func TestBrowserSetup(t *testing.T) {
 	shoot := func(tab context.Context, name string) {
 		t.Helper()
 		n++
-		png, err := chromedp.Run(tab, chromedp.FullScreenshot(90))
+		png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
@@ -154,7 +154,7 @@ func TestBrowserSetup(t *testing.T) {
 	// the row (compact, standard, standard, large).
 	grid := func(level string, total int) {
 		t.Helper()
-		do(admin, "admin-generates-spots-"+strings.ToLower(level),
+		do(admin, "admin-generates-spots-"+strings.ToLower(strings.ReplaceAll(level, " ", "-")),
 			void(chromedp.Evaluate[bool](`(() => { const s = document.querySelector("#grid-add [name=level]");
 				s.value = [...s.options].find((o) => o.textContent === "`+level+`").value; s.dispatchEvent(new Event("input", {bubbles: true})); return true })()`)),
 			chromedp.SetValue(chromedp.CSS(`#grid-add [name=rows]`), "A-B"),
