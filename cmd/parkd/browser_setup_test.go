@@ -16,19 +16,18 @@ import (
 )
 
 // TestBrowserSetup is a real installation set up from the browser (issue 17):
-// parkd started with --no-demo, an administrator made as `parkd admin create`
-// makes one and an operator company as `parkd operator create` does. The
-// administrator signs in, creates a lot with its rates, two levels, 40 spots
-// from the grid generator, an entry and an exit gate; a driver signs up,
-// finds the lot and its price, books and pays; the entry kiosk admits the pass
-// and the exit kiosk lets it out, each with its own words. Each step leaves a
-// screenshot in $PARKD_SCREENSHOTS, or in the test's temporary directory.
+// parkd started with --no-demo and an administrator made as `parkd admin
+// create` makes one. The administrator signs in and creates the operator
+// company, its lot with its rates, two levels, 40 spots from the grid
+// generator, an entry and an exit gate; a driver signs up, finds the lot and
+// its price, books and pays; the entry kiosk admits the pass and the exit
+// kiosk lets it out, each with its own words. Each step leaves a screenshot
+// in $PARKD_SCREENSHOTS, or in the test's temporary directory.
 func TestBrowserSetup(t *testing.T) {
 	exe := chromiumPath(t)
 	db := teststore.SQLiteDSN(t)
 	base := startParkd(t, "--db", db, "--no-demo")
 	mustCLI(t, "admin", "create", "--db", db, "--email", "root@example.com", "--password", "a root password")
-	mustCLI(t, "operator", "create", "--db", db, "--name", "Acme Parking")
 
 	shots := os.Getenv("PARKD_SCREENSHOTS")
 	if shots == "" {
@@ -108,6 +107,12 @@ func TestBrowserSetup(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#signin [name=email]`), "root@example.com"),
 		chromedp.SendKeys(chromedp.CSS(`#signin [name=password]`), "a root password"),
 		chromedp.Click(chromedp.CSS(`#signin [type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("new-operator")),
+		ready,
+	)
+	do(admin, "admin-creates-operator",
+		chromedp.SendKeys(chromedp.CSS(`#new-operator [name=name]`), "Acme Parking"),
+		chromedp.Click(chromedp.CSS(`#new-operator [type=submit]`)),
 		chromedp.WaitVisible(chromedp.ID("new-lot")),
 		ready,
 	)

@@ -105,6 +105,26 @@
     return true;
   }
 
+  // New operator (admins): the company a new lot belongs to.
+  const newOperator = document.getElementById("new-operator");
+  if (newOperator) {
+    let key = uuid();
+    newOperator.addEventListener("input", () => { key = uuid(); });
+    newOperator.addEventListener("submit", (e) => {
+      e.preventDefault();
+      clearErrors(newOperator);
+      busy(newOperator.querySelector("[type=submit]"), "Creating…", async () => {
+        try {
+          const r = await api("POST", "/api/v1/operators", { name: formData(newOperator).name }, { key: key });
+          reloadWith("Operator \u201c" + r.data.name + "\u201d created. Now its first lot.");
+        } catch (err) {
+          if (!err.network) key = uuid();
+          showErrors(newOperator, err);
+        }
+      });
+    });
+  }
+
   // New lot: then on to its levels and spots.
   const newLot = document.getElementById("new-lot");
   if (newLot) {
