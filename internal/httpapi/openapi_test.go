@@ -1130,6 +1130,14 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.mustProblem(403, parking.EFORBIDDEN, "GET", "/api/v1/admin/payments/reconcile", nil, ada...)
 	f.must(200, "GET", "/api/v1/users/"+sess.User.ID+"/payments", nil, ann...)
 
+	// Admins create operators, the companies lots belong to.
+	f.must(201, "POST", "/api/v1/operators", map[string]any{"name": "Acme Parking"}, with(ann, key("opr-1"))...)
+	f.must(201, "POST", "/api/v1/operators", map[string]any{"name": "Acme Parking"}, with(ann, key("opr-1"))...)
+	f.mustProblem(422, parking.EVALIDATION, "POST", "/api/v1/operators", map[string]any{"name": " "}, ann...)
+	f.mustProblem(400, parking.EINVALID, "POST", "/api/v1/operators", map[string]any{"name": "X", "city": "Y"}, ann...)
+	f.mustProblem(403, parking.EFORBIDDEN, "POST", "/api/v1/operators", map[string]any{"name": "Mine"}, ada...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "POST", "/api/v1/operators", map[string]any{"name": "Mine"})
+
 	// Operators run lots.
 	if _, err := authn.CreateUser(t.Context(), "Olga Operator", "olga@example.com", "operator password", parking.RoleOperator, fx.Operator.ID); err != nil {
 		t.Fatal(err)

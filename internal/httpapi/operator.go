@@ -55,6 +55,31 @@ func policyChange(raw json.RawMessage) lots.PolicyChange {
 // given reports whether an optional JSON value was sent, and not as null.
 func given(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
 
+type operatorRequest struct {
+	Name string `json:"name"`
+}
+
+// handleCreateOperator creates an operator, the company lots belong to.
+// Admins only.
+func handleCreateOperator(log *slog.Logger, svc *lots.Service) http.Handler {
+	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		me, err := signedInUser(r)
+		if err != nil {
+			return err
+		}
+		var req operatorRequest
+		if err := decode(w, r, &req); err != nil {
+			return err
+		}
+		o, err := svc.CreateOperator(r.Context(), me, req.Name)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, o)
+		return nil
+	})
+}
+
 type lotRequest struct {
 	OperatorID string          `json:"operator_id"`
 	Name       string          `json:"name"`

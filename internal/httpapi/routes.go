@@ -91,6 +91,7 @@ func addRoutes(mux *router, s Services) {
 
 	// Operators: their lots, levels, spots, gates and reservations. Every one
 	// needs a signed-in operator of the lot's operator, or an admin.
+	mux.Handle("POST /api/v1/operators", idempotent(handleCreateOperator(log, s.Lots)))
 	mux.Handle("POST /api/v1/lots", idempotent(handleCreateLot(log, s.Lots)))
 	mux.Handle("PATCH /api/v1/lots/{lot}", handleUpdateLot(log, s.Lots))
 	mux.Handle("POST /api/v1/lots/{lot}/levels", idempotent(handleCreateLevel(log, s.Lots)))

@@ -36,6 +36,8 @@ const (
 // its service state).
 type Store interface {
 	Operator(ctx context.Context, id string) (parking.Operator, error)
+	Operators(ctx context.Context) ([]parking.Operator, error)
+	CreateOperator(ctx context.Context, o *parking.Operator) error
 	CreateLot(ctx context.Context, l *parking.Lot) error
 	Lot(ctx context.Context, id string) (parking.Lot, error)
 	Lots(ctx context.Context) ([]parking.Lot, error)
@@ -157,6 +159,40 @@ func (s *Service) ManagedLots(ctx context.Context, u parking.User) ([]parking.Lo
 		}
 	}
 	return mine, nil
+}
+
+// Operators lists the operators u may create lots for, by name: every one
+// for an admin, who must choose; the operator's own for an operator; none for
+// a driver. The "New lot" form offers them.
+func (s *Service) Operators(ctx context.Context, u parking.User) ([]parking.Operator, error) {
+	if !u.ManagesAny() {
+		return nil, nil
+	}
+	if u.Role != parking.RoleAdmin {
+		o, err := s.store.Operator(ctx, u.OperatorID)
+		if err != nil {
+			return nil, err
+		}
+		return []parking.Operator{o}, nil
+	}
+	return s.store.Operators(ctx)
+}
+
+// CreateOperator creates an operator, the company lots belong to. Only
+// admins create them: an installation's first lot needs one, and the
+// administrator may set it up from the browser.
+func (s *Service) CreateOperator(ctx context.Context, u parking.User, name string) (parking.Operator, error) {
+	if u.Role != parking.RoleAdmin {
+		return parking.Operator{}, parking.Errorf(parking.EFORBIDDEN, "only admins create operators")
+	}
+	o := parking.Operator{ID: parking.NewID("opr"), Name: strings.TrimSpace(name), CreatedAt: s.clock.Now()}
+	if err := o.Validate(); err != nil {
+		return parking.Operator{}, err
+	}
+	if err := s.store.CreateOperator(ctx, &o); err != nil {
+		return parking.Operator{}, err
+	}
+	return o, nil
 }
 
 // PolicyChange makes a lot's policy from a base: the defaults for a new lot,

@@ -19,6 +19,13 @@ type Operator struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Validate checks an operator's fields, as Lot.Validate.
+func (o *Operator) Validate() error {
+	var ve ValidationError
+	checkText(&ve, "name", o.Name, 200)
+	return ve.Err()
+}
+
 // Lot is a garage or car park.
 type Lot struct {
 	ID         string    `json:"id"`

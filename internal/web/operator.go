@@ -38,9 +38,56 @@ func (s *site) handleOperatorHome() http.Handler {
 			return
 		}
 		sort.Slice(mine, func(i, j int) bool { return mine[i].Name < mine[j].Name })
-		s.render(w, r, http.StatusOK, "operator", "Operator", mine)
+		oprs, err := s.Lots.Operators(r.Context(), me)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h := operatorHome{Lots: mine, Operators: oprs, Admin: me.Role == parking.RoleAdmin, lotForm: newLotForm()}
+		s.render(w, r, http.StatusOK, "operator", "Operator", h)
 	})
 }
+
+// operatorHome is the operator's list of lots and the form that creates one.
+type operatorHome struct {
+	Lots      []parking.Lot
+	Operators []parking.Operator // an admin chooses one for a new lot
+	Admin     bool
+	lotForm
+}
+
+// lotForm is what the lot forms offer: zones and currencies to pick from
+// (any other IANA zone or ISO 4217 code may be typed; the API checks it),
+// and for a new lot the default policy's rates.
+type lotForm struct {
+	Lot        *parking.Lot // the lot to edit; nil for a new one
+	Zones      []string
+	Currencies []string
+	Sizes      []parking.Size
+	Rates      []rateRow
+	Policy     parking.Policy
+}
+
+func newLotForm() lotForm {
+	p := parking.DefaultPolicy()
+	return lotForm{Zones: commonZones, Currencies: commonCurrencies, Sizes: parking.Sizes, Rates: rateRows(p), Policy: p}
+}
+
+// commonZones are offered in the lot forms' zone list. Go cannot list the
+// zones its database holds, and a short list reads better than six hundred.
+var commonZones = []string{
+	"UTC", "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles",
+	"America/Anchorage", "Pacific/Honolulu", "America/Toronto", "America/Vancouver", "America/Mexico_City",
+	"America/Sao_Paulo", "America/Buenos_Aires", "Europe/London", "Europe/Dublin", "Europe/Lisbon", "Europe/Paris",
+	"Europe/Berlin", "Europe/Madrid", "Europe/Rome", "Europe/Amsterdam", "Europe/Brussels", "Europe/Zurich",
+	"Europe/Vienna", "Europe/Stockholm", "Europe/Oslo", "Europe/Copenhagen", "Europe/Helsinki", "Europe/Warsaw",
+	"Europe/Prague", "Europe/Athens", "Europe/Istanbul", "Europe/Kyiv", "Africa/Cairo", "Africa/Johannesburg",
+	"Africa/Lagos", "Africa/Nairobi", "Asia/Dubai", "Asia/Kolkata", "Asia/Singapore", "Asia/Hong_Kong",
+	"Asia/Shanghai", "Asia/Tokyo", "Asia/Seoul", "Australia/Perth", "Australia/Sydney", "Pacific/Auckland",
+}
+
+// commonCurrencies are offered in the lot forms' currency list.
+var commonCurrencies = []string{"USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "JPY", "CNY", "INR", "SGD", "HKD", "KRW", "BRL", "MXN", "ZAR", "AED"}
 
 // dashboard is the operator's live view of one lot.
 type dashboard struct {
@@ -49,6 +96,8 @@ type dashboard struct {
 	// Attention lists what the operator may need to act on: cars inside past
 	// their time, and bookings the lot had to cancel because no spot fitted.
 	Attention []attention
+	// Edit is the lot's own fields, for the form that changes them.
+	Edit lotForm
 }
 
 // attention is one line of the dashboard's "Needs attention".
@@ -85,7 +134,9 @@ func (s *site) handleOperatorLot() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		d := dashboard{lotMap: m, Gates: gates}
+		edit := newLotForm()
+		edit.Lot = &lot
+		d := dashboard{lotMap: m, Gates: gates, Edit: edit}
 		now := s.Clock.Now()
 		list, err := s.Engine.LotReservations(ctx, me, lot.ID, now.Add(-attentionPast), now.Add(attentionAhead))
 		if err != nil {
@@ -212,6 +263,24 @@ type levelSpots struct {
 
 func (spotsEditor) wide() {}
 
+// Grid geometry of the spot generator, in plan units (about half a metre),
+// as the demo lays out its levels: a spot is 6 wide, a row of spots and half
+// an aisle 22 deep, 10 of margin.
+const (
+	gridMargin   = 10.0
+	gridRowPitch = 22.0
+)
+
+// NextRowY is where the generator puts the first new row on the level: below
+// its spots, so that a second grid does not cover the first.
+func (l levelSpots) NextRowY() float64 {
+	y := gridMargin + gridRowPitch/2
+	for _, sp := range l.Spots {
+		y = max(y, sp.Y+gridRowPitch)
+	}
+	return y
+}
+
 func (s *site) handleSpotsEditor() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, lot, ok := s.operatorLot(w, r)
@@ -262,17 +331,23 @@ func major(amount int64) string {
 	return strconv.FormatInt(amount/100, 10) + "." + strconv.FormatInt(amount%100/10, 10) + strconv.FormatInt(amount%10, 10)
 }
 
+// rateRows are a policy's rates, a row per size, for a form.
+func rateRows(p parking.Policy) []rateRow {
+	var rows []rateRow
+	for _, size := range parking.Sizes {
+		rt := p.Rates[size]
+		rows = append(rows, rateRow{Size: size, Hourly: major(rt.Hourly), DailyMax: major(rt.DailyMax)})
+	}
+	return rows
+}
+
 func (s *site) handlePolicy() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, lot, ok := s.operatorLot(w, r)
 		if !ok {
 			return
 		}
-		f := policyForm{Lot: lot, Sizes: parking.Sizes}
-		for _, size := range parking.Sizes {
-			rt := lot.Policy.Rates[size]
-			f.Rates = append(f.Rates, rateRow{Size: size, Hourly: major(rt.Hourly), DailyMax: major(rt.DailyMax)})
-		}
+		f := policyForm{Lot: lot, Sizes: parking.Sizes, Rates: rateRows(lot.Policy)}
 		s.render(w, r, http.StatusOK, "policy", lot.Name+" · rates and policies", f)
 	})
 }

@@ -18,6 +18,9 @@
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (opts.key) headers["Idempotency-Key"] = opts.key;
     if (opts.bearer) headers.Authorization = "Bearer " + opts.bearer;
+    // A versioned write (lots, levels, spots) names the version it was made
+    // over, so that it never overwrites a change it did not see.
+    if (opts.version !== undefined) headers["If-Match"] = '"' + opts.version + '"';
     let res;
     try {
       res = await fetch(path, {

@@ -1,4 +1,5 @@
-// Operator pages: gates, spots (bulk add, out of service), rates and policies.
+// Operator pages: new lot and its details, gates, levels, spots (a grid,
+// edit, out of service), rates and policies.
 "use strict";
 (function () {
   const { api, uuid, showErrors, clearErrors, busy, formData, toast, reloadWith } = window.parkd;
@@ -59,35 +60,260 @@
   }
   document.querySelectorAll("[data-open-gate]").forEach(wireOpenGate);
 
-  // Spots: a row at a time.
-  const bulk = document.getElementById("bulk-add");
-  if (bulk) {
-    let key = uuid();
-    bulk.addEventListener("input", () => { key = uuid(); });
-    bulk.addEventListener("submit", (e) => {
-      e.preventDefault();
-      clearErrors(bulk);
-      const f = formData(bulk);
-      const n = parseInt(f.count, 10), first = parseInt(f.first, 10);
-      const x = parseFloat(f.x), y = parseFloat(f.y), step = parseFloat(f.step);
-      const amenities = f.amenities ? f.amenities.split(",").map((a) => a.trim()).filter(Boolean) : [];
-      const spots = [];
-      for (let i = 0; i < n; i++) {
-        spots.push({ level_id: f.level, label: f.prefix + String(first + i).padStart(2, "0"), size: f.size,
-          x: x + i * step, y: y, amenities: amenities });
+  // stale says what a 412 means: someone else changed it first.
+  function stale(err) {
+    if (err.code === "precondition_failed") err.message = "Someone changed this since the page was loaded: reload the page and try again.";
+    return err;
+  }
+
+  // readPolicy reads the rates ("hourly.standard" in major units) and the
+  // policies of a form into the API's policy object; bad names a rate that is
+  // not an amount.
+  const policyKeys = ["hold_ttl", "no_show_after", "early_arrival", "max_stay", "horizon", "overstay_grace", "cancel_cutoff", "billing_increment"];
+  function readPolicy(f) {
+    const p = { rates: {} };
+    let bad = null;
+    Object.keys(f).forEach((k) => {
+      const [field, size] = k.split(".");
+      if (size && (field === "hourly" || field === "daily_max")) {
+        const v = Math.round(parseFloat(f[k].replace(",", ".")) * 100);
+        if (!(v >= 0)) bad = k;
+        p.rates[size] = p.rates[size] || {};
+        p.rates[size][field] = v;
+      } else if (k === "overstay_percent") {
+        p[k] = parseInt(f[k], 10);
+      } else if (policyKeys.includes(k)) {
+        p[k] = f[k];
       }
-      busy(bulk.querySelector("[type=submit]"), "Adding…", async () => {
+    });
+    return { policy: p, bad: bad };
+  }
+  function badRate(form, name) {
+    showErrors(form, Object.assign(new Error("Rates must be amounts such as 2.50."), { fields: [{ field: name, message: "is not an amount" }] }));
+  }
+
+  // readLot reads a lot's own fields; a position that is not a number is
+  // sent as it is, for the API to name.
+  function readLot(f) {
+    const num = (v) => (v === "" || isNaN(Number(v.replace(",", "."))) ? v : Number(v.replace(",", ".")));
+    return { name: f.name, address: f.address, lat: num(f.lat), lng: num(f.lng), time_zone: f.time_zone, currency: (f.currency || "").toUpperCase() };
+  }
+  function positionErrors(form, lot) {
+    const fields = ["lat", "lng"].filter((k) => typeof lot[k] !== "number").map((k) => ({ field: k, message: "must be a number in decimal degrees, such as 47.6062" }));
+    if (!fields.length) return false;
+    showErrors(form, Object.assign(new Error("The position is not a pair of numbers."), { fields: fields }));
+    return true;
+  }
+
+  // New operator (admins): the company a new lot belongs to.
+  const newOperator = document.getElementById("new-operator");
+  if (newOperator) {
+    let key = uuid();
+    newOperator.addEventListener("input", () => { key = uuid(); });
+    newOperator.addEventListener("submit", (e) => {
+      e.preventDefault();
+      clearErrors(newOperator);
+      busy(newOperator.querySelector("[type=submit]"), "Creating…", async () => {
         try {
-          const r = await api("POST", "/api/v1/lots/" + encodeURIComponent(bulk.dataset.lot) + "/spots", { spots: spots }, { key: key });
-          reloadWith(r.data.spots.length + " spots added.");
+          const r = await api("POST", "/api/v1/operators", { name: formData(newOperator).name }, { key: key });
+          reloadWith("Operator \u201c" + r.data.name + "\u201d created. Now its first lot.");
         } catch (err) {
           if (!err.network) key = uuid();
-          showErrors(bulk, err);
+          showErrors(newOperator, err);
         }
       });
     });
   }
-  const lotID = bulk && bulk.dataset.lot;
+
+  // New lot: then on to its levels and spots.
+  const newLot = document.getElementById("new-lot");
+  if (newLot) {
+    let key = uuid();
+    newLot.addEventListener("input", () => { key = uuid(); });
+    newLot.addEventListener("submit", (e) => {
+      e.preventDefault();
+      clearErrors(newLot);
+      const f = formData(newLot);
+      const lot = readLot(f);
+      if (positionErrors(newLot, lot)) return;
+      const { policy, bad } = readPolicy(f);
+      if (bad) { badRate(newLot, bad); return; }
+      lot.policy = policy;
+      if (f.operator_id) lot.operator_id = f.operator_id;
+      busy(newLot.querySelector("[type=submit]"), "Creating…", async () => {
+        try {
+          const r = await api("POST", "/api/v1/lots", lot, { key: key });
+          reloadWith("Lot \u201c" + r.data.name + "\u201d created. Add its levels and spots.", "/operator/lots/" + encodeURIComponent(r.data.id) + "/spots");
+        } catch (err) {
+          if (!err.network) key = uuid();
+          showErrors(newLot, err);
+        }
+      });
+    });
+  }
+
+  // Lot details: only the lot's own fields, over the version shown.
+  const editLot = document.getElementById("edit-lot");
+  if (editLot) {
+    editLot.addEventListener("submit", (e) => {
+      e.preventDefault();
+      clearErrors(editLot);
+      const lot = readLot(formData(editLot));
+      if (positionErrors(editLot, lot)) return;
+      busy(editLot.querySelector("[type=submit]"), "Saving…", async () => {
+        try {
+          await api("PATCH", "/api/v1/lots/" + encodeURIComponent(editLot.dataset.lot), lot, { version: editLot.dataset.version });
+          reloadWith("Lot details saved.");
+        } catch (err) { showErrors(editLot, stale(err)); }
+      });
+    });
+  }
+
+  // Levels: add one, rename one.
+  const addLevel = document.getElementById("add-level");
+  if (addLevel) {
+    let key = uuid();
+    addLevel.addEventListener("input", () => { key = uuid(); });
+    addLevel.addEventListener("submit", (e) => {
+      e.preventDefault();
+      clearErrors(addLevel);
+      const f = formData(addLevel);
+      busy(addLevel.querySelector("[type=submit]"), "Adding…", async () => {
+        try {
+          const r = await api("POST", "/api/v1/lots/" + encodeURIComponent(addLevel.dataset.lot) + "/levels",
+            { name: f.name, ordinal: parseInt(f.ordinal, 10) || 0 }, { key: key });
+          reloadWith("Level \u201c" + r.data.name + "\u201d added.");
+        } catch (err) {
+          if (!err.network) key = uuid();
+          showErrors(addLevel, err);
+        }
+      });
+    });
+  }
+  const lotID = (document.querySelector("[data-lot]") || { dataset: {} }).dataset.lot;
+  document.querySelectorAll("form.rename-level").forEach((form) => {
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      clearErrors(form);
+      busy(form.querySelector("[type=submit]"), "Saving…", async () => {
+        try {
+          await api("PATCH", "/api/v1/lots/" + encodeURIComponent(lotID) + "/levels/" + encodeURIComponent(form.dataset.level),
+            { name: formData(form).name }, { version: form.dataset.version });
+          reloadWith("Level renamed.");
+        } catch (err) { showErrors(form, stale(err)); }
+      });
+    });
+  });
+
+  // Spots in a grid: rows by letter, spots along each row, labels from a
+  // pattern, sizes repeating along the row. Positions follow the demo's plan
+  // geometry (plan units: a spot 6 wide, a row and half an aisle 22 deep).
+  function rowLetters(text) {
+    text = text.trim().toUpperCase();
+    if (/^\d+$/.test(text)) {
+      const n = parseInt(text, 10);
+      if (n < 1 || n > 26) return null;
+      return Array.from({ length: n }, (_, i) => String.fromCharCode(65 + i));
+    }
+    const out = [];
+    for (const part of text.split(",")) {
+      const m = /^\s*([A-Z])\s*(?:-\s*([A-Z]))?\s*$/.exec(part);
+      if (!m) return null;
+      const a = m[1].charCodeAt(0), b = (m[2] || m[1]).charCodeAt(0);
+      if (b < a) return null;
+      for (let c = a; c <= b; c++) out.push(String.fromCharCode(c));
+    }
+    return out.length ? out : null;
+  }
+  function gridSpots(form) {
+    const f = formData(form);
+    const rows = rowLetters(f.rows);
+    const cols = parseInt(f.columns, 10), first = parseInt(f.first, 10);
+    const sizes = f.sizes.split(",").map((s) => s.trim()).filter(Boolean);
+    const problems = [];
+    if (!rows) problems.push({ field: "rows", message: "give letters such as A-D or A,C, or a count from 1 to 26" });
+    if (!(cols >= 1)) problems.push({ field: "columns", message: "must be at least 1" });
+    if (!(first >= 0)) problems.push({ field: "first", message: "must be 0 or more" });
+    if (!sizes.length) problems.push({ field: "sizes", message: "give at least one size" });
+    if (!f.pattern.includes("{n}") && !f.pattern.includes("{nn}")) problems.push({ field: "pattern", message: "must hold {n} or {nn}, or every spot of a row gets the same label" });
+    if (rows && rows.length > 1 && !f.pattern.includes("{row}")) problems.push({ field: "pattern", message: "must hold {row} when there is more than one row" });
+    if (problems.length) return { problems: problems };
+    const opt = form.querySelector("[name=level]").selectedOptions[0];
+    const y0 = parseFloat(opt.dataset.y) || 21;
+    const amenities = f.amenities ? f.amenities.split(",").map((a) => a.trim().toLowerCase()).filter(Boolean) : [];
+    const lat = parseFloat(form.dataset.lat), lng = parseFloat(form.dataset.lng);
+    const spots = [];
+    rows.forEach((row, ri) => {
+      for (let c = 0; c < cols; c++) {
+        const n = first + c;
+        const label = f.pattern.replaceAll("{level}", opt.dataset.ordinal).replaceAll("{row}", row)
+          .replaceAll("{nn}", String(n).padStart(2, "0")).replaceAll("{n}", String(n));
+        spots.push({ level_id: f.level, label: label, size: sizes[c % sizes.length], x: 10 + (c + 0.5) * 6, y: y0 + ri * 22,
+          lat: lat, lng: lng, amenities: amenities });
+      }
+    });
+    return { spots: spots };
+  }
+  const grid = document.getElementById("grid-add");
+  if (grid) {
+    let key = uuid();
+    const preview = document.getElementById("grid-preview");
+    const showPreview = () => {
+      const g = gridSpots(grid);
+      preview.textContent = g.spots ? g.spots.length + " spots: " + g.spots[0].label + (g.spots.length > 1 ? " … " + g.spots[g.spots.length - 1].label : "") : "";
+    };
+    grid.addEventListener("input", () => { key = uuid(); showPreview(); });
+    showPreview();
+    grid.addEventListener("submit", (e) => {
+      e.preventDefault();
+      clearErrors(grid);
+      const g = gridSpots(grid);
+      if (g.problems) { showErrors(grid, Object.assign(new Error("The grid cannot be made."), { fields: g.problems })); return; }
+      busy(grid.querySelector("[type=submit]"), "Adding…", async () => {
+        try {
+          const r = await api("POST", "/api/v1/lots/" + encodeURIComponent(grid.dataset.lot) + "/spots", { spots: g.spots }, { key: key });
+          reloadWith(r.data.spots.length + " spots added.");
+        } catch (err) {
+          if (!err.network) key = uuid();
+          showErrors(grid, err);
+        }
+      });
+    });
+  }
+
+  // Edit a spot: label, size, amenities. The server refuses to shrink a spot
+  // below a vehicle booked on it, and says so in words shown here.
+  const dialog = document.getElementById("spot-dialog");
+  if (dialog) {
+    const form = document.getElementById("edit-spot");
+    let editing = null;
+    document.querySelectorAll("[data-edit-spot]").forEach((b) => {
+      b.addEventListener("click", () => {
+        editing = b;
+        clearErrors(form);
+        form.querySelector("h2").textContent = "Edit " + b.dataset.label;
+        form.elements.label.value = b.dataset.label;
+        form.elements.size.value = b.dataset.size;
+        form.elements.amenities.value = b.dataset.amenities;
+        dialog.showModal();
+      });
+    });
+    dialog.querySelector("[data-close-dialog]").addEventListener("click", () => dialog.close());
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      clearErrors(form);
+      const f = formData(form);
+      const body = { label: f.label, size: f.size, amenities: f.amenities ? f.amenities.split(",").map((a) => a.trim().toLowerCase()).filter(Boolean) : [] };
+      busy(form.querySelector("[type=submit]"), "Saving…", async () => {
+        try {
+          await api("PATCH", "/api/v1/lots/" + encodeURIComponent(lotID) + "/spots/" + encodeURIComponent(editing.dataset.editSpot), body,
+            { version: editing.dataset.version });
+          reloadWith(f.label + " saved.");
+        } catch (err) { showErrors(form, stale(err)); }
+      });
+    });
+  }
+
   document.querySelectorAll("[data-oos]").forEach((b) => {
     b.addEventListener("click", () => {
       const reason = prompt("Take " + b.dataset.label + " out of service. Reason (logged):", "maintenance");
@@ -131,23 +357,8 @@
     policy.addEventListener("submit", (e) => {
       e.preventDefault();
       clearErrors(policy);
-      const f = formData(policy);
-      const p = { rates: {} };
-      let bad = null;
-      Object.keys(f).forEach((k) => {
-        const [field, size] = k.split(".");
-        if (size) {
-          const v = Math.round(parseFloat(f[k].replace(",", ".")) * 100);
-          if (!(v >= 0)) bad = k;
-          p.rates[size] = p.rates[size] || {};
-          p.rates[size][field] = v;
-        } else if (k === "overstay_percent") {
-          p[k] = parseInt(f[k], 10);
-        } else {
-          p[k] = f[k];
-        }
-      });
-      if (bad) { showErrors(policy, Object.assign(new Error("Rates must be amounts such as 2.50."), { fields: [{ field: bad, message: "is not an amount" }] })); return; }
+      const { policy: p, bad } = readPolicy(formData(policy));
+      if (bad) { badRate(policy, bad); return; }
       busy(policy.querySelector("[type=submit]"), "Saving…", async () => {
         try {
           await api("PATCH", "/api/v1/lots/" + encodeURIComponent(policy.dataset.lot), { policy: p });
