@@ -64,13 +64,23 @@ type lotForm struct {
 	Zones      []string
 	Currencies []string
 	Sizes      []parking.Size
-	Rates      []rateRow
-	Policy     parking.Policy
+	policyFields
+}
+
+// policyFields fill the "policyfields" template: a lot's rates and policy,
+// and its currency (none yet for a new lot).
+type policyFields struct {
+	Rates    []rateRow
+	Policy   parking.Policy
+	Currency string
+}
+
+func newPolicyFields(p parking.Policy, currency string) policyFields {
+	return policyFields{Rates: rateRows(p), Policy: p, Currency: currency}
 }
 
 func newLotForm() lotForm {
-	p := parking.DefaultPolicy()
-	return lotForm{Zones: commonZones, Currencies: commonCurrencies, Sizes: parking.Sizes, Rates: rateRows(p), Policy: p}
+	return lotForm{Zones: commonZones, Currencies: commonCurrencies, Sizes: parking.Sizes, policyFields: newPolicyFields(parking.DefaultPolicy(), "")}
 }
 
 // commonZones are offered in the lot forms' zone list. Go cannot list the
@@ -318,7 +328,7 @@ func (s *site) handleSpotsEditor() http.Handler {
 type policyForm struct {
 	Lot   parking.Lot
 	Sizes []parking.Size
-	Rates []rateRow
+	policyFields
 }
 
 type rateRow struct {
@@ -347,7 +357,7 @@ func (s *site) handlePolicy() http.Handler {
 		if !ok {
 			return
 		}
-		f := policyForm{Lot: lot, Sizes: parking.Sizes, Rates: rateRows(lot.Policy)}
+		f := policyForm{Lot: lot, Sizes: parking.Sizes, policyFields: newPolicyFields(lot.Policy, lot.Currency)}
 		s.render(w, r, http.StatusOK, "policy", lot.Name+" · rates and policies", f)
 	})
 }
