@@ -34,6 +34,11 @@ type LotStore interface {
 	Lot(ctx context.Context, id string) (Lot, error)
 	Lots(ctx context.Context) ([]Lot, error)
 
+	// SearchLots answers q with at most q.Limit lots after q.After, ordered by
+	// name and id, or near q.Near by DistanceKey and id; with q.Window, each
+	// with its spot counts. Two queries at most, whatever the page's size.
+	SearchLots(ctx context.Context, q LotQuery) ([]LotMatch, error)
+
 	// UpdateLot saves every field of l but its id, operator and creation time,
 	// provided the stored lot is still at l.Version (the check is part of the
 	// UPDATE): else ErrStale and nothing changes. On success l.Version is the

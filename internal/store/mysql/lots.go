@@ -280,3 +280,89 @@ func (s *Store) updatedVersion(ctx context.Context, res sql.Result, err error, t
 	}
 	return parking.Errorf(parking.EPRECONDITION, "the %s changed since it was read", what)
 }
+
+// SearchLots answers q in two queries: the page of lots, then the spot counts
+// of all of them over q.Window. The arguments follow the placeholders in the
+// order the query names them.
+func (s *Store) SearchLots(ctx context.Context, q parking.LotQuery) ([]parking.LotMatch, error) {
+	var args []any
+	key := "0"
+	if q.Near != nil {
+		// parking.DistanceKey, in whole square metres.
+		key = `ROUND(((lat - ?) * (lat - ?) + ((lng - ?) * ?) * ((lng - ?) * ?)) * ?)`
+		lat, lng, scale := q.Near.Lat, q.Near.Lng, q.Near.Scale()
+		args = append(args, lat, lat, lng, scale, lng, scale, parking.MetresPerDegree*parking.MetresPerDegree)
+	}
+	text := parking.LikePattern(q.Text)
+	args = append(args, text, text)
+	within, order, after := "TRUE", "name, id", ""
+	if q.Near != nil {
+		within, order = "k <= ?", "k, id"
+		args = append(args, q.Radius*q.Radius)
+		if q.After.ID != "" {
+			after = " AND (k > ? OR (k = ? AND id > ?))"
+			args = append(args, float64(q.After.Key), float64(q.After.Key), q.After.ID)
+		}
+	} else if q.After.ID != "" {
+		after = " AND (name > ? OR (name = ? AND id > ?))"
+		args = append(args, q.After.Name, q.After.Name, q.After.ID)
+	}
+	args = append(args, q.Limit)
+	found, err := collect(ctx, s.db, func(row scanner) (parking.LotMatch, error) {
+		var k float64
+		l, err := scanLot(withKey{row, &k})
+		return parking.LotMatch{Lot: l, Key: int64(k)}, err
+	}, `SELECT `+lotColumns+`, k FROM (
+			SELECT `+lotColumns+`, `+key+` AS k FROM lots
+			WHERE LOWER(name) LIKE ? ESCAPE '!' OR LOWER(address) LIKE ? ESCAPE '!') found
+		WHERE `+within+after+` ORDER BY `+order+` LIMIT ?`, args...)
+	if err != nil {
+		return nil, err
+	}
+	if q.Window == nil || len(found) == 0 {
+		return found, nil
+	}
+	return found, s.countFree(ctx, found, *q.Window)
+}
+
+// withKey scans a lot's row followed by one more column, its sort key.
+type withKey struct {
+	row scanner
+	key any
+}
+
+func (w withKey) Scan(dest ...any) error { return w.row.Scan(append(dest, w.key)...) }
+
+// countFree sets the spot counts of every lot of found over w, in one query:
+// the spots w.Size fits, and those of them in service that nothing claims
+// (claimsBooked, claimsPastEnd, as Bookings).
+func (s *Store) countFree(ctx context.Context, found []parking.LotMatch, w parking.LotWindow) error {
+	ids := make([]any, len(found))
+	at := make(map[string]int, len(found))
+	for i, m := range found {
+		ids[i] = m.ID
+		at[m.ID] = i
+	}
+	in := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+	var args []any
+	args = append(append(args, ids...), bookedArgs(w.From, w.To, w.Now)...)
+	args = append(append(args, ids...), pastEndArgs(w.To, w.Now)...)
+	args = append(append(args, ids...), int(w.Size))
+	rows, err := s.db.QueryContext(ctx, `SELECT lot_id, COUNT(*), COALESCE(SUM(in_service AND id NOT IN (
+			SELECT spot_id FROM reservations WHERE lot_id IN (`+in+`) AND `+claimsBooked+`
+			UNION ALL SELECT spot_id FROM reservations WHERE lot_id IN (`+in+`) AND `+claimsPastEnd+`)), 0)
+		FROM spots WHERE lot_id IN (`+in+`) AND size >= ? GROUP BY lot_id`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var total, free int
+		if err := rows.Scan(&id, &total, &free); err != nil {
+			return err
+		}
+		found[at[id]].Total, found[at[id]].Free = total, free
+	}
+	return rows.Err()
+}

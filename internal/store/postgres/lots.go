@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -216,4 +217,77 @@ func (s *Store) updatedVersion(ctx context.Context, rows int64, err error, table
 		return classify(err, what)
 	}
 	return parking.Errorf(parking.EPRECONDITION, "the %s changed since it was read", what)
+}
+
+// SearchLots answers q in two queries: the page of lots, then the spot counts
+// of all of them over q.Window.
+func (s *Store) SearchLots(ctx context.Context, q parking.LotQuery) ([]parking.LotMatch, error) {
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	text := arg(parking.LikePattern(q.Text))
+	key, within, order := "0::float8", "true", "name, id"
+	var after string
+	if q.Near != nil {
+		lat, lng, scale := arg(q.Near.Lat)+"::float8", arg(q.Near.Lng)+"::float8", arg(q.Near.Scale())+"::float8"
+		// parking.DistanceKey, in whole square metres.
+		key = `round(((lat - ` + lat + `) * (lat - ` + lat + `) + ((lng - ` + lng + `) * ` + scale + `) * ((lng - ` + lng + `) * ` + scale + `)) * ` +
+			arg(parking.MetresPerDegree*parking.MetresPerDegree) + `::float8)`
+		within, order = "k <= "+arg(q.Radius*q.Radius)+"::float8", "k, id"
+		if q.After.ID != "" {
+			k, id := arg(float64(q.After.Key))+"::float8", arg(q.After.ID)
+			after = " AND (k > " + k + " OR (k = " + k + " AND id > " + id + "))"
+		}
+	} else if q.After.ID != "" {
+		name, id := arg(q.After.Name), arg(q.After.ID)
+		after = " AND (name > " + name + " OR (name = " + name + " AND id > " + id + "))"
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+lotColumns+`, k FROM (
+			SELECT `+lotColumns+`, `+key+` AS k FROM lots
+			WHERE lower(name) LIKE `+text+` ESCAPE '!' OR lower(address) LIKE `+text+` ESCAPE '!') found
+		WHERE `+within+after+` ORDER BY `+order+` LIMIT `+arg(q.Limit), args...)
+	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parking.LotMatch, error) {
+		var k float64
+		l, err := scanLot(withKey{row, &k})
+		return parking.LotMatch{Lot: l, Key: int64(k)}, err
+	})
+	if err != nil {
+		return nil, classify(err, "lot")
+	}
+	if found == nil {
+		found = []parking.LotMatch{}
+	}
+	if q.Window == nil || len(found) == 0 {
+		return found, nil
+	}
+	return found, s.countFree(ctx, found, *q.Window)
+}
+
+// withKey scans a lot's row followed by one more column, its sort key.
+type withKey struct {
+	pgx.CollectableRow
+	key any
+}
+
+func (w withKey) Scan(dest ...any) error { return w.CollectableRow.Scan(append(dest, w.key)...) }
+
+// countFree sets the spot counts of every lot of found over w, in one query:
+// the spots w.Size fits, and those of them in service that nothing claims
+// (claimsWindow, as Bookings).
+func (s *Store) countFree(ctx context.Context, found []parking.LotMatch, w parking.LotWindow) error {
+	ids := make([]string, len(found))
+	at := make(map[string]int, len(found))
+	for i, m := range found {
+		ids[i] = m.ID
+		at[m.ID] = i
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT lot_id, count(*), count(*) FILTER (WHERE in_service AND id NOT IN (
+			SELECT spot_id FROM reservations WHERE lot_id = ANY($1) AND `+claimsWindow("$2", "$3", "$4")+`))
+		FROM spots WHERE lot_id = ANY($1) AND size >= $5 GROUP BY lot_id`, ids, utc(w.From), utc(w.To), utc(w.Now), int16(w.Size))
+	var id string
+	var total, free int
+	_, err := pgx.ForEachRow(rows, []any{&id, &total, &free}, func() error {
+		found[at[id]].Total, found[at[id]].Free = total, free
+		return nil
+	})
+	return classify(err, "lot")
 }

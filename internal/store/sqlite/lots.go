@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 
 	"parkd/internal/parking"
@@ -244,4 +246,89 @@ func (s *Store) updatedVersion(ctx context.Context, res sql.Result, err error, t
 		return classify(err, what)
 	}
 	return parking.Errorf(parking.EPRECONDITION, "the %s changed since it was read", what)
+}
+
+// SearchLots answers q in two queries: the page of lots, then the spot counts
+// of all of them over q.Window.
+func (s *Store) SearchLots(ctx context.Context, q parking.LotQuery) ([]parking.LotMatch, error) {
+	args := []any{sql.Named("text", parking.LikePattern(q.Text)), sql.Named("limit", q.Limit),
+		sql.Named("after_id", q.After.ID), sql.Named("after_name", q.After.Name)}
+	key, within, order := "0", "1", "name, id"
+	after := "(name > @after_name OR (name = @after_name AND id > @after_id))"
+	if q.Near != nil {
+		// parking.DistanceKey, in whole square metres.
+		key = `ROUND(((lat - @lat) * (lat - @lat) + ((lng - @lng) * @scale) * ((lng - @lng) * @scale)) * @m2)`
+		within, order = "k <= @r2", "k, id"
+		after = "(k > @after_key OR (k = @after_key AND id > @after_id))"
+		args = append(args, sql.Named("lat", q.Near.Lat), sql.Named("lng", q.Near.Lng), sql.Named("scale", q.Near.Scale()),
+			sql.Named("m2", parking.MetresPerDegree*parking.MetresPerDegree), sql.Named("r2", q.Radius*q.Radius),
+			sql.Named("after_key", q.After.Key))
+	}
+	if q.After.ID == "" {
+		after = "1"
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+lotColumns+`, k FROM (
+			SELECT `+lotColumns+`, `+key+` AS k FROM lots
+			WHERE lower(name) LIKE @text ESCAPE '!' OR lower(address) LIKE @text ESCAPE '!')
+		WHERE `+within+` AND `+after+` ORDER BY `+order+` LIMIT @limit`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	found := []parking.LotMatch{}
+	for rows.Next() {
+		var k float64
+		l, err := scanLot(withKey{rows, &k})
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, parking.LotMatch{Lot: l, Key: int64(k)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if q.Window == nil || len(found) == 0 {
+		return found, nil
+	}
+	return found, s.countFree(ctx, found, *q.Window)
+}
+
+// withKey scans a lot's row followed by one more column, its sort key.
+type withKey struct {
+	row interface{ Scan(...any) error }
+	key any
+}
+
+func (w withKey) Scan(dest ...any) error { return w.row.Scan(append(dest, w.key)...) }
+
+// countFree sets the spot counts of every lot of found over w, in one query:
+// the spots w.Size fits, and those of them in service that nothing claims
+// (claimsBooked, claimsPastEnd, as Bookings).
+func (s *Store) countFree(ctx context.Context, found []parking.LotMatch, w parking.LotWindow) error {
+	args := append(window(w.From, w.To, w.Now), sql.Named("size", int(w.Size)))
+	in := make([]string, len(found))
+	at := make(map[string]int, len(found))
+	for i, m := range found {
+		in[i] = "@l" + strconv.Itoa(i)
+		args = append(args, sql.Named("l"+strconv.Itoa(i), m.ID))
+		at[m.ID] = i
+	}
+	lots := strings.Join(in, ", ")
+	rows, err := s.read.QueryContext(ctx, `SELECT lot_id, COUNT(*), SUM(in_service = 1 AND id NOT IN (
+			SELECT spot_id FROM reservations WHERE lot_id IN (`+lots+`) AND `+claimsBooked+`
+			UNION ALL SELECT spot_id FROM reservations WHERE lot_id IN (`+lots+`) AND `+claimsPastEnd+`))
+		FROM spots WHERE lot_id IN (`+lots+`) AND size >= @size GROUP BY lot_id`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var total, free int
+		if err := rows.Scan(&id, &total, &free); err != nil {
+			return err
+		}
+		found[at[id]].Total, found[at[id]].Free = total, free
+	}
+	return rows.Err()
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, insideTests()...)
 	tests = append(tests, notifyTests()...)
 	tests = append(tests, operationsTests()...)
+	tests = append(tests, searchTests()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
