@@ -32,16 +32,20 @@ func handleReadyz(log *slog.Logger, ready func(context.Context) error) http.Hand
 	})
 }
 
+// handleListLots answers one page of a search for lots (lots.Search): by
+// name, address or city (q), near a point (near, radius), with free spots and
+// prices over a window (from, to, size), paged by next_cursor.
 func handleListLots(log *slog.Logger, svc *lots.Service) http.Handler {
-	type response struct {
-		Lots []parking.Lot `json:"lots"`
-	}
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		all, err := svc.Lots(r.Context())
+		q := r.URL.Query()
+		page, err := svc.SearchLots(r.Context(), lots.Search{
+			Q: q.Get("q"), Near: q.Get("near"), Radius: q.Get("radius"), Limit: q.Get("limit"), Cursor: q.Get("cursor"),
+			From: q.Get("from"), To: q.Get("to"), Size: q.Get("size"),
+		})
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, response{Lots: all})
+		writeJSON(w, http.StatusOK, page)
 		return nil
 	})
 }

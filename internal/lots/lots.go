@@ -41,6 +41,7 @@ type Store interface {
 	CreateLot(ctx context.Context, l *parking.Lot) error
 	Lot(ctx context.Context, id string) (parking.Lot, error)
 	Lots(ctx context.Context) ([]parking.Lot, error)
+	SearchLots(ctx context.Context, q parking.LotQuery) ([]parking.LotMatch, error)
 	UpdateLot(ctx context.Context, l *parking.Lot) error
 	CreateLevel(ctx context.Context, l *parking.Level) error
 	Levels(ctx context.Context, lotID string) ([]parking.Level, error)

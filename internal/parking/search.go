@@ -1,6 +1,7 @@
 package parking
 
 import (
+	"errors"
 	"math"
 	"time"
 )
@@ -106,4 +107,24 @@ func LikePattern(text string) string {
 		}
 	}
 	return string(append(b, '%'))
+}
+
+// InvalidParameters makes a *ValidationError of a URL's query parameters
+// (nil stays nil) an EINVALID error, as every other bad parameter is (400,
+// the request's own mistake), that still lists every field: errors.As finds
+// both the *Error and the *ValidationError.
+func InvalidParameters(err error) error {
+	var v *ValidationError
+	if !errors.As(err, &v) {
+		return err
+	}
+	return invalidParameters{v}
+}
+
+type invalidParameters struct{ v *ValidationError }
+
+func (e invalidParameters) Error() string { return e.v.Error() }
+
+func (e invalidParameters) Unwrap() []error {
+	return []error{&Error{Code: EINVALID, Message: "some parameters are invalid: see fields"}, e.v}
 }
