@@ -11,62 +11,145 @@ import (
 	"time"
 
 	"parkd/internal/booking"
+	"parkd/internal/lots"
 	"parkd/internal/parking"
 	"parkd/internal/payments"
 )
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
+// lotSearch is the home page's data: the search as asked (Form), one page of
+// what it found, and the links to the pages around it.
+type lotSearch struct {
+	Form       searchForm
+	Sizes      []parking.Size
+	Lots       []lotSummary
+	From, To   time.Time
+	Zone       string // of From and To as the page shows them
+	Problem    string
+	Prev, Next string // links; empty on the first and the last page
+	Start      int    // the number of the page's first lot, from 1
+}
+
+// searchForm is what the home page's form sends: a GET, so that searching and
+// paging work without JavaScript. Zone, which search.js sets to the browser's
+// zone, reads the window's local times (UTC without it).
+type searchForm struct {
+	Q, Near, Size, From, To, Zone string
+}
+
+// lotSummary is a lot as the home page lists it, in words.
 type lotSummary struct {
-	Lot       parking.Lot
-	Counts    booking.Counts
-	BySize    []sizeCount
-	Maps      mapLinks
-	Available bool
+	parking.Lot
+	Counted     bool // Free and Total answer the window
+	Free, Total int
+	Price       string // "6.00 USD"; empty without a size
+	Distance    string // "1.2 km"; empty without near
+	Maps        mapLinks
 }
 
-type sizeCount struct {
-	Size   parking.Size
-	Counts booking.Counts
-}
+// searchPages bounds how many earlier pages "Previous" walks back through:
+// the link carries their cursors.
+const searchPages = 30
 
-// maxListedLots bounds the lots list: each row costs an availability read.
-const maxListedLots = 200
-
+// handleLots is the home page: a search for lots (lots.Service.SearchLots)
+// by name, address or city, near a point, with each lot's free spots and
+// price over a window (the next two hours by default), a page at a time.
 func (s *site) handleLots() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lots, err := s.Lots.Lots(r.Context())
-		if err != nil {
+		q := r.URL.Query()
+		f := searchForm{Q: q.Get("q"), Near: q.Get("near"), Size: q.Get("size"), From: q.Get("from"), To: q.Get("to"), Zone: q.Get("tz")}
+		zone := f.Zone
+		if _, err := time.LoadLocation(zone); err != nil || zone == "" || zone == "Local" {
+			zone = "UTC"
+		}
+		from, to, problem := window(q, zone, s.Clock.Now())
+		// trail holds the cursors of the pages before this one ("-" for the
+		// first), so that "Previous" needs no cursor that goes backwards.
+		var trail []string
+		if t := q.Get("trail"); t != "" {
+			trail = strings.Split(t, ",")
+		}
+		trail = trail[max(0, len(trail)-searchPages):]
+		cursor := q.Get("cursor")
+		page, err := s.Lots.SearchLots(r.Context(), lots.Search{Q: f.Q, Near: f.Near, Size: f.Size, Cursor: cursor, Limit: strconv.Itoa(homePageSize),
+			From: from.Format(time.RFC3339), To: to.Format(time.RFC3339)})
+		var ve *parking.ValidationError
+		if errors.As(err, &ve) {
+			problem = searchProblem(ve)
+		} else if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		sort.Slice(lots, func(i, j int) bool { return lots[i].Name < lots[j].Name })
-		if len(lots) > maxListedLots {
-			lots = lots[:maxListedLots]
-		}
-		now := s.Clock.Now()
-		out := make([]lotSummary, 0, len(lots))
-		for _, l := range lots {
-			from, to, _ := window(url.Values{}, l.TimeZone, now)
-			a, err := s.Engine.Availability(r.Context(), l.ID, booking.SpotFilter{}, from, to)
-			if err != nil {
-				s.fail(w, r, err)
-				return
+		out := lotSearch{Form: f, Sizes: parking.Sizes, From: from, To: to, Zone: zone, Problem: problem, Start: len(trail)*homePageSize + 1}
+		for _, l := range page.Lots {
+			sum := lotSummary{Lot: l.Lot, Maps: directions(l.Lat, l.Lng, l.Name)}
+			if l.Free != nil && l.Total != nil {
+				sum.Counted, sum.Free, sum.Total = true, *l.Free, *l.Total
 			}
-			sum := lotSummary{Lot: l, Maps: directions(l.Lat, l.Lng, l.Name)}
-			for _, size := range parking.Sizes {
-				c, ok := a.Counts[size]
-				if !ok {
-					continue
+			if l.Price != nil {
+				sum.Price = parking.FormatMoney(*l.Price, l.Currency)
+			}
+			if l.Distance != nil {
+				sum.Distance = distanceText(*l.Distance)
+			}
+			out.Lots = append(out.Lots, sum)
+		}
+		link := func(cursor string, trail []string) string {
+			v := url.Values{}
+			for k, x := range map[string]string{"q": f.Q, "near": f.Near, "size": f.Size, "from": f.From, "to": f.To, "tz": f.Zone, "cursor": cursor, "trail": strings.Join(trail, ",")} {
+				if x != "" {
+					v.Set(k, x)
 				}
-				sum.BySize = append(sum.BySize, sizeCount{Size: size, Counts: c})
-				sum.Counts.Total += c.Total
-				sum.Counts.Available += c.Available
 			}
-			out = append(out, sum)
+			return "/?" + v.Encode()
 		}
-		s.render(w, r, http.StatusOK, "lots", "Parking near you", out)
+		if n := len(trail); n > 0 {
+			prev := trail[n-1]
+			if prev == "-" {
+				prev = ""
+			}
+			out.Prev = link(prev, trail[:n-1])
+		}
+		if page.NextCursor != "" {
+			here := cursor
+			if here == "" {
+				here = "-"
+			}
+			out.Next = link(page.NextCursor, append(trail[:len(trail):len(trail)], here))
+		}
+		s.render(w, r, http.StatusOK, "lots", "Find parking", out)
 	})
+}
+
+// distanceText writes metres as people read them: "350 m", "1.2 km", "35 km".
+func distanceText(m float64) string {
+	switch {
+	case m < 1000:
+		return strconv.Itoa(int(m)) + " m"
+	case m < 10_000:
+		return strconv.FormatFloat(m/1000, 'f', 1, 64) + " km"
+	}
+	return strconv.Itoa(int(m/1000+0.5)) + " km"
+}
+
+// homePageSize is how many lots the home page lists at a time.
+const homePageSize = 20
+
+// searchProblem says in words what of a search the page could not use.
+func searchProblem(ve *parking.ValidationError) string {
+	var parts []string
+	for _, f := range ve.Fields {
+		switch f.Field {
+		case "cursor":
+			parts = append(parts, "The list changed since that link was made: search again.")
+		case "near":
+			parts = append(parts, "The place to search near was not understood: give it as latitude,longitude.")
+		default:
+			parts = append(parts, "The "+f.Field+" "+f.Message+".")
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func (s *site) handleVehicles() http.Handler {
