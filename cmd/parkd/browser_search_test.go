@@ -107,6 +107,21 @@ func TestBrowserSearch(t *testing.T) {
 		t.Errorf("a lot without spots says %q (%v); want 0 of 0 spots free", text, err)
 	}
 
+	// A vehicle's size: the demo garage's free spots that fit it, and the
+	// window's price.
+	do("search with a size",
+		chromedp.Navigate(base+"/"),
+		ready,
+		chromedp.SendKeys(chromedp.ID("q"), "harbor street"),
+		chromedp.SetValue(chromedp.CSS(`select[name=size]`), "large"),
+		chromedp.Submit(chromedp.ID("q")),
+		waitFor(`new URLSearchParams(location.search).get("size") === "large"`),
+	)
+	if text, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS(".lot"))); err != nil || !strings.Contains(text, "Harbor Street Garage") ||
+		!strings.Contains(text, "USD for the window") || !strings.Contains(text, "spots free") || strings.Contains(text, "of 450 spots") {
+		t.Errorf("the garage for a large vehicle says %q (%v); want its large spots free and a price in USD", text, err)
+	}
+
 	// Paging: 60 lots on Market St, 20 a page, forward and back.
 	search("market st")
 	page := func(want string) {

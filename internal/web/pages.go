@@ -146,7 +146,7 @@ func searchProblem(ve *parking.ValidationError) string {
 		case "near":
 			parts = append(parts, "The place to search near was not understood: give it as latitude,longitude.")
 		default:
-			parts = append(parts, "The "+f.Field+" "+f.Message+".")
+			parts = append(parts, "Check "+f.Field+": "+f.Message+".")
 		}
 	}
 	return strings.Join(parts, " ")
