@@ -27,6 +27,7 @@ import (
 	"parkd/internal/parking"
 	"parkd/internal/pass"
 	"parkd/internal/payments"
+	"parkd/internal/report"
 	"parkd/internal/retention"
 )
 
@@ -205,7 +206,7 @@ func serve(ctx context.Context, cfg config, a *app) error {
 		m.WatchPools(p)
 	}
 	var handler http.Handler = httpapi.NewHandler(httpapi.Services{Log: log, Engine: engine, Auth: authn, Payments: pay,
-		Gates: gates, Lots: lotService, Keys: idempotency.New(changes, clock), Clock: clock, Live: hub, AllowedOrigins: cfg.origins, Notify: notifier, Metrics: m, AccessLog: cfg.accessLog,
+		Gates: gates, Lots: lotService, Reports: report.New(changes, engine, clock), Keys: idempotency.New(changes, clock), Clock: clock, Live: hub, AllowedOrigins: cfg.origins, Notify: notifier, Metrics: m, AccessLog: cfg.accessLog,
 		StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY"), Ready: changes.Ping})
 	var metricsSrv *http.Server
 	switch cfg.metricsAddr {

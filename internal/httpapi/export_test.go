@@ -5,6 +5,7 @@ import (
 	"parkd/internal/lots"
 	"parkd/internal/notify"
 	"parkd/internal/parking"
+	"parkd/internal/report"
 )
 
 // RequestHash exposes the idempotency request hash to the external tests.
@@ -16,6 +17,9 @@ var RequestHash = requestHash
 func WithStore(s Services, store parking.Store) Services {
 	if s.Lots == nil {
 		s.Lots = lots.New(store, s.Engine, s.Payments, s.Clock)
+	}
+	if s.Reports == nil {
+		s.Reports = report.New(store, s.Engine, s.Clock)
 	}
 	if s.Keys == nil {
 		s.Keys = idempotency.New(store, s.Clock)

@@ -18,6 +18,7 @@ import (
 	"parkd/internal/notify"
 	"parkd/internal/parking"
 	"parkd/internal/payments"
+	"parkd/internal/report"
 )
 
 // Server timeouts: long enough for any real request, short enough that a slow
@@ -36,6 +37,8 @@ type Services struct {
 	Auth     *auth.Service
 	Payments *payments.Service
 	Gates    *gate.Service
+	// Reports answers operators' reports (the pages' and their CSV).
+	Reports *report.Service
 	// Lots runs lots, levels and spots.
 	Lots *lots.Service
 	// Keys keeps Idempotency-Key records.

@@ -12,7 +12,7 @@ func addPages(mux *router, s Services) {
 		gateway = s.Payments.Gateway().Name()
 	}
 	web.Register(mux, web.Config{
-		Log: s.Log, Engine: s.Engine, Lots: s.Lots, Auth: s.Auth, Notify: s.Notify, Payments: s.Payments, Gates: s.Gates,
+		Log: s.Log, Engine: s.Engine, Lots: s.Lots, Auth: s.Auth, Notify: s.Notify, Payments: s.Payments, Gates: s.Gates, Reports: s.Reports,
 		Clock: s.Clock, Gateway: gateway, StripePublishableKey: s.StripePublishableKey,
 	})
 }

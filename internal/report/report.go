@@ -17,6 +17,8 @@ type Store interface {
 	LotPayments(ctx context.Context, lotID string, from, to time.Time) ([]parking.Payment, error)
 	LotReservations(ctx context.Context, lotID string, from, to time.Time) ([]parking.Reservation, error)
 	Spots(ctx context.Context, lotID string) ([]parking.Spot, error)
+	Levels(ctx context.Context, lotID string) ([]parking.Level, error)
+	GateEvents(ctx context.Context, lotID string, f parking.GateEventFilter) ([]parking.GateEvent, error)
 }
 
 // Day is one calendar day of a lot: [Start, End) in its time zone (23 or 25

@@ -44,6 +44,7 @@ func (s *site) pages() []pageRoute {
 		{"GET /operator/lots/{lot}/log", s.handleGateLog()},
 		{"GET /operator/lots/{lot}/spots", s.handleSpotsEditor()},
 		{"GET /operator/lots/{lot}/policy", s.handlePolicy()},
+		{"GET /operator/lots/{lot}/reports", s.handleReports()},
 		{"GET /kiosk/{gate}", s.handleKiosk()},
 		{"GET /static/{file}", s.handleAsset()},
 		// Browsers and bookmarks ask for /favicon.ico whatever the page says.

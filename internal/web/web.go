@@ -28,6 +28,7 @@ import (
 	"parkd/internal/notify"
 	"parkd/internal/parking"
 	"parkd/internal/payments"
+	"parkd/internal/report"
 )
 
 //go:embed templates/*.html
@@ -53,7 +54,9 @@ type Config struct {
 	// gates and their log.
 	Payments *payments.Service
 	Gates    *gate.Service
-	Clock    parking.Clock
+	// Reports computes the lots' reports for their operators.
+	Reports *report.Service
+	Clock   parking.Clock
 	// Gateway is the card gateway's name: "sandbox" or "stripe".
 	Gateway string
 	// StripePublishableKey lets the payment form use Stripe Elements when the

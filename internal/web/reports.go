@@ -1,0 +1,148 @@
+package web
+
+import (
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"parkd/internal/parking"
+	"parkd/internal/report"
+)
+
+// reportPage is a lot's report for a period, with its charts drawn here: the
+// page needs no chart library, and prints as it shows.
+type reportPage struct {
+	report.Report
+	Revenue, Occupancy, Hours, Levels chart
+	// CSV links the report's tables as CSV: by day, by hour, by level.
+	CSV map[string]string
+}
+
+func (reportPage) wide() {}
+
+// chart is a bar chart as SVG: a bar per value, scaled to the largest.
+type chart struct {
+	Title  string
+	Width  int
+	Height int
+	Bars   []bar
+}
+
+type bar struct {
+	X, Y, W, H float64
+	Label      string // under the bar
+	Value      string // its figure, for the tooltip and screen readers
+}
+
+// Chart geometry, in SVG user units.
+const (
+	chartHeight = 160
+	chartLabels = 20 // room under the bars for their labels
+	barWidth    = 28
+	barGap      = 6
+)
+
+func newChart(title string, labels []string, values []float64, format func(float64) string) chart {
+	c := chart{Title: title, Width: len(values)*(barWidth+barGap) + barGap, Height: chartHeight + chartLabels}
+	top := 0.0
+	for _, v := range values {
+		top = max(top, v)
+	}
+	for i, v := range values {
+		h := 0.0
+		if top > 0 && v > 0 {
+			h = max(1, float64(chartHeight-4)*v/top)
+		}
+		x := float64(barGap + i*(barWidth+barGap))
+		c.Bars = append(c.Bars, bar{X: x, Y: chartHeight - h, W: barWidth, H: h, Label: labels[i], Value: format(v)})
+	}
+	return c
+}
+
+// reportTables are the CSV tables of a report, by the name ?table= takes.
+var reportTables = []string{"days", "hours", "levels"}
+
+func (s *site) handleReports() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me, ok := s.signedIn(w, r)
+		if !ok {
+			return
+		}
+		q := r.URL.Query()
+		rep, err := s.Reports.LotReport(r.Context(), me, r.PathValue("lot"), q.Get("from"), q.Get("to"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if q.Get("format") == "csv" {
+			writeReportCSV(w, rep, q.Get("table"))
+			return
+		}
+		p := reportPage{Report: rep, CSV: map[string]string{}}
+		for _, t := range reportTables {
+			p.CSV[t] = "/operator/lots/" + rep.Lot.ID + "/reports?format=csv&table=" + t + "&from=" + rep.From + "&to=" + rep.To
+		}
+		var days, hours, levels []string
+		var net, occ, avg, lvl []float64
+		for i, d := range rep.Days {
+			days = append(days, d.Date[8:])
+			net = append(net, float64(rep.Revenue[i].Net))
+			occ = append(occ, rep.Occupancy[i].OccupiedPct())
+		}
+		for _, h := range rep.Hours {
+			hours = append(hours, fmt.Sprintf("%02d", h.Hour))
+			avg = append(avg, h.AvgCars)
+		}
+		for _, l := range rep.Levels {
+			levels = append(levels, l.Level.Name)
+			lvl = append(lvl, l.OccupiedPct())
+		}
+		money := func(v float64) string { return parking.FormatMoney(int64(v), rep.Lot.Currency) }
+		percent := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + "%" }
+		p.Revenue = newChart("Net revenue by day", days, net, money)
+		p.Occupancy = newChart("Occupancy by day (car hours of spot hours)", days, occ, percent)
+		p.Hours = newChart("Cars inside on average, by hour of the day", hours, avg, func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) })
+		p.Levels = newChart("Occupancy by level", levels, lvl, percent)
+		s.render(w, r, http.StatusOK, "reports", rep.Lot.Name+" · reports", p)
+	})
+}
+
+// writeReportCSV writes one table of rep: "days" (the default), "hours" or
+// "levels". Amounts are in minor units of the lot's currency, hours decimal.
+func writeReportCSV(w http.ResponseWriter, rep report.Report, table string) {
+	f2 := func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
+	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
+	itoa := strconv.Itoa
+	var rows [][]string
+	switch table {
+	case "hours":
+		rows = append(rows, []string{"lot_id", "from", "to", "time_zone", "hour", "occupied_hours", "avg_cars", "avg_pct"})
+		for _, h := range rep.Hours {
+			rows = append(rows, []string{rep.Lot.ID, rep.From, rep.To, rep.Lot.TimeZone, fmt.Sprintf("%02d:00", h.Hour), f2(h.OccupiedHours), f2(h.AvgCars), f2(h.Pct)})
+		}
+	case "levels":
+		rows = append(rows, []string{"lot_id", "from", "to", "level_id", "level", "spots", "spot_hours", "booked_hours", "occupied_hours", "occupied_pct"})
+		for _, l := range rep.Levels {
+			rows = append(rows, []string{rep.Lot.ID, rep.From, rep.To, l.Level.ID, l.Level.Name, itoa(l.Spots), f2(l.SpotHours), f2(l.BookedHours), f2(l.OccupiedHours), f2(l.OccupiedPct())})
+		}
+	default:
+		table = "days"
+		rows = append(rows, []string{"lot_id", "date", "time_zone", "currency", "charges", "charged", "overstay_charged", "refunds", "refunded", "net",
+			"bookings", "spot_hours", "booked_hours", "occupied_hours", "occupied_pct", "entries", "peak_cars",
+			"no_shows", "overstays", "overstay_hours", "gate_entries", "gate_exits", "gate_denied"})
+		for i, d := range rep.Days {
+			rv, o, st, g := rep.Revenue[i], rep.Occupancy[i], rep.Stays[i], rep.Gate[i]
+			rows = append(rows, []string{rep.Lot.ID, d.Date, rep.Lot.TimeZone, rv.Currency, itoa(rv.Charges), i64(rv.Charged), i64(rv.OverstayCharged),
+				itoa(rv.Refunds), i64(rv.Refunded), i64(rv.Net),
+				itoa(o.Bookings), f2(o.SpotHours), f2(o.BookedHours), f2(o.OccupiedHours), f2(o.OccupiedPct()), itoa(o.Entries), itoa(o.PeakCars),
+				itoa(st.NoShows), itoa(st.Overstays), f2(st.OverstayHours), itoa(g.Entries), itoa(g.Exits), itoa(g.Denied)})
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Cache-Control", "no-cache, private")
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="report-%s-%s-%s-%s.csv"`, rep.Lot.ID, table, rep.From, rep.To))
+	cw := csv.NewWriter(w)
+	cw.WriteAll(rows)
+}
