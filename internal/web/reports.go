@@ -14,7 +14,8 @@ import (
 // page needs no chart library, and prints as it shows.
 type reportPage struct {
 	report.Report
-	Revenue, Occupancy, Hours, Levels chart
+	// Charts: net revenue and occupancy by day, cars by hour, occupancy by level.
+	Charts []chart
 	// CSV links the report's tables as CSV: by day, by hour, by level.
 	CSV map[string]string
 }
@@ -100,10 +101,12 @@ func (s *site) handleReports() http.Handler {
 		}
 		money := func(v float64) string { return parking.FormatMoney(int64(v), rep.Lot.Currency) }
 		percent := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + "%" }
-		p.Revenue = newChart("Net revenue by day", days, net, money)
-		p.Occupancy = newChart("Occupancy by day (car hours of spot hours)", days, occ, percent)
-		p.Hours = newChart("Cars inside on average, by hour of the day", hours, avg, func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) })
-		p.Levels = newChart("Occupancy by level", levels, lvl, percent)
+		p.Charts = []chart{
+			newChart("Net revenue by day", days, net, money),
+			newChart("Occupancy by day (car hours of spot hours)", days, occ, percent),
+			newChart("Cars inside on average, by hour of the day", hours, avg, func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }),
+			newChart("Occupancy by level", levels, lvl, percent),
+		}
 		s.render(w, r, http.StatusOK, "reports", rep.Lot.Name+" · reports", p)
 	})
 }
