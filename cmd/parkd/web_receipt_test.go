@@ -67,6 +67,14 @@ func TestReceiptsAndTimes(t *testing.T) {
 	stranger := newBrowser(t, base)
 	stranger.signIn("driver@parkd.test", "demo-driver-pass")
 	stranger.get("/payments/"+charge.ID+"/receipt", 404)
+	// The API's receipt is the same receipt, rendered by the same code.
+	apiReceipt := driver.get("/api/v1/payments/"+charge.ID+"/receipt", 200)
+	section := regexp.MustCompile(`(?s)<section class="narrow receipt">.*?</section>`)
+	if got, want := section.FindString(apiReceipt), section.FindString(receipt); got == "" || got != want {
+		t.Errorf("the API's receipt differs from the page's:\n%s\nwant\n%s", got, want)
+	}
+	driver.get("/api/v1/payments/"+failed+"/receipt", 404)
+	stranger.get("/api/v1/payments/"+charge.ID+"/receipt", 404)
 
 	// Times: in the lot's zone, labelled (PST or PDT), on every page that
 	// shows one; never a bare time.
@@ -76,7 +84,7 @@ func TestReceiptsAndTimes(t *testing.T) {
 	label := regexp.MustCompile(`^\d{1,2}:\d{2} (PST|PDT)`)
 	for path, page := range map[string]string{
 		"/reservations/" + paid: driver.get("/reservations/"+paid, 200), "/reservations": driver.get("/reservations", 200),
-		"/payments": payments, "/payments/" + charge.ID + "/receipt": receipt,
+		"/payments": payments, "/payments/" + charge.ID + "/receipt": receipt, "/api/v1/payments/" + charge.ID + "/receipt": apiReceipt,
 	} {
 		text := regexp.MustCompile(`(?s)<script.*?</script>|<style.*?</style>|<[^>]*>`).ReplaceAllString(page, " ")
 		for _, at := range clock.FindAllStringIndex(text, -1) {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 	"parkd/internal/metrics"
 	"parkd/internal/parking"
 	"parkd/internal/payments"
+	"parkd/internal/web"
 )
 
 type payRequest struct {
@@ -133,44 +133,16 @@ func handleGetPayment(log *slog.Logger, pay *payments.Service) http.Handler {
 	})
 }
 
-var receiptPage = template.Must(template.New("receipt").Funcs(template.FuncMap{
-	"money": parking.FormatMoney,
-}).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Receipt {{.Payment.ID}} · parkd</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}
-table{width:100%;border-collapse:collapse}td{padding:.3rem 0;border-bottom:1px solid #ddd}td+td{text-align:right}</style>
-</head><body>
-<h1>{{if eq .Payment.Kind "refund"}}Refund{{else}}Receipt{{end}}</h1>
-<p>{{.Lot.Name}}<br>{{.Lot.Address}}</p>
-<table>
-<tr><td>Amount</td><td><strong>{{money .Payment.Amount .Payment.Currency}}</strong></td></tr>
-<tr><td>Status</td><td>{{.Payment.Status}}</td></tr>
-<tr><td>Parking</td><td>{{.Reservation.StartsAt.Format "2006-01-02 15:04"}} – {{.Reservation.EndsAt.Format "2006-01-02 15:04"}} UTC</td></tr>
-<tr><td>Vehicle</td><td>{{.Reservation.Plate}}</td></tr>
-{{if .Payment.CardLast4}}<tr><td>Card</td><td>{{.Payment.CardBrand}} ···· {{.Payment.CardLast4}}</td></tr>{{end}}
-<tr><td>Date</td><td>{{.Payment.CreatedAt.Format "2006-01-02 15:04"}} UTC</td></tr>
-<tr><td>Reference</td><td>{{.Payment.ID}}</td></tr>
-</table>
-</body></html>
-`))
-
-// handleReceipt renders a printable receipt for one payment.
-func handleReceipt(log *slog.Logger, pay *payments.Service) http.Handler {
+// handleReceipt renders the printable receipt of one payment: the page the
+// web app shows at /payments/{payment}/receipt (internal/web renders both),
+// in the lot's zone, and none for a payment that did not go through.
+func handleReceipt(log *slog.Logger, page *web.ReceiptPage) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		me, err := signedInUser(r)
 		if err != nil {
 			return err
 		}
-		rc, err := pay.Receipt(r.Context(), me, r.PathValue("payment"))
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := receiptPage.Execute(w, map[string]any{"Payment": rc.Payment, "Reservation": rc.Reservation, "Lot": rc.Lot}); err != nil {
-			log.ErrorContext(r.Context(), "receipt", "err", err)
-		}
-		return nil
+		return page.Render(w, r, me, r.PathValue("payment"))
 	})
 }
 

@@ -75,7 +75,7 @@ func addRoutes(mux *router, s Services) {
 	mux.Handle("POST /api/v1/reservations/{reservation}/extension", mustBeIdempotent(handleExtend(log, s.Payments)))
 	mux.Handle("POST /api/v1/payments/webhook", handleWebhook(log, s.Payments, s.Metrics))
 	mux.Handle("GET /api/v1/payments/{payment}", handleGetPayment(log, s.Payments))
-	mux.Handle("GET /api/v1/payments/{payment}/receipt", handleReceipt(log, s.Payments))
+	mux.Handle("GET /api/v1/payments/{payment}/receipt", handleReceipt(log, receiptPage(s)))
 	mux.Handle("GET /api/v1/admin/payments/reconcile", handleReconcile(log, s.Payments))
 
 	// Gates: passes, scans, the entry/exit log and operators' actions.

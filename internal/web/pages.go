@@ -768,27 +768,49 @@ func (s *site) handleReceipt() http.Handler {
 		if !ok {
 			return
 		}
-		got, err := s.Payments.Receipt(r.Context(), me, r.PathValue("payment"))
-		if err != nil {
+		if err := s.receipt(w, r, me, r.PathValue("payment")); err != nil {
 			s.fail(w, r, err)
-			return
 		}
-		p := got.Payment
-		if p.Status != parking.PaymentSucceeded {
-			s.fail(w, r, parking.Errorf(parking.ENOTFOUND, "this payment did not go through: it has no receipt"))
-			return
-		}
-		rc := receipt{Receipt: got}
-		switch {
-		case p.Kind == parking.Refund:
-			rc.What = "Refund for your parking"
-		case p.ExtendsTo != nil:
-			rc.What = "Extending your stay"
-		case p.Purpose == parking.PurposeOverstay:
-			rc.What = "Time past the end of your booking"
-		default:
-			rc.What = "Parking"
-		}
-		s.render(w, r, http.StatusOK, "receipt", "Receipt "+p.ID, rc)
 	})
+}
+
+// ReceiptPage is the receipt page for the API's
+// /api/v1/payments/{payment}/receipt, so that a receipt reads the same
+// wherever it is asked for; the API answers its errors itself.
+type ReceiptPage struct{ s *site }
+
+// NewReceiptPage returns the receipt page of the pages c builds.
+func NewReceiptPage(c Config) *ReceiptPage { return &ReceiptPage{s: newSite(c)} }
+
+// Render writes the receipt of payment id for me, or returns why there is
+// none (not found, or a payment that did not go through) having written
+// nothing.
+func (p *ReceiptPage) Render(w http.ResponseWriter, r *http.Request, me parking.User, id string) error {
+	return p.s.receipt(w, r, me, id)
+}
+
+// receipt renders the receipt of payment id for me, or returns why there is
+// none, having written nothing.
+func (s *site) receipt(w http.ResponseWriter, r *http.Request, me parking.User, id string) error {
+	got, err := s.Payments.Receipt(r.Context(), me, id)
+	if err != nil {
+		return err
+	}
+	p := got.Payment
+	if p.Status != parking.PaymentSucceeded {
+		return parking.Errorf(parking.ENOTFOUND, "this payment did not go through: it has no receipt")
+	}
+	rc := receipt{Receipt: got}
+	switch {
+	case p.Kind == parking.Refund:
+		rc.What = "Refund for your parking"
+	case p.ExtendsTo != nil:
+		rc.What = "Extending your stay"
+	case p.Purpose == parking.PurposeOverstay:
+		rc.What = "Time past the end of your booking"
+	default:
+		rc.What = "Parking"
+	}
+	s.render(w, r, http.StatusOK, "receipt", "Receipt "+p.ID, rc)
+	return nil
 }
