@@ -150,6 +150,11 @@ func (s *Service) PassFor(ctx context.Context, r parking.Reservation) (Pass, err
 	if err != nil {
 		return Pass{}, err
 	}
+	// The typed code's digest is kept, so that the code finds its
+	// reservation whenever it is typed, as the QR code does.
+	if err := s.store.SavePassCode(ctx, s.keys.ManualDigest(r.ID), r.ID); err != nil {
+		return Pass{}, err
+	}
 	return Pass{ReservationID: r.ID, Code: code, ManualCode: s.keys.ManualCode(r.ID), ValidFrom: from, ValidUntil: until}, nil
 }
 
@@ -223,20 +228,12 @@ func (s *Service) reservationOf(ctx context.Context, g parking.Gate, code string
 	code = strings.TrimSpace(code)
 	if strings.HasPrefix(code, "P") && strings.Contains(code, ".") {
 		c, err := s.keys.Verify(code, g.LotID, now)
-		// A genuine pass at the wrong place or time names its reservation, so
-		// the log can say whose it was.
-		named := parking.Reservation{ID: c.ReservationID}
-		switch {
-		case errors.Is(err, pass.ErrWrongLot):
-			d := deny(ReasonWrongLot, "This pass is for another car park.")
-			return named, &d, nil
-		case errors.Is(err, pass.ErrExpired):
-			d := deny(ReasonPassExpired, "This pass has expired.")
-			return named, &d, nil
-		case errors.Is(err, pass.ErrNotYetValid):
-			d := deny(ReasonTooEarly, "Too early: this pass opens the gate closer to your booking.")
-			return named, &d, nil
-		case err != nil:
+		if d := passDenial(err); d != nil {
+			// A genuine pass at the wrong place or time names its
+			// reservation, so the log can say whose it was.
+			return parking.Reservation{ID: c.ReservationID}, d, nil
+		}
+		if err != nil {
 			d := deny(ReasonInvalidPass, "This code is not a valid pass.")
 			return parking.Reservation{}, &d, nil
 		}
@@ -255,7 +252,17 @@ func (s *Service) reservationOf(ctx context.Context, g parking.Gate, code string
 		return parking.Reservation{}, nil, &auth.TooManyAttempts{RetryAfter: wait,
 			Detail: "too many wrong codes typed at this gate: scan the pass, or try again later"}
 	}
-	// Compare it with the passes of the lot's current reservations.
+	typed, why, err := s.typedPass(ctx, g, code, now)
+	if err != nil {
+		s.manual.Forgive(g.ID, now)
+		return parking.Reservation{}, nil, err
+	}
+	if typed.ID != "" {
+		s.manual.Forgive(g.ID, now)
+		return typed, why, nil
+	}
+	// A pass issued before typed codes were kept: compare the code with the
+	// passes of the lot's current reservations.
 	rs, err := s.store.LotReservations(ctx, g.LotID, now.Add(-passValidity), now.Add(24*time.Hour))
 	if err != nil {
 		s.manual.Forgive(g.ID, now)
@@ -269,6 +276,89 @@ func (s *Service) reservationOf(ctx context.Context, g parking.Gate, code string
 	}
 	d := deny(ReasonInvalidPass, "This code is not a valid pass.")
 	return parking.Reservation{}, &d, nil
+}
+
+// passDenial is the gate's answer to a genuine pass shown at the wrong lot or
+// time (pass.Verify's errors), or nil for any other error.
+func passDenial(err error) *Decision {
+	var d Decision
+	switch {
+	case errors.Is(err, pass.ErrWrongLot):
+		d = deny(ReasonWrongLot, "This pass is for another car park.")
+	case errors.Is(err, pass.ErrExpired):
+		d = deny(ReasonPassExpired, "This pass has expired.")
+	case errors.Is(err, pass.ErrNotYetValid):
+		d = deny(ReasonTooEarly, "Too early: this pass opens the gate closer to your booking.")
+	default:
+		return nil
+	}
+	return &d
+}
+
+// typedPass finds the reservation a typed code names by its stored digest
+// and checks it as pass.Verify checks a QR code: the lot, then the pass's
+// window (PassFor's), so the same pass gets the same answer typed or
+// scanned. It returns a zero reservation when no kept code matches.
+func (s *Service) typedPass(ctx context.Context, g parking.Gate, code string, now time.Time) (parking.Reservation, *Decision, error) {
+	ids, err := s.store.PassCodeReservations(ctx, s.keys.ManualDigests(code))
+	if err != nil {
+		return parking.Reservation{}, nil, err
+	}
+	var found []parking.Reservation
+	for _, id := range ids {
+		// The digest is 128 bits of the code's HMAC: a match is the code,
+		// checked again against the reservation to be sure.
+		if !s.keys.MatchManual(code, id) {
+			continue
+		}
+		r, err := s.store.Reservation(ctx, id)
+		if errors.Is(err, parking.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return parking.Reservation{}, nil, err
+		}
+		found = append(found, r)
+	}
+	if len(found) == 0 {
+		return parking.Reservation{}, nil, nil
+	}
+	// Two reservations may share a 40-bit code: this lot's first, and of
+	// those the one whose pass is valid now, else the nearest to come.
+	best := -1
+	var bestErr error
+	for i, r := range found {
+		if r.LotID != g.LotID {
+			continue
+		}
+		lot, err := s.store.Lot(ctx, r.LotID)
+		if err != nil {
+			return parking.Reservation{}, nil, err
+		}
+		verr := passWindow(lot, r, now)
+		if best < 0 || (bestErr != nil && verr == nil) ||
+			(bestErr != nil && verr != nil && errors.Is(verr, pass.ErrNotYetValid) && !errors.Is(bestErr, pass.ErrNotYetValid)) {
+			best, bestErr = i, verr
+		}
+	}
+	if best < 0 {
+		return parking.Reservation{ID: found[0].ID}, passDenial(pass.ErrWrongLot), nil
+	}
+	if d := passDenial(bestErr); d != nil {
+		return parking.Reservation{ID: found[best].ID}, d, nil
+	}
+	return found[best], nil, nil
+}
+
+// passWindow checks now against the window PassFor gives r's pass.
+func passWindow(lot parking.Lot, r parking.Reservation, now time.Time) error {
+	switch {
+	case now.Before(lot.Policy.EarliestEntry(r).Truncate(time.Second)):
+		return pass.ErrNotYetValid
+	case !now.Before(r.EndsAt.Add(passValidity).Truncate(time.Second)):
+		return pass.ErrExpired
+	}
+	return nil
 }
 
 func (s *Service) entry(ctx context.Context, g parking.Gate, sc Scan) (Decision, parking.Reservation, error) {

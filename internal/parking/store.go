@@ -246,6 +246,15 @@ type GateStore interface {
 	// EnsurePassKey stores k unless a pass key is stored already, and returns
 	// every stored key, newest first, so all instances sign with the same one.
 	EnsurePassKey(ctx context.Context, k PassKey) ([]PassKey, error)
+
+	// SavePassCode records that the typed code whose digest is digest names
+	// reservation reservationID; saving it again changes nothing.
+	SavePassCode(ctx context.Context, digest, reservationID string) error
+
+	// PassCodeReservations lists the reservations whose typed codes have any
+	// of digests (several: a code may have been made with any key of the
+	// ring).
+	PassCodeReservations(ctx context.Context, digests []string) ([]string, error)
 }
 
 // EventStore reads the outbox: the events every change writes in its own

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"strings"
 	"unicode"
 )
@@ -60,4 +61,30 @@ func (k *Keyring) MatchManual(code, reservationID string) bool {
 		match |= subtle.ConstantTimeCompare(got, []byte(manualCode(key.Secret, reservationID)))
 	}
 	return match == 1
+}
+
+// ManualDigest returns what the store keeps of reservationID's manual code
+// (ManualCode) to find the reservation by it later: an HMAC of the code under
+// the key that made it, so the stored digests give the codes away to no one
+// without the key.
+func (k *Keyring) ManualDigest(reservationID string) string {
+	return manualDigest(k.sign.Secret, manualCode(k.sign.Secret, reservationID))
+}
+
+// ManualDigests returns the digests code, as typed, has under each key of the
+// ring: the one it was stored under is among them, whichever key made it.
+func (k *Keyring) ManualDigests(code string) []string {
+	got := NormalizeManual(code)
+	out := make([]string, 0, len(k.keys))
+	for _, key := range k.keys {
+		out = append(out, manualDigest(key.Secret, got))
+	}
+	return out
+}
+
+func manualDigest(secret []byte, code string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("manual-digest:"))
+	m.Write([]byte(code))
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/png"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -639,4 +640,22 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestManualDigest: the digest kept of a code is found from the code as typed,
+// under whichever key of the ring made it, and from no other code.
+func TestManualDigest(t *testing.T) {
+	old := mustKeyring(t, keyOld)
+	rotated := mustKeyring(t, keyNew, keyOld)
+	for _, k := range []*pass.Keyring{old, rotated} {
+		id := "res_0000000000000001"
+		stored := k.ManualDigest(id)
+		typed := strings.ToLower(strings.ReplaceAll(k.ManualCode(id), "-", " "))
+		if !slices.Contains(rotated.ManualDigests(typed), stored) {
+			t.Errorf("ManualDigests(%q) = %v; want %s among them", typed, rotated.ManualDigests(typed), stored)
+		}
+		if slices.Contains(rotated.ManualDigests(k.ManualCode("res_0000000000000002")), stored) {
+			t.Errorf("another reservation's code has the digest of %s's", id)
+		}
+	}
 }

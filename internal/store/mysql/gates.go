@@ -120,3 +120,26 @@ func (s *Store) EnsurePassKey(ctx context.Context, k parking.PassKey) ([]parking
 		return pk, err
 	}, `SELECT id, secret, created_at FROM pass_keys ORDER BY created_at DESC, id`)
 }
+
+// SavePassCode records the digest of a reservation's typed code, once.
+func (s *Store) SavePassCode(ctx context.Context, digest, reservationID string) error {
+	_, err := s.exec(ctx, `INSERT INTO pass_codes (digest, reservation_id) VALUES (?, ?)
+		ON DUPLICATE KEY UPDATE digest = digest`, digest, reservationID)
+	return classify(err, "pass code")
+}
+
+// PassCodeReservations lists the reservations whose typed codes have any of
+// digests.
+func (s *Store) PassCodeReservations(ctx context.Context, digests []string) ([]string, error) {
+	if len(digests) == 0 {
+		return []string{}, nil
+	}
+	args := make([]any, len(digests))
+	for i, d := range digests {
+		args[i] = d
+	}
+	return collect(ctx, s.db, func(row scanner) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, `SELECT DISTINCT reservation_id FROM pass_codes WHERE digest IN (?`+strings.Repeat(", ?", len(digests)-1)+`) ORDER BY reservation_id`, args...)
+}

@@ -139,3 +139,24 @@ func (s *Store) GateByKeyHash(ctx context.Context, keyHash string) (parking.Gate
 	g, err := pgx.CollectExactlyOneRow(rows, scanGate)
 	return g, classify(err, "gate")
 }
+
+// SavePassCode records the digest of a reservation's typed code, once.
+func (s *Store) SavePassCode(ctx context.Context, digest, reservationID string) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO pass_codes (digest, reservation_id) VALUES ($1, $2)
+		ON CONFLICT DO NOTHING`, digest, reservationID)
+	return classify(err, "pass code")
+}
+
+// PassCodeReservations lists the reservations whose typed codes have any of
+// digests.
+func (s *Store) PassCodeReservations(ctx context.Context, digests []string) ([]string, error) {
+	if len(digests) == 0 {
+		return []string{}, nil
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT DISTINCT reservation_id FROM pass_codes WHERE digest = ANY($1) ORDER BY reservation_id`, digests)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if ids == nil {
+		ids = []string{}
+	}
+	return ids, err
+}

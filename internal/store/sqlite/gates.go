@@ -137,3 +137,37 @@ func (s *Store) GateByKeyHash(ctx context.Context, keyHash string) (parking.Gate
 	g, err := scanGate(s.read.QueryRowContext(ctx, `SELECT id, lot_id, name, direction, key_hash, created_at FROM gates WHERE key_hash = ?`, keyHash))
 	return g, classify(err, "gate")
 }
+
+// SavePassCode records the digest of a reservation's typed code, once.
+func (s *Store) SavePassCode(ctx context.Context, digest, reservationID string) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO pass_codes (digest, reservation_id) VALUES (?, ?)
+		ON CONFLICT DO NOTHING`, digest, reservationID)
+	return classify(err, "pass code")
+}
+
+// PassCodeReservations lists the reservations whose typed codes have any of
+// digests.
+func (s *Store) PassCodeReservations(ctx context.Context, digests []string) ([]string, error) {
+	ids := []string{}
+	if len(digests) == 0 {
+		return ids, nil
+	}
+	args := make([]any, len(digests))
+	for i, d := range digests {
+		args[i] = d
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT reservation_id FROM pass_codes
+		WHERE digest IN (?`+strings.Repeat(", ?", len(digests)-1)+`) ORDER BY reservation_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

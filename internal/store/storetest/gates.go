@@ -20,6 +20,7 @@ func gateTests() []namedTest {
 		{"UpdatePaymentOverNoShowRival", testConfirmOverNoShowRival},
 		{"FlagOverstays", testFlagOverstays},
 		{"EnsurePassKey", testEnsurePassKey},
+		{"PassCodes", testPassCodes},
 	}
 }
 
@@ -429,5 +430,38 @@ func testEnsurePassKey(t *testing.T, s parking.Store) {
 	got, err = s.EnsurePassKey(ctx, second)
 	if err != nil || !reflect.DeepEqual(got, []parking.PassKey{first}) {
 		t.Errorf("EnsurePassKey(second) = %+v, %v; want the first key only", got, err)
+	}
+}
+
+// testPassCodes: a typed code's digest finds its reservations, however often
+// it is saved, and two reservations may share one.
+func testPassCodes(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	a := f.MustConfirmed(t, s, f.Spots[0].ID, T0.Add(time.Hour), T0.Add(2*time.Hour))
+	b := f.MustConfirmed(t, s, f.Spots[1].ID, T0.Add(time.Hour), T0.Add(2*time.Hour))
+	for _, c := range []struct{ digest, id string }{{"d1", a.ID}, {"d1", a.ID}, {"d2", b.ID}, {"d3", a.ID}, {"d3", b.ID}} {
+		if err := s.SavePassCode(ctx, c.digest, c.id); err != nil {
+			t.Fatalf("SavePassCode(%s, %s) = %v", c.digest, c.id, err)
+		}
+	}
+	both := []string{a.ID, b.ID}
+	if a.ID > b.ID {
+		both = []string{b.ID, a.ID}
+	}
+	for _, c := range []struct {
+		digests []string
+		want    []string
+	}{
+		{[]string{"d1"}, []string{a.ID}},
+		{[]string{"d1", "d2"}, both},
+		{[]string{"d3"}, both},
+		{[]string{"d1", "d3"}, both},
+		{[]string{"nope"}, []string{}},
+		{nil, []string{}},
+	} {
+		got, err := s.PassCodeReservations(ctx, c.digests)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("PassCodeReservations(%v) = %v, %v; want %v", c.digests, got, err, c.want)
+		}
 	}
 }
