@@ -228,6 +228,7 @@ func (s *Service) reservationOf(ctx context.Context, g parking.Gate, code string
 	code = strings.TrimSpace(code)
 	if strings.HasPrefix(code, "P") && strings.Contains(code, ".") {
 		c, err := s.keys.Verify(code, g.LotID, now)
+		err = atGate(g, err)
 		if d := passDenial(err); d != nil {
 			// A genuine pass at the wrong place or time names its
 			// reservation, so the log can say whose it was.
@@ -335,7 +336,7 @@ func (s *Service) typedPass(ctx context.Context, g parking.Gate, code string, no
 		if err != nil {
 			return parking.Reservation{}, nil, err
 		}
-		verr := passWindow(lot, r, now)
+		verr := atGate(g, passWindow(lot, r, now))
 		if best < 0 || (bestErr != nil && verr == nil) ||
 			(bestErr != nil && verr != nil && errors.Is(verr, pass.ErrNotYetValid) && !errors.Is(bestErr, pass.ErrNotYetValid)) {
 			best, bestErr = i, verr
@@ -348,6 +349,16 @@ func (s *Service) typedPass(ctx context.Context, g parking.Gate, code string, no
 		return parking.Reservation{ID: found[best].ID}, d, nil
 	}
 	return found[best], nil, nil
+}
+
+// atGate is a pass's error as gate g sees it: an exit lets a pass it opens
+// too early go on to the booking's state, since a car cannot be inside before
+// its pass opens the entry, and "not inside" tells the driver more there.
+func atGate(g parking.Gate, err error) error {
+	if g.Direction == parking.Exit && errors.Is(err, pass.ErrNotYetValid) {
+		return nil
+	}
+	return err
 }
 
 // passWindow checks now against the window PassFor gives r's pass.

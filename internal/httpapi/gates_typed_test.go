@@ -27,9 +27,10 @@ func TestTypedCodeAnswersAsQR(t *testing.T) {
 					typed.Reason, typed.Message, wantReason)
 			}
 		}
-		// A day early: too early, typed or scanned, at either gate.
+		// A day early: too early at the entry, not inside at the exit,
+		// typed or scanned.
 		both(in, entry, "a day early", gate.ReasonTooEarly)
-		both(out, exit, "a day early", gate.ReasonTooEarly)
+		both(out, exit, "a day early", gate.ReasonNotInside)
 		// In the window: the typed code lets the car in and out, as lower
 		// case with spaces, the way people type.
 		e.clock.Advance(30 * time.Hour)
