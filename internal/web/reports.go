@@ -22,9 +22,11 @@ type reportPage struct {
 
 func (reportPage) wide() {}
 
-// chart is a bar chart as SVG: a bar per value, scaled to the largest.
+// chart is a bar chart as SVG: a bar per value, the full height standing for
+// Top (a percentage's 100, the spots of the lot, or the largest value).
 type chart struct {
 	Title  string
+	Top    string // what the full height stands for
 	Width  int
 	Height int
 	Bars   []bar
@@ -40,23 +42,23 @@ type bar struct {
 const (
 	chartHeight = 160
 	chartLabels = 20 // room under the bars for their labels
-	barWidth    = 28
 	barGap      = 6
 )
 
-func newChart(title string, labels []string, values []float64, format func(float64) string) chart {
-	c := chart{Title: title, Width: len(values)*(barWidth+barGap) + barGap, Height: chartHeight + chartLabels}
-	top := 0.0
+// newChart draws values as bars barWidth wide, the full height standing for
+// top, or for the largest value if that is more.
+func newChart(title string, labels []string, values []float64, top float64, barWidth int, format func(float64) string) chart {
 	for _, v := range values {
 		top = max(top, v)
 	}
+	c := chart{Title: title, Top: format(top), Width: len(values)*(barWidth+barGap) + barGap, Height: chartHeight + chartLabels}
 	for i, v := range values {
 		h := 0.0
 		if top > 0 && v > 0 {
 			h = max(1, float64(chartHeight-4)*v/top)
 		}
 		x := float64(barGap + i*(barWidth+barGap))
-		c.Bars = append(c.Bars, bar{X: x, Y: chartHeight - h, W: barWidth, H: h, Label: labels[i], Value: format(v)})
+		c.Bars = append(c.Bars, bar{X: x, Y: chartHeight - h, W: float64(barWidth), H: h, Label: labels[i], Value: format(v)})
 	}
 	return c
 }
@@ -101,11 +103,16 @@ func (s *site) handleReports() http.Handler {
 		}
 		money := func(v float64) string { return parking.FormatMoney(int64(v), rep.Lot.Currency) }
 		percent := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + "%" }
+		spots := 0.0
+		if len(rep.Occupancy) > 0 {
+			spots = float64(rep.Occupancy[0].Spots)
+		}
+		cars := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + " cars" }
 		p.Charts = []chart{
-			newChart("Net revenue by day", days, net, money),
-			newChart("Occupancy by day (car hours of spot hours)", days, occ, percent),
-			newChart("Cars inside on average, by hour of the day", hours, avg, func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }),
-			newChart("Occupancy by level", levels, lvl, percent),
+			newChart("Net revenue by day", days, net, 0, 28, money),
+			newChart("Occupancy by day (car hours of spot hours)", days, occ, 100, 28, percent),
+			newChart("Cars inside on average, by hour of the day", hours, avg, spots, 20, cars),
+			newChart("Occupancy by level", levels, lvl, 100, 72, percent),
 		}
 		s.render(w, r, http.StatusOK, "reports", rep.Lot.Name+" · reports", p)
 	})
