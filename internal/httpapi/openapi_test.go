@@ -1365,6 +1365,20 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/lots/lot_missing/gate-events", nil, olga...)
 	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", events, nil, entryDevice...)
 
+	// The lot's report as CSV: by day, by hour, by level.
+	reports := lot + "/reports"
+	if x := f.must(200, "GET", reports+"?from=2030-01-07&to=2030-01-08", nil, olga...); !strings.HasPrefix(string(x.body), "lot_id,date,time_zone,currency,charges,") {
+		t.Errorf("report CSV starts %q", x.body[:min(len(x.body), 40)])
+	}
+	for _, table := range []string{"hours", "levels"} {
+		f.must(200, "GET", reports+"?table="+table, nil, olga...)
+	}
+	f.mustProblem(400, parking.EINVALID, "GET", reports+"?from=yesterday", nil, olga...)
+	f.mustProblem(400, parking.EINVALID, "GET", reports+"?from=2030-01-08&to=2030-01-07", nil, olga...)
+	f.mustProblem(403, parking.EFORBIDDEN, "GET", reports, nil, ada...)
+	f.mustProblem(404, parking.ENOTFOUND, "GET", "/api/v1/lots/lot_missing/reports", nil, olga...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", reports, nil, entryDevice...)
+
 	// Notifications: Ada's in-app ones about what happened so far, her
 	// settings and unsubscribe link, and the operator's webhook.
 	if err := notifier.RunOnce(t.Context()); err != nil {

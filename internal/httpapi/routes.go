@@ -86,6 +86,7 @@ func addRoutes(mux *router, s Services) {
 	mux.Handle("POST /api/v1/gates/{gate}/scans", idempotent(handleScan(log, s.Gates)))
 	mux.Handle("POST /api/v1/gates/{gate}/open", handleOpenGate(log, s.Gates))
 	mux.Handle("GET /api/v1/lots/{lot}/gate-events", handleGateEvents(log, s.Gates))
+	mux.Handle("GET /api/v1/lots/{lot}/reports", handleReport(log, s.Reports))
 	mux.Handle("POST /api/v1/reservations/{reservation}/checkout", handleReservationAction(log, s.Gates, "checkout"))
 	mux.Handle("POST /api/v1/reservations/{reservation}/no-show", handleReservationAction(log, s.Gates, "no-show"))
 

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -63,9 +62,6 @@ func newChart(title string, labels []string, values []float64, top float64, barW
 	return c
 }
 
-// reportTables are the CSV tables of a report, by the name ?table= takes.
-var reportTables = []string{"days", "hours", "levels"}
-
 func (s *site) handleReports() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
@@ -79,11 +75,11 @@ func (s *site) handleReports() http.Handler {
 			return
 		}
 		if q.Get("format") == "csv" {
-			writeReportCSV(w, rep, q.Get("table"))
+			writeCSV(w, rep, q.Get("table"))
 			return
 		}
 		p := reportPage{Report: rep, CSV: map[string]string{}}
-		for _, t := range reportTables {
+		for _, t := range report.Tables {
 			p.CSV[t] = "/operator/lots/" + rep.Lot.ID + "/reports?format=csv&table=" + t + "&from=" + rep.From + "&to=" + rep.To
 		}
 		var days, hours, levels []string
@@ -118,41 +114,11 @@ func (s *site) handleReports() http.Handler {
 	})
 }
 
-// writeReportCSV writes one table of rep: "days" (the default), "hours" or
-// "levels". Amounts are in minor units of the lot's currency, hours decimal.
-func writeReportCSV(w http.ResponseWriter, rep report.Report, table string) {
-	f2 := func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
-	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
-	itoa := strconv.Itoa
-	var rows [][]string
-	switch table {
-	case "hours":
-		rows = append(rows, []string{"lot_id", "from", "to", "time_zone", "hour", "occupied_hours", "avg_cars", "avg_pct"})
-		for _, h := range rep.Hours {
-			rows = append(rows, []string{rep.Lot.ID, rep.From, rep.To, rep.Lot.TimeZone, fmt.Sprintf("%02d:00", h.Hour), f2(h.OccupiedHours), f2(h.AvgCars), f2(h.Pct)})
-		}
-	case "levels":
-		rows = append(rows, []string{"lot_id", "from", "to", "level_id", "level", "spots", "spot_hours", "booked_hours", "occupied_hours", "occupied_pct"})
-		for _, l := range rep.Levels {
-			rows = append(rows, []string{rep.Lot.ID, rep.From, rep.To, l.Level.ID, l.Level.Name, itoa(l.Spots), f2(l.SpotHours), f2(l.BookedHours), f2(l.OccupiedHours), f2(l.OccupiedPct())})
-		}
-	default:
-		table = "days"
-		rows = append(rows, []string{"lot_id", "date", "time_zone", "currency", "charges", "charged", "overstay_charged", "refunds", "refunded", "net",
-			"bookings", "spot_hours", "booked_hours", "occupied_hours", "occupied_pct", "entries", "peak_cars",
-			"no_shows", "overstays", "overstay_hours", "gate_entries", "gate_exits", "gate_denied"})
-		for i, d := range rep.Days {
-			rv, o, st, g := rep.Revenue[i], rep.Occupancy[i], rep.Stays[i], rep.Gate[i]
-			rows = append(rows, []string{rep.Lot.ID, d.Date, rep.Lot.TimeZone, rv.Currency, itoa(rv.Charges), i64(rv.Charged), i64(rv.OverstayCharged),
-				itoa(rv.Refunds), i64(rv.Refunded), i64(rv.Net),
-				itoa(o.Bookings), f2(o.SpotHours), f2(o.BookedHours), f2(o.OccupiedHours), f2(o.OccupiedPct()), itoa(o.Entries), itoa(o.PeakCars),
-				itoa(st.NoShows), itoa(st.Overstays), f2(st.OverstayHours), itoa(g.Entries), itoa(g.Exits), itoa(g.Denied)})
-		}
-	}
+// writeCSV sends one table of rep as a CSV attachment.
+func writeCSV(w http.ResponseWriter, rep report.Report, table string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
 	h.Set("Cache-Control", "no-cache, private")
-	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="report-%s-%s-%s-%s.csv"`, rep.Lot.ID, table, rep.From, rep.To))
-	cw := csv.NewWriter(w)
-	cw.WriteAll(rows)
+	h.Set("Content-Disposition", `attachment; filename="`+report.CSVName(rep, table)+`"`)
+	report.WriteCSV(w, rep, table)
 }
