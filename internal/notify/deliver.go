@@ -44,8 +44,19 @@ func (s *Service) Deliver(ctx context.Context) (int, error) {
 				s.cfg.Log.WarnContext(ctx, "notification lease too short for the batch: the rest wait for the next claim", "left", len(ns)-i)
 				return sent, nil
 			}
+			if ctx.Err() != nil {
+				return sent, nil // stopping: the rest are claimed again once their lease passes
+			}
 			o := s.attempt(ctx, b, n)
-			if err := s.cfg.Store.FinishNotification(ctx, o); err != nil {
+			if ctx.Err() != nil && o.Status == parking.NotificationPending {
+				return sent, nil // cut short by the stop, not a failure of its own: its lease passes and it is tried again
+			}
+			// What was done is recorded even while stopping: a message sent
+			// but not recorded would be sent again.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+			err := s.cfg.Store.FinishNotification(rctx, o)
+			cancel()
+			if err != nil {
 				// Sent (perhaps) but not recorded: the lease runs out and the
 				// notification is tried again. See docs/notifications.md.
 				s.cfg.Log.ErrorContext(ctx, "record notification outcome", "notification", n.ID, "status", o.Status, "err", err)

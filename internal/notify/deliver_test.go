@@ -1,9 +1,12 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"parkd/internal/gate"
 	"parkd/internal/notify"
 	"parkd/internal/parking"
 	"parkd/internal/payments"
@@ -279,5 +283,38 @@ func TestSlowBatchStaysWithinLease(t *testing.T) {
 	}
 	if len(mailer.sent) != 5 {
 		t.Errorf("%d emails; want 5", len(mailer.sent))
+	}
+}
+
+// TestStopMidBatch: a stop that cuts a send short records nothing and logs no
+// error (the send was not the notification's failure); the notification is
+// claimed again once its lease passes and sent once.
+func TestStopMidBatch(t *testing.T) {
+	w := newWorld(t, teststore.OpenSQLite(t))
+	var logs bytes.Buffer
+	svc := notify.New(notify.Config{
+		Store: w.store, Clock: w.clock, Mailer: &notify.SMTP{Addr: w.box.addr, From: "parkd <noreply@parkd.test>"},
+		BaseURL: "https://parkd.test", Log: slog.New(slog.NewJSONHandler(&logs, nil)),
+		Gates: gate.New(w.store, nil, nil, w.keys, w.clock, nil),
+	})
+	w.book(t, storetest.T0.Add(10*time.Minute), storetest.T0.Add(time.Hour))
+	stopping, stop := context.WithCancel(ctx)
+	w.box.setReject(func(n int) error {
+		if n == 1 {
+			stop() // parkd stops while the first email is on its way
+			return &smtp.SMTPError{Code: 421, Message: "shutting down"}
+		}
+		return nil
+	})
+	if err := svc.RunOnce(stopping); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("RunOnce while stopping: %v", err)
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("a stop logged an error:\n%s", logs.String())
+	}
+	w.clock.Advance(notify.DefaultLease)
+	mustRun(t, svc)
+	if n := len(w.box.messages()); n != 1 {
+		t.Errorf("%d emails after the stop and the lease; want 1", n)
 	}
 }

@@ -65,6 +65,9 @@ const (
 	DriveUpWarning = 15 * time.Minute
 	batchSize      = 20
 	sendTimeout    = 30 * time.Second
+	// recordTimeout bounds the recording of an attempt's outcome, which
+	// goes on while parkd stops.
+	recordTimeout = 5 * time.Second
 )
 
 // Store is what the notifier asks of parkd's storage: its queue and the
