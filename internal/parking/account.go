@@ -108,6 +108,18 @@ type Gate struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// GatePairing is a one-time link that sets a kiosk up for a gate: whoever
+// opens it before ExpiresAt, once, gets the gate's new device key. Only the
+// token's hash is kept, like a device key's.
+type GatePairing struct {
+	TokenHash string
+	GateID    string
+	CreatedBy string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero until used
+}
+
 // IdempotencyKey records a request sent with an Idempotency-Key header and, once
 // it has finished, the response to replay for retries.
 type IdempotencyKey struct {

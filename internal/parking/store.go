@@ -237,6 +237,15 @@ type GateStore interface {
 	Gates(ctx context.Context, lotID string) ([]Gate, error)
 	GateByKeyHash(ctx context.Context, keyHash string) (Gate, error)
 
+	// CreateGatePairing stores a kiosk pairing link by its token's hash.
+	CreateGatePairing(ctx context.Context, p *GatePairing) error
+	// GatePairing finds a pairing by its token's hash (ErrNotFound if none).
+	GatePairing(ctx context.Context, tokenHash string) (GatePairing, error)
+	// UseGatePairing marks a pairing used at at, provided it is unused and
+	// not expired at at (the check is part of the UPDATE, so of two
+	// concurrent redeems one wins); otherwise ErrConflict.
+	UseGatePairing(ctx context.Context, tokenHash string, at time.Time) error
+
 	// RecordGateEvent appends one event to a lot's gate log.
 	RecordGateEvent(ctx context.Context, e *GateEvent) error
 

@@ -21,6 +21,47 @@ func gateTests() []namedTest {
 		{"FlagOverstays", testFlagOverstays},
 		{"EnsurePassKey", testEnsurePassKey},
 		{"PassCodes", testPassCodes},
+		{"GatePairing", testGatePairing},
+	}
+}
+
+// testGatePairing: a pairing reads back as stored, is used once, and not
+// after it expires; an unknown token is ErrNotFound.
+func testGatePairing(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	g := parking.Gate{ID: parking.NewID("gat"), LotID: f.Lot.ID, Name: "North", Direction: parking.Entry, KeyHash: "k-pair", CreatedAt: T0}
+	if err := s.CreateGate(ctx, &g); err != nil {
+		t.Fatal(err)
+	}
+	p := parking.GatePairing{TokenHash: "tok1", GateID: g.ID, CreatedBy: "usr_op", CreatedAt: T0, ExpiresAt: T0.Add(15 * time.Minute)}
+	q := p
+	q.TokenHash = "tok2"
+	for _, p := range []*parking.GatePairing{&p, &q} {
+		if err := s.CreateGatePairing(ctx, p); err != nil {
+			t.Fatalf("CreateGatePairing(%s) = %v", p.TokenHash, err)
+		}
+	}
+	if got, err := s.GatePairing(ctx, "tok1"); err != nil || got != p {
+		t.Errorf("GatePairing(tok1) = %+v, %v; want %+v", got, err, p)
+	}
+	if _, err := s.GatePairing(ctx, "nope"); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("GatePairing(unknown) = %v; want ErrNotFound", err)
+	}
+	at := T0.Add(time.Minute)
+	if err := s.UseGatePairing(ctx, "tok1", at); err != nil {
+		t.Fatalf("UseGatePairing(tok1) = %v", err)
+	}
+	if got, err := s.GatePairing(ctx, "tok1"); err != nil || !got.UsedAt.Equal(at) {
+		t.Errorf("GatePairing(tok1).UsedAt = %v, %v; want %v", got.UsedAt, err, at)
+	}
+	if err := s.UseGatePairing(ctx, "tok1", at); !errors.Is(err, parking.ErrConflict) {
+		t.Errorf("UseGatePairing(tok1) again = %v; want ErrConflict", err)
+	}
+	if err := s.UseGatePairing(ctx, "tok2", q.ExpiresAt); !errors.Is(err, parking.ErrConflict) {
+		t.Errorf("UseGatePairing(tok2) at expiry = %v; want ErrConflict", err)
+	}
+	if err := s.UseGatePairing(ctx, "nope", at); !errors.Is(err, parking.ErrConflict) {
+		t.Errorf("UseGatePairing(unknown) = %v; want ErrConflict", err)
 	}
 }
 
