@@ -80,6 +80,8 @@ type Store interface {
 	parking.LotStore
 	parking.ReservationStore
 	parking.GateStore
+	// SetGateKey gives a paired kiosk the gate's new key.
+	SetGateKey(ctx context.Context, gateID, keyHash string) error
 }
 
 // Service runs the gates.

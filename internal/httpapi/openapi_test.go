@@ -1236,6 +1236,34 @@ func TestOpenAPIResponses(t *testing.T) {
 	f.must(200, "GET", "/api/v1/lots", nil, specBearer(north.Key)...)
 	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", "/api/v1/lots", nil, specBearer("pkg_unknown")...)
 
+	// Kiosk pairing: a one-time link gives a kiosk the gate's new key, once.
+	var pairing gate.NewPairing
+	pairings := "/api/v1/gates/" + north.Gate.ID + "/pairings"
+	f.must(201, "POST", pairings, nil, olga...).into(t, &pairing)
+	f.mustProblem(404, parking.ENOTFOUND, "POST", pairings, nil, ada...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "POST", pairings, nil)
+	var paired gate.Paired
+	f.must(200, "POST", "/api/v1/kiosk-pairings", map[string]any{"token": pairing.Token}).into(t, &paired)
+	f.mustProblem(409, parking.ECONFLICT, "POST", "/api/v1/kiosk-pairings", map[string]any{"token": pairing.Token})
+	f.mustProblem(404, parking.ENOTFOUND, "POST", "/api/v1/kiosk-pairings", map[string]any{"token": "pkp_unknown"})
+	f.mustProblem(400, parking.EINVALID, "POST", "/api/v1/kiosk-pairings", map[string]any{"code": pairing.Token})
+	f.mustProblem(401, parking.EUNAUTHORIZED, "GET", "/api/v1/lots", nil, specBearer(north.Key)...)
+	north.Key = paired.Key
+	f.must(200, "GET", "/api/v1/lots", nil, specBearer(north.Key)...)
+
+	// Invitations: an operator makes an existing account one of its operators.
+	if _, err := authn.CreateUser(t.Context(), "Ivy Invited", "ivy@example.com", "invited password", parking.RoleDriver, ""); err != nil {
+		t.Fatal(err)
+	}
+	members := "/api/v1/operators/" + fx.Operator.ID + "/members"
+	f.must(200, "POST", members, map[string]any{"email": "Ivy@example.com"}, olga...)
+	f.mustProblem(404, parking.ENOTFOUND, "POST", members, map[string]any{"email": "nobody@example.com"}, olga...)
+	f.mustProblem(409, parking.ECONFLICT, "POST", members, map[string]any{"email": "ann@example.com"}, olga...)
+	f.mustProblem(422, parking.EVALIDATION, "POST", members, map[string]any{"email": " "}, olga...)
+	f.mustProblem(400, parking.EINVALID, "POST", members, map[string]any{"mail": "x"}, olga...)
+	f.mustProblem(403, parking.EFORBIDDEN, "POST", members, map[string]any{"email": "ivy@example.com"}, ada...)
+	f.mustProblem(401, parking.EUNAUTHORIZED, "POST", members, map[string]any{"email": "ivy@example.com"})
+
 	// Gates: a driver's pass, scans at the fixture lot's entry and exit, a
 	// drive-up, what operators do by hand, and the log. The clock moves on
 	// here, so this comes after everything that books from T0.

@@ -105,6 +105,9 @@ func addRoutes(mux *router, s Services) {
 	mux.Handle("GET /api/v1/lots/{lot}/reservations", handleLotReservations(log, engine))
 	mux.Handle("POST /api/v1/lots/{lot}/gates", handleCreateGate(log, s.Gates)) // never replayed: its response holds the device key
 	mux.Handle("GET /api/v1/lots/{lot}/gates", handleListGates(log, s.Gates))
+	mux.Handle("POST /api/v1/gates/{gate}/pairings", handleCreatePairing(log, s.Gates)) // never replayed: its response holds the token
+	mux.Handle("POST /api/v1/kiosk-pairings", handleRedeemPairing(log, s.Gates))
+	mux.Handle("POST /api/v1/operators/{operator}/members", handleAddMember(log, s.Lots))
 
 	// Drivers' notifications and settings, the public unsubscribe link, and
 	// operators' webhooks.

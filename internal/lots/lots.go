@@ -49,6 +49,9 @@ type Store interface {
 	CreateSpots(ctx context.Context, spots []parking.Spot) error
 	Spot(ctx context.Context, id string) (parking.Spot, error)
 	Spots(ctx context.Context, lotID string) ([]parking.Spot, error)
+	// Invitations make an existing account an operator's staff.
+	UserByEmail(ctx context.Context, email string) (parking.User, error)
+	SetUserRole(ctx context.Context, userID string, role parking.Role, operatorID string) error
 }
 
 // Service runs lots, levels and spots.
@@ -194,6 +197,46 @@ func (s *Service) CreateOperator(ctx context.Context, u parking.User, name strin
 		return parking.Operator{}, err
 	}
 	return o, nil
+}
+
+// AddMember makes the account with email an operator of operatorID, at
+// once: u must work for that operator (or be an admin). Invitations need no
+// email link because the account must already exist; an admin, or another
+// operator's staff, is refused rather than silently moved.
+func (s *Service) AddMember(ctx context.Context, u parking.User, operatorID, email string) (parking.User, error) {
+	if !u.WorksFor(operatorID) {
+		return parking.User{}, parking.Errorf(parking.EFORBIDDEN, "you invite people only to your own operator")
+	}
+	op, err := s.store.Operator(ctx, operatorID)
+	if err != nil {
+		return parking.User{}, err
+	}
+	email = parking.NormalizeEmail(email)
+	if email == "" {
+		var ve parking.ValidationError
+		ve.Add("email", "is required")
+		return parking.User{}, ve.Err()
+	}
+	m, err := s.store.UserByEmail(ctx, email)
+	if errors.Is(err, parking.ErrNotFound) {
+		return parking.User{}, parking.Errorf(parking.ENOTFOUND, "no account uses %s: ask them to sign up first, then invite them again", email)
+	}
+	if err != nil {
+		return parking.User{}, err
+	}
+	switch {
+	case m.Role == parking.RoleAdmin:
+		return parking.User{}, parking.Errorf(parking.ECONFLICT, "%s is an administrator, who runs every lot already", email)
+	case m.Role == parking.RoleOperator && m.OperatorID == op.ID:
+		return m, nil
+	case m.Role == parking.RoleOperator:
+		return parking.User{}, parking.Errorf(parking.ECONFLICT, "%s already works for another operator", email)
+	}
+	if err := s.store.SetUserRole(ctx, m.ID, parking.RoleOperator, op.ID); err != nil {
+		return parking.User{}, err
+	}
+	m.Role, m.OperatorID = parking.RoleOperator, op.ID
+	return m, nil
 }
 
 // PolicyChange makes a lot's policy from a base: the defaults for a new lot,
