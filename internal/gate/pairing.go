@@ -3,10 +3,12 @@ package gate
 import (
 	"context"
 	"errors"
+	"net/url"
 	"time"
 
 	"parkd/internal/auth"
 	"parkd/internal/parking"
+	"parkd/internal/pass"
 )
 
 // PairingTTL is how long a kiosk pairing link works: long enough to walk to
@@ -23,6 +25,8 @@ type NewPairing struct {
 	Token     string    `json:"token"`
 	URL       string    `json:"url"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// QRPNG is a QR code of URL, for a kiosk's camera or a phone.
+	QRPNG []byte `json:"qr_png"`
 }
 
 // Paired is what a kiosk gets for a pairing token: its gate and the gate's
@@ -33,8 +37,9 @@ type Paired struct {
 }
 
 // CreatePairing makes a one-time link, valid for PairingTTL, that sets a
-// kiosk up for gate gateID, whose lot u runs.
-func (s *Service) CreatePairing(ctx context.Context, u parking.User, gateID string) (NewPairing, error) {
+// kiosk up for gate gateID, whose lot u runs. origin ("https://parkd.example")
+// makes the link absolute, so that its QR code opens from any device.
+func (s *Service) CreatePairing(ctx context.Context, u parking.User, gateID, origin string) (NewPairing, error) {
 	g, err := s.operatedGate(ctx, u, gateID)
 	if err != nil {
 		return NewPairing{}, err
@@ -45,7 +50,12 @@ func (s *Service) CreatePairing(ctx context.Context, u parking.User, gateID stri
 	if err := s.store.CreateGatePairing(ctx, &p); err != nil {
 		return NewPairing{}, err
 	}
-	return NewPairing{GateID: g.ID, Token: token, URL: "/kiosk/" + g.ID + "?pair=" + token, ExpiresAt: p.ExpiresAt}, nil
+	link := origin + "/kiosk/" + url.PathEscape(g.ID) + "?pair=" + url.QueryEscape(token)
+	png, err := pass.PNG(link, 240)
+	if err != nil {
+		return NewPairing{}, err
+	}
+	return NewPairing{GateID: g.ID, Token: token, URL: link, ExpiresAt: p.ExpiresAt, QRPNG: png}, nil
 }
 
 // RedeemPairing exchanges a pairing token, once and before it expires, for

@@ -16,7 +16,7 @@ func handleCreatePairing(log *slog.Logger, gates *gate.Service) http.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := gates.CreatePairing(r.Context(), me, r.PathValue("gate"))
+		p, err := gates.CreatePairing(r.Context(), me, r.PathValue("gate"), requestOrigin(r))
 		if err != nil {
 			return err
 		}
@@ -71,4 +71,13 @@ func handleAddMember(log *slog.Logger, svc *lots.Service) http.Handler {
 		writeJSON(w, http.StatusOK, u)
 		return nil
 	})
+}
+
+// requestOrigin is the scheme and host the client reached parkd at, which a
+// link it is shown must use to come back.
+func requestOrigin(r *http.Request) string {
+	if r.TLS != nil {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
 }

@@ -20,7 +20,7 @@ func TestKioskPairing(t *testing.T) {
 		pairings := "/api/v1/gates/" + g.ID + "/pairings"
 		var p gate.NewPairing
 		r := op.must(201, &p, "POST", pairings, nil)
-		if r.header.Get("Cache-Control") != "no-store" || !strings.HasPrefix(p.Token, "pkp_") || p.URL != "/kiosk/"+g.ID+"?pair="+p.Token ||
+		if r.header.Get("Cache-Control") != "no-store" || !strings.HasPrefix(p.Token, "pkp_") || p.URL != e.srv.URL+"/kiosk/"+g.ID+"?pair="+p.Token || len(p.QRPNG) < 100 ||
 			!p.ExpiresAt.Equal(e.clock.Now().Add(gate.PairingTTL)) {
 			t.Errorf("POST %s = %+v (%s); want a pkp_ token, its kiosk URL, expiring in %v", pairings, p, r.header.Get("Cache-Control"), gate.PairingTTL)
 		}
