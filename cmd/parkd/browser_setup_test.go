@@ -211,6 +211,24 @@ func TestBrowserSetup(t *testing.T) {
 	if !strings.HasPrefix(entryKey, "pkg_") || !strings.HasPrefix(exitKey, "pkg_") || entryGate == exitGate {
 		t.Fatalf("gate keys %q, %q for gates %q, %q; want two gates with pkg_ keys", entryKey, exitKey, entryGate, exitGate)
 	}
+	// A one-time pairing link (and its QR code) for each gate's kiosk.
+	pairLink := func(gateID, name string) string {
+		t.Helper()
+		do(admin, "admin-pairs-"+strings.ReplaceAll(strings.ToLower(name), " ", "-")+"-kiosk",
+			chromedp.Click(chromedp.CSS(`[data-pair-gate="`+gateID+`"]`)),
+			until(`!document.getElementById("pair-link").hidden && document.getElementById("pair-link").textContent.includes("`+name+`") && document.querySelector("#pair-link img").naturalWidth > 0`),
+		)
+		href, err := chromedp.Run(admin, chromedp.AttributeValue(chromedp.CSS(`#pair-link a`), "href"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(href.Value, base+"/kiosk/"+gateID+"?pair=pkp_") {
+			t.Fatalf("pairing link = %q; want %s/kiosk/%s?pair=pkp_…", href.Value, base, gateID)
+		}
+		return href.Value
+	}
+	entryLink := pairLink(entryGate, "North entry")
+	exitLink := pairLink(exitGate, "South exit")
 	do(admin, "admin-edits-lot",
 		chromedp.Click(chromedp.CSS(`#lot-details > summary`)),
 		chromedp.WaitVisible(chromedp.ID("edit-lot")),
@@ -319,19 +337,27 @@ func TestBrowserSetup(t *testing.T) {
 	)
 
 	// The kiosks: the entry admits the pass to its spot, the exit lets it out.
-	kiosk := func(name, gateID, key, want string) {
+	// Each kiosk is paired by the one-time link its lot's page made, not by
+	// typing its key.
+	kiosk := func(name, link, gateName, want string) {
 		t.Helper()
 		tab, closeTab := chromedp.NewContext(driver)
 		defer closeTab()
 		if err := chromedp.Do(tab); err != nil {
 			t.Fatal(err)
 		}
+		do(tab, name+"-paired",
+			chromedp.Navigate(link),
+			chromedp.WaitVisible(chromedp.ID("manual-code")),
+			until(`document.getElementById("paired-with").textContent === "Paired with `+gateName+`."`),
+		)
+		if u := text(tab, "#paired-with"); !strings.Contains(u, gateName) {
+			t.Errorf("the %s kiosk says %q; want it paired with %s", name, u, gateName)
+		}
+		if loc, err := chromedp.Run(tab, chromedp.Location()); err != nil || strings.Contains(loc, "pair=") {
+			t.Errorf("the %s kiosk's address after pairing = %q, %v; want the token gone", name, loc, err)
+		}
 		do(tab, name,
-			chromedp.Navigate(base+"/kiosk/"+gateID),
-			chromedp.WaitVisible(chromedp.ID("kiosk-key-form")),
-			ready,
-			chromedp.SendKeys(chromedp.CSS(`#kiosk-key-form [name=key]`), key),
-			chromedp.Click(chromedp.CSS(`#kiosk-key-form [type=submit]`)),
 			chromedp.WaitVisible(chromedp.ID("manual-code")),
 			chromedp.SendKeys(chromedp.ID("manual-code"), code),
 			chromedp.Click(chromedp.CSS(`#manual [type=submit]`)),
@@ -341,8 +367,22 @@ func TestBrowserSetup(t *testing.T) {
 			t.Errorf("the %s kiosk says %q; want %q and spot %s", name, got, want, spot)
 		}
 	}
-	kiosk("entry-kiosk-admits", entryGate, entryKey, "Welcome")
-	kiosk("exit-kiosk-lets-out", exitGate, exitKey, "Goodbye")
+	kiosk("entry-kiosk-admits", entryLink, "North entry", "Welcome")
+	kiosk("exit-kiosk-lets-out", exitLink, "South exit", "Goodbye")
+
+	// A pairing link works once: opened again, the kiosk says so.
+	again, closeAgain := chromedp.NewContext(driver)
+	defer closeAgain()
+	if err := chromedp.Do(again); err != nil {
+		t.Fatal(err)
+	}
+	do(again, "used-pairing-link-refused",
+		chromedp.Navigate(entryLink),
+		until(`!document.getElementById("pair-status").hidden`),
+	)
+	if got := text(again, "#pair-status"); !strings.Contains(got, "already used") {
+		t.Errorf("a used pairing link says %q; want it to say it was already used", got)
+	}
 
 	var mine struct {
 		Reservations []struct{ Status string }

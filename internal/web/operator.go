@@ -44,6 +44,9 @@ func (s *site) handleOperatorHome() http.Handler {
 			return
 		}
 		h := operatorHome{Lots: mine, Operators: oprs, Admin: me.Role == parking.RoleAdmin, lotForm: newLotForm()}
+		if h.Admin {
+			h.Directory = directory(oprs, mine)
+		}
 		s.render(w, r, http.StatusOK, "operator", "Operator", h)
 	})
 }
@@ -53,7 +56,30 @@ type operatorHome struct {
 	Lots      []parking.Lot
 	Operators []parking.Operator // an admin chooses one for a new lot
 	Admin     bool
+	Directory []operatorLots // for an admin: every operator and its lots
 	lotForm
+}
+
+// operatorLots is one operator and the lots it runs.
+type operatorLots struct {
+	Operator parking.Operator
+	Lots     []parking.Lot
+}
+
+// directory groups lots under their operators, in the operators' order.
+func directory(oprs []parking.Operator, lots []parking.Lot) []operatorLots {
+	d := make([]operatorLots, len(oprs))
+	at := map[string]int{}
+	for i, o := range oprs {
+		d[i].Operator = o
+		at[o.ID] = i
+	}
+	for _, l := range lots {
+		if i, ok := at[l.OperatorID]; ok {
+			d[i].Lots = append(d[i].Lots, l)
+		}
+	}
+	return d
 }
 
 // lotForm is what the lot forms offer: zones and currencies to pick from

@@ -23,14 +23,56 @@
     (has ? codeInput : setup.querySelector("input")).focus();
   }
 
+  // Pairing: the operator's one-time link (/kiosk/{gate}?pair=TOKEN) is
+  // exchanged for the gate's key, kept like a typed one. The token leaves the
+  // address bar at once: it is spent, and must not be bookmarked or shared.
+  const pairStatus = document.getElementById("pair-status");
+  const pairedWith = document.getElementById("paired-with");
+  async function pair(token) {
+    history.replaceState(null, "", location.pathname);
+    try {
+      const r = await api("POST", "/api/v1/kiosk-pairings", { token: token });
+      if (r.data.gate.id !== gate) {
+        throw new Error("This pairing link is for another gate (" + r.data.gate.name + "): open it at /kiosk/" + r.data.gate.id + ".");
+      }
+      localStorage.setItem(storeKey, r.data.key);
+      await check();
+      pairedWith.textContent = "Paired with " + r.data.gate.name + ".";
+      pairedWith.hidden = false;
+      say("idle", "Paired with " + r.data.gate.name, "Scan your pass: hold the QR code up to the camera, or type the code below.");
+    } catch (err) {
+      pairStatus.textContent = "Pairing failed: " + err.message;
+      pairStatus.hidden = false;
+    }
+    show();
+  }
+
+  // check tries the stored key at once, rather than at the first car.
+  async function check() {
+    try {
+      await api("GET", "/api/v1/lots?limit=1", undefined, { bearer: deviceKey() });
+    } catch (err) {
+      if (err.status === 401) {
+        localStorage.removeItem(storeKey);
+        throw new Error("the device key is not accepted.");
+      }
+      throw err;
+    }
+  }
+
   document.getElementById("kiosk-key-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const form = e.target;
     const key = form.key.value.trim();
     if (!key.startsWith("pkg_")) { showErrors(form, new Error("A device key starts with pkg_.")); return; }
     localStorage.setItem(storeKey, key);
-    form.reset();
-    show();
+    busy(form.querySelector("[type=submit]"), "Checking…", async () => {
+      try {
+        await check();
+        form.reset();
+      } catch (err) { showErrors(form, err); }
+      show();
+    });
   });
   document.getElementById("forget-key").addEventListener("click", () => {
     if (!confirm("Forget this gate's device key? You will need it again to use this screen.")) return;
@@ -121,6 +163,7 @@
     look();
   }
 
-  show();
   idle();
+  const token = new URLSearchParams(location.search).get("pair");
+  if (token) pair(token); else show();
 })();

@@ -38,7 +38,14 @@
           open.dataset.openGate = r.data.gate.id;
           open.textContent = "Open by hand…";
           wireOpenGate(open);
-          li.append(r.data.gate.name + " (" + r.data.gate.direction + ") · ", kiosk, " · ", id, " ", open);
+          const pair = document.createElement("button");
+          pair.type = "button";
+          pair.className = "btn small";
+          pair.dataset.pairGate = r.data.gate.id;
+          pair.dataset.name = r.data.gate.name;
+          pair.textContent = "Pair a kiosk";
+          wirePairGate(pair);
+          li.append(r.data.gate.name + " (" + r.data.gate.direction + ") · ", kiosk, " · ", id, " ", open, " ", pair);
           document.getElementById("gate-list").append(li);
           document.getElementById("gate-list").hidden = false;
           document.getElementById("no-gates").hidden = true;
@@ -59,6 +66,55 @@
     });
   }
   document.querySelectorAll("[data-open-gate]").forEach(wireOpenGate);
+
+  // Kiosk pairing: a one-time link (and its QR code) that a kiosk opens to
+  // get its gate's key, so that nobody types a key at the gate.
+  function wirePairGate(b) {
+    b.addEventListener("click", () => {
+      busy(b, "Making a link…", async () => {
+        const out = document.getElementById("pair-link");
+        try {
+          const r = await api("POST", "/api/v1/gates/" + encodeURIComponent(b.dataset.pairGate) + "/pairings");
+          out.textContent = "";
+          const p = document.createElement("p");
+          p.append("Open this link on the kiosk of \u201c" + b.dataset.name + "\u201d, once, within 15 minutes (until " +
+            new Date(r.data.expires_at).toLocaleTimeString() + "): ");
+          const a = document.createElement("a");
+          a.href = r.data.url;
+          a.textContent = r.data.url;
+          a.rel = "noreferrer";
+          p.append(a);
+          const img = document.createElement("img");
+          img.src = "data:image/png;base64," + r.data.qr_png;
+          img.alt = "QR code of the pairing link";
+          img.width = 240;
+          img.height = 240;
+          out.append(p, img);
+          out.hidden = false;
+        } catch (err) { toast(err.message); }
+      });
+    });
+  }
+  document.querySelectorAll("[data-pair-gate]").forEach(wirePairGate);
+
+  // Invitations: an existing account becomes an operator of the operator.
+  const invite = document.getElementById("invite");
+  if (invite) {
+    invite.addEventListener("submit", (e) => {
+      e.preventDefault();
+      clearErrors(invite);
+      const operator = invite.dataset.operator || invite.operator.value;
+      busy(invite.querySelector("[type=submit]"), "Inviting…", async () => {
+        try {
+          const r = await api("POST", "/api/v1/operators/" + encodeURIComponent(operator) + "/members", { email: invite.email.value });
+          const done = document.getElementById("invite-done");
+          done.textContent = r.data.name + " (" + r.data.email + ") is now an operator.";
+          done.hidden = false;
+          invite.reset();
+        } catch (err) { showErrors(invite, err); }
+      });
+    });
+  }
 
   // stale says what a 412 means: someone else changed it first.
   function stale(err) {
