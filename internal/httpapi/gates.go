@@ -62,13 +62,18 @@ func handleOpenGate(log *slog.Logger, gates *gate.Service) http.Handler {
 // errPassSignIn: a pass is its driver's (or the lot's operators').
 var errPassSignIn = parking.Errorf(parking.EUNAUTHORIZED, "sign in first")
 
+// passOf is the pass of the request's {reservation}, for the signed-in user.
+func passOf(r *http.Request, gates *gate.Service) (gate.Pass, error) {
+	me, ok := currentUser(r)
+	if !ok {
+		return gate.Pass{}, errPassSignIn
+	}
+	return gates.PassOf(r.Context(), me, r.PathValue("reservation"))
+}
+
 func handlePass(log *slog.Logger, gates *gate.Service) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		me, ok := currentUser(r)
-		if !ok {
-			return errPassSignIn
-		}
-		p, err := gates.PassOf(r.Context(), me, r.PathValue("reservation"))
+		p, err := passOf(r, gates)
 		if err != nil {
 			return err
 		}
@@ -80,11 +85,7 @@ func handlePass(log *slog.Logger, gates *gate.Service) http.Handler {
 
 func handlePassPNG(log *slog.Logger, gates *gate.Service) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		me, ok := currentUser(r)
-		if !ok {
-			return errPassSignIn
-		}
-		p, err := gates.PassOf(r.Context(), me, r.PathValue("reservation"))
+		p, err := passOf(r, gates)
 		if err != nil {
 			return err
 		}

@@ -172,7 +172,7 @@ func (s *Service) Operators(ctx context.Context, u parking.User) ([]parking.Oper
 	if !u.ManagesAny() {
 		return nil, nil
 	}
-	if u.Role != parking.RoleAdmin {
+	if !u.IsAdmin() {
 		o, err := s.store.Operator(ctx, u.OperatorID)
 		if err != nil {
 			return nil, err
@@ -186,7 +186,7 @@ func (s *Service) Operators(ctx context.Context, u parking.User) ([]parking.Oper
 // admins create them: an installation's first lot needs one, and the
 // administrator may set it up from the browser.
 func (s *Service) CreateOperator(ctx context.Context, u parking.User, name string) (parking.Operator, error) {
-	if u.Role != parking.RoleAdmin {
+	if !u.IsAdmin() {
 		return parking.Operator{}, parking.Errorf(parking.EFORBIDDEN, "only admins create operators")
 	}
 	o := parking.Operator{ID: parking.NewID("opr"), Name: strings.TrimSpace(name), CreatedAt: s.clock.Now()}
@@ -225,7 +225,7 @@ func (s *Service) AddMember(ctx context.Context, u parking.User, operatorID, ema
 		return parking.User{}, err
 	}
 	switch {
-	case m.Role == parking.RoleAdmin:
+	case m.IsAdmin():
 		return parking.User{}, parking.Errorf(parking.ECONFLICT, "%s is an administrator, who runs every lot already", email)
 	case m.Role == parking.RoleOperator && m.OperatorID == op.ID:
 		return m, nil

@@ -224,13 +224,16 @@ func (u User) Runs(lot Lot) bool { return u.WorksFor(lot.OperatorID) }
 // WorksFor reports whether u acts for the operator operatorID (its webhook,
 // its settings): its own staff, or an admin.
 func (u User) WorksFor(operatorID string) bool {
-	return u.Role == RoleAdmin || u.Role == RoleOperator && u.OperatorID != "" && u.OperatorID == operatorID
+	return u.IsAdmin() || u.Role == RoleOperator && u.OperatorID != "" && u.OperatorID == operatorID
 }
+
+// IsAdmin reports whether u administers parkd: every lot and operator.
+func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
 
 // ActsFor reports whether u may act as the user userID (their vehicles,
 // bookings, notifications): themselves, or an admin for anyone.
 func (u User) ActsFor(userID string) bool {
-	return u.ID != "" && u.ID == userID || u.Role == RoleAdmin
+	return u.ID != "" && u.ID == userID || u.IsAdmin()
 }
 
 // Owns reports whether r is u's own booking.
@@ -239,7 +242,7 @@ func (u User) Owns(r Reservation) bool { return u.ID != "" && r.UserID == u.ID }
 // ManagesAny reports whether u runs any lot at all: an admin, or an operator
 // of some operator. It is what "a manager" means to the API and the pages.
 func (u User) ManagesAny() bool {
-	return u.Role == RoleAdmin || u.Role == RoleOperator && u.OperatorID != ""
+	return u.IsAdmin() || u.Role == RoleOperator && u.OperatorID != ""
 }
 
 // CanSee reports whether u may see (and act on) r, whose lot is lot: their own

@@ -123,7 +123,7 @@ func (s *Service) Receipt(ctx context.Context, u parking.User, id string) (Recei
 // ReconcileFor runs Reconcile for an administrator, since since (zero: 30
 // days ago).
 func (s *Service) ReconcileFor(ctx context.Context, u parking.User, since time.Time) (Report, error) {
-	if u.Role != parking.RoleAdmin {
+	if !u.IsAdmin() {
 		return Report{}, parking.Errorf(parking.EFORBIDDEN, "only administrators reconcile payments")
 	}
 	if since.IsZero() {

@@ -43,7 +43,7 @@ func (s *site) handleOperatorHome() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		h := operatorHome{Lots: mine, Operators: oprs, Admin: me.Role == parking.RoleAdmin, lotForm: newLotForm()}
+		h := operatorHome{Lots: mine, Operators: oprs, Admin: me.IsAdmin(), lotForm: newLotForm()}
 		if h.Admin {
 			h.Directory = directory(oprs, mine)
 		}
