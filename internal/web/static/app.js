@@ -1,12 +1,14 @@
 // parkd: helpers every page uses. Plain JavaScript, no build step.
 "use strict";
 (function () {
-  // uuid returns a random Idempotency-Key.
+  // uuid returns a random Idempotency-Key: 24 letters (about 136 bits).
+  // Letters only, never digits: a random UUID holds, now and then, a run of
+  // digits that reads as a card number, and parkd stores no such text.
+  const LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
   function uuid() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    const b = new Uint8Array(16);
+    const b = new Uint8Array(24);
     crypto.getRandomValues(b);
-    return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return Array.from(b, (x) => LETTERS[x % LETTERS.length]).join("");
   }
 
   // api calls the JSON API with the session cookie. It resolves to
