@@ -356,41 +356,34 @@ func (s *Store) Bookings(ctx context.Context, lotID string, from, to, now time.T
 // startedBy to no_show, with their events. The single writer runs one such
 // transaction at a time, and the status test makes a second run find nothing.
 func (s *Store) MarkNoShows(ctx context.Context, lotID string, startedBy, at time.Time) ([]parking.Reservation, error) {
-	var rs []parking.Reservation
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE reservations SET status = 'no_show', updated_at = ?
-			WHERE lot_id = ? AND status = 'confirmed' AND starts_at <= ?
-			RETURNING `+reservationColumns, micros(at), lotID, micros(startedBy))
-		if err != nil {
-			return err
-		}
-		if rs, err = collectReservations(rows); err != nil {
-			return err
-		}
-		return insertReservationEvents(ctx, tx, rs, "reservation.no_show", at)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return rs, nil
+	return s.transition(ctx, `UPDATE reservations SET status = 'no_show', updated_at = ?
+		WHERE lot_id = ? AND status = 'confirmed' AND starts_at <= ?
+		RETURNING `+reservationColumns, "reservation.no_show", lotID, startedBy, at)
 }
 
 // FlagOverstays flags the lot's checked-in reservations that ended at or
 // before endedBy and were not flagged before, with a "reservation.overstaying"
 // event each. Being flagged is what keeps a second run from finding them.
 func (s *Store) FlagOverstays(ctx context.Context, lotID string, endedBy, at time.Time) ([]parking.Reservation, error) {
+	return s.transition(ctx, `UPDATE reservations SET overstay_flagged_at = ?
+		WHERE lot_id = ? AND status = 'checked_in' AND ends_at <= ? AND overstay_flagged_at IS NULL
+		RETURNING `+reservationColumns, "reservation.overstaying", lotID, endedBy, at)
+}
+
+// transition runs MarkNoShows' or FlagOverstays' update (its parameters: at,
+// the lot, by) and writes an event of type event for each row it changed, in
+// one transaction.
+func (s *Store) transition(ctx context.Context, update, event, lotID string, by, at time.Time) ([]parking.Reservation, error) {
 	var rs []parking.Reservation
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE reservations SET overstay_flagged_at = ?
-			WHERE lot_id = ? AND status = 'checked_in' AND ends_at <= ? AND overstay_flagged_at IS NULL
-			RETURNING `+reservationColumns, micros(at), lotID, micros(endedBy))
+		rows, err := tx.QueryContext(ctx, update, micros(at), lotID, micros(by))
 		if err != nil {
 			return err
 		}
 		if rs, err = collectReservations(rows); err != nil {
 			return err
 		}
-		return insertReservationEvents(ctx, tx, rs, "reservation.overstaying", at)
+		return insertReservationEvents(ctx, tx, rs, event, at)
 	})
 	if err != nil {
 		return nil, err
