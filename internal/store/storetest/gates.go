@@ -63,6 +63,25 @@ func testGatePairing(t *testing.T, s parking.Store) {
 	if err := s.UseGatePairing(ctx, "nope", at); !errors.Is(err, parking.ErrConflict) {
 		t.Errorf("UseGatePairing(unknown) = %v; want ErrConflict", err)
 	}
+
+	// A link redeemed by several kiosks at once pairs exactly one of them.
+	r := p
+	r.TokenHash = "tok-race"
+	if err := s.CreateGatePairing(ctx, &r); err != nil {
+		t.Fatal(err)
+	}
+	used := 0
+	for i, err := range race(20, func(int) error { return s.UseGatePairing(ctx, "tok-race", at) }) {
+		switch {
+		case err == nil:
+			used++
+		case !errors.Is(err, parking.ErrConflict):
+			t.Errorf("redeem %d: %v; want nil or ErrConflict", i, err)
+		}
+	}
+	if used != 1 {
+		t.Errorf("20 simultaneous redeems of one link: %d succeeded; want 1", used)
+	}
 }
 
 // MustConfirmed holds spotID for [start, end) at T0 and confirms it at T0.
