@@ -1,0 +1,151 @@
+// Command parkgen fills an empty parkd database with a data set at the
+// design notes' scale, so reads and load runs are measured against realistic
+// tables rather than empty ones: by default 1,000 lots of 450 spots, 20,000
+// drivers and a year of history — about 20 million past reservations, with
+// their charges, refunds and gate events.
+//
+// Lots, levels, spots and gates go in through the store, as parkd writes
+// them. The history is bulk-loaded: COPY on PostgreSQL, batched inserts in
+// one transaction per lot on SQLite. Every row is drawn from --seed, so two
+// runs with the same flags make the same data set (ids included).
+//
+// Usage:
+//
+//	parkgen --db postgres://postgres@127.0.0.1:5432/big?sslmode=disable
+//	parkgen --db /tmp/big.db --lots 100 --days 90
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "parkgen:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// config is what to generate.
+type config struct {
+	db         string
+	lots       int
+	levels     int     // per lot
+	perLevel   int     // spots per level
+	users      int     // drivers
+	days       int     // of history, ending yesterday
+	perSpotDay float64 // past reservations per spot per day
+	seed       uint64
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	var c config
+	fs := flag.NewFlagSet("parkgen", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.db, "db", os.Getenv("PARKD_DB"), "the database: a postgres:// URL or a SQLite file (created and migrated)")
+	fs.IntVar(&c.lots, "lots", 1000, "lots to create")
+	fs.IntVar(&c.levels, "levels", 3, "levels per lot")
+	fs.IntVar(&c.perLevel, "spots-per-level", 150, "spots per level (rows of 25)")
+	fs.IntVar(&c.users, "users", 20000, "drivers to create")
+	fs.IntVar(&c.days, "days", 365, "days of history, ending yesterday")
+	fs.Float64Var(&c.perSpotDay, "per-spot-day", 0.1217, "past reservations per spot per day (0.1217 makes 20 million for 1,000 lots of 450 spots over a year)")
+	fs.Uint64Var(&c.seed, "seed", 1, "the seed every row is drawn from")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	switch {
+	case c.db == "":
+		fmt.Fprintln(out, "parkgen: --db is required")
+		return errUsage
+	case strings.HasPrefix(c.db, "mysql://"):
+		fmt.Fprintln(out, "parkgen: it loads PostgreSQL and SQLite; MariaDB is not supported yet")
+		return errUsage
+	case c.lots < 1 || c.levels < 1 || c.perLevel < 1 || c.users < 1 || c.days < 0 || c.perSpotDay < 0:
+		fmt.Fprintln(out, "parkgen: --lots, --levels, --spots-per-level and --users must be positive; --days and --per-spot-day not negative")
+		return errUsage
+	}
+	return generate(ctx, c, out)
+}
+
+// generate makes the data set and prints what it made and how long each part
+// took.
+func generate(ctx context.Context, c config, out io.Writer) error {
+	dst, err := openTarget(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	if n, err := dst.lotCount(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		return fmt.Errorf("the database already has %d lots: parkgen fills an empty one", n)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	g := newGenerator(c, now)
+
+	started := time.Now()
+	lots, err := g.lots(ctx, dst.store)
+	if err != nil {
+		return fmt.Errorf("creating lots: %w", err)
+	}
+	fmt.Fprintf(out, "lots: %d lots, %d spots, %d gates in %s\n", len(lots), len(lots)*c.levels*c.perLevel, 2*len(lots), since(started))
+
+	step := time.Now()
+	if err := dst.bulk(ctx, "users", userColumns, g.users()); err != nil {
+		return fmt.Errorf("creating drivers: %w", err)
+	}
+	fmt.Fprintf(out, "users: %d drivers in %s\n", c.users, since(step))
+
+	step = time.Now()
+	var counts historyCounts
+	progress := time.Now()
+	for i, lot := range lots {
+		h := g.history(lot, i)
+		if err := dst.history(ctx, h); err != nil {
+			return fmt.Errorf("history of %s: %w", lot.lot.Name, err)
+		}
+		counts.add(h.counts)
+		if time.Since(progress) > 10*time.Second || i == len(lots)-1 {
+			progress = time.Now()
+			elapsed := time.Since(step)
+			fmt.Fprintf(out, "history: %d/%d lots, %d reservations (%.0f/s), %d payments, %d gate events, %s\n",
+				i+1, len(lots), counts.reservations, float64(counts.reservations)/elapsed.Seconds(), counts.payments, counts.gateEvents, since(step))
+		}
+	}
+	step = time.Now()
+	if err := dst.analyze(ctx); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	fmt.Fprintf(out, "analyze: %s\n", since(step))
+	fmt.Fprintf(out, "done in %s: %d lots, %d reservations, %d payments, %d gate events\n",
+		since(started), len(lots), counts.reservations, counts.payments, counts.gateEvents)
+	return nil
+}
+
+func since(t time.Time) string { return time.Since(t).Round(100 * time.Millisecond).String() }
+
+// backendOf names the backend of a --db value, as parkd picks it.
+func backendOf(db string) string {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return "postgres"
+	}
+	return "sqlite"
+}
