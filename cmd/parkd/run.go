@@ -41,6 +41,7 @@ type config struct {
 	logLevel    slog.Level
 	sweepEvery  time.Duration
 	livePoll    time.Duration
+	liveListen  time.Duration
 	origins     []string
 	shutdownMax time.Duration
 	smtpAddr    string
@@ -73,7 +74,10 @@ func defineServerFlags(fs *flagSet, c *config) {
 	fs.Bool(&c.accessLog, "access-log", "PARKD_ACCESS_LOG", true, "log one line per request at info level")
 	fs.Choice(&c.payments, "payments", "PARKD_PAYMENTS", "sandbox", []string{"sandbox", "stripe"}, "card gateway")
 	fs.Duration(&c.sweepEvery, "sweep-every", "", 5*time.Second, "how often expired holds are swept")
-	fs.Duration(&c.livePoll, "live-poll", "", 25*time.Millisecond, "how often the live map reads new events")
+	fs.Duration(&c.livePoll, "live-poll", "", 0,
+		"how often the live map reads new events when nothing announces them; 0 picks by database: 25ms on MySQL and on PostgreSQL while its LISTEN connection is down, 2s on SQLite")
+	fs.Duration(&c.liveListen, "live-listen-poll", "", 5*time.Second,
+		"on PostgreSQL, how often the live map reads new events while LISTEN announces them, in case an announcement is lost")
 	fs.define(listValue{&c.origins}, "allowed-origins", "PARKD_ALLOWED_ORIGINS", "",
 		"comma-separated hosts, besides parkd's own, whose pages may open the live WebSocket")
 	fs.Duration(&c.shutdownMax, "shutdown-timeout", "", 20*time.Second, "how long in-flight requests get to finish on shutdown")
@@ -249,7 +253,21 @@ func serve(ctx context.Context, cfg config, a *app) error {
 	// transition happens once, also with several instances.
 	// The live map follows the outbox; stopping it ends the live streams, so
 	// that shutting the server down does not wait for them.
-	go hub.Run(background, cfg.livePoll)
+	// On PostgreSQL every commit that writes events is announced (LISTEN),
+	// so the hub polls only as a fallback. MySQL announces nothing: the hub
+	// polls often. SQLite serves one instance, whose own changes wake the
+	// hub: its poll only finds what other processes (the CLI) wrote.
+	livePoll := cfg.livePoll
+	if livePoll == 0 {
+		livePoll = 25 * time.Millisecond
+		if backend == "sqlite" {
+			livePoll = 2 * time.Second
+		}
+	}
+	if l, ok := store.(live.Listener); ok {
+		go hub.Listen(background, l, cfg.liveListen)
+	}
+	go hub.Run(background, livePoll)
 	every(cfg.sweepEvery, "expire_holds", func(ctx context.Context) error {
 		_, err := engine.ExpireHolds(ctx)
 		return err

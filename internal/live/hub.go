@@ -127,6 +127,10 @@ type Hub struct {
 	pending []parking.Event // handed over by the tailer, not applied yet (Run's goroutine only)
 	wake    chan struct{}   // a change was committed here: poll now
 	stopped chan struct{}   // closed when Run returns
+	// listening is the poll interval while a Listener announces every
+	// commit (see Listen), zero while none does; retime tells Run it changed.
+	listening atomic.Int64
+	retime    chan struct{}
 }
 
 // Message is one message for clients: its version and its JSON.
@@ -175,6 +179,7 @@ func NewHub(log *slog.Logger, store Store, clock parking.Clock) *Hub {
 		loads:   make(chan loadRequest),
 		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
+		retime:  make(chan struct{}, 1),
 	}
 }
 
@@ -186,7 +191,9 @@ func (h *Hub) Wake() {
 	}
 }
 
-// Run follows the outbox every interval until ctx ends.
+// Run follows the outbox until ctx ends: at once when woken (Wake, or a
+// Listener), and otherwise every interval, or every Listen's fallback while a
+// Listener announces other instances' commits.
 func (h *Hub) Run(ctx context.Context, every time.Duration) error {
 	defer close(h.stopped)
 	tail, err := feed.Start(ctx, h.store)
@@ -199,8 +206,8 @@ func (h *Hub) Run(ctx context.Context, every time.Duration) error {
 		}
 		tail, err = feed.Start(ctx, h.store)
 	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
+	timer := time.NewTimer(h.pollEvery(every))
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -209,17 +216,29 @@ func (h *Hub) Run(ctx context.Context, every time.Duration) error {
 		case req := <-h.loads:
 			req.done <- h.load(ctx, req.lotID)
 			continue
-		case <-tick.C:
+		case <-h.retime:
+			timer.Reset(h.pollEvery(every))
+			continue
+		case <-timer.C:
 		case <-h.wake:
 			if lots, _ := h.Watched(); lots == 0 {
-				continue // nobody watches: the tick keeps the tailer moving
+				continue // nobody watches: the timer keeps the tailer moving
 			}
 		}
 		if err := h.poll(ctx, tail); err != nil && ctx.Err() == nil {
 			h.log.Error("live: following the outbox", "err", err)
 		}
 		h.unloadIdle()
+		timer.Reset(h.pollEvery(every))
 	}
+}
+
+// pollEvery is how long Run waits for a wake before it polls anyway.
+func (h *Hub) pollEvery(every time.Duration) time.Duration {
+	if d := time.Duration(h.listening.Load()); d > 0 {
+		return d
+	}
+	return every
 }
 
 // poll applies the events that became visible to the lots being watched. A

@@ -1,0 +1,40 @@
+package live
+
+import (
+	"context"
+	"time"
+)
+
+// Listener announces events as they commit, on any instance: PostgreSQL's
+// LISTEN/NOTIFY (postgres.Store).
+type Listener interface {
+	// ListenEvents calls wake after each commit that wrote events until ctx
+	// ends. It calls state with nil when it starts listening and with the
+	// reason when it stops; it then tries again. Commits made while it does
+	// not listen are not announced.
+	ListenEvents(ctx context.Context, wake func(), state func(error)) error
+}
+
+// Listen has l wake the hub at each commit, on any instance, until ctx ends:
+// while l listens, Run polls only every fallback, in case an announcement is
+// lost; while it does not, Run polls at its own interval, and once l listens
+// again the hub reads the outbox at once, so no change is missed.
+func (h *Hub) Listen(ctx context.Context, l Listener, fallback time.Duration) error {
+	return l.ListenEvents(ctx, h.Wake, func(err error) {
+		if err == nil {
+			h.listening.Store(int64(fallback))
+			h.log.Info("live: listening for committed events", "fallback_poll", fallback.String())
+		} else {
+			h.listening.Store(0)
+			h.log.Warn("live: not listening for committed events: polling until listening again", "err", err)
+		}
+		select {
+		case h.retime <- struct{}{}:
+		default: // Run has yet to take the last one
+		}
+		h.Wake() // read what committed while nobody listened
+	})
+}
+
+// Listening reports whether a Listener announces commits to the hub now.
+func (h *Hub) Listening() bool { return h.listening.Load() > 0 }
