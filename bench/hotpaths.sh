@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The hot paths of issue 14, each against its ceiling, in one sitting, on each
+# backend: parkd with the demo garage, a window in which all 450 spots of the
+# garage are booked for 8 hours (3,600 bookings, seeded through the API), then
+#   (a) GET /api/v1/lots/{lot}/spots, gzip, wrk -t2 -c32, for the default
+#       window and for the 3,600-booking one, against
+#   (b) a bare net/http server answering the same bytes with the same headers
+#       (bench/hotpaths ceiling), under the same wrk;
+#   (c) holds of a named spot over HTTP, 16 drivers, each hold its own window
+#       and Idempotency-Key (bench/hotpaths holds), against
+#   (d) pgbench -n -c16 -j2 of bench/pgbench-hold.sql, the bare INSERT against
+#       the same exclusion constraint;
+#   (e) on PostgreSQL, idle parkd's transactions a second, from
+#       pg_stat_database over 30 s on a database of its own.
+# Prints a table (req/s, p50 and p99 in ms, parkd/ceiling); exits non-zero on
+# an error (a non-2xx answer, parkd not starting), never on slow figures.
+# Usage: bench/hotpaths.sh [backend...]   (default: postgres sqlite mysql)
+# Environment: PARKD_TEST_POSTGRES_DSN, PARKD_TEST_MYSQL_DSN (the databases'
+# servers; each run uses a database named parkd_hotpaths, dropped first),
+# HOTPATHS_SECONDS (each measurement, default 10).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${HOTPATHS_SECONDS:-10}"
+pg_admin="${PARKD_TEST_POSTGRES_DSN:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
+my_admin="${PARKD_TEST_MYSQL_DSN:-mysql://root@127.0.0.1:3306/test}"
+backends=("$@")
+[ ${#backends[@]} -gt 0 ] || backends=(postgres sqlite mysql)
+pg_dsn="$(echo "$pg_admin" | sed -E 's#/[^/?]*(\?|$)#/parkd_hotpaths\1#')"
+pgb_dsn="$(echo "$pg_admin" | sed -E 's#/[^/?]*(\?|$)#/parkd_hotpaths_pgbench\1#')"
+my_dsn="$(echo "$my_admin" | sed -E 's#/[^/?]*(\?|$)#/parkd_hotpaths\1#')"
+my_host="$(echo "$my_admin" | sed -E 's#^mysql://([^@]*@)?([^:/]*).*#\2#')"
+my_port="$(echo "$my_admin" | sed -nE 's#^mysql://[^/]*:([0-9]+)/.*#\1#p')"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "hotpaths.sh: $*" >&2; exit 1; }
+
+free_port() {
+  for p in $(seq 18800 18899); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  fail "no free port in 18800-18899"
+}
+wait_http() {
+  for _ in $(seq 1 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return; sleep 0.2; done
+  fail "nothing answers at $1"
+}
+
+go build -o "$work/parkd" ./cmd/parkd
+go build -o "$work/hotpaths" ./bench/hotpaths
+
+# wrk_run URL: "req/s p50 p99" (ms), under gzip, -t2 -c32.
+wrk_run() {
+  local out
+  out="$(wrk -t2 -c32 -d"${secs}s" --latency -H 'Accept-Encoding: gzip' "$1")"
+  if grep -q 'Non-2xx' <<<"$out"; then fail "wrk got errors from $1: $(grep Non-2xx <<<"$out")"; fi
+  awk 'function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
+    END { printf "%.0f %.2f %.2f\n", rps, p50, p99 }' <<<"$out"
+}
+
+# ceiling_run URL: the same wrk against a bare server answering URL's bytes.
+ceiling_run() {
+  local port pid path
+  port="$(free_port)"
+  "$work/hotpaths" ceiling --addr "127.0.0.1:$port" --url "$1" 2>/dev/null &
+  pid=$!
+  pids+=("$pid")
+  wait_http "http://127.0.0.1:$port/"
+  path="/${1#http://*/}"
+  wrk_run "http://127.0.0.1:$port$path"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+# pgbench_run: "tps p50 p99" (ms) of the bare INSERT, in a database of its own.
+pgbench_run() {
+  psql -q "$pg_admin" -c 'DROP DATABASE IF EXISTS parkd_hotpaths_pgbench' -c 'CREATE DATABASE parkd_hotpaths_pgbench' >/dev/null 2>&1
+  psql -q "$pgb_dsn" -f bench/pgbench-setup.sql >/dev/null 2>&1
+  local out
+  out="$(cd "$work" && pgbench -n -c16 -j2 -T"$secs" -l --log-prefix=pgbench -f "$OLDPWD/bench/pgbench-hold.sql" "$pgb_dsn" 2>&1)" ||
+    fail "pgbench: $out"
+  local tps
+  tps="$(awk '/^tps/ { print $3; exit }' <<<"$out")"
+  # Each transaction's log line has its latency in microseconds third.
+  cat "$work"/pgbench.[0-9]* | awk '{ print $3 / 1000 }' | sort -n >"$work/latencies"
+  rm -f "$work"/pgbench.[0-9]*
+  local n
+  n="$(wc -l <"$work/latencies")"
+  printf '%.0f %.2f %.2f\n' "$tps" "$(sed -n "$((n / 2 + 1))p" "$work/latencies")" "$(sed -n "$((n * 99 / 100 + 1))p" "$work/latencies")"
+  psql -q "$pg_admin" -c 'DROP DATABASE parkd_hotpaths_pgbench' >/dev/null
+}
+
+xacts() { psql -At "$pg_admin" -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'parkd_hotpaths'"; }
+
+echo "# $(nproc) cores, $(go version | cut -d' ' -f3), PostgreSQL $(psql -At "$pg_admin" -c 'show server_version'), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), commit $(git rev-parse --short HEAD), $(date -u +%FT%TZ)"
+echo "# each figure: ${secs} s; parkd and the load share the cores"
+table="$work/table"
+row() { printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$@" >>"$table"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
+
+for backend in "${backends[@]}"; do
+  case "$backend" in
+  postgres)
+    psql -q "$pg_admin" -c 'DROP DATABASE IF EXISTS parkd_hotpaths' -c 'CREATE DATABASE parkd_hotpaths' >/dev/null 2>&1
+    db="$pg_dsn" ;;
+  sqlite) db="$work/hotpaths.db" ;;
+  mysql)
+    mariadb --protocol=tcp -h "$my_host" -P "${my_port:-3306}" -u root -e 'DROP DATABASE IF EXISTS parkd_hotpaths; CREATE DATABASE parkd_hotpaths'
+    db="$my_dsn" ;;
+  *) fail "unknown backend $backend (postgres, sqlite or mysql)" ;;
+  esac
+  port="$(free_port)"
+  base="http://127.0.0.1:$port"
+  "$work/parkd" --db "$db" --addr "127.0.0.1:$port" --metrics-addr off --access-log=false --log-level warn >"$work/parkd-$backend.log" 2>&1 &
+  parkd=$!
+  pids+=("$parkd")
+  wait_http "$base/readyz"
+
+  idle=n/a
+  if [ "$backend" = postgres ]; then
+    sleep 5 # past the start's own work
+    before="$(xacts)"; sleep 30; after="$(xacts)"
+    idle="$(awk -v a="$before" -v b="$after" 'BEGIN { printf "%.1f", (b - a) / 30 }')"
+  fi
+
+  from="$(date -u -d '+2 days' +%Y-%m-%dT00:00:00Z)"
+  to="$(date -u -d "$from + 8 hours" +%Y-%m-%dT%H:%M:%SZ)"
+  lot="$("$work/hotpaths" seed --target "$base" --from "$from" --hours 8)" || fail "seeding the window failed"
+
+  for window in default full; do
+    url="$base/api/v1/lots/$lot/spots"
+    [ "$window" = full ] && url="$url?from=$from&to=$to"
+    bytes="$(curl -fsS -H 'Accept-Encoding: gzip' "$url" | wc -c)"
+    parkd_figures="$(wrk_run "$url")"
+    ceiling_figures="$(ceiling_run "$url")"
+    read -r rps p50 p99 <<<"$parkd_figures"
+    read -r crps cp50 cp99 <<<"$ceiling_figures"
+    what="map, default window"
+    [ "$window" = full ] && what="map, 3,600 bookings"
+    row "$backend" "$what ($bytes B gzip)" "$rps" "$p50" "$p99" "$crps" "$cp50" "$cp99" "$(ratio "$rps" "$crps")"
+  done
+
+  parkd_figures="$("$work/hotpaths" holds --target "$base" --lot "$lot" --clients 16 --duration "${secs}s")" || fail "holds failed"
+  ceiling_figures="$(pgbench_run)"
+  read -r rps p50 p99 <<<"$parkd_figures"
+  read -r tps tp50 tp99 <<<"$ceiling_figures"
+  row "$backend" "holds, 16 clients vs pgbench -c16" "$rps" "$p50" "$p99" "$tps" "$tp50" "$tp99" "$(ratio "$rps" "$tps")"
+  row "$backend" "idle: transactions/s (30 s)" "$idle" "" "" "" "" "" ""
+
+  kill "$parkd"; wait "$parkd" 2>/dev/null || true
+  [ "$backend" = postgres ] && psql -q "$pg_admin" -c 'DROP DATABASE parkd_hotpaths' >/dev/null
+  [ "$backend" = mysql ] && mariadb --protocol=tcp -h "$my_host" -P "${my_port:-3306}" -u root -e 'DROP DATABASE parkd_hotpaths'
+done
+
+echo
+echo "| backend | what | parkd req/s | p50 ms | p99 ms | ceiling req/s | p50 ms | p99 ms | parkd/ceiling |"
+echo "|---|---|---|---|---|---|---|---|---|"
+cat "$table"
