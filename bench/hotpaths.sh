@@ -97,7 +97,7 @@ pgbench_run() {
 
 xacts() { psql -At "$pg_admin" -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'parkd_hotpaths'"; }
 
-echo "# $(nproc) cores, $(go version | cut -d' ' -f3), PostgreSQL $(psql -At "$pg_admin" -c 'show server_version'), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), commit $(git rev-parse --short HEAD), $(date -u +%FT%TZ)"
+echo "# $(nproc) cores, $(go version | cut -d' ' -f3), PostgreSQL $(psql -At "$pg_admin" -c 'show server_version'), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), commit $(git rev-parse --short HEAD), $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# each figure: ${secs} s; parkd and the load share the cores"
 table="$work/table"
 row() { printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$@" >>"$table"; }

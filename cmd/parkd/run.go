@@ -74,8 +74,9 @@ func defineServerFlags(fs *flagSet, c *config) {
 	fs.Bool(&c.accessLog, "access-log", "PARKD_ACCESS_LOG", true, "log one line per request at info level")
 	fs.Choice(&c.payments, "payments", "PARKD_PAYMENTS", "sandbox", []string{"sandbox", "stripe"}, "card gateway")
 	fs.Duration(&c.sweepEvery, "sweep-every", "", 5*time.Second, "how often expired holds are swept")
-	fs.Duration(&c.livePoll, "live-poll", "", 0,
-		"how often the live map reads new events when nothing announces them; 0 picks by database: 25ms on MySQL and on PostgreSQL while its LISTEN connection is down, 2s on SQLite")
+	// No default: it depends on the database (see serve).
+	fs.define(durationValue{&c.livePoll}, "live-poll", "", "",
+		"how often the live map reads new events when nothing announces them (default 25ms on MySQL and on PostgreSQL while its LISTEN connection is down, 2s on SQLite)")
 	fs.Duration(&c.liveListen, "live-listen-poll", "", 5*time.Second,
 		"on PostgreSQL, how often the live map reads new events while LISTEN announces them, in case an announcement is lost")
 	fs.define(listValue{&c.origins}, "allowed-origins", "PARKD_ALLOWED_ORIGINS", "",
