@@ -27,6 +27,9 @@ type backend struct {
 	restore func(ctx context.Context, dsn, file string, replace bool) error
 	// backupHow says, for help and errors, what backup makes.
 	backupHow string
+	// unavailable reports whether an error says the database cannot serve
+	// for now (unreachable, read-only, failing over, busy): 503, not 500.
+	unavailable func(error) bool
 }
 
 // backendFor picks the backend from the database address's form: a
@@ -43,7 +46,8 @@ func backendFor(db string) backend {
 				return s, nil
 			},
 			migrations: mysql.MigrationStatus, backup: mysql.Backup, restore: mysql.Restore,
-			backupHow: "every table's rows, read in one consistent snapshot (gzip)"}
+			backupHow:   "every table's rows, read in one consistent snapshot (gzip)",
+			unavailable: mysql.Unavailable}
 	}
 	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
 		return backend{name: "postgres", dsn: db,
@@ -55,7 +59,8 @@ func backendFor(db string) backend {
 				return s, nil
 			},
 			migrations: postgres.MigrationStatus, backup: postgres.Backup, restore: postgres.Restore,
-			backupHow: "pg_dump's custom format (pg_dump and pg_restore must be installed)"}
+			backupHow:   "pg_dump's custom format (pg_dump and pg_restore must be installed)",
+			unavailable: postgres.Unavailable}
 	}
 	return backend{name: "sqlite", dsn: strings.TrimPrefix(db, "sqlite:"),
 		open: func(ctx context.Context, path string) (parking.Store, error) {
@@ -66,7 +71,8 @@ func backendFor(db string) backend {
 			return s, nil
 		},
 		migrations: sqlite.MigrationStatus, backup: sqlite.Backup, restore: sqlite.Restore,
-		backupHow: "a SQLite database file (VACUUM INTO)"}
+		backupHow:   "a SQLite database file (VACUUM INTO)",
+		unavailable: sqlite.Unavailable}
 }
 
 func databaseCommands() []command {

@@ -154,12 +154,13 @@ func serve(ctx context.Context, cfg config, a *app) error {
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel, ReplaceAttr: redactCards}))
 	clock := parking.SystemClock{}
 
-	store, backend, err := openStore(ctx, cfg.db)
+	backend := backendFor(cfg.db)
+	store, err := backend.open(ctx, backend.dsn)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer store.Close()
-	log.Info("database ready", "backend", backend)
+	log.Info("database ready", "backend", backend.name)
 
 	version, revision := buildVersion()
 	m := metrics.New(clock, metrics.Build{Version: version, Revision: revision})
@@ -212,7 +213,7 @@ func serve(ctx context.Context, cfg config, a *app) error {
 	}
 	var handler http.Handler = httpapi.NewHandler(httpapi.Services{Log: log, Engine: engine, Auth: authn, Payments: pay,
 		Gates: gates, Lots: lotService, Reports: report.New(changes, engine, clock), Keys: idempotency.New(changes, clock), Clock: clock, Live: hub, AllowedOrigins: cfg.origins, Notify: notifier, Metrics: m, AccessLog: cfg.accessLog,
-		StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY"), Ready: changes.Ping})
+		StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY"), Ready: changes.Ping, Unavailable: backend.unavailable})
 	var metricsSrv *http.Server
 	switch cfg.metricsAddr {
 	case metricsOff:

@@ -18,14 +18,19 @@ func handleHealthz() http.Handler {
 	})
 }
 
-// handleReadyz answers 200 only when the database answers.
+// handleReadyz answers 200 only when the database answers, and otherwise 503
+// naming the dependency that is down ("down": ["database"]), so a load
+// balancer or an operator can tell which part to look at.
 func handleReadyz(log *slog.Logger, ready func(context.Context) error) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := ready(ctx); err != nil {
 			log.WarnContext(ctx, "not ready: database does not answer", "err", err)
-			return parking.Errorf(parking.EUNAVAILABLE, "the database does not answer")
+			p := newProblem(r, parking.EUNAVAILABLE, "not ready: the database does not answer")
+			p.Down = []string{"database"}
+			sendProblem(w, p)
+			return nil
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil

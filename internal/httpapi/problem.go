@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"parkd/internal/auth"
 	"parkd/internal/parking"
@@ -57,6 +60,34 @@ var statusOf = map[string]int{
 	parking.EGATEWAY:             http.StatusServiceUnavailable,
 }
 
+// RetryAfterSeconds is the Retry-After of every 503: about as long as a
+// parkd instance's restart or a database failover takes, so that a client
+// that waits this long and tries again usually succeeds.
+const RetryAfterSeconds = 5
+
+// unavailableKey is the context key of the test whether an error says the
+// database cannot serve for now (Services.Unavailable).
+type unavailableKey struct{}
+
+// withUnavailable lets writeError, wherever it is called from, tell an error
+// of a database that is unreachable, read-only or failing over (503 and
+// Retry-After) from a bug (500). The test comes from the store's backend
+// (its errors.go); nil recognises nothing.
+func withUnavailable(unavailable func(error) bool, next http.Handler) http.Handler {
+	if unavailable == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), unavailableKey{}, unavailable)))
+	})
+}
+
+// databaseUnavailable reports whether err says the database cannot serve for now.
+func databaseUnavailable(ctx context.Context, err error) bool {
+	unavailable, _ := ctx.Value(unavailableKey{}).(func(error) bool)
+	return unavailable != nil && unavailable(err)
+}
+
 // handlerFunc is a handler that returns its error instead of writing it;
 // handle writes it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -83,6 +114,9 @@ type Problem struct {
 	RequestID string `json:"request_id,omitempty"`
 	// Fields lists each invalid field, for validation_failed.
 	Fields []parking.FieldError `json:"fields,omitempty"`
+	// Down lists the dependencies that do not answer, for /readyz's
+	// unavailable: "database".
+	Down []string `json:"down,omitempty"`
 }
 
 // writeError answers with err as problem+json. Internal errors are logged with
@@ -98,6 +132,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if _, ok := statusOf[code]; !ok {
 		code = parking.EINTERNAL // a bug: no code means no promise to the client
 	}
+	if code == parking.EINTERNAL && databaseUnavailable(r.Context(), err) {
+		log.WarnContext(r.Context(), "database unavailable", "err", err, "method", r.Method, "path", parking.RedactCardNumbers(r.URL.Path), "request_id", requestID(r.Context()))
+		err = parking.Errorf(parking.EUNAVAILABLE, "the database is unavailable: try again shortly")
+		code = parking.EUNAVAILABLE
+	}
 	if code == parking.EINTERNAL {
 		log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method, "path", parking.RedactCardNumbers(r.URL.Path), "request_id", requestID(r.Context()))
 	}
@@ -109,7 +148,34 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 			p.Fields[i] = parking.FieldError{Field: parking.RedactCardNumbers(f.Field), Message: parking.RedactCardNumbers(f.Message)}
 		}
 	}
+	if p.Status == http.StatusServiceUnavailable && wantsPage(r) {
+		sendUnavailablePage(w, p)
+		return
+	}
 	sendProblem(w, p)
+}
+
+// wantsPage reports whether r is a browser's request for a web page rather
+// than a call of the API: a page asks for HTML, and its path is not the API's.
+func wantsPage(r *http.Request) bool {
+	return !strings.HasPrefix(r.URL.Path, "/api/") && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+var unavailablePage = template.Must(template.New("503").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}} · parkd</title></head>
+<body><main><h1>{{.Title}}</h1><p>{{.Detail}}</p><p>Please try again in a few seconds.</p></main></body></html>
+`))
+
+// sendUnavailablePage answers a browser's page request that failed with a
+// 503 (the web package renders its own pages' errors; this is for those the
+// middleware refuses, such as a session that cannot be looked up).
+func sendUnavailablePage(w http.ResponseWriter, p Problem) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	w.WriteHeader(p.Status)
+	unavailablePage.Execute(w, p)
 }
 
 // newProblem is the problem of code, with its status from statusOf.
@@ -133,6 +199,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, code, detail string) {
 func sendProblem(w http.ResponseWriter, p Problem) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	}
 	w.WriteHeader(p.Status)
 	json.NewEncoder(w).Encode(p)
 }

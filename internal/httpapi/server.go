@@ -63,6 +63,12 @@ type Services struct {
 	// Ready reports whether parkd can serve requests: whether its database
 	// answers.
 	Ready func(ctx context.Context) error
+	// Unavailable reports whether an error says the database cannot serve
+	// for now (unreachable, read-only or failing over): such errors answer
+	// 503 with Retry-After, not 500. It is the store backend's own test
+	// (postgres.Unavailable, mysql.Unavailable, sqlite.Unavailable); nil
+	// recognises none.
+	Unavailable func(error) bool
 }
 
 // newRouter is the mux of every route: the API's (routes.go) and the pages'
@@ -83,6 +89,6 @@ func NewHandler(s Services) http.Handler {
 		_, pattern := rt.mux.Handler(r)
 		return rawBodyRoutes[pattern]
 	}
-	return withRequestID(withAccessLog(s.Log, s.Metrics, s.AccessLog, withRecover(s.Log, withCompression(withJSONMethodErrors(
-		withTextCheck(s.Log, rawBody, withCrossOriginProtection(withAuth(s.Log, s.Auth, withRouteInfo(rt.mux)))))))))
+	return withRequestID(withUnavailable(s.Unavailable, withAccessLog(s.Log, s.Metrics, s.AccessLog, withRecover(s.Log, withCompression(withJSONMethodErrors(
+		withTextCheck(s.Log, rawBody, withCrossOriginProtection(withAuth(s.Log, s.Auth, withRouteInfo(rt.mux))))))))))
 }

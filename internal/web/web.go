@@ -17,6 +17,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,6 +63,10 @@ type Config struct {
 	// StripePublishableKey lets the payment form use Stripe Elements when the
 	// gateway is Stripe.
 	StripePublishableKey string
+	// Unavailable reports whether an error says the database cannot serve
+	// for now: such a page answers 503 with Retry-After, not 500. nil
+	// recognises none.
+	Unavailable func(error) bool
 }
 
 // Handler registers patterns; *http.ServeMux is one.
@@ -229,16 +234,38 @@ func (s *site) user(r *http.Request) (parking.User, bool) {
 }
 
 func (s *site) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.unavailable(err) {
+		s.Log.WarnContext(r.Context(), "web page: database unavailable", "path", parking.RedactCardNumbers(r.URL.Path), "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		http.Error(w, unavailableMessage, http.StatusServiceUnavailable)
+		return
+	}
 	s.Log.ErrorContext(r.Context(), "web page", "path", parking.RedactCardNumbers(r.URL.Path), "err", err)
 	http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
 }
 
-// fail renders the error page for a domain error: not found, forbidden, or
+// retryAfterSeconds is the Retry-After of a page that could not reach the
+// database; it is the API's (httpapi.RetryAfterSeconds).
+const retryAfterSeconds = 5
+
+const unavailableMessage = "parkd cannot reach its database just now. Please try again in a few seconds."
+
+// unavailable reports whether err says the database cannot serve for now.
+func (s *site) unavailable(err error) bool {
+	return parking.ErrorCode(err) == parking.EUNAVAILABLE || (s.Unavailable != nil && s.Unavailable(err))
+}
+
+// fail renders the error page for a domain error: not found, forbidden,
+// unavailable (503 and Retry-After: the database cannot serve for now), or
 // (logged) internal.
 func (s *site) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := parking.ErrorCode(err)
 	status, msg := http.StatusInternalServerError, "Something went wrong on our side. Please try again."
 	switch {
+	case s.unavailable(err):
+		s.Log.WarnContext(r.Context(), "web page: database unavailable", "path", parking.RedactCardNumbers(r.URL.Path), "err", err)
+		status, msg = http.StatusServiceUnavailable, unavailableMessage
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	case errors.Is(err, parking.ErrNotFound) || code == parking.ENOTFOUND:
 		status, msg = http.StatusNotFound, "We could not find that page."
 	case code == parking.EFORBIDDEN:

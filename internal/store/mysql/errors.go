@@ -3,7 +3,10 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -33,6 +36,12 @@ const (
 	errDeadlock              = 1213 // ER_LOCK_DEADLOCK
 	errUnknownSystemVariable = 1193 // ER_UNKNOWN_SYSTEM_VARIABLE
 	errSignal                = 1644 // ER_SIGNAL_EXCEPTION: a trigger refused the change
+	errOptionPrevents        = 1290 // ER_OPTION_PREVENTS_STATEMENT: --read-only
+	errReadOnlyMode          = 1836 // ER_READ_ONLY_MODE
+	errReadOnlyTransaction   = 1792 // ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+	errTooManyConnections    = 1040 // ER_CON_COUNT_ERROR
+	errServerShutdown        = 1053 // ER_SERVER_SHUTDOWN
+	errConnectionKilled      = 1927 // ER_CONNECTION_KILLED (MariaDB)
 )
 
 // uniqueMessages explains, by unique key name, which value is taken. The names
@@ -86,6 +95,9 @@ func classify(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return parking.Errorf(parking.ENOTFOUND, "%s not found", what)
 	}
+	if Unavailable(err) {
+		return parking.Errorf(parking.EUNAVAILABLE, "the database is unavailable: try again shortly")
+	}
 	var me *mysql.MySQLError
 	if !errors.As(err, &me) {
 		return err
@@ -105,6 +117,31 @@ func classify(err error, what string) error {
 		return parking.Errorf(parking.EINVALID, "%s has a missing or out-of-range value", what)
 	}
 	return err
+}
+
+// Unavailable reports whether err says that the database cannot serve parkd
+// for now, rather than that parkd asked something wrong: it cannot be reached
+// (refused, reset, timed out, the connection lost), it is shutting down, or it
+// is read-only (a replica, or read_only set during a switchover). Such a
+// request may succeed when repeated a little later, so it answers 503 with
+// Retry-After, never 500. It goes by error number and by the driver's and the
+// network's error types.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case errOptionPrevents, errReadOnlyMode, errReadOnlyTransaction, errTooManyConnections, errServerShutdown, errConnectionKilled:
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // constraintName finds the key or constraint a violation names. Duplicate

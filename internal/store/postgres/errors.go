@@ -3,6 +3,9 @@ package postgres
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +27,12 @@ const (
 	codeExclusionViolation   = "23P01"
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
+	codeReadOnly             = "25006" // read_only_sql_transaction: a standby, or default_transaction_read_only
+	codeTooManyConnections   = "53300"
+	codeAdminShutdown        = "57P01" // the server is stopping, or pg_terminate_backend
+	codeCrashShutdown        = "57P02"
+	codeCannotConnectNow     = "57P03" // the database system is starting up or shutting down
+	classConnection          = "08"    // connection_exception and its subclasses
 )
 
 // uniqueMessages explains, by constraint name, which value is taken. The names
@@ -73,6 +82,9 @@ func classify(err error, what string) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return parking.Errorf(parking.ENOTFOUND, "%s not found", what)
 	}
+	if Unavailable(err) {
+		return parking.Errorf(parking.EUNAVAILABLE, "the database is unavailable: try again shortly")
+	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return err
@@ -97,6 +109,30 @@ func classify(err error, what string) error {
 		return parking.Errorf(parking.EINVALID, "%s has a missing or out-of-range value", what)
 	}
 	return err
+}
+
+// Unavailable reports whether err says that the database cannot serve parkd
+// for now, rather than that parkd asked something wrong: it cannot be reached
+// (refused, reset, timed out), it is shutting down or starting up (a restart
+// or a failover), or it is read-only (a standby). Such a request may succeed
+// when repeated a little later, so it answers 503 with Retry-After, never 500.
+// It goes by SQLSTATE and by the driver's and the network's error types.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case codeReadOnly, codeTooManyConnections, codeAdminShutdown, codeCrashShutdown, codeCannotConnectNow:
+			return true
+		}
+		return strings.HasPrefix(pe.Code, classConnection)
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // retry runs fn again when PostgreSQL aborted it to break a deadlock or a

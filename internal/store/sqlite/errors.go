@@ -54,6 +54,9 @@ func classify(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return parking.Errorf(parking.ENOTFOUND, "%s not found", what)
 	}
+	if Unavailable(err) {
+		return parking.Errorf(parking.EUNAVAILABLE, "the database is busy: try again shortly")
+	}
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return err
@@ -75,6 +78,23 @@ func classify(err error, what string) error {
 		return parking.Errorf(parking.EINVALID, "%s has a missing or out-of-range value", what)
 	}
 	return err
+}
+
+// Unavailable reports whether err says that the database cannot serve parkd
+// for now: another connection held the write lock past the busy timeout
+// (SQLITE_BUSY, SQLITE_LOCKED and their extended codes). Such a request may
+// succeed when repeated a little later, so it answers 503 with Retry-After,
+// never 500.
+func Unavailable(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff { // the primary result code of an extended one
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
 }
 
 // uniqueColumns finds the columns a unique violation names: its message reads
