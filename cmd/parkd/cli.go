@@ -80,6 +80,7 @@ func commands() []command {
 	cs = append(cs, spotCommands()...)
 	cs = append(cs, reportCommands()...)
 	cs = append(cs, databaseCommands()...)
+	cs = append(cs, nginxCommand())
 	cs = append(cs, reconcileCommand())
 	return cs
 }
