@@ -43,6 +43,7 @@ type config struct {
 	livePoll    time.Duration
 	liveListen  time.Duration
 	origins     []string
+	proxies     []string
 	shutdownMax time.Duration
 	smtpAddr    string
 	smtpFrom    string
@@ -81,6 +82,8 @@ func defineServerFlags(fs *flagSet, c *config) {
 		"on PostgreSQL, how often the live map reads new events while LISTEN announces them, in case an announcement is lost")
 	fs.define(listValue{&c.origins}, "allowed-origins", "PARKD_ALLOWED_ORIGINS", "",
 		"comma-separated hosts, besides parkd's own, whose pages may open the live WebSocket")
+	fs.define(listValue{&c.proxies}, "trusted-proxies", "PARKD_TRUSTED_PROXIES", "",
+		"comma-separated addresses or networks of proxies (nginx) whose X-Forwarded-For names the client, e.g. 127.0.0.1/32,::1/128")
 	fs.Duration(&c.shutdownMax, "shutdown-timeout", "", 20*time.Second, "how long in-flight requests get to finish on shutdown")
 	fs.String(&c.smtpAddr, "smtp-addr", "PARKD_SMTP_ADDR", "",
 		"SMTP server (host:port) that sends notification emails; none sends no email (PARKD_SMTP_USERNAME and PARKD_SMTP_PASSWORD authenticate)")
@@ -154,6 +157,10 @@ func serve(ctx context.Context, cfg config, a *app) error {
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel, ReplaceAttr: redactCards}))
 	clock := parking.SystemClock{}
 
+	proxies, err := httpapi.ParseTrustedProxies(cfg.proxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	backend := backendFor(cfg.db)
 	store, err := backend.open(ctx, backend.dsn)
 	if err != nil {
@@ -213,7 +220,8 @@ func serve(ctx context.Context, cfg config, a *app) error {
 	}
 	var handler http.Handler = httpapi.NewHandler(httpapi.Services{Log: log, Engine: engine, Auth: authn, Payments: pay,
 		Gates: gates, Lots: lotService, Reports: report.New(changes, engine, clock), Keys: idempotency.New(changes, clock), Clock: clock, Live: hub, AllowedOrigins: cfg.origins, Notify: notifier, Metrics: m, AccessLog: cfg.accessLog,
-		StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY"), Ready: changes.Ping, Unavailable: backend.unavailable})
+		StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY"), Ready: changes.Ping, Unavailable: backend.unavailable,
+		TrustedProxies: proxies})
 	var metricsSrv *http.Server
 	switch cfg.metricsAddr {
 	case metricsOff:

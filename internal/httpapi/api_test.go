@@ -239,3 +239,17 @@ func TestConcurrentDuplicates(t *testing.T) {
 		}
 	})
 }
+
+// TestSignInThrottleIgnoresSpoofedForwardedFor: without a trusted proxy, a
+// client that writes a new X-Forwarded-For on every guess still spends its
+// own address's tries.
+func TestSignInThrottleIgnoresSpoofedForwardedFor(t *testing.T) {
+	e := newAPI(t, teststore.Backend{Name: "sqlite", Open: teststore.OpenSQLite})
+	anon := &client{t: t, base: e.srv.URL}
+	for i := range 20 {
+		anon.must(401, "POST", "/api/v1/sessions", map[string]string{"email": fmt.Sprintf("nobody%d@example.com", i), "password": "guess guess guess"},
+			"X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+	}
+	anon.must(429, "POST", "/api/v1/sessions", map[string]string{"email": "nobody-else@example.com", "password": "guess guess guess"},
+		"X-Forwarded-For", "198.51.100.200")
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -21,10 +22,15 @@ func requestID(ctx context.Context) string {
 	return id
 }
 
-// withRequestID gives every request an id, echoed in X-Request-Id and in logs.
-func withRequestID(next http.Handler) http.Handler {
+// withRequestID gives every request an id, echoed in X-Request-Id and in logs:
+// the one a trusted proxy (nginx) sent, so that its log and parkd's name the
+// same request, or else a new one.
+func withRequestID(trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var id string
+		if isTrusted(peerAddress(r), trusted) {
+			id = proxyRequestID(r.Header.Get("X-Request-Id"))
+		}
 		// Sixteen hex digits are sometimes all decimal and Luhn-valid: a
 		// request id must never read as a card number in a log or a problem.
 		for id == "" || parking.FindCardNumber(id) != "" {
@@ -35,6 +41,20 @@ func withRequestID(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
 	})
+}
+
+// proxyRequestID is a proxy's request id if it is a plain token (nginx's
+// $request_id is 32 hex digits) that does not read as a card number, or "".
+func proxyRequestID(id string) string {
+	if len(id) == 0 || len(id) > 64 || parking.FindCardNumber(id) != "" {
+		return ""
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+			return ""
+		}
+	}
+	return id
 }
 
 type statusRecorder struct {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"parkd/internal/auth"
@@ -69,6 +70,10 @@ type Services struct {
 	// (postgres.Unavailable, mysql.Unavailable, sqlite.Unavailable); nil
 	// recognises none.
 	Unavailable func(error) bool
+	// TrustedProxies are the addresses of the proxies (nginx) whose
+	// X-Forwarded-For and X-Request-Id parkd believes; without any, the
+	// client is the peer that connected.
+	TrustedProxies []netip.Prefix
 }
 
 // newRouter is the mux of every route: the API's (routes.go) and the pages'
@@ -81,14 +86,23 @@ func newRouter(s Services) *router {
 }
 
 // NewHandler returns the whole HTTP interface, the API and the web pages,
-// wrapped in request ids, access logs, panic recovery, compression, the
-// check of the request's text, cross-origin protection and authentication.
+// wrapped (outermost first) in the client's address, request ids, the test of
+// database errors, access logs, panic recovery, compression, the check of the
+// request's text, cross-origin protection and authentication.
 func NewHandler(s Services) http.Handler {
 	rt := newRouter(s)
 	rawBody := func(r *http.Request) bool {
 		_, pattern := rt.mux.Handler(r)
 		return rawBodyRoutes[pattern]
 	}
-	return withRequestID(withUnavailable(s.Unavailable, withAccessLog(s.Log, s.Metrics, s.AccessLog, withRecover(s.Log, withCompression(withJSONMethodErrors(
-		withTextCheck(s.Log, rawBody, withCrossOriginProtection(withAuth(s.Log, s.Auth, withRouteInfo(rt.mux))))))))))
+	var h http.Handler = withAuth(s.Log, s.Auth, withRouteInfo(rt.mux))
+	h = withCrossOriginProtection(h)
+	h = withTextCheck(s.Log, rawBody, h)
+	h = withJSONMethodErrors(h)
+	h = withCompression(h)
+	h = withRecover(s.Log, h)
+	h = withAccessLog(s.Log, s.Metrics, s.AccessLog, h)
+	h = withUnavailable(s.Unavailable, h)
+	h = withRequestID(s.TrustedProxies, h)
+	return withClientAddress(s.TrustedProxies, h)
 }

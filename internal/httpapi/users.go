@@ -59,28 +59,6 @@ type sessionResponse struct {
 	User      parking.User `json:"user"`
 }
 
-// clientAddress is the peer's IP, for throttling. parkd does not trust
-// X-Forwarded-For: behind a proxy, every client shares the proxy's budget.
-func clientAddress(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := lastColon(host); i >= 0 {
-		host = host[:i]
-	}
-	return host
-}
-
-func lastColon(s string) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == ':' {
-			return i
-		}
-		if s[i] == ']' {
-			return -1
-		}
-	}
-	return -1
-}
-
 // handleSignIn opens a session: the token comes back in the body and as an
 // HttpOnly cookie for browsers.
 func handleSignIn(log *slog.Logger, authn *auth.Service) http.Handler {
