@@ -4,6 +4,8 @@ package demo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
 	"fmt"
 	"math"
 	"time"
@@ -46,7 +48,14 @@ type Store interface {
 }
 
 // Seed creates the demo lots when the store has no lot yet, and reports
-// whether it did.
+// whether this call created them.
+//
+// Several parkd instances started at once on an empty database all seed, and
+// the demo is still made once: every row has a fixed id (demoID) or a unique
+// key (the accounts' emails, the gates' keys), so a row another instance
+// inserted first is a conflict that Seed passes over, and each row exists once
+// whoever wrote it. Driver and Operator are set only when this call created
+// those accounts.
 func Seed(ctx context.Context, store Store, accounts Accounts, clock parking.Clock) (Lots, bool, error) {
 	lots, err := store.Lots(ctx)
 	if err != nil || len(lots) > 0 {
@@ -55,31 +64,32 @@ func Seed(ctx context.Context, store Store, accounts Accounts, clock parking.Clo
 	now := clock.Now()
 	var out Lots
 
-	city := parking.Operator{ID: parking.NewID("opr"), Name: "Harbor City Parking", CreatedAt: now}
-	if err := store.CreateOperator(ctx, &city); err != nil {
+	city := parking.Operator{ID: demoID("opr", "Harbor City Parking"), Name: "Harbor City Parking", CreatedAt: now}
+	if err := passOver(store.CreateOperator(ctx, &city)); err != nil {
 		return Lots{}, false, err
 	}
 	out.Garage = parking.Lot{
-		ID: parking.NewID("lot"), OperatorID: city.ID, Name: "Harbor Street Garage",
+		ID: demoID("lot", "Harbor Street Garage"), OperatorID: city.ID, Name: "Harbor Street Garage",
 		Address: "1200 2nd Ave, Seattle, WA 98101", Lat: 47.60795, Lng: -122.33715,
 		TimeZone: "America/Los_Angeles", Currency: "USD", Policy: parking.DefaultPolicy(), CreatedAt: now,
 	}
-	if err := createLot(ctx, store, &out.Garage, garageLevels); err != nil {
+	created, err := createLot(ctx, store, &out.Garage, garageLevels)
+	if err != nil {
 		return Lots{}, false, err
 	}
 
-	out.EntryGate = parking.Gate{ID: parking.NewID("gat"), LotID: out.Garage.ID, Name: "2nd Ave entry", Direction: parking.Entry,
+	out.EntryGate = parking.Gate{ID: demoID("gat", "2nd Ave entry"), LotID: out.Garage.ID, Name: "2nd Ave entry", Direction: parking.Entry,
 		KeyHash: auth.HashToken(EntryGateKey), CreatedAt: now}
-	out.ExitGate = parking.Gate{ID: parking.NewID("gat"), LotID: out.Garage.ID, Name: "2nd Ave exit", Direction: parking.Exit,
+	out.ExitGate = parking.Gate{ID: demoID("gat", "2nd Ave exit"), LotID: out.Garage.ID, Name: "2nd Ave exit", Direction: parking.Exit,
 		KeyHash: auth.HashToken(ExitGateKey), CreatedAt: now}
 	for _, g := range []*parking.Gate{&out.EntryGate, &out.ExitGate} {
-		if err := store.CreateGate(ctx, g); err != nil {
+		if err := passOver(store.CreateGate(ctx, g)); err != nil {
 			return Lots{}, false, err
 		}
 	}
 
-	mallOp := parking.Operator{ID: parking.NewID("opr"), Name: "Riverside Retail Estates", CreatedAt: now}
-	if err := store.CreateOperator(ctx, &mallOp); err != nil {
+	mallOp := parking.Operator{ID: demoID("opr", "Riverside Retail Estates"), Name: "Riverside Retail Estates", CreatedAt: now}
+	if err := passOver(store.CreateOperator(ctx, &mallOp)); err != nil {
 		return Lots{}, false, err
 	}
 	mallPolicy := parking.DefaultPolicy()
@@ -91,20 +101,39 @@ func Seed(ctx context.Context, store Store, accounts Accounts, clock parking.Clo
 		parking.Large:      {Hourly: 250, DailyMax: 1800},
 	}
 	out.Mall = parking.Lot{
-		ID: parking.NewID("lot"), OperatorID: mallOp.ID, Name: "Riverside Mall Car Park",
+		ID: demoID("lot", "Riverside Mall Car Park"), OperatorID: mallOp.ID, Name: "Riverside Mall Car Park",
 		Address: "401 NE Northgate Way, Seattle, WA 98125", Lat: 47.70660, Lng: -122.32475,
 		TimeZone: "America/Los_Angeles", Currency: "USD", Policy: mallPolicy, CreatedAt: now,
 	}
-	if err := createLot(ctx, store, &out.Mall, mallLevels); err != nil {
+	if _, err := createLot(ctx, store, &out.Mall, mallLevels); err != nil {
 		return Lots{}, false, err
 	}
-	if out.Driver, err = accounts.CreateUser(ctx, "Dana Driver", DriverEmail, DriverPassword, parking.RoleDriver, ""); err != nil {
+	if out.Driver, err = accounts.CreateUser(ctx, "Dana Driver", DriverEmail, DriverPassword, parking.RoleDriver, ""); passOver(err) != nil {
 		return Lots{}, false, err
 	}
-	if out.Operator, err = accounts.CreateUser(ctx, "Omar Operator", OperatorEmail, OperatorPassword, parking.RoleOperator, city.ID); err != nil {
+	if out.Operator, err = accounts.CreateUser(ctx, "Omar Operator", OperatorEmail, OperatorPassword, parking.RoleOperator, city.ID); passOver(err) != nil {
 		return Lots{}, false, err
 	}
-	return out, true, nil
+	return out, created, nil
+}
+
+// demoID is the fixed id of a demo row: it looks like any other id
+// (parking.NewID), and every instance that seeds makes the same one.
+func demoID(prefix, name string) string {
+	sum := sha256.Sum256([]byte("parkd demo: " + prefix + " " + name))
+	return prefix + "_" + idEncoding.EncodeToString(sum[:10])
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// passOver is err, unless err says the row is there already: another instance
+// seeding at the same time wrote it first, and it is the same row.
+func passOver(err error) error {
+	switch parking.ErrorCode(err) {
+	case parking.ECONFLICT, parking.EEMAILTAKEN:
+		return nil
+	}
+	return err
 }
 
 // levelPlan describes one level: its rows of spots, each row a run of sizes.
@@ -169,12 +198,16 @@ const (
 	metresPer  = 0.5
 )
 
-func createLot(ctx context.Context, store Store, lot *parking.Lot, plans []levelPlan) error {
+// createLot creates lot and its levels and spots, passing over those that
+// are there already, and reports whether it created the lot.
+func createLot(ctx context.Context, store Store, lot *parking.Lot, plans []levelPlan) (bool, error) {
 	if err := lot.Validate(); err != nil {
-		return err
+		return false, err
 	}
-	if err := store.CreateLot(ctx, lot); err != nil {
-		return err
+	err := store.CreateLot(ctx, lot)
+	created := err == nil
+	if err := passOver(err); err != nil {
+		return false, err
 	}
 	var spots []parking.Spot
 	for _, p := range plans {
@@ -182,10 +215,10 @@ func createLot(ctx context.Context, store Store, lot *parking.Lot, plans []level
 		for _, r := range p.rows[0] {
 			cols += r.n
 		}
-		level := parking.Level{ID: parking.NewID("lvl"), LotID: lot.ID, Name: p.name, Ordinal: p.ordinal,
+		level := parking.Level{ID: demoID("lvl", lot.Name+" "+p.name), LotID: lot.ID, Name: p.name, Ordinal: p.ordinal,
 			Width: 2*planMargin + float64(cols)*spotWidth, Height: 2*planMargin + float64(len(p.rows))*rowPitch}
-		if err := store.CreateLevel(ctx, &level); err != nil {
-			return err
+		if err := passOver(store.CreateLevel(ctx, &level)); err != nil {
+			return false, err
 		}
 		for ri, row := range p.rows {
 			col := 0
@@ -206,13 +239,13 @@ func createLot(ctx context.Context, store Store, lot *parking.Lot, plans []level
 					if p.access[label] {
 						amenities = append(amenities, "accessible")
 					}
-					spots = append(spots, parking.Spot{ID: parking.NewID("spt"), LotID: lot.ID, LevelID: level.ID,
+					spots = append(spots, parking.Spot{ID: demoID("spt", lot.Name+" "+label), LotID: lot.ID, LevelID: level.ID,
 						Label: label, Size: r.size, Lat: lat, Lng: lng, X: x, Y: y, Amenities: amenities, InService: true})
 				}
 			}
 		}
 	}
-	return store.CreateSpots(ctx, spots)
+	return created, passOver(store.CreateSpots(ctx, spots))
 }
 
 // offset moves a coordinate east by dx and south by dy metres.
