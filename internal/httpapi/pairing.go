@@ -76,7 +76,7 @@ func handleAddMember(log *slog.Logger, svc *lots.Service) http.Handler {
 // requestOrigin is the scheme and host the client reached parkd at, which a
 // link it is shown must use to come back.
 func requestOrigin(r *http.Request) string {
-	if r.TLS != nil {
+	if viaHTTPS(r) {
 		return "https://" + r.Host
 	}
 	return "http://" + r.Host

@@ -32,17 +32,32 @@ func ParseTrustedProxies(list []string) ([]netip.Prefix, error) {
 
 type clientAddressKey struct{}
 
+type viaHTTPSKey struct{}
+
 // withClientAddress decides once who the client is, for the sign-in
 // throttle, the anonymous Idempotency-Key scope and the access log: the peer
 // that connected, unless that peer is a trusted proxy (nginx), in which case
 // the rightmost address of X-Forwarded-For that is not a trusted proxy. The
 // hops left of it were written by the client and are not believed; nor is the
-// header of a peer that is not trusted.
+// header of a peer that is not trusted. Likewise a trusted proxy's
+// X-Forwarded-Proto says whether the client reached it over HTTPS.
 func withClientAddress(trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := forwardedClient(peerAddress(r), r.Header.Values("X-Forwarded-For"), trusted)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientAddressKey{}, addr)))
+		peer := peerAddress(r)
+		addr := forwardedClient(peer, r.Header.Values("X-Forwarded-For"), trusted)
+		ctx := context.WithValue(r.Context(), clientAddressKey{}, addr)
+		if isTrusted(peer, trusted) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+			ctx = context.WithValue(ctx, viaHTTPSKey{}, true)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// viaHTTPS reports whether the client reached parkd over HTTPS, directly or
+// through a trusted proxy: its cookies are then Secure, and its links https.
+func viaHTTPS(r *http.Request) bool {
+	forwarded, _ := r.Context().Value(viaHTTPSKey{}).(bool)
+	return r.TLS != nil || forwarded
 }
 
 // clientAddress is the client's IP as withClientAddress decided it, or the

@@ -68,3 +68,25 @@ func TestRequestIDFromTrustedProxy(t *testing.T) {
 		}
 	}
 }
+
+func TestViaHTTPS(t *testing.T) {
+	nginx := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	for _, c := range []struct {
+		peer, proto string
+		want        bool
+	}{
+		{"127.0.0.1:1", "https", true},
+		{"127.0.0.1:1", "http", false},
+		{"203.0.113.9:1", "https", false}, // not from nginx
+	} {
+		var got bool
+		h := withClientAddress(nginx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = viaHTTPS(r) }))
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = c.peer
+		req.Header.Set("X-Forwarded-Proto", c.proto)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		if got != c.want {
+			t.Errorf("viaHTTPS(peer %s, X-Forwarded-Proto %s) = %v; want %v", c.peer, c.proto, got, c.want)
+		}
+	}
+}

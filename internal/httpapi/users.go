@@ -73,7 +73,7 @@ func handleSignIn(log *slog.Logger, authn *auth.Service) http.Handler {
 		}
 		http.SetCookie(w, &http.Cookie{
 			Name: SessionCookie, Value: token, Path: "/", Expires: sess.ExpiresAt,
-			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: viaHTTPS(r),
 		})
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusCreated, sessionResponse{Token: token, ExpiresAt: sess.ExpiresAt, User: u})
@@ -97,7 +97,7 @@ func handleSignOut(log *slog.Logger, authn *auth.Service) http.Handler {
 			return err
 		}
 		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-			SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+			SameSite: http.SameSiteLaxMode, Secure: viaHTTPS(r)})
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
