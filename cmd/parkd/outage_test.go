@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,9 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"parkd/internal/demo"
 	"parkd/internal/httpapi"
+	"parkd/internal/parking"
 	"parkd/internal/store/postgres/pgtest"
+	"parkd/internal/store/teststore"
 	"parkd/internal/web"
 )
 
@@ -122,12 +129,20 @@ func viaProxy(t *testing.T, dsn string, p *tcpProxy) string {
 }
 
 // TestDatabaseOutageAnswers503 is issue 15's acceptance point 4: with the
-// database cut off, every route that needs it answers 503 with Retry-After, as
+// database (PostgreSQL, MariaDB) cut off, every route that needs it answers 503 with Retry-After, as
 // problem+json (the API) or a readable HTML page (the pages); none answers
 // 500; /readyz names the database; and when the database comes back parkd
 // serves again without a restart.
 func TestDatabaseOutageAnswers503(t *testing.T) {
-	dsn := pgtest.SchemaDSN(t)
+	for _, be := range teststore.Backends(t) {
+		if be.Name == "sqlite" {
+			continue // a file, not a server to lose: see sqlite's TestUnavailable
+		}
+		t.Run(be.Name, func(t *testing.T) { testDatabaseOutage(t, be.DSN(t)) })
+	}
+}
+
+func testDatabaseOutage(t *testing.T, dsn string) {
 	u, _ := url.Parse(dsn)
 	proxy := startProxy(t, u.Host)
 	base := startParkd(t, "--db", viaProxy(t, dsn, proxy), "--sweep-every", "200ms")
@@ -278,4 +293,102 @@ func outageRequest(t *testing.T, base, route string, params map[string]string, t
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	return resp, b
+}
+
+// TestReadOnlyDatabaseAnswers503 is a PostgreSQL that still answers but
+// refuses writes, as a standby does (SQLSTATE 25006): reads go on, and every
+// change answers 503 with Retry-After, never 500.
+func TestReadOnlyDatabaseAnswers503(t *testing.T) {
+	dsn := pgtest.SchemaDSN(t)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	// parkd connects as a role of its own, so that only its sessions turn
+	// read-only; a superuser, so that it can migrate like the test user.
+	role := "parkd_ro_" + strings.ToLower(parking.NewID("t")[2:])
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+role+" LOGIN SUPERUSER"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close(ctx)
+		c.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
+		c.Exec(ctx, "REASSIGN OWNED BY "+role+" TO CURRENT_USER")
+		c.Exec(ctx, "DROP OWNED BY "+role)
+		if _, err := c.Exec(ctx, "DROP ROLE "+role); err != nil {
+			t.Errorf("drop role %s: %v", role, err)
+		}
+	})
+	u, _ := url.Parse(dsn)
+	u.User = url.User(role)
+	base := startParkd(t, "--db", u.String())
+
+	garage := demoGarage(t, base)
+	driver := &api{t: t, base: base}
+	var sess struct{ Token string }
+	driver.call(201, "POST", "/api/v1/sessions", map[string]string{"email": demo.DriverEmail, "password": demo.DriverPassword}, &sess)
+	driver.token = sess.Token
+
+	// The primary becomes a standby: new sessions are read-only, and the
+	// open ones are ended, as a failover ends them.
+	if _, err := admin.Exec(ctx, "ALTER ROLE "+role+" SET default_transaction_read_only = on"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Minute)
+	writes := []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/api/v1/reservations", map[string]any{"lot_id": garage, "plate": "RO 1", "size": "standard", "starts_at": start, "ends_at": start.Add(time.Hour)}},
+		{"POST", "/api/v1/users/me/vehicles", map[string]string{"plate": "RO 2", "size": "compact"}},
+		{"POST", "/api/v1/users", map[string]string{"name": "Ro", "email": "ro@example.com", "password": "correct horse battery"}},
+		{"POST", "/api/v1/users/me/notifications/read", map[string]any{"all": true}},
+		{"POST", "/api/v1/sessions", map[string]string{"email": demo.OperatorEmail, "password": demo.OperatorPassword}},
+	}
+	for i, w := range writes {
+		// The first request after the sessions ended may meet a dead
+		// connection: that is a 503 too. Then the read-only one answers.
+		for attempt := range 2 {
+			resp, body := sendJSON(t, base, driver.token, w.method, w.path, w.body, fmt.Sprintf("ro-%d-%d", i, attempt))
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+				resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(body), `"unavailable"`) {
+				t.Errorf("%s %s on a read-only database = %d %s (Retry-After %q); want 503 unavailable with Retry-After",
+					w.method, w.path, resp.StatusCode, body, resp.Header.Get("Retry-After"))
+			}
+		}
+	}
+	// Reads go on.
+	driver.call(200, "GET", "/api/v1/users/me/reservations", nil, nil)
+	driver.call(200, "GET", "/api/v1/lots/"+garage, nil, nil)
+}
+
+func sendJSON(t *testing.T, base, token, method, path string, body any, key string) (*http.Response, []byte) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequest(method, base+path, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp, out
 }

@@ -2,8 +2,14 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
+	"net"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"parkd/internal/parking"
 	"parkd/internal/store/mysql/mysqltest"
@@ -53,5 +59,26 @@ func TestParseDSN(t *testing.T) {
 	}
 	if _, _, err := ParseDSN("root@tcp(127.0.0.1:3306)/parkd"); err != nil {
 		t.Errorf("ParseDSN(driver form) = %v; want nil", err)
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&mysql.MySQLError{Number: 1290}, true}, // --read-only
+		{&mysql.MySQLError{Number: 1836}, true}, // read-only mode
+		{&mysql.MySQLError{Number: 1053}, true}, // server shutdown
+		{mysql.ErrInvalidConn, true},
+		{driver.ErrBadConn, true},
+		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true},
+		{&mysql.MySQLError{Number: 1062}, false}, // a duplicate is the request's fault
+		{sql.ErrNoRows, false},
+		{nil, false},
+	} {
+		if got := Unavailable(c.err); got != c.want {
+			t.Errorf("Unavailable(%v) = %v; want %v", c.err, got, c.want)
+		}
 	}
 }
