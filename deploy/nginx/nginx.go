@@ -37,8 +37,8 @@ type Config struct {
 
 // Render returns the configuration for c.
 func Render(c Config) ([]byte, error) {
-	if c.Listen == "" {
-		return nil, errors.New("nginx: no listen address")
+	if c.Listen == "" || strings.ContainsAny(c.Listen, " ;{}'\"") {
+		return nil, fmt.Errorf("nginx: listen address %q is empty or not an address", c.Listen)
 	}
 	if len(c.Upstreams) == 0 {
 		return nil, errors.New("nginx: no upstream parkd instance")
