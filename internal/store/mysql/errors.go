@@ -95,9 +95,6 @@ func classify(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return parking.Errorf(parking.ENOTFOUND, "%s not found", what)
 	}
-	if Unavailable(err) {
-		return parking.Errorf(parking.EUNAVAILABLE, "the database is unavailable: try again shortly")
-	}
 	var me *mysql.MySQLError
 	if !errors.As(err, &me) {
 		return err
@@ -126,6 +123,9 @@ func classify(err error, what string) error {
 // request may succeed when repeated a little later, so it answers 503 with
 // Retry-After, never 500. It goes by error number and by the driver's and the
 // network's error types.
+// classify leaves such errors as they are, so that callers still see the
+// driver's (and the context's) error; the HTTP layer asks Unavailable
+// (httpapi.Services.Unavailable) whatever path the error took.
 func Unavailable(err error) bool {
 	if err == nil {
 		return false

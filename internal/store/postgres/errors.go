@@ -82,9 +82,6 @@ func classify(err error, what string) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return parking.Errorf(parking.ENOTFOUND, "%s not found", what)
 	}
-	if Unavailable(err) {
-		return parking.Errorf(parking.EUNAVAILABLE, "the database is unavailable: try again shortly")
-	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return err
@@ -117,6 +114,9 @@ func classify(err error, what string) error {
 // or a failover), or it is read-only (a standby). Such a request may succeed
 // when repeated a little later, so it answers 503 with Retry-After, never 500.
 // It goes by SQLSTATE and by the driver's and the network's error types.
+// classify leaves such errors as they are, so that callers still see the
+// driver's (and the context's) error; the HTTP layer asks Unavailable
+// (httpapi.Services.Unavailable) whatever path the error took.
 func Unavailable(err error) bool {
 	if err == nil {
 		return false

@@ -54,9 +54,6 @@ func classify(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return parking.Errorf(parking.ENOTFOUND, "%s not found", what)
 	}
-	if Unavailable(err) {
-		return parking.Errorf(parking.EUNAVAILABLE, "the database is busy: try again shortly")
-	}
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return err
@@ -85,6 +82,9 @@ func classify(err error, what string) error {
 // (SQLITE_BUSY, SQLITE_LOCKED and their extended codes). Such a request may
 // succeed when repeated a little later, so it answers 503 with Retry-After,
 // never 500.
+// classify leaves such errors as they are, so that callers still see the
+// driver's (and the context's) error; the HTTP layer asks Unavailable
+// (httpapi.Services.Unavailable) whatever path the error took.
 func Unavailable(err error) bool {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
