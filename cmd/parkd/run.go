@@ -270,7 +270,7 @@ func serve(ctx context.Context, cfg config, a *app) error {
 	livePoll := cfg.livePoll
 	if livePoll == 0 {
 		livePoll = 25 * time.Millisecond
-		if backend == "sqlite" {
+		if backend.name == "sqlite" {
 			livePoll = 2 * time.Second
 		}
 	}
