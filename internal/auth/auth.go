@@ -143,15 +143,15 @@ func (s *Service) Authenticate(ctx context.Context, token string) (parking.User,
 	if !strings.HasPrefix(token, sessionPrefix) {
 		return parking.User{}, parking.Session{}, ErrUnauthenticated
 	}
-	sess, err := s.store.Session(ctx, HashToken(token))
+	// One query: this runs before every signed-in request.
+	sess, u, err := s.store.UserBySession(ctx, HashToken(token))
 	if errors.Is(err, parking.ErrNotFound) || err == nil && !s.clock.Now().Before(sess.ExpiresAt) {
 		return parking.User{}, parking.Session{}, ErrUnauthenticated
 	}
 	if err != nil {
 		return parking.User{}, parking.Session{}, err
 	}
-	u, err := s.store.User(ctx, sess.UserID)
-	return u, sess, err
+	return u, sess, nil
 }
 
 // SignOut ends the session of a token.

@@ -141,9 +141,30 @@ type IdempotencyKey struct {
 // request made of Key at ClaimedAt (its CreatedAt). A key claimed anew since,
 // by a retry that took over an abandoned request, is no longer this request's,
 // and the hold does not go in. The key records Status and the reservation's id.
+//
+// With Record set, nobody claimed the key before the hold: the hold records
+// it itself, completed, in its own transaction (see KeyRecord), and
+// ClaimedAt is the record's creation time.
 type KeyCompletion struct {
 	UserID    string
 	Key       string
 	ClaimedAt time.Time
 	Status    int
+	Record    *KeyRecord
+}
+
+// KeyRecord is the rest of an idempotency key that a hold records itself,
+// so that a hold with a key costs one commit: the key goes in with the
+// reservation and its event, completed with the status, the reservation's
+// id and the response's bytes, or not at all. A key already recorded, live
+// (completed, or in flight since StaleBefore, and not expired by
+// ClaimedAt), is ErrKeyTaken, and nothing is held; an abandoned or expired
+// record is replaced.
+type KeyRecord struct {
+	RequestHash string
+	ExpiresAt   time.Time
+	StaleBefore time.Time
+	// Body renders the response to store from the reservation as it will
+	// commit, its spot chosen: the store calls it before each attempt.
+	Body func(Reservation) ([]byte, error)
 }

@@ -85,6 +85,10 @@ var (
 	ErrNoSpotAvailable = &Error{Code: ENOSPOTAVAILABLE, Message: "no spot that fits is free for that window"}
 	ErrHoldExpired     = &Error{Code: EHOLDEXPIRED, Message: "the hold has expired"}
 	ErrInvalidStatus   = &Error{Code: ESTATUS, Message: "the reservation is not in a state that allows this"}
+	// ErrKeyTaken is a hold that records its idempotency key itself
+	// (KeyRecord) finding the key recorded by another request first: nothing
+	// was held, and the other request's answer is the key's.
+	ErrKeyTaken = &Error{Code: EINFLIGHT, Message: "a request with this Idempotency-Key is running or was answered: retry in a moment"}
 	// ErrStale is a versioned update (Lot.Version, ...) of a row that changed
 	// since the version was read: nothing was written.
 	ErrStale = &Error{Code: EPRECONDITION, Message: "it changed since it was read: read it again and retry"}

@@ -93,6 +93,11 @@ type AccountStore interface {
 	// Session returns the session with this token hash, expired or not.
 	Session(ctx context.Context, tokenHash string) (Session, error)
 
+	// UserBySession returns the session with this token hash, expired or
+	// not, and its user, in one query: a request's sign-in check costs one
+	// round trip.
+	UserBySession(ctx context.Context, tokenHash string) (Session, User, error)
+
 	DeleteSession(ctx context.Context, tokenHash string) error
 }
 
@@ -111,7 +116,11 @@ type ReservationStore interface {
 	// When key is not nil, the hold goes in only while the key is still the
 	// caller's claim, in flight; the same transaction completes it with
 	// key.Status and r's id, so a retry can never book twice. A key that is
-	// not the caller's claim is ErrNotFound.
+	// not the caller's claim is ErrNotFound. With key.Record, nobody claimed
+	// the key: the same transaction records it, completed with key.Status,
+	// r's id and the response key.Record.Body renders of r on its spot; a
+	// live record of the key is ErrKeyTaken and nothing is held (see
+	// KeyRecord). Either way a hold that fails records nothing of the key.
 	Hold(ctx context.Context, r *Reservation, candidates []string, key *KeyCompletion) error
 
 	Reservation(ctx context.Context, id string) (Reservation, error)
@@ -291,6 +300,11 @@ type IdempotencyStore interface {
 	// it. An in-flight record created before staleBefore was abandoned (its
 	// request died): it is claimed anew.
 	ClaimIdempotencyKey(ctx context.Context, k IdempotencyKey, staleBefore time.Time) (IdempotencyKey, bool, error)
+
+	// IdempotencyKey returns the record of (user, key) as stored, lapsed or
+	// not, or ErrNotFound: a read, for a request whose change records its key
+	// itself (KeyRecord) to find a retry's answer without writing.
+	IdempotencyKey(ctx context.Context, userID, key string) (IdempotencyKey, error)
 
 	// CompleteIdempotencyKey stores the response of a claimed key. A key a
 	// hold completed keeps its reservation id.

@@ -99,6 +99,22 @@ func (s *Store) Session(ctx context.Context, tokenHash string) (parking.Session,
 	return sess, classify(err, "session")
 }
 
+// UserBySession returns the session with this token hash and its user, in
+// one query.
+func (s *Store) UserBySession(ctx context.Context, tokenHash string) (parking.Session, parking.User, error) {
+	var sess parking.Session
+	var u parking.User
+	var operatorID sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT s.token_hash, s.user_id, s.created_at, s.expires_at,
+			u.id, u.name, u.email, u.password_hash, u.role, u.operator_id, u.created_at
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, tokenHash).
+		Scan(&sess.TokenHash, &sess.UserID, &sess.CreatedAt, &sess.ExpiresAt,
+			&u.ID, &u.Name, &u.Email, &u.PasswordHash, &u.Role, &operatorID, &u.CreatedAt)
+	sess.CreatedAt, sess.ExpiresAt, u.CreatedAt = sess.CreatedAt.UTC(), sess.ExpiresAt.UTC(), u.CreatedAt.UTC()
+	u.OperatorID = operatorID.String
+	return sess, u, classify(err, "session")
+}
+
 // DeleteSession forgets a session. Deleting one that is already gone is not an
 // error: signing out twice must not fail.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {

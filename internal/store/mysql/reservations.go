@@ -408,7 +408,7 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 	attempt := func(wait bool) error {
 		return s.inTxKeep(ctx, func(tx *sql.Tx) error {
 			picked, passed = "", false
-			if key != nil {
+			if key != nil && key.Record == nil {
 				var one int
 				err := tx.QueryRowContext(ctx, "SELECT 1 FROM idempotency_keys WHERE user_id = ? AND `key` = ? AND created_at = ? AND status_code IS NULL FOR UPDATE",
 					key.UserID, key.Key, ts(key.ClaimedAt)).Scan(&one)
@@ -439,8 +439,13 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 			if picked == "" {
 				return keep(parking.ErrSpotUnavailable)
 			}
-			if key == nil {
+			switch {
+			case key == nil:
 				return nil
+			case key.Record != nil:
+				held := *r
+				held.SpotID = picked
+				return recordKeyWith(ctx, tx, key, held)
 			}
 			_, err = tx.ExecContext(ctx, "UPDATE idempotency_keys SET status_code = ?, reservation_id = ? WHERE user_id = ? AND `key` = ?",
 				key.Status, r.ID, key.UserID, key.Key)

@@ -68,6 +68,22 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k parking.IdempotencyKe
 	return parking.IdempotencyKey{}, false, fmt.Errorf("idempotency key %q: claim kept racing with other requests", k.Key)
 }
 
+// IdempotencyKey returns the record of (user, key) as stored.
+func (s *Store) IdempotencyKey(ctx context.Context, userID, key string) (parking.IdempotencyKey, error) {
+	got := parking.IdempotencyKey{UserID: userID, Key: key}
+	var status *int32
+	var reservation *string
+	err := s.pool.QueryRow(ctx, `SELECT request_hash, status_code, response_body, reservation_id, created_at, expires_at
+		FROM idempotency_keys WHERE user_id = $1 AND key = $2`, userID, key).
+		Scan(&got.RequestHash, &status, &got.Body, &reservation, &got.CreatedAt, &got.ExpiresAt)
+	if status != nil {
+		got.StatusCode = int(*status)
+	}
+	got.ReservationID = deref(reservation)
+	got.CreatedAt, got.ExpiresAt = got.CreatedAt.UTC(), got.ExpiresAt.UTC()
+	return got, classify(err, "idempotency key")
+}
+
 // CompleteIdempotencyKey stores the response of a claimed key. A key that is
 // not recorded (released, or swept after expiry) is ErrNotFound.
 func (s *Store) CompleteIdempotencyKey(ctx context.Context, userID, key string, status int, body []byte) error {

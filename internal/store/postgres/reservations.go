@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"parkd/internal/parking"
 )
@@ -379,6 +380,9 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 		r.UpdatedAt = r.CreatedAt
 	}
 	r.CheckedInAt, r.CheckedOutAt = utcPtr(r.CheckedInAt), utcPtr(r.CheckedOutAt)
+	if key != nil && key.Record != nil {
+		return s.holdRecording(ctx, r, candidates, key)
+	}
 	if len(candidates) > 1 {
 		return s.holdAny(ctx, r, candidates, key)
 	}
@@ -487,6 +491,146 @@ func (s *Store) holdAny(ctx context.Context, r *parking.Reservation, candidates 
 		// first; the next attempt's fresh snapshot sees it and moves on.
 	}
 	return parking.ErrSpotUnavailable
+}
+
+// recordKey is a hold statement's part in an idempotency key that nobody
+// claimed before it (parking.KeyRecord): the key goes in, completed, only if
+// the reservation did, with $19 to $22 as for completeKey, the request's hash
+// $23, the response's body $24 and the expiry $25. A plain INSERT: a key
+// recorded meanwhile by a racing request fails the whole statement on the
+// primary key (23505), reservation and event with it.
+const recordKey = `rec AS (
+		INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, response_body, reservation_id, created_at, expires_at)
+		SELECT $19::text, $20::text, $23::text, $22::integer, $24::bytea, id, $21::timestamptz, $25::timestamptz FROM ins
+	)`
+
+// recording turns a hold statement that completes a claimed key into one
+// that records the key itself (recordKey), with nothing to hold beforehand.
+func recording(q string) string {
+	out := strings.Replace(strings.Replace(q, keyHeld, `held AS (SELECT true AS ok)`, 1), completeKey, recordKey, 1)
+	if !strings.Contains(out, recordKey) || strings.Contains(out, keyHeld) {
+		panic("postgres: a hold statement no longer embeds keyHeld and completeKey: update recording")
+	}
+	return out
+}
+
+var (
+	insertHoldRecording   = recording(insertHold)
+	insertInsideRecording = recording(insertInside)
+	pickSkipRecording     = recording(pickSkipLocked)
+	pickWaitRecording     = recording(pickWaiting)
+)
+
+// forgetLapsedKey deletes the record of an idempotency key that was
+// abandoned in flight (created before $4) or has expired by $3, so that a
+// hold recording the key anew ($1, $2) can insert it.
+const forgetLapsedKey = `DELETE FROM idempotency_keys
+	WHERE user_id = $1 AND key = $2 AND (expires_at <= $3 OR (status_code IS NULL AND created_at < $4))`
+
+// holdRecording is Hold with a key that the hold records itself
+// (key.Record). The stored response names the spot, so each attempt tries
+// one candidate, rendered beforehand, in one batch and one implicit
+// transaction: the release of lapsed reservations, of a lapsed record of the
+// key, the insert with its event, and the key's record all commit together.
+// One candidate waits for the exclusion constraint, as Hold does. Several
+// ("any spot") are first tried in order with SKIP LOCKED, passing over the
+// spots other in-flight holds have locked, so racers spread out as in
+// holdAny; the spots passed over are then tried again, waiting. Each
+// candidate is tried at most twice.
+func (s *Store) holdRecording(ctx context.Context, r *parking.Reservation, candidates []string, key *parking.KeyCompletion) error {
+	if len(candidates) == 1 {
+		insert := insertHoldRecording
+		if r.Status == parking.StatusCheckedIn {
+			insert = insertInsideRecording
+		}
+		inserted, err := s.holdOneRecording(ctx, r, insert, candidates[0], key)
+		if err == nil && !inserted {
+			err = parking.ErrSpotUnavailable
+		}
+		return err
+	}
+	var passed []string
+	for _, query := range []string{pickSkipRecording, pickWaitRecording} {
+		tries := candidates
+		if query == pickWaitRecording {
+			tries = passed
+		}
+		for _, spotID := range tries {
+			inserted, err := s.holdOneRecording(ctx, r, query, spotID, key)
+			switch {
+			case err != nil && !errors.Is(err, errNotPicked):
+				return err
+			case inserted:
+				return nil
+			case errors.Is(err, errNotPicked):
+				passed = append(passed, spotID)
+			}
+		}
+	}
+	return parking.ErrSpotUnavailable
+}
+
+// errNotPicked: a pick statement passed over its one candidate (locked by
+// another hold, taken or out of service).
+var errNotPicked = errors.New("candidate not picked")
+
+// holdOneRecording runs one attempt of holdRecording on spotID with query
+// (an insert, or a pick of the one candidate), and reports whether r went
+// in; on success r.SpotID is spotID.
+func (s *Store) holdOneRecording(ctx context.Context, r *parking.Reservation, query, spotID string, key *parking.KeyCompletion) (bool, error) {
+	rendered := *r
+	rendered.SpotID = spotID
+	body, err := key.Record.Body(rendered)
+	if err != nil {
+		return false, err
+	}
+	args := holdArgs(r, spotID, key)
+	isPick := query == pickSkipRecording || query == pickWaitRecording
+	if isPick {
+		args = holdArgs(r, []string{spotID}, key)
+	}
+	args = append(args, key.Record.RequestHash, body, utc(key.Record.ExpiresAt))
+	var picked *string
+	var inserted, idTaken, held bool
+	err = retry(ctx, func() error {
+		b := &pgx.Batch{}
+		if isPick {
+			b.Queue(releaseCandidates, r.CreatedAt, []string{spotID}, r.StartsAt, r.EndsAt)
+		} else {
+			b.Queue(releaseOverlapping, r.CreatedAt, spotID, r.StartsAt, r.EndsAt)
+		}
+		b.Queue(forgetLapsedKey, key.UserID, key.Key, utc(key.ClaimedAt), utc(key.Record.StaleBefore))
+		if isPick {
+			b.Queue(query, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&picked, &inserted, &idTaken, &held) })
+		} else {
+			b.Queue(query, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&inserted, &idTaken, &held) })
+		}
+		return s.pool.SendBatch(ctx, b).Close()
+	})
+	if keyTaken(err) {
+		return false, parking.ErrKeyTaken
+	}
+	switch err = classify(err, "reservation"); {
+	case err == nil && inserted:
+		r.SpotID = spotID
+		return true, nil
+	case err == nil && idTaken:
+		return false, parking.Errorf(parking.ECONFLICT, "reservation already exists")
+	case err == nil && isPick && picked == nil:
+		return false, errNotPicked
+	case errors.Is(err, parking.ErrSpotUnavailable):
+		return false, nil
+	}
+	// A pick that did not go in: a hold that did not lock the spot row took
+	// it first.
+	return false, err
+}
+
+// keyTaken reports whether err is the primary key of idempotency_keys
+// refusing a hold's record of its key: another request recorded it first.
+func keyTaken(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == codeUniqueViolation && pe.ConstraintName == "idempotency_keys_pkey"
 }
 
 // Reservation returns the reservation with the given id.

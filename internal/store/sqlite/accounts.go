@@ -25,6 +25,23 @@ func (s *Store) Session(ctx context.Context, tokenHash string) (parking.Session,
 	return sess, classify(err, "session")
 }
 
+// UserBySession returns the session with this token hash and its user, in
+// one query.
+func (s *Store) UserBySession(ctx context.Context, tokenHash string) (parking.Session, parking.User, error) {
+	var sess parking.Session
+	var u parking.User
+	var op sql.NullString
+	var created, expires, userCreated int64
+	err := s.read.QueryRowContext(ctx, `SELECT s.token_hash, s.user_id, s.created_at, s.expires_at,
+			u.id, u.name, u.email, u.password_hash, u.role, u.operator_id, u.created_at
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, tokenHash).
+		Scan(&sess.TokenHash, &sess.UserID, &created, &expires,
+			&u.ID, &u.Name, &u.Email, &u.PasswordHash, &u.Role, &op, &userCreated)
+	sess.CreatedAt, sess.ExpiresAt = fromMicros(created), fromMicros(expires)
+	u.OperatorID, u.CreatedAt = op.String, fromMicros(userCreated)
+	return sess, u, classify(err, "session")
+}
+
 // DeleteSession forgets a session; forgetting one twice is fine.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 	_, err := s.write.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash)

@@ -96,8 +96,13 @@ func (s *Store) Hold(ctx context.Context, r *parking.Reservation, candidates []s
 			return err
 		}
 		picked = spotID
-		if key == nil {
+		switch {
+		case key == nil:
 			return nil
+		case key.Record != nil:
+			held := *r
+			held.SpotID = spotID
+			return recordKeyWith(ctx, tx, key, held)
 		}
 		return completeKeyWith(ctx, tx, key, r.ID)
 	})

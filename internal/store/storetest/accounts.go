@@ -25,6 +25,8 @@ func accountTests() []namedTest {
 		{"HoldKeyOneSpot", testHoldKeyOneSpot},
 		{"HoldKeyMissing", testHoldKeyMissing},
 		{"HoldKeyTakenOver", testHoldKeyTakenOver},
+		{"HoldRecordsKey", testHoldRecordsKey},
+		{"HoldRecordsLapsedKey", testHoldRecordsLapsedKey},
 		{"LotAndSpotReservations", testLotAndSpotReservations},
 		{"UserPaymentsEmpty", testUserPaymentsEmpty},
 	}
@@ -54,11 +56,20 @@ func testSessions(t *testing.T, s parking.Store) {
 	if got, err := s.Session(ctx, "hash-1"); err != nil || got != sess {
 		t.Errorf("Session() = %+v, %v; want %+v", got, err, sess)
 	}
+	if got, gotUser, err := s.UserBySession(ctx, "hash-1"); err != nil || got != sess || gotUser != u {
+		t.Errorf("UserBySession() = %+v, %+v, %v; want %+v, %+v", got, gotUser, err, sess, u)
+	}
+	if _, _, err := s.UserBySession(ctx, "no-such-hash"); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("UserBySession(unknown) = %v; want ErrNotFound", err)
+	}
 	if err := s.DeleteSession(ctx, "hash-1"); err != nil {
 		t.Fatalf("DeleteSession: %v", err)
 	}
 	if _, err := s.Session(ctx, "hash-1"); !errors.Is(err, parking.ErrNotFound) {
 		t.Errorf("Session() after delete = %v; want ErrNotFound", err)
+	}
+	if _, _, err := s.UserBySession(ctx, "hash-1"); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("UserBySession() after delete = %v; want ErrNotFound", err)
 	}
 	if err := s.DeleteSession(ctx, "hash-1"); err != nil {
 		t.Errorf("DeleteSession twice = %v; want nil (signing out is idempotent)", err)
@@ -386,6 +397,109 @@ func testHoldKeyTakenOver(t *testing.T, s parking.Store) {
 			t.Errorf("key after the retry's Hold = %d %q; want 201 with %s", got.StatusCode, got.ReservationID, retryHold.ID)
 		}
 		MustChange(t, s, retryHold.ID, parking.StatusHeld, parking.StatusCancelled, T0.Add(3*time.Minute))
+	}
+}
+
+// recordKey records a key that nobody claimed (parking.KeyRecord) at T0,
+// with a response naming the reservation and its spot.
+func recordKey(userID, key string) *parking.KeyCompletion {
+	return &parking.KeyCompletion{UserID: userID, Key: key, ClaimedAt: T0, Status: 201, Record: &parking.KeyRecord{
+		RequestHash: "h", ExpiresAt: T0.Add(24 * time.Hour), StaleBefore: T0.Add(-time.Minute),
+		Body: func(r parking.Reservation) ([]byte, error) { return []byte(r.ID + " on " + r.SpotID), nil },
+	}}
+}
+
+// mustRecordedKey returns a key's record, which must hold 201 and the
+// response recordKey renders of r.
+func mustRecordedKey(t *testing.T, s parking.Store, userID, key string, r *parking.Reservation) {
+	t.Helper()
+	got, err := s.IdempotencyKey(ctx, userID, key)
+	if err != nil || got.StatusCode != 201 || got.ReservationID != r.ID || string(got.Body) != r.ID+" on "+r.SpotID ||
+		got.RequestHash != "h" || !got.CreatedAt.Equal(T0) || !got.ExpiresAt.Equal(T0.Add(24*time.Hour)) {
+		t.Errorf("IdempotencyKey(%s) = %+v, %v; want 201 with %s and %q", key, got, err, r.ID, r.ID+" on "+r.SpotID)
+	}
+}
+
+// testHoldRecordsKey: a hold records a key nobody claimed in its own
+// transaction, completed with the response rendered for the spot it took; a
+// key recorded already books nothing more, and a hold that fails records
+// nothing.
+func testHoldRecordsKey(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	start, end := T0.Add(time.Hour), T0.Add(2*time.Hour)
+	for i, candidates := range [][]string{{f.Spots[5].ID}, {f.Spots[6].ID, f.Spots[7].ID}} {
+		key := fmt.Sprint("rec-", i)
+		r := f.NewHold(T0, start, end)
+		if err := s.Hold(ctx, r, candidates, recordKey(u.ID, key)); err != nil || r.SpotID != candidates[0] {
+			t.Fatalf("Hold(%d candidates) recording a key = %v on %q; want nil on %s", len(candidates), err, r.SpotID, candidates[0])
+		}
+		mustRecordedKey(t, s, u.ID, key, r)
+		again := f.NewHold(T0, start.Add(4*time.Hour), end.Add(4*time.Hour))
+		if err := s.Hold(ctx, again, candidates, recordKey(u.ID, key)); !errors.Is(err, parking.ErrKeyTaken) || again.SpotID != "" {
+			t.Errorf("Hold(%d candidates) with a recorded key = %v on %q; want ErrKeyTaken, no spot", len(candidates), err, again.SpotID)
+		}
+		if _, err := s.Reservation(ctx, again.ID); !errors.Is(err, parking.ErrNotFound) {
+			t.Errorf("Reservation after Hold with a recorded key = %v; want ErrNotFound", err)
+		}
+		mustRecordedKey(t, s, u.ID, key, r)
+	}
+
+	// "Any spot" past a taken first choice: the response names the spot taken.
+	r := f.NewHold(T0, start, end)
+	if err := s.Hold(ctx, r, []string{f.Spots[5].ID, f.Spots[8].ID}, recordKey(u.ID, "rec-next")); err != nil || r.SpotID != f.Spots[8].ID {
+		t.Fatalf("Hold past a taken spot = %v on %q; want nil on %s", err, r.SpotID, f.Spots[8].ID)
+	}
+	mustRecordedKey(t, s, u.ID, "rec-next", r)
+
+	for _, candidates := range [][]string{{f.Spots[5].ID}, {f.Spots[5].ID, f.Spots[6].ID}} {
+		failed := f.NewHold(T0, start, end)
+		if err := s.Hold(ctx, failed, candidates, recordKey(u.ID, "rec-failed")); !errors.Is(err, parking.ErrSpotUnavailable) {
+			t.Fatalf("Hold(%d candidates) on taken spots = %v; want ErrSpotUnavailable", len(candidates), err)
+		}
+		if got, err := s.IdempotencyKey(ctx, u.ID, "rec-failed"); !errors.Is(err, parking.ErrNotFound) {
+			t.Errorf("IdempotencyKey after a failed Hold = %+v, %v; want ErrNotFound", got, err)
+		}
+	}
+	if _, err := s.IdempotencyKey(ctx, other(t, s).ID, "rec-0"); !errors.Is(err, parking.ErrNotFound) {
+		t.Errorf("IdempotencyKey of another user's key = %v; want ErrNotFound", err)
+	}
+}
+
+// other creates a second user.
+func other(t *testing.T, s parking.Store) parking.User { return MustUser(t, s, "bob@example.com") }
+
+// testHoldRecordsLapsedKey: a record in flight claimed by a request still
+// running takes no hold, but one its request abandoned, or one expired, is
+// replaced by the hold's.
+func testHoldRecordsLapsedKey(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	start, end := T0.Add(time.Hour), T0.Add(2*time.Hour)
+	mustClaimKey(t, s, u.ID, "running")
+	abandoned := parking.IdempotencyKey{UserID: u.ID, Key: "abandoned", RequestHash: "old", CreatedAt: T0.Add(-10 * time.Minute), ExpiresAt: T0.Add(24 * time.Hour)}
+	expired := parking.IdempotencyKey{UserID: u.ID, Key: "expired", RequestHash: "old", CreatedAt: T0.Add(-48 * time.Hour), ExpiresAt: T0}
+	for _, k := range []parking.IdempotencyKey{abandoned, expired} {
+		if _, claimed, err := s.ClaimIdempotencyKey(ctx, k, k.CreatedAt); err != nil || !claimed {
+			t.Fatalf("ClaimIdempotencyKey(%s) = %v, %v", k.Key, claimed, err)
+		}
+	}
+	if err := s.CompleteIdempotencyKey(ctx, u.ID, "expired", 409, []byte("old answer")); err != nil {
+		t.Fatalf("CompleteIdempotencyKey: %v", err)
+	}
+	for _, candidates := range [][]string{{f.Spots[5].ID}, {f.Spots[5].ID, f.Spots[6].ID}} {
+		r := f.NewHold(T0, start, end)
+		if err := s.Hold(ctx, r, candidates, recordKey(u.ID, "running")); !errors.Is(err, parking.ErrKeyTaken) {
+			t.Errorf("Hold(%d candidates) with a key in flight = %v; want ErrKeyTaken", len(candidates), err)
+		}
+	}
+	for i, key := range []string{"abandoned", "expired"} {
+		r := f.NewHold(T0, start, end)
+		spot := f.Spots[5+i].ID
+		if err := s.Hold(ctx, r, []string{spot}, recordKey(u.ID, key)); err != nil {
+			t.Fatalf("Hold with an %s key = %v; want nil", key, err)
+		}
+		mustRecordedKey(t, s, u.ID, key, r)
 	}
 }
 

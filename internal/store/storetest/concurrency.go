@@ -40,6 +40,7 @@ func RunConcurrency(t *testing.T, open Opener) {
 	t.Run("UpdatePaymentRaces", func(t *testing.T) { testUpdatePaymentRaces(t, open(t)) })
 	t.Run("ConfirmRaces", func(t *testing.T) { testConfirmRaces(t, open(t)) })
 	t.Run("HoldKeyRace", func(t *testing.T) { testHoldKeyRace(t, open(t)) })
+	t.Run("HoldRecordKeyRace", func(t *testing.T) { testHoldRecordKeyRace(t, open(t)) })
 	t.Run("ClaimKeyRace", func(t *testing.T) { testClaimKeyRace(t, open(t)) })
 	t.Run("InsideRace", func(t *testing.T) { testInsideRace(t, open(t)) })
 	t.Run("ClaimJobRace", func(t *testing.T) { testClaimJobRace(t, []parking.Store{open(t)}) })
@@ -642,6 +643,51 @@ func testHoldKeyRace(t *testing.T, s parking.Store) {
 	}
 	if len(won) != len(candidates) {
 		t.Errorf("%d spots won; want %d", len(won), len(candidates))
+	}
+}
+
+// testHoldRecordKeyRace: requests retried at once, all recording one key
+// nobody claimed, hold exactly one spot between them, and the key records
+// that one; the others find the key taken, or their one spot taken.
+func testHoldRecordKeyRace(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	u := MustUser(t, s, "ada@example.com")
+	std := f.SpotsOf(parking.Standard)
+	candidates := []string{std[0].ID, std[1].ID, std[2].ID}
+	for round := range 5 {
+		key := fmt.Sprint("race-", round)
+		start := T0.Add(time.Duration(round+1) * time.Hour)
+		const racers = 12
+		holds := make([]*parking.Reservation, racers)
+		for i := range holds {
+			holds[i] = f.NewHold(T0, start, start.Add(time.Hour))
+		}
+		errs := race(racers, func(i int) error {
+			cands := candidates
+			if i%2 == 1 {
+				cands = candidates[i%3 : i%3+1]
+			}
+			return s.Hold(ctx, holds[i], cands, recordKey(u.ID, key))
+		})
+		var winner *parking.Reservation
+		for i, err := range errs {
+			switch {
+			case err == nil && winner != nil:
+				t.Fatalf("round %d: holds %s and %s both went in with one key", round, winner.ID, holds[i].ID)
+			case err == nil:
+				winner = holds[i]
+			case errors.Is(err, parking.ErrKeyTaken), errors.Is(err, parking.ErrSpotUnavailable):
+				if _, err := s.Reservation(ctx, holds[i].ID); !errors.Is(err, parking.ErrNotFound) {
+					t.Errorf("round %d: loser %d's reservation = %v; want ErrNotFound", round, i, err)
+				}
+			default:
+				t.Errorf("round %d: Hold #%d = %v; want nil, ErrKeyTaken or ErrSpotUnavailable", round, i, err)
+			}
+		}
+		if winner == nil {
+			t.Fatalf("round %d: no hold went in", round)
+		}
+		mustRecordedKey(t, s, u.ID, key, winner)
 	}
 }
 
