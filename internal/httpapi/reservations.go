@@ -74,9 +74,9 @@ func encodeBody(v any) ([]byte, error) {
 }
 
 // handleCreateReservation holds a spot. With an idempotency key, the hold
-// completes the key with the reservation's id in its own transaction, so a
-// retry can never book twice; the response is rendered after the commit, and
-// a retry that finds it missing renders the reservation the same way.
+// records the key, with the reservation's id and these very response bytes,
+// in its own transaction (see withHoldIdempotency), so a retry can never book
+// twice and replays this answer whatever becomes of the reservation.
 func handleCreateReservation(log *slog.Logger, authn *auth.Service, engine *booking.Service) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
 		me, ok := currentUser(r)
@@ -91,12 +91,15 @@ func handleCreateReservation(log *slog.Logger, authn *auth.Service, engine *book
 		if err != nil {
 			return err
 		}
-		hold.Key = keyCompletion(r, http.StatusCreated)
+		hold.Key = keyRecord(r, http.StatusCreated)
 		res, err := engine.Hold(r.Context(), hold)
+		if err != nil && answerRecordedKey(w, r) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		body, err := encodeBody(res)
+		body, err := heldBody(r, res)
 		if err != nil {
 			return err
 		}

@@ -66,7 +66,7 @@ func addRoutes(mux *router, s Services) {
 	mux.Handle("GET /api/v1/lots/{lot}/live", handleLive(log, s.Live, clock, s.AllowedOrigins))
 
 	// Reservations.
-	mux.Handle("POST /api/v1/reservations", mustBeIdempotent(handleCreateReservation(log, s.Auth, engine)))
+	mux.Handle("POST /api/v1/reservations", withHoldIdempotency(log, s.Keys, engine, handleCreateReservation(log, s.Auth, engine)))
 	mux.Handle("GET /api/v1/reservations/{reservation}", handleGetReservation(log, engine))
 	mux.Handle("POST /api/v1/reservations/{reservation}/cancel", mustBeIdempotent(handleCancelReservation(log, s.Payments)))
 

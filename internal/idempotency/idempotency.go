@@ -7,6 +7,7 @@ package idempotency
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"parkd/internal/parking"
@@ -46,6 +47,30 @@ func (s *Service) Claim(ctx context.Context, userID, key, hash string) (parking.
 		rec.CreatedAt = now
 	}
 	return rec, claimed, err
+}
+
+// Lookup returns the record of (user, key) and whether it is live: answered,
+// or in flight and not abandoned, and not expired. A lapsed record is as good
+// as none. It only reads: a change that records its key itself (Record)
+// writes nothing more.
+func (s *Service) Lookup(ctx context.Context, userID, key string) (parking.IdempotencyKey, bool, error) {
+	rec, err := s.store.IdempotencyKey(ctx, userID, key)
+	if errors.Is(err, parking.ErrNotFound) {
+		return rec, false, nil
+	}
+	now := s.clock.Now()
+	live := rec.ExpiresAt.After(now) && (rec.StatusCode != 0 || !rec.CreatedAt.Before(now.Add(-Stale)))
+	return rec, live, err
+}
+
+// Record returns what a hold needs to record (user, key) itself in its own
+// transaction, completed with status and the response body renders, for the
+// request whose hash is hash (parking.KeyRecord).
+func (s *Service) Record(userID, key, hash string, status int, body func(parking.Reservation) ([]byte, error)) *parking.KeyCompletion {
+	now := s.clock.Now()
+	return &parking.KeyCompletion{UserID: userID, Key: key, ClaimedAt: now, Status: status, Record: &parking.KeyRecord{
+		RequestHash: hash, ExpiresAt: now.Add(TTL), StaleBefore: now.Add(-Stale), Body: body,
+	}}
 }
 
 // Complete stores the response of a claimed key.
