@@ -152,8 +152,8 @@ func run() error {
 	wg.Wait()
 	slices.Sort(lat)
 	fmt.Printf("holds over HTTP, %d clients, %s: %.0f holds/s, p50 %s, p99 %s, %d failed\n", *clients, *duration,
-		float64(len(lat))/duration.Seconds(), load.Percentile(lat, 50).Round(100*time.Microsecond),
-		load.Percentile(lat, 99).Round(100*time.Microsecond), failed.Load())
+		float64(len(lat))/duration.Seconds(), load.Percentile(lat, 0.50).Round(100*time.Microsecond),
+		load.Percentile(lat, 0.99).Round(100*time.Microsecond), failed.Load())
 	return nil
 }
 
