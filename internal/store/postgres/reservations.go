@@ -514,11 +514,18 @@ func recording(q string) string {
 	return out
 }
 
+// lookedFree, appended to a recording pick of one candidate, says whether
+// the candidate looked free to the statement's snapshot (in service, no
+// claim committed): a spot passed over for that reason is worth waiting for;
+// one already taken is not.
+var lookedFree = `, EXISTS (SELECT 1 FROM spots sp WHERE sp.id = ($7::text[])[1] AND sp.in_service AND NOT EXISTS (
+		SELECT 1 FROM reservations WHERE reservations.spot_id = sp.id AND ` + claimsWindow("$8", "$9", "$14") + `))`
+
 var (
 	insertHoldRecording   = recording(insertHold)
 	insertInsideRecording = recording(insertInside)
-	pickSkipRecording     = recording(pickSkipLocked)
-	pickWaitRecording     = recording(pickWaiting)
+	pickSkipRecording     = recording(pickSkipLocked) + lookedFree
+	pickWaitRecording     = recording(pickWaiting) + lookedFree
 )
 
 // forgetLapsedKey deletes the record of an idempotency key that was
@@ -535,8 +542,9 @@ const forgetLapsedKey = `DELETE FROM idempotency_keys
 // One candidate waits for the exclusion constraint, as Hold does. Several
 // ("any spot") are first tried in order with SKIP LOCKED, passing over the
 // spots other in-flight holds have locked, so racers spread out as in
-// holdAny; the spots passed over are then tried again, waiting. Each
-// candidate is tried at most twice.
+// holdAny; the spots passed over that looked free (locked by a hold still in
+// flight) are then tried again, waiting. Each candidate is tried at most
+// twice.
 func (s *Store) holdRecording(ctx context.Context, r *parking.Reservation, candidates []string, key *parking.KeyCompletion) error {
 	if len(candidates) == 1 {
 		insert := insertHoldRecording
@@ -570,8 +578,8 @@ func (s *Store) holdRecording(ctx context.Context, r *parking.Reservation, candi
 	return parking.ErrSpotUnavailable
 }
 
-// errNotPicked: a pick statement passed over its one candidate (locked by
-// another hold, taken or out of service).
+// errNotPicked: a pick statement passed over its one candidate, which looked
+// free: another in-flight hold had locked it.
 var errNotPicked = errors.New("candidate not picked")
 
 // holdOneRecording runs one attempt of holdRecording on spotID with query
@@ -591,7 +599,7 @@ func (s *Store) holdOneRecording(ctx context.Context, r *parking.Reservation, qu
 	}
 	args = append(args, key.Record.RequestHash, body, utc(key.Record.ExpiresAt))
 	var picked *string
-	var inserted, idTaken, held bool
+	var inserted, idTaken, held, free bool
 	err = retry(ctx, func() error {
 		b := &pgx.Batch{}
 		if isPick {
@@ -601,7 +609,7 @@ func (s *Store) holdOneRecording(ctx context.Context, r *parking.Reservation, qu
 		}
 		b.Queue(forgetLapsedKey, key.UserID, key.Key, utc(key.ClaimedAt), utc(key.Record.StaleBefore))
 		if isPick {
-			b.Queue(query, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&picked, &inserted, &idTaken, &held) })
+			b.Queue(query, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&picked, &inserted, &idTaken, &held, &free) })
 		} else {
 			b.Queue(query, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&inserted, &idTaken, &held) })
 		}
@@ -616,7 +624,7 @@ func (s *Store) holdOneRecording(ctx context.Context, r *parking.Reservation, qu
 		return true, nil
 	case err == nil && idTaken:
 		return false, parking.Errorf(parking.ECONFLICT, "reservation already exists")
-	case err == nil && isPick && picked == nil:
+	case err == nil && isPick && picked == nil && free:
 		return false, errNotPicked
 	case errors.Is(err, parking.ErrSpotUnavailable):
 		return false, nil
