@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,13 +31,47 @@ const migrationLock int64 = 0x7061726b64 // "parkd"
 // Store is a parking.Store on PostgreSQL.
 type Store struct {
 	pool *pgxpool.Pool
+	// holdLimit is how long, in nanoseconds, one use of a connection (a
+	// statement, or a transaction from BEGIN to COMMIT) may take before the
+	// connection is cut: 0 while the migrations run, which may take long.
+	holdLimit atomic.Int64
 }
+
+// DefaultHoldLimit is how long one use of a connection may take (Option
+// HoldLimit). Commits on a cluster with synchronous replication wait for a
+// standby; with none left they wait for ever, and so would the requests.
+const DefaultHoldLimit = 10 * time.Second
+
+// Option changes how Open sets up the store.
+type Option func(*options)
+
+type options struct{ holdLimit time.Duration }
+
+// HoldLimit bounds one use of a connection, a statement or a transaction from
+// BEGIN to COMMIT (DefaultHoldLimit; 0 for no bound). Past it the connection
+// is cut and the call fails with a network timeout, which parkd answers 503
+// unavailable. A commit so cut may still have committed on the server: the
+// outcome is unknown, and a retry with the same Idempotency-Key finds the
+// hold's record (it is written in the hold's own transaction). The cut is on
+// the client's side on purpose: cancelling the statement in the server
+// (statement_timeout, a cancel request) would end a commit's wait for the
+// standby and report it committed while the standby may not have it.
+func HoldLimit(d time.Duration) Option { return func(o *options) { o.holdLimit = d } }
 
 var _ parking.Store = (*Store)(nil)
 
 // Open connects to the database at dsn (a URL or keyword/value string that pgx
 // accepts), checks that it answers and applies pending migrations.
-func Open(ctx context.Context, dsn string) (*Store, error) {
+//
+// With a multi-host dsn and target_session_attrs=read-write (as behind
+// pg_auto_failover) each new connection goes to whichever host takes writes
+// now: after a failover, connections to the old primary break, the pool
+// drops them, and the next ones reach the new primary.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o := options{holdLimit: DefaultHoldLimit}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse dsn: %w", err)
@@ -51,11 +86,24 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if _, set := raw.RuntimeParams["pool_max_conns"]; !set {
 		cfg.MaxConns = int32(max(16, 8*runtime.GOMAXPROCS(0)))
 	}
+	s := &Store{}
+	cfg.PrepareConn = func(_ context.Context, c *pgx.Conn) (bool, error) {
+		if limit := time.Duration(s.holdLimit.Load()); limit > 0 {
+			return true, c.PgConn().Conn().SetDeadline(time.Now().Add(limit))
+		}
+		return true, nil
+	}
+	cfg.AfterRelease = func(c *pgx.Conn) bool {
+		return c.PgConn().Conn().SetDeadline(time.Time{}) == nil
+	}
+	// Idle connections to a primary that is gone are found within seconds,
+	// not pgxpool's minute; a connection in use finds it at its next call.
+	cfg.HealthCheckPeriod = 5 * time.Second
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool}
+	s.pool = pool
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: ping: %w", err)
@@ -64,6 +112,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
+	s.holdLimit.Store(int64(o.holdLimit))
 	return s, nil
 }
 

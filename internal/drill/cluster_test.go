@@ -1,0 +1,214 @@
+// Package drill holds the failure drills of issue 15: each kills or stops a
+// part of the cluster deploy/cluster runs (nginx, three parkd instances,
+// PostgreSQL under pg_auto_failover) under a booking load, and checks that
+// nothing acknowledged was lost, nothing was booked or charged twice, and
+// prints its figures.
+//
+// They start a cluster of their own (about two minutes), so they run only
+// with PARKD_DRILLS=1, as root, with pg_autoctl and nginx installed; .ci/run
+// runs them in a step of their own, where anything missing fails them:
+//
+//	PARKD_DRILLS=1 go test -count=1 -v -timeout 15m ./internal/drill/
+package drill
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The drills' cluster takes ports of its own, away from deploy/cluster's
+// defaults, so it never meets a cluster someone runs by hand.
+const (
+	pgPort   = 56430
+	httpPort = 19180
+)
+
+// cluster is a running deploy/cluster.
+type cluster struct {
+	dir  string // its state folder
+	repo string
+}
+
+// mustCluster starts the cluster, or fails (or, without PARKD_DRILLS=1,
+// skips) the test; the cluster is stopped and removed when the test ends, and
+// no process of it may outlive that.
+func mustCluster(t *testing.T) *cluster {
+	t.Helper()
+	if os.Getenv("PARKD_DRILLS") != "1" {
+		t.Skip("the failure drills start a PostgreSQL cluster: run them with PARKD_DRILLS=1 (as .ci/run does)")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("the drills run deploy/cluster, which must run as root")
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not t.TempDir: PostgreSQL runs as the postgres user, who must reach it.
+	dir := fmt.Sprintf("/tmp/parkd-drill-%d", os.Getpid())
+	c := &cluster{dir: dir, repo: repo}
+	t.Cleanup(func() {
+		// A failed drill keeps the cluster's logs (and data) to read.
+		if out, err := c.run("down", !t.Failed()); err != nil {
+			t.Errorf("deploy/cluster down: %v\n%s", err, out)
+		}
+		if out, err := exec.Command("pgrep", "-af", dir).Output(); err == nil {
+			t.Errorf("processes of the cluster outlive deploy/cluster down:\n%s", out)
+		}
+		if t.Failed() {
+			t.Logf("the cluster's logs are in %s/log", dir)
+		}
+	})
+	t0 := time.Now()
+	if out, err := c.run("up", false); err != nil {
+		t.Fatalf("deploy/cluster up: %v\n%s", err, out)
+	}
+	t.Logf("deploy/cluster up: %.1f s", time.Since(t0).Seconds())
+	return c
+}
+
+// run runs deploy/cluster with a command, for this cluster; wipe has down
+// remove the state folder.
+func (c *cluster) run(command string, wipe bool) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(c.repo, "deploy/cluster"), command)
+	cmd.Env = append(os.Environ(), "PARKD_CLUSTER_DIR="+c.dir, "PARKD_CLUSTER_WIPE="+map[bool]string{true: "1", false: "0"}[wipe],
+		"PARKD_CLUSTER_PG_PORT="+strconv.Itoa(pgPort), "PARKD_CLUSTER_PORT="+strconv.Itoa(httpPort))
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// heal runs deploy/cluster up again, which starts whatever is not running
+// and waits until everything is healthy.
+func (c *cluster) heal(t *testing.T) time.Duration {
+	t.Helper()
+	t0 := time.Now()
+	if out, err := c.run("up", false); err != nil {
+		t.Fatalf("deploy/cluster up (healing): %v\n%s", err, out)
+	}
+	return time.Since(t0)
+}
+
+func (c *cluster) nginxURL() string { return fmt.Sprintf("http://127.0.0.1:%d", httpPort) }
+
+// dsn reaches whichever node takes writes, as parkd does.
+func (c *cluster) dsn() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/parkd?sslmode=disable&target_session_attrs=read-write&connect_timeout=2",
+		pgPort+1, pgPort+2, pgPort+3)
+}
+
+func (c *cluster) monitorDSN() string {
+	return fmt.Sprintf("postgres://autoctl_node@127.0.0.1:%d/pg_auto_failover?sslmode=disable", pgPort)
+}
+
+// pid reads a pid file of the cluster's (relative to its folder).
+func (c *cluster) pid(t *testing.T, file string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return pid
+}
+
+// killParkd kills instance i (1..3) with SIGKILL.
+func (c *cluster) killParkd(t *testing.T, i int) {
+	t.Helper()
+	if err := syscall.Kill(c.pid(t, fmt.Sprintf("parkd%d.pid", i)), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// killNode plays a lost database host: SIGKILL to the node's whole process
+// group, which holds pg_autoctl, PostgreSQL and its backends (deploy/cluster
+// starts each node in a session of its own), so nothing restarts it.
+func (c *cluster) killNode(t *testing.T, node string) {
+	t.Helper()
+	if err := syscall.Kill(-c.pid(t, "pg/"+node+".pid"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stopNode stops a node cleanly, as an operator (or a host shutting down) would.
+func (c *cluster) stopNode(t *testing.T, node string) {
+	t.Helper()
+	cmd := exec.Command("runuser", "-u", "postgres", "--", "env",
+		"PATH=/usr/lib/postgresql/15/bin:/usr/bin:/bin", "XDG_CONFIG_HOME="+c.dir+"/pg/config",
+		"XDG_DATA_HOME="+c.dir+"/pg/share", "XDG_RUNTIME_DIR="+c.dir+"/pg/run",
+		"pg_autoctl", "stop", "--pgdata", filepath.Join(c.dir, "pg", node))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pg_autoctl stop %s: %v\n%s", node, err, out)
+	}
+}
+
+// nodes answers the monitor's view: each node's name by its reported state.
+func (c *cluster) nodes(ctx context.Context) (map[string]string, error) {
+	conn, err := pgx.Connect(ctx, c.monitorDSN())
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT nodename, reportedstate::text FROM pgautofailover.node WHERE formationid = 'default'`)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for rows.Next() {
+		var name, state string
+		if err := rows.Scan(&name, &state); err != nil {
+			return nil, err
+		}
+		out[name] = state
+	}
+	return out, rows.Err()
+}
+
+// primary is the node the monitor has as primary now.
+func (c *cluster) primary(t *testing.T) string {
+	t.Helper()
+	nodes, err := c.nodes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, state := range nodes {
+		if state == "primary" || state == "wait_primary" {
+			return name
+		}
+	}
+	t.Fatalf("no primary: %v", nodes)
+	return ""
+}
+
+// waitPrimary waits until a node other than old is primary, and answers how
+// long that took from since.
+func (c *cluster) waitPrimary(t *testing.T, old string, since time.Time) time.Duration {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if nodes, err := c.nodes(context.Background()); err == nil {
+			for name, state := range nodes {
+				if name != old && (state == "primary" || state == "wait_primary") {
+					return time.Since(since)
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no node took over from %s within 90 s", old)
+	return 0
+}

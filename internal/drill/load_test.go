@@ -1,0 +1,380 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"parkd/internal/load"
+)
+
+// A booking client behaves as parkd asks clients to: every hold and payment
+// carries an Idempotency-Key, and an answer that says "try again" (no
+// answer, 502, 503, 504, or the key still in flight) is retried with the same
+// key until it gets a final answer or the retry deadline passes.
+const (
+	retryPause = 250 * time.Millisecond
+	// retryFor is how long a booking may be retried: longer than a
+	// failover and the write bound (10 s) together.
+	retryFor = 90 * time.Second
+	// stuckAfter ends the retries of a key that stays "in flight": its
+	// request died with the instance that ran it, and parkd frees such a
+	// key only once it is idempotency.Stale (2 minutes) old.
+	stuckAfter = 20 * time.Second
+)
+
+// booking is what one client was told about one booking: the reservation
+// and payment answered 201 (or the payment refused as already made: an
+// earlier attempt of it went through), or the final refusal.
+type booking struct {
+	plate       string
+	reservation string
+	payment     string
+	paid        bool
+	refused     string
+	retries     int
+	stuck       bool // its key stayed in flight (see stuckAfter)
+}
+
+// answer is one request's outcome, at the time it came.
+type answer struct {
+	sent  time.Time
+	at    time.Time
+	write bool
+	ok    bool
+	what  string // "201", "503 unavailable", "connection: ...": for the figures
+}
+
+// loadRun drives bookings and map reads at the cluster through nginx.
+type loadRun struct {
+	client  *load.Client
+	lot     string
+	tokens  []string
+	runID   string
+	mu      sync.Mutex
+	booked  []booking
+	answers []answer
+}
+
+// mustLoad signs up drivers and finds a lot to book in.
+func mustLoad(t *testing.T, base string, drivers int) *loadRun {
+	t.Helper()
+	ctx := context.Background()
+	l := &loadRun{client: load.NewClient(base, 64), runID: fmt.Sprintf("%x", time.Now().UnixNano())}
+	l.client.HTTP.Timeout = 30 * time.Second // past the write bound: a refusal, not a client timeout
+	var lots struct {
+		Lots []struct {
+			ID string `json:"id"`
+		} `json:"lots"`
+	}
+	if _, err := l.client.Do(ctx, "GET", "/api/v1/lots", "", nil, nil, &lots); err != nil || len(lots.Lots) == 0 {
+		t.Fatalf("GET /api/v1/lots = %v, %d lots; want the demo lots", err, len(lots.Lots))
+	}
+	l.lot = lots.Lots[0].ID
+	for i := range drivers {
+		email := fmt.Sprintf("drill-%s-%d@drill.test", l.runID, i)
+		password := "drill-password-" + l.runID
+		if _, err := l.client.Do(ctx, "POST", "/api/v1/users", "", map[string]string{"Idempotency-Key": "drillsignup" + l.runID + fmt.Sprint(i)},
+			map[string]string{"name": "Drill driver", "email": email, "password": password}, nil); err != nil {
+			t.Fatalf("signing up a driver: %v", err)
+		}
+		var sess struct {
+			Token string `json:"token"`
+		}
+		if _, err := l.client.Do(ctx, "POST", "/api/v1/sessions", "", nil, map[string]string{"email": email, "password": password}, &sess); err != nil {
+			t.Fatalf("signing in a driver: %v", err)
+		}
+		l.tokens = append(l.tokens, sess.Token)
+	}
+	return l
+}
+
+// run books with workers and reads the map with readers until stop is
+// closed; bookings begun by then are retried to their end.
+func (l *loadRun) run(workers, readers int, stop <-chan struct{}) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i)))
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				b := l.book(rng, l.tokens[i%len(l.tokens)], fmt.Sprintf("DR%s%dX%d", strings.ToUpper(l.runID[len(l.runID)-6:]), i, n))
+				l.mu.Lock()
+				l.booked = append(l.booked, b)
+				l.mu.Unlock()
+			}
+		}()
+	}
+	for range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				sent := time.Now()
+				_, err := l.client.Do(context.Background(), "GET", "/api/v1/lots/"+l.lot+"/spots", "", nil, nil, nil)
+				l.note(sent, false, err)
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+	return &wg
+}
+
+// book holds any standard spot for an hour in the coming week, then pays.
+func (l *loadRun) book(rng *rand.Rand, token, plate string) booking {
+	b := booking{plate: plate}
+	from := time.Now().UTC().Truncate(15 * time.Minute).Add(2*time.Hour + time.Duration(rng.IntN(7*24*4))*15*time.Minute)
+	body := map[string]any{"lot_id": l.lot, "plate": plate, "size": "standard",
+		"starts_at": from.Format(time.RFC3339), "ends_at": from.Add(time.Hour).Format(time.RFC3339)}
+	var r struct {
+		ID string `json:"id"`
+	}
+	giveUp := time.Now().Add(retryFor)
+	code := l.retry(&b, giveUp, "POST", "/api/v1/reservations", token, "hold"+plate, body, &r)
+	if code != "" {
+		b.refused = "hold: " + code
+		return b
+	}
+	b.reservation = r.ID
+	var p struct {
+		Payment struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"payment"`
+	}
+	switch code := l.retry(&b, giveUp, "POST", "/api/v1/reservations/"+r.ID+"/payments", token, "pay"+plate,
+		map[string]string{"payment_method": "pm_card_visa"}, &p); code {
+	case "":
+		b.payment, b.paid = p.Payment.ID, p.Payment.Status == "succeeded"
+	case "already_paid":
+		b.paid = true // an attempt whose answer was lost went through
+	default:
+		b.refused = "pay: " + code
+	}
+	return b
+}
+
+// retry sends a write until it gets a final answer: "" for a 2xx, else the
+// problem's code (or "gave_up" past giveUp).
+func (l *loadRun) retry(b *booking, giveUp time.Time, method, path, token, key string, body, into any) string {
+	var inUseSince time.Time
+	for {
+		sent := time.Now()
+		_, err := l.client.Do(context.Background(), method, path, token, map[string]string{"Idempotency-Key": key}, body, into)
+		l.note(sent, true, err)
+		if err == nil {
+			return ""
+		}
+		var e *load.Error
+		final := errors.As(err, &e) && !retryable(e)
+		if final {
+			return e.Code
+		}
+		if e != nil && e.Code == "idempotency_key_in_use" {
+			if inUseSince.IsZero() {
+				inUseSince = sent
+			}
+			if time.Since(inUseSince) > stuckAfter {
+				b.stuck = true
+				return e.Code
+			}
+		} else {
+			inUseSince = time.Time{}
+		}
+		if time.Now().After(giveUp) {
+			return "gave_up"
+		}
+		b.retries++
+		time.Sleep(retryPause)
+	}
+}
+
+// retryable says whether an answer asks to try again with the same key. A
+// 500 is retried too, so that the drill goes on, but is a failure: parkd
+// must answer 503 when the database cannot serve (see mustHold).
+func retryable(e *load.Error) bool {
+	switch e.Status {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return e.Code == "idempotency_key_in_use" || e.Code == "payment_in_progress"
+}
+
+func (l *loadRun) note(sent time.Time, write bool, err error) {
+	a := answer{sent: sent, at: time.Now(), write: write, ok: err == nil, what: "2xx"}
+	var e *load.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &e):
+		a.what = fmt.Sprintf("%d %s", e.Status, e.Code)
+	default:
+		a.what = "no answer"
+	}
+	l.mu.Lock()
+	l.answers = append(l.answers, a)
+	l.mu.Unlock()
+}
+
+// figures sums up the answers: counts of each failed kind (a refusal such
+// as spot_unavailable is an answer, not a failure), the first and last
+// failure after since, and the first write sent after since that was
+// acknowledged (when its answer came).
+type figures struct {
+	writes, reads, failed int
+	kinds                 map[string]int
+	firstFail, lastFail   time.Time
+	firstWriteOK          time.Time
+}
+
+func (l *loadRun) figures(since time.Time) figures {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := figures{kinds: map[string]int{}}
+	for _, a := range l.answers {
+		if a.write {
+			f.writes++
+		} else {
+			f.reads++
+		}
+		if a.at.Before(since) {
+			continue
+		}
+		if a.ok && a.write && !a.sent.Before(since) && (f.firstWriteOK.IsZero() || a.at.Before(f.firstWriteOK)) {
+			f.firstWriteOK = a.at
+		}
+		failure := !a.ok && (a.what == "no answer" || strings.HasPrefix(a.what, "5"))
+		if failure {
+			f.failed++
+			f.kinds[a.what]++
+			if f.firstFail.IsZero() {
+				f.firstFail = a.at
+			}
+			f.lastFail = a.at
+		}
+	}
+	return f
+}
+
+func (f figures) kindsText() string {
+	var parts []string
+	for k, n := range f.kinds {
+		parts = append(parts, fmt.Sprintf("%d × %s", n, k))
+	}
+	sort.Strings(parts)
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// since is t's distance from origin in seconds, or "-" when t is zero.
+func since(origin, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f s", t.Sub(origin).Seconds())
+}
+
+// mustHold checks, in the database, what the clients were told: every
+// reservation and payment answered 201 is there, no plate (one per
+// Idempotency-Key) has two reservations, no spot is booked twice at once,
+// and every paid reservation has exactly one successful charge. It answers
+// how many bookings were acknowledged and how many were refused.
+func (l *loadRun) mustHold(t *testing.T, dsn string) (acked, paid, refused, retried, stuck int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connecting to the database for the checks: %v", err)
+	}
+	defer conn.Close(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var reservations, payments, paidIDs []string
+	for _, b := range l.booked {
+		if b.retries > 0 {
+			retried++
+		}
+		if b.reservation != "" {
+			acked++
+			reservations = append(reservations, b.reservation)
+		}
+		if b.payment != "" {
+			payments = append(payments, b.payment)
+		}
+		if b.paid {
+			paid++
+			paidIDs = append(paidIDs, b.reservation)
+		}
+		if b.stuck {
+			stuck++
+		} else if b.refused != "" {
+			refused++
+		}
+		if strings.HasSuffix(b.refused, "gave_up") {
+			t.Errorf("booking %s: still refused %s after retrying for %v", b.plate, b.refused, retryFor)
+		}
+	}
+	internal := 0
+	for _, a := range l.answers {
+		if strings.HasPrefix(a.what, "500") {
+			internal++
+		}
+	}
+	if internal > 0 {
+		t.Errorf("%d answers were 500: a database that cannot serve must answer 503 unavailable", internal)
+	}
+	prefix := "DR" + strings.ToUpper(l.runID[len(l.runID)-6:]) + "%"
+	checks := []struct {
+		what  string
+		query string
+		args  []any
+	}{
+		{"reservations answered 201 but missing", `SELECT id FROM unnest($1::text[]) AS id WHERE id NOT IN (SELECT id FROM reservations)`, []any{reservations}},
+		{"payments answered 201 but missing or not succeeded", `SELECT id FROM unnest($1::text[]) AS id
+			WHERE id NOT IN (SELECT id FROM payments WHERE kind = 'charge' AND status = 'succeeded')`, []any{payments}},
+		{"plates (one Idempotency-Key each) with more than one reservation", `SELECT plate FROM reservations WHERE plate LIKE $1 GROUP BY plate HAVING count(*) > 1`, []any{prefix}},
+		{"double bookings", `SELECT a.id || ' and ' || b.id FROM reservations a JOIN reservations b
+			ON a.spot_id = b.spot_id AND a.id < b.id AND tstzrange(a.starts_at, a.ends_at) && tstzrange(b.starts_at, b.ends_at)
+			WHERE a.status IN ('confirmed', 'checked_in') AND b.status IN ('confirmed', 'checked_in')`, nil},
+		{"reservations charged more than once", `SELECT reservation_id FROM payments WHERE kind = 'charge' AND status = 'succeeded'
+			GROUP BY reservation_id HAVING count(*) > 1`, nil},
+		{"paid reservations without exactly one successful charge", `SELECT r.id FROM unnest($1::text[]) AS r (id)
+			WHERE (SELECT count(*) FROM payments p WHERE p.reservation_id = r.id AND p.kind = 'charge' AND p.status = 'succeeded') <> 1`, []any{paidIDs}},
+	}
+	for _, c := range checks {
+		rows, err := conn.Query(ctx, c.query, c.args...)
+		if err != nil {
+			t.Fatalf("checking %s: %v", c.what, err)
+		}
+		bad, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("checking %s: %v", c.what, err)
+		}
+		if len(bad) > 0 {
+			t.Errorf("%d %s, such as %v", len(bad), c.what, bad[:min(len(bad), 5)])
+		}
+	}
+	return acked, paid, refused, retried, stuck
+}
