@@ -14,6 +14,7 @@ package drill
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,8 +145,11 @@ func (c *cluster) killNode(t *testing.T, node string) {
 	}
 }
 
-// stopNode stops a node cleanly, as an operator (or a host shutting down) would.
-func (c *cluster) stopNode(t *testing.T, node string) {
+// stopNode stops a node cleanly, as an operator (or a host shutting down)
+// would, and waits until its PostgreSQL no longer takes connections:
+// pg_autoctl stop returns before that, and a standby on its way down still
+// confirms what it received.
+func (c *cluster) stopNode(t *testing.T, node string, port int) {
 	t.Helper()
 	cmd := exec.Command("runuser", "-u", "postgres", "--", "env",
 		"PATH=/usr/lib/postgresql/15/bin:/usr/bin:/bin", "XDG_CONFIG_HOME="+c.dir+"/pg/config",
@@ -154,6 +158,22 @@ func (c *cluster) stopNode(t *testing.T, node string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("pg_autoctl stop %s: %v\n%s", node, err, out)
 	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err != nil {
+			return
+		}
+		conn.Close()
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s still takes connections 60 s after pg_autoctl stop", node)
+}
+
+// nodePort is a node's PostgreSQL port (node1 is pgPort+1, and so on).
+func nodePort(node string) int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(node, "node"))
+	return pgPort + n
 }
 
 // nodes answers the monitor's view: each node's name by its reported state.

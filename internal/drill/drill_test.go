@@ -96,7 +96,7 @@ func drillStopStandbys(t *testing.T, c *cluster) {
 	}
 	for name := range nodes {
 		if name != primary {
-			c.stopNode(t, name)
+			c.stopNode(t, name, nodePort(name))
 		}
 	}
 	stopped := time.Now()

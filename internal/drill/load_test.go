@@ -336,14 +336,22 @@ func (l *loadRun) mustHold(t *testing.T, dsn string) (acked, paid, refused, retr
 			t.Errorf("booking %s: still refused %s after retrying for %v", b.plate, b.refused, retryFor)
 		}
 	}
-	internal := 0
+	// Clients have one rule for "try again": 503 with Retry-After, from
+	// parkd (its database cannot serve) or from nginx (no instance answers).
+	internal, gateway := 0, 0
 	for _, a := range l.answers {
-		if strings.HasPrefix(a.what, "500") {
+		switch a.what {
+		case "500 internal":
 			internal++
+		case "502 http_502", "504 http_504":
+			gateway++
 		}
 	}
 	if internal > 0 {
 		t.Errorf("%d answers were 500: a database that cannot serve must answer 503 unavailable", internal)
+	}
+	if gateway > 0 {
+		t.Errorf("%d answers were nginx's bare 502 or 504: no instance answering must answer 503 unavailable", gateway)
 	}
 	prefix := "DR" + strings.ToUpper(l.runID[len(l.runID)-6:]) + "%"
 	checks := []struct {
