@@ -30,7 +30,7 @@ import (
 // The drills' cluster takes ports of its own, away from deploy/cluster's
 // defaults, so it never meets a cluster someone runs by hand.
 const (
-	pgPort   = 56430
+	pgPort   = 26430
 	httpPort = 19180
 )
 
