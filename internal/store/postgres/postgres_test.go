@@ -2,7 +2,10 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"net"
 	"testing"
+	"time"
 
 	"parkd/internal/store/postgres/pgtest"
 )
@@ -38,5 +41,35 @@ func TestPoolSize(t *testing.T) {
 	defer s2.Close()
 	if got := s2.pool.Config().MaxConns; got < 8 {
 		t.Errorf("default MaxConns = %d; want at least 8", got)
+	}
+}
+
+// TestHoldLimit: a use of a connection past the hold limit (here a
+// statement; on a cluster, a commit waiting for a standby that is gone) is
+// cut from parkd's side with a network timeout, which the HTTP layer answers
+// 503, and the pool serves the next call on a fresh connection.
+func TestHoldLimit(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.SchemaDSN(t), HoldLimit(300*time.Millisecond))
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	defer s.Close()
+	t0 := time.Now()
+	_, err = s.pool.Exec(ctx, `SELECT pg_sleep(5)`)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("a 5 s statement with a 300 ms hold limit = %v; want a network timeout", err)
+	}
+	if took := time.Since(t0); took > 3*time.Second {
+		t.Errorf("the statement was cut after %v; want about 300 ms", took)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping() after the cut = %v; want the pool to serve again", err)
+	}
+	// Idle connections lose the deadline: one idle past the limit still works.
+	time.Sleep(400 * time.Millisecond)
+	if _, err := s.pool.Exec(ctx, `SELECT 1`); err != nil {
+		t.Errorf("a statement on a connection idle past the limit = %v; want nil", err)
 	}
 }
