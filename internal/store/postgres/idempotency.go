@@ -63,6 +63,11 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, k parking.IdempotencyKe
 		}
 		got.ReservationID = deref(reservation)
 		got.CreatedAt, got.ExpiresAt = got.CreatedAt.UTC(), got.ExpiresAt.UTC()
+		if !claimed && got.StatusCode != 0 {
+			if err := s.durable(ctx); err != nil {
+				return parking.IdempotencyKey{}, false, classify(err, "idempotency key")
+			}
+		}
 		return got, claimed, nil
 	}
 	return parking.IdempotencyKey{}, false, fmt.Errorf("idempotency key %q: claim kept racing with other requests", k.Key)
@@ -98,4 +103,20 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, userID, key string, 
 func (s *Store) ReleaseIdempotencyKey(ctx context.Context, userID, key string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status_code IS NULL`, userID, key)
 	return classify(err, "idempotency key")
+}
+
+// durable returns once everything committed so far is as durable as a
+// commit of parkd's own: on a cluster with synchronous replication, once a
+// standby has it. It commits a transaction that writes nothing but its commit
+// record, which waits for the standby like any other.
+//
+// A replayed response needs it. A commit whose wait for the standby was cut
+// short (the connection broke, and the driver's cancel request ended the
+// wait) is committed on the primary alone: its request answered 503, and the
+// client's retry finds the key completed. Replaying that record before a
+// standby has it would acknowledge a booking that a failover could still
+// lose.
+func (s *Store) durable(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `SELECT pg_current_xact_id()`)
+	return err
 }
