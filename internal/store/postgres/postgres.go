@@ -50,12 +50,12 @@ type options struct{ holdLimit time.Duration }
 // HoldLimit bounds one use of a connection, a statement or a transaction from
 // BEGIN to COMMIT (DefaultHoldLimit; 0 for no bound). Past it the connection
 // is cut and the call fails with a network timeout, which parkd answers 503
-// unavailable. A commit so cut may still have committed on the server: the
-// outcome is unknown, and a retry with the same Idempotency-Key finds the
-// hold's record (it is written in the hold's own transaction). The cut is on
-// the client's side on purpose: cancelling the statement in the server
-// (statement_timeout, a cancel request) would end a commit's wait for the
-// standby and report it committed while the standby may not have it.
+// unavailable. A commit so cut may still have committed on the server (pgx
+// sends a cancel request for a broken connection, and a cancelled wait for
+// the standby leaves the transaction committed on the primary alone): the
+// outcome is unknown, a retry with the same Idempotency-Key finds the hold's
+// record (written in the hold's own transaction), and ClaimIdempotencyKey
+// replays it only once it is durable.
 func HoldLimit(d time.Duration) Option { return func(o *options) { o.holdLimit = d } }
 
 var _ parking.Store = (*Store)(nil)
