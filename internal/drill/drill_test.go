@@ -125,7 +125,7 @@ func drillStopStandbys(t *testing.T, c *cluster) {
 		// unreplicated: strict mode must not acknowledge it. (A second of
 		// grace for answers on their way when the last standby stopped.)
 		if a.write && a.ok && a.at.After(stopped.Add(time.Second)) && a.at.Before(back) {
-			t.Errorf("a write was acknowledged %.1f s after every standby stopped", a.at.Sub(stopped).Seconds())
+			t.Errorf("%s (sent %.1f s after every standby stopped) was acknowledged %.1f s after", a.path, a.sent.Sub(stopped).Seconds(), a.at.Sub(stopped).Seconds())
 			break
 		}
 	}

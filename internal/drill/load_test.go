@@ -50,6 +50,7 @@ type answer struct {
 	sent  time.Time
 	at    time.Time
 	write bool
+	path  string
 	ok    bool
 	what  string // "201", "503 unavailable", "connection: ...": for the figures
 }
@@ -132,7 +133,7 @@ func (l *loadRun) run(workers, readers int, stop <-chan struct{}) *sync.WaitGrou
 				}
 				sent := time.Now()
 				_, err := l.client.Do(context.Background(), "GET", "/api/v1/lots/"+l.lot+"/spots", "", nil, nil, nil)
-				l.note(sent, false, err)
+				l.note(sent, "", err)
 				time.Sleep(20 * time.Millisecond)
 			}
 		}()
@@ -181,7 +182,7 @@ func (l *loadRun) retry(b *booking, giveUp time.Time, method, path, token, key s
 	for {
 		sent := time.Now()
 		_, err := l.client.Do(context.Background(), method, path, token, map[string]string{"Idempotency-Key": key}, body, into)
-		l.note(sent, true, err)
+		l.note(sent, method+" "+path, err)
 		if err == nil {
 			return ""
 		}
@@ -220,8 +221,9 @@ func retryable(e *load.Error) bool {
 	return e.Code == "idempotency_key_in_use" || e.Code == "payment_in_progress"
 }
 
-func (l *loadRun) note(sent time.Time, write bool, err error) {
-	a := answer{sent: sent, at: time.Now(), write: write, ok: err == nil, what: "2xx"}
+// note records an answer; write is the write's method and path, "" for a read.
+func (l *loadRun) note(sent time.Time, write string, err error) {
+	a := answer{sent: sent, at: time.Now(), write: write != "", path: write, ok: err == nil, what: "2xx"}
 	var e *load.Error
 	switch {
 	case err == nil:

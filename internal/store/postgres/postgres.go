@@ -86,6 +86,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if _, set := raw.RuntimeParams["pool_max_conns"]; !set {
 		cfg.MaxConns = int32(max(16, 8*runtime.GOMAXPROCS(0)))
 	}
+	cfg.ConnConfig.DialFunc = withoutCancelRequests(cfg.ConnConfig.DialFunc)
 	s := &Store{}
 	cfg.PrepareConn = func(_ context.Context, c *pgx.Conn) (bool, error) {
 		if limit := time.Duration(s.holdLimit.Load()); limit > 0 {
