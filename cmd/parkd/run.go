@@ -173,10 +173,11 @@ func serve(ctx context.Context, cfg config, a *app) error {
 	m := metrics.New(clock, metrics.Build{Version: version, Revision: revision})
 	// The live map hears of this instance's changes at once, and of other
 	// instances' changes at its next poll of the outbox. The metrics count
-	// the changes this instance makes.
+	// the changes this instance makes. The engine reads lots, their maps and
+	// "any spot" candidates from the hub's index (docs/live.md).
 	hub := live.NewHub(log, store, clock)
 	changes := m.Store(hub.Waking(store))
-	engine := booking.New(changes, clock)
+	engine := booking.New(changes, clock).WithIndex(hub)
 	authn := auth.New(store, clock)
 	gateway, sandbox, err := newGateway(cfg, getenv, clock)
 	if err != nil {

@@ -41,6 +41,11 @@ type Availability struct {
 	To     time.Time               `json:"to"`
 	Spots  []SpotAvailability      `json:"spots"`
 	Counts map[parking.Size]Counts `json:"counts"`
+	// Version names the index state it was read from ("" when read from
+	// the store), and Until when it may change by time alone: until then,
+	// while the lot's version stays, it is the same answer.
+	Version string    `json:"-"`
+	Until   time.Time `json:"-"`
 }
 
 // SpotFilter narrows a lot's spots: those a vehicle of size Fits fits (all
@@ -61,38 +66,17 @@ func (s *Service) Availability(ctx context.Context, lotID string, f SpotFilter, 
 	if !to.After(from) {
 		return Availability{}, parking.Errorf(parking.EINVALIDWINDOW, "the window must end after it starts")
 	}
-	// The two reads are independent: run them side by side, so a call costs
-	// the slower of them rather than their sum.
-	var bookings []parking.SpotBooking
-	var bookingsErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		bookings, bookingsErr = s.store.Bookings(ctx, lotID, from, to, s.clock.Now())
-	}()
-	spots, err := s.store.Spots(ctx, lotID)
-	<-done
+	v, err := s.view(ctx, lotID, from, to, s.clock.Now())
 	if err != nil {
 		return Availability{}, err
 	}
-	if bookingsErr != nil {
-		return Availability{}, bookingsErr
-	}
-	if len(spots) == 0 { // an empty lot, or none at all
-		if _, err := s.store.Lot(ctx, lotID); err != nil {
-			return Availability{}, err
-		}
-	}
-	claim := make(map[string]parking.Status, len(bookings))
-	for _, b := range bookings {
-		claim[b.SpotID] = b.Status
-	}
-	a := Availability{LotID: lotID, From: from, To: to, Spots: make([]SpotAvailability, 0, len(spots)), Counts: map[parking.Size]Counts{}}
-	for _, sp := range spots {
+	a := Availability{LotID: lotID, From: from, To: to, Spots: make([]SpotAvailability, 0, len(v.Spots)), Counts: map[parking.Size]Counts{},
+		Version: v.Version, Until: v.Until}
+	for i, sp := range v.Spots {
 		if !f.match(sp) {
 			continue
 		}
-		st := spotStatus(sp, claim[sp.ID])
+		st := spotStatus(sp, v.Claims[i])
 		a.Spots = append(a.Spots, SpotAvailability{Spot: sp, Status: st})
 		c := a.Counts[sp.Size]
 		c.Total++
@@ -122,23 +106,11 @@ func (s *Service) SpotStatus(ctx context.Context, sp parking.Spot, from, to time
 	}
 	var claim parking.Status
 	for _, r := range rs {
-		if parking.Overlaps(r.StartsAt, r.ClaimEnd(now), from, to) && rank(r.Status) > rank(claim) {
+		if parking.Overlaps(r.StartsAt, r.ClaimEnd(now), from, to) && parking.ClaimRank(r.Status) > parking.ClaimRank(claim) {
 			claim = r.Status
 		}
 	}
 	return spotStatus(sp, claim), nil
-}
-
-func rank(s parking.Status) int {
-	switch s {
-	case parking.StatusCheckedIn:
-		return 3
-	case parking.StatusConfirmed:
-		return 2
-	case parking.StatusHeld:
-		return 1
-	}
-	return 0
 }
 
 func spotStatus(sp parking.Spot, claim parking.Status) SpotStatus {

@@ -25,15 +25,99 @@ type Store interface {
 	parking.ReservationStore
 }
 
+// Index answers reads of a lot from memory (live.Hub): its record and its
+// spots with their claims, current with every change this instance committed
+// and, within its poll, with other instances' changes. The database still
+// decides every booking: a stale answer can cost a retry, never a double
+// booking. ok false means the index cannot answer that read exactly (it is
+// not running, or the window starts before what it loaded): ask the store.
+type Index interface {
+	Lot(ctx context.Context, lotID string) (lot parking.Lot, ok bool, err error)
+	View(ctx context.Context, lotID string, from, to, now time.Time) (v parking.LotView, ok bool, err error)
+	// Version names the state a loaded lot's views are read from; "" when
+	// the lot is not loaded.
+	Version(lotID string) string
+}
+
 // Service is the booking engine.
 type Service struct {
 	store Store
 	clock parking.Clock
+	index Index // nil: every read asks the store
 }
 
 // New returns a booking engine over store, with time from clock.
 func New(store Store, clock parking.Clock) *Service {
 	return &Service{store: store, clock: clock}
+}
+
+// WithIndex returns a copy of s that reads lots, map reads and "any spot"
+// candidates from index rather than the store.
+func (s *Service) WithIndex(index Index) *Service {
+	c := *s
+	c.index = index
+	return &c
+}
+
+// lot returns a lot's record, from the index when there is one.
+func (s *Service) lot(ctx context.Context, lotID string) (parking.Lot, error) {
+	if s.index != nil {
+		if l, ok, err := s.index.Lot(ctx, lotID); ok || err != nil {
+			return l, err
+		}
+	}
+	return s.store.Lot(ctx, lotID)
+}
+
+// view returns the lot's spots and the strongest claim on each over
+// [from, to) at now: from the index when it can answer, else from the store.
+func (s *Service) view(ctx context.Context, lotID string, from, to, now time.Time) (parking.LotView, error) {
+	if s.index != nil {
+		if v, ok, err := s.index.View(ctx, lotID, from, to, now); ok || err != nil {
+			return v, err
+		}
+	}
+	// The two reads are independent: run them side by side, so a call costs
+	// the slower of them rather than their sum.
+	var bookings []parking.SpotBooking
+	var bookingsErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		bookings, bookingsErr = s.store.Bookings(ctx, lotID, from, to, now)
+	}()
+	spots, err := s.store.Spots(ctx, lotID)
+	<-done
+	if err != nil {
+		return parking.LotView{}, err
+	}
+	if bookingsErr != nil {
+		return parking.LotView{}, bookingsErr
+	}
+	if len(spots) == 0 { // an empty lot, or none at all
+		if _, err := s.store.Lot(ctx, lotID); err != nil {
+			return parking.LotView{}, err
+		}
+	}
+	claim := make(map[string]parking.Status, len(bookings))
+	for _, b := range bookings {
+		claim[b.SpotID] = b.Status
+	}
+	v := parking.LotView{Spots: spots, Claims: make([]parking.Status, len(spots))}
+	for i, sp := range spots {
+		v.Claims[i] = claim[sp.ID]
+	}
+	return v, nil
+}
+
+// IndexVersion names the state of the lot the next Availability would be
+// read from, when the index has the lot loaded; else "". An answer computed
+// at one version is the answer at that version until Availability.Until.
+func (s *Service) IndexVersion(lotID string) string {
+	if s.index == nil {
+		return ""
+	}
+	return s.index.Version(lotID)
 }
 
 // HoldRequest asks for a spot over [StartsAt, EndsAt): SpotID for a specific spot,
@@ -65,7 +149,7 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (parking.Reservatio
 	if !req.VehicleSize.Valid() {
 		return parking.Reservation{}, parking.Errorf(parking.EINVALID, "vehicle size is required")
 	}
-	lot, err := s.store.Lot(ctx, req.LotID)
+	lot, err := s.lot(ctx, req.LotID)
 	if err != nil {
 		return parking.Reservation{}, err
 	}
@@ -150,17 +234,13 @@ func checkHorizon(p parking.Policy, end, now time.Time) error {
 // still has the last word: a spot listed here may be taken before the hold
 // commits.
 func (s *Service) freeSpots(ctx context.Context, lotID string, size parking.Size, want []string, from, to, now time.Time) ([]string, error) {
-	spots, err := s.store.Spots(ctx, lotID)
-	if err != nil {
-		return nil, err
-	}
-	taken, err := s.taken(ctx, lotID, from, to, now)
+	v, err := s.view(ctx, lotID, from, to, now)
 	if err != nil {
 		return nil, err
 	}
 	var free []parking.Spot
-	for _, sp := range spots {
-		if sp.InService && size.Fits(sp.Size) && sp.HasAmenities(want) && !taken[sp.ID] {
+	for i, sp := range v.Spots {
+		if sp.InService && size.Fits(sp.Size) && sp.HasAmenities(want) && v.Claims[i] == "" {
 			free = append(free, sp)
 		}
 	}
@@ -175,7 +255,8 @@ func (s *Service) freeSpots(ctx context.Context, lotID string, size parking.Size
 	return ids, nil
 }
 
-// taken is the set of a lot's spots with a claim in [from, to) at now.
+// taken is the set of a lot's spots with a claim in [from, to) at now, read
+// from the store (moves and extensions decide on it).
 func (s *Service) taken(ctx context.Context, lotID string, from, to, now time.Time) (map[string]bool, error) {
 	bookings, err := s.store.Bookings(ctx, lotID, from, to, now)
 	if err != nil {

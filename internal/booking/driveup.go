@@ -18,7 +18,7 @@ var ErrLotFull = parking.Errorf(parking.ELOTFULL, "no spot that fits is free: th
 // guarantee. It is priced at the exit, for the time actually parked.
 func (s *Service) AdmitDriveUp(ctx context.Context, lotID string, size parking.Size, plate string) (parking.Reservation, error) {
 	now := s.clock.Now()
-	lot, err := s.store.Lot(ctx, lotID)
+	lot, err := s.lot(ctx, lotID)
 	if err != nil {
 		return parking.Reservation{}, err
 	}

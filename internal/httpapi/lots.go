@@ -70,8 +70,10 @@ func handleGetLot(log *slog.Logger, svc *lots.Service) http.Handler {
 // DefaultWindow is the availability window when a request names none: from now.
 const DefaultWindow = time.Hour
 
-// windowQuery reads ?size=, ?from= and ?to= (RFC 3339; default now..now+1h).
-// size keeps the spots a vehicle of that size fits.
+// windowQuery reads ?size=, ?from= and ?to= (RFC 3339; default now..now+1h,
+// now taken to the second, so that a map read's answer can be cached and
+// asked again within that second). size keeps the spots a vehicle of that
+// size fits.
 func windowQuery(r *http.Request, clock parking.Clock) (f booking.SpotFilter, from, to time.Time, err error) {
 	q := r.URL.Query()
 	if v := q.Get("size"); v != "" {
@@ -82,7 +84,7 @@ func windowQuery(r *http.Request, clock parking.Clock) (f booking.SpotFilter, fr
 	if f.Amenities, err = amenityQuery(q["amenity"]); err != nil {
 		return f, from, to, err
 	}
-	if from, err = parseTime(q.Get("from"), "from", clock.Now()); err != nil {
+	if from, err = parseTime(q.Get("from"), "from", clock.Now().Truncate(time.Second)); err != nil {
 		return f, from, to, err
 	}
 	if to, err = parseTime(q.Get("to"), "to", from.Add(DefaultWindow)); err != nil {
@@ -110,25 +112,26 @@ func amenityQuery(values []string) ([]string, error) {
 	return out, nil
 }
 
-// handleListSpots lists a lot's spots with their status over a window.
-func handleListSpots(log *slog.Logger, engine *booking.Service, clock parking.Clock) http.Handler {
+// handleListSpots lists a lot's spots with their status over a window. The
+// encoded answer is cached (mapCache) and carries an ETag.
+func handleListSpots(log *slog.Logger, engine *booking.Service, clock parking.Clock, maps *mapCache) http.Handler {
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		fits, from, to, err := windowQuery(r, clock)
+		f, from, to, err := windowQuery(r, clock)
 		if err != nil {
 			return err
 		}
-		a, err := engine.Availability(r.Context(), r.PathValue("lot"), fits, from, to)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, a)
-		return nil
+		lotID := r.PathValue("lot")
+		key := newMapKey("spots", lotID, f, from, to)
+		return serveMap(w, r, maps, key, engine.IndexVersion(lotID), clock.Now(), func() (any, booking.Availability, error) {
+			a, err := engine.Availability(r.Context(), lotID, f, from, to)
+			return a, a, err
+		})
 	})
 }
 
 // handleAvailability answers only the counts by spot size over a window: what
-// a list of lots or a sign at the entrance needs.
-func handleAvailability(log *slog.Logger, engine *booking.Service, clock parking.Clock) http.Handler {
+// a list of lots or a sign at the entrance needs. Cached as handleListSpots.
+func handleAvailability(log *slog.Logger, engine *booking.Service, clock parking.Clock, maps *mapCache) http.Handler {
 	type response struct {
 		LotID  string                          `json:"lot_id"`
 		From   time.Time                       `json:"from"`
@@ -136,17 +139,21 @@ func handleAvailability(log *slog.Logger, engine *booking.Service, clock parking
 		Counts map[parking.Size]booking.Counts `json:"counts"`
 	}
 	return handle(log, func(w http.ResponseWriter, r *http.Request) error {
-		fits, from, to, err := windowQuery(r, clock)
+		f, from, to, err := windowQuery(r, clock)
 		if err != nil {
 			return err
 		}
-		a, err := engine.Availability(r.Context(), r.PathValue("lot"), fits, from, to)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, response{LotID: a.LotID, From: a.From, To: a.To, Counts: a.Counts})
-		return nil
+		lotID := r.PathValue("lot")
+		key := newMapKey("availability", lotID, f, from, to)
+		return serveMap(w, r, maps, key, engine.IndexVersion(lotID), clock.Now(), func() (any, booking.Availability, error) {
+			a, err := engine.Availability(r.Context(), lotID, f, from, to)
+			return response{LotID: a.LotID, From: a.From, To: a.To, Counts: a.Counts}, a, err
+		})
 	})
+}
+
+func newMapKey(route, lotID string, f booking.SpotFilter, from, to time.Time) mapKey {
+	return mapKey{route: route, lot: lotID, from: from.UnixMicro(), to: to.UnixMicro(), fits: f.Fits, amenities: strings.Join(f.Amenities, ",")}
 }
 
 // handleGetSpot returns one spot with its status over a window.

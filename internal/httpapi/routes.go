@@ -36,6 +36,7 @@ func addRoutes(mux *router, s Services) {
 	log, engine, clock := s.Log, s.Engine, s.Clock
 	idempotent := func(h http.Handler) http.Handler { return withIdempotency(log, s.Keys, engine, false, h) }
 	mustBeIdempotent := func(h http.Handler) http.Handler { return withIdempotency(log, s.Keys, engine, true, h) }
+	maps := newMapCache(MapCacheBytes)
 
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(log, s.Ready))
@@ -60,9 +61,9 @@ func addRoutes(mux *router, s Services) {
 	// Lots and spots, public.
 	mux.Handle("GET /api/v1/lots", handleListLots(log, s.Lots))
 	mux.Handle("GET /api/v1/lots/{lot}", handleGetLot(log, s.Lots))
-	mux.Handle("GET /api/v1/lots/{lot}/spots", handleListSpots(log, engine, clock))
+	mux.Handle("GET /api/v1/lots/{lot}/spots", handleListSpots(log, engine, clock, maps))
 	mux.Handle("GET /api/v1/lots/{lot}/spots/{spot}", handleGetSpot(log, s.Lots, clock))
-	mux.Handle("GET /api/v1/lots/{lot}/availability", handleAvailability(log, engine, clock))
+	mux.Handle("GET /api/v1/lots/{lot}/availability", handleAvailability(log, engine, clock, maps))
 	mux.Handle("GET /api/v1/lots/{lot}/live", handleLive(log, s.Live, clock, s.AllowedOrigins))
 
 	// Reservations.

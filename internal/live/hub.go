@@ -1,13 +1,18 @@
-// Package live keeps each watched lot's spot states in memory, current with the
-// events outbox, and fans every change out to the lot's subscribers (the live
-// map's WebSocket and SSE connections). docs/live.md describes what clients get.
+// Package live keeps each lot in use in memory, current with the events
+// outbox: its record and policy, its spots and the claims on them. The
+// instance's map reads, "any spot" and drive-up capacity read this index
+// (index.go), and every change fans out to the lot's subscribers (the live
+// map's WebSocket and SSE connections). docs/live.md describes what clients
+// get.
 //
-// One goroutine (Run) follows the outbox and owns every change to the state:
-// it loads a lot when its first subscriber comes, turns each event into a
-// message by reading the changed row as it is now, and applies the messages in
-// the order it read them. Because every message states the row's current
-// truth, and every change is followed by its own event, a message applied
-// twice or late is harmless and the state converges on the database.
+// One goroutine (Run) follows the outbox: it loads a lot when its first
+// reader or subscriber comes, turns each event into a message by reading the
+// changed row as it is now, and applies the messages in the order it read
+// them. Because every message states the row's current truth, and every change
+// is followed by its own event, a message applied twice or late is harmless
+// and the state converges on the database. This instance's own commits are
+// applied at once by the store wrapper (waking.go), before the request that
+// made them answers, and read again at the next poll.
 package live
 
 import (
@@ -18,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,13 +41,19 @@ const (
 	// QueueSize is how many messages a subscriber may fall behind by before it
 	// is dropped.
 	QueueSize = 256
-	// idleLot is how long a lot without subscribers stays loaded.
+	// idleLot is how long a lot without subscribers or readers stays loaded.
 	idleLot = time.Minute
 	// horizon is how far ahead a lot's claims are loaded.
 	horizon = 5 * 366 * 24 * time.Hour
-	// respotEvery is how often, at most, a watched lot's spots are read again
-	// for a new subscriber: adding spots writes no event.
-	respotEvery = 5 * time.Second
+	// loadBack is how far behind the moment of loading a lot's claims are
+	// loaded: the index answers windows that start no earlier than that
+	// (a hold may start PastTolerance ago; older windows ask the store).
+	loadBack = time.Hour
+	// RespotEvery is how often, at most, a lot in use has its record and
+	// spots read again: editing a lot or its spots writes no event, so
+	// another instance's edit reaches this one within this bound (this
+	// instance's own edits at once, see waking.go).
+	RespotEvery = 5 * time.Second
 )
 
 // Claim is a reservation holding a spot, named by a key that does not reveal
@@ -120,8 +132,15 @@ type Hub struct {
 	// dropped counts subscribers dropped for falling behind (ErrSlow).
 	dropped atomic.Int64
 
-	mu   sync.Mutex
+	mu   sync.RWMutex
 	lots map[string]*lot
+	// Own commits (see applyOwn), guarded by mu: gen numbers them, ownGen
+	// says which row each last changed, dirty lists the rows to read again at
+	// the next poll, and loading keeps those of lots being loaded.
+	gen     int64
+	ownGen  map[string]int64
+	dirty   []parking.Event
+	loading map[string][]parking.Reservation
 
 	loads   chan loadRequest
 	pending []parking.Event // handed over by the tailer, not applied yet (Run's goroutine only)
@@ -140,35 +159,49 @@ type Message struct {
 }
 
 type loadRequest struct {
-	lotID string
-	done  chan error
+	lotID  string
+	respot bool // read the lot's record and spots again, if it is loaded
+	done   chan error
 }
 
-// lot is one watched lot. Its fields are guarded by the hub's mutex.
+// lot is one lot in use. Its fields are guarded by the hub's mutex, but used.
 type lot struct {
-	id      string
-	order   []string // spot ids, as the store lists them
-	spots   map[string]*spotState
-	where   map[string]string // claim key -> the spot it is on, so a move leaves the old spot
-	base    int64             // the version when it was loaded: a since below it is unknown here
-	evicted int64             // the highest version dropped from the ring
+	id    string
+	info  parking.Lot
+	list  []parking.Spot // as the store lists them; replaced, never modified, on a change
+	order []string       // spot ids: list's, then any spot a claim named before the list had it
+	spots map[string]*spotState
+	where map[string]string // claim key -> the spot it is on, so a move leaves the old spot
+	since time.Time         // every claim that held its spot at or after this is known
+	// version is the hub's sequence number at the lot's last change: it
+	// names the state the index answers from.
+	version int64
+	base    int64 // the version when it was loaded: a since below it is unknown here
+	evicted int64 // the highest version dropped from the ring
 	ring    []ringEntry
 	subs    map[*Subscription]struct{}
-	idle    time.Time // when the last subscriber left
-	spotted time.Time // when its spots were last read
+	idle    time.Time    // when the last subscriber left
+	used    atomic.Int64 // when the index last read it, in Unix nanoseconds
+	spotted time.Time    // when its record and spots were last read
+	respot  bool         // a claim named a spot the list lacks: read them again
 }
 
 type spotState struct {
-	inService bool
-	claims    map[string]Claim
+	at     int // its index in lot.list; -1 until the list has it
+	claims map[string]Claim
 }
+
+// inService reports the spot's service state; a spot the list lacks yet is
+// taken as in service, as a new spot is.
+func (l *lot) inService(sp *spotState) bool { return sp.at < 0 || l.list[sp.at].InService }
 
 type ringEntry struct {
 	version int64
 	msg     *Message
 }
 
-// NewHub returns a hub; Run must be running for Subscribe to work.
+// NewHub returns a hub; Run must be running for Subscribe and the index to
+// work.
 func NewHub(log *slog.Logger, store Store, clock parking.Clock) *Hub {
 	var b [4]byte
 	rand.Read(b[:])
@@ -176,6 +209,8 @@ func NewHub(log *slog.Logger, store Store, clock parking.Clock) *Hub {
 		log: log, store: store, clock: clock,
 		epoch:   hex.EncodeToString(b[:]),
 		lots:    map[string]*lot{},
+		ownGen:  map[string]int64{},
+		loading: map[string][]parking.Reservation{},
 		loads:   make(chan loadRequest),
 		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
@@ -214,7 +249,11 @@ func (h *Hub) Run(ctx context.Context, every time.Duration) error {
 			h.closeAll()
 			return ctx.Err()
 		case req := <-h.loads:
-			req.done <- h.load(ctx, req.lotID)
+			if req.respot {
+				req.done <- h.respot(ctx, req.lotID)
+			} else {
+				req.done <- h.load(ctx, req.lotID)
+			}
 			continue
 		case <-h.retime:
 			timer.Reset(h.pollEvery(every))
@@ -227,6 +266,11 @@ func (h *Hub) Run(ctx context.Context, every time.Duration) error {
 		}
 		if err := h.poll(ctx, tail); err != nil && ctx.Err() == nil {
 			h.log.Error("live: following the outbox", "err", err)
+		}
+		for _, id := range h.dueRespot() {
+			if err := h.respot(ctx, id); err != nil && ctx.Err() == nil {
+				h.log.Error("live: reading a lot's spots again", "lot", id, "err", err)
+			}
 		}
 		h.unloadIdle()
 		timer.Reset(h.pollEvery(every))
@@ -246,9 +290,23 @@ func (h *Hub) pollEvery(every time.Duration) time.Duration {
 // states the row as it is now, so one message covers all its events. Events it
 // could not apply (the store failed) stay pending for the next poll: the
 // tailer has handed them over and will not again.
+//
+// A row this instance changed after the poll began (applyOwn) keeps the state
+// its own commit gave it: the read here may be older, and the row is read
+// again at the next poll.
 func (h *Hub) poll(ctx context.Context, tail *feed.Tailer) error {
+	h.mu.Lock()
+	began := h.gen
+	for k, g := range h.ownGen {
+		if g <= began {
+			delete(h.ownGen, k)
+		}
+	}
+	own := h.dirty
+	h.dirty = nil
+	h.mu.Unlock()
 	events, err := tail.Poll(ctx)
-	events = append(h.pending, events...)
+	events = append(append(h.pending, own...), events...)
 	h.pending = nil
 	if err != nil {
 		h.pending = events
@@ -278,13 +336,14 @@ func (h *Hub) poll(ctx context.Context, tail *feed.Tailer) error {
 	for i, key := range order {
 		e := rows[key].event
 		var c Change
+		var spot *parking.Spot
 		if rows[key].spot {
 			sp, err := h.store.Spot(ctx, e.SpotID)
 			if err != nil {
 				h.pendFrom(rows, order[i:])
 				return err
 			}
-			c = Change{Type: "spot", SpotID: sp.ID, InService: &sp.InService}
+			c, spot = Change{Type: "spot", SpotID: sp.ID, InService: &sp.InService}, &sp
 		} else {
 			r, err := h.store.Reservation(ctx, e.ReservationID)
 			if err != nil {
@@ -295,7 +354,11 @@ func (h *Hub) poll(ctx context.Context, tail *feed.Tailer) error {
 		}
 		at := e.At
 		c.At = &at
-		h.apply(e.LotID, c)
+		h.mu.Lock()
+		if h.ownGen[key] <= began {
+			h.apply(e.LotID, c, spot)
+		}
+		h.mu.Unlock()
 	}
 	return nil
 }
@@ -314,8 +377,8 @@ func (h *Hub) pendFrom(rows map[string]*changedRow, keys []string) {
 }
 
 func (h *Hub) watched(lotID string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
 	_, ok := h.lots[lotID]
 	return ok
 }
@@ -346,22 +409,22 @@ func claimChange(r parking.Reservation) Change {
 }
 
 // apply changes a lot's state, numbers the change and sends it to every
-// subscriber, dropping those that have fallen too far behind.
-func (h *Hub) apply(lotID string, c Change) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// subscriber, dropping those that have fallen too far behind. A "spot" change
+// comes with the spot's record as read. The caller holds the mutex.
+func (h *Hub) apply(lotID string, c Change, spot *parking.Spot) {
 	l := h.lots[lotID]
 	if l == nil {
 		return
 	}
 	sp := l.spots[c.SpotID]
 	if sp == nil {
-		// A spot added since the lot was loaded: the spots list comes from
-		// the store, so a fresh load has it. Clients see it on their next
-		// snapshot.
-		sp = &spotState{inService: true, claims: map[string]Claim{}}
+		// A spot added since the lot's spots were read: it is kept aside
+		// until they are read again, at the next poll. Clients see it on
+		// their next snapshot.
+		sp = &spotState{at: -1, claims: map[string]Claim{}}
 		l.spots[c.SpotID] = sp
 		l.order = append(l.order, c.SpotID)
+		l.respot = true
 	}
 	switch c.Type {
 	case "claim":
@@ -380,9 +443,14 @@ func (h *Hub) apply(lotID string, c Change) {
 			l.where[c.Key] = c.SpotID
 		}
 	case "spot":
-		sp.inService = *c.InService
+		if sp.at >= 0 && spot != nil {
+			list := slices.Clone(l.list)
+			list[sp.at] = *spot
+			l.list = list
+		}
 	}
 	v := h.seq.Add(1)
+	l.version = v
 	c.Version = h.version(v)
 	data, err := json.Marshal(c)
 	if err != nil {
@@ -418,46 +486,49 @@ func (h *Hub) parseVersion(s string) (int64, bool) {
 	return v, err == nil
 }
 
-// load reads a lot's spots and claims; it runs on Run's goroutine, so no
-// change is applied while it reads.
+// load reads a lot's record, spots and claims; it runs on Run's goroutine, so
+// no change is applied while it reads. A lot loaded already has its record
+// and spots read again when they are RespotEvery old (a new subscriber sees
+// spots added since).
 func (h *Hub) load(ctx context.Context, lotID string) error {
 	now := h.clock.Now()
 	h.mu.Lock()
 	l, ok := h.lots[lotID]
-	stale := ok && now.Sub(l.spotted) >= respotEvery
+	stale := ok && now.Sub(l.spotted) >= RespotEvery
+	if !ok {
+		h.loading[lotID] = nil
+	}
 	h.mu.Unlock()
-	if ok && !stale {
+	if ok {
+		if stale {
+			return h.respot(ctx, lotID)
+		}
 		return nil
 	}
+	defer func() {
+		h.mu.Lock()
+		delete(h.loading, lotID)
+		h.mu.Unlock()
+	}()
 	spots, err := h.store.Spots(ctx, lotID)
 	if err != nil {
 		return err
-	}
-	if ok {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		for _, sp := range spots {
-			if l.spots[sp.ID] == nil {
-				l.order = append(l.order, sp.ID)
-				l.spots[sp.ID] = &spotState{inService: sp.InService, claims: map[string]Claim{}}
-			}
-		}
-		l.spotted = now
-		return nil
 	}
 	lotInfo, err := h.store.Lot(ctx, lotID)
 	if err != nil {
 		return err
 	}
-	rs, err := h.store.LotReservations(ctx, lotID, now, now.Add(horizon))
+	since := now.Add(-loadBack)
+	rs, err := h.store.LotReservations(ctx, lotID, since, now.Add(horizon))
 	if err != nil {
 		return err
 	}
-	l = &lot{id: lotID, order: make([]string, 0, len(spots)), spots: make(map[string]*spotState, len(spots)), where: map[string]string{},
-		base: h.seq.Load(), subs: map[*Subscription]struct{}{}, idle: now, spotted: now}
-	for _, sp := range spots {
+	l = &lot{id: lotID, info: lotInfo, list: spots, order: make([]string, 0, len(spots)), spots: make(map[string]*spotState, len(spots)),
+		where: map[string]string{}, since: since, subs: map[*Subscription]struct{}{}, idle: now, spotted: now}
+	l.used.Store(now.UnixNano())
+	for i, sp := range spots {
 		l.order = append(l.order, sp.ID)
-		l.spots[sp.ID] = &spotState{inService: sp.InService, claims: map[string]Claim{}}
+		l.spots[sp.ID] = &spotState{at: i, claims: map[string]Claim{}}
 	}
 	for _, r := range rs {
 		if sp := l.spots[r.SpotID]; sp != nil && lotInfo.Policy.Holds(r, now) {
@@ -467,18 +538,89 @@ func (h *Hub) load(ctx context.Context, lotID string) error {
 		}
 	}
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	l.version = h.seq.Add(1)
+	l.base = l.version
 	h.lots[lotID] = l
-	h.mu.Unlock()
+	// This instance's commits while the lot was read may have come too late
+	// for the read: apply them again (a later state read since is restored
+	// by the next poll, which reads their rows again).
+	for _, r := range h.loading[lotID] {
+		h.apply(lotID, claimChange(r), nil)
+	}
 	return nil
 }
 
-// unloadIdle forgets lots nobody has watched for a while.
+// respot reads a loaded lot's record and spots again: other instances' edits
+// of them write no event. Spots keep their claims; a spot removed from the
+// list (none are, today) would keep its claims aside.
+func (h *Hub) respot(ctx context.Context, lotID string) error {
+	now := h.clock.Now()
+	spots, err := h.store.Spots(ctx, lotID)
+	if err != nil {
+		return err
+	}
+	lotInfo, err := h.store.Lot(ctx, lotID)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l := h.lots[lotID]
+	if l == nil {
+		return nil
+	}
+	l.spotted, l.respot = now, false
+	if lotInfo.Version == l.info.Version && sameSpots(l.list, spots) {
+		return nil
+	}
+	l.info, l.list = lotInfo, spots
+	for _, sp := range l.spots {
+		sp.at = -1
+	}
+	for i, sp := range spots {
+		if st := l.spots[sp.ID]; st != nil {
+			st.at = i
+			continue
+		}
+		l.order = append(l.order, sp.ID)
+		l.spots[sp.ID] = &spotState{at: i, claims: map[string]Claim{}}
+	}
+	l.version = h.seq.Add(1)
+	return nil
+}
+
+// sameSpots reports whether two readings of a lot's spots list the same
+// versions of the same spots.
+func sameSpots(a, b []parking.Spot) bool {
+	return slices.EqualFunc(a, b, func(x, y parking.Spot) bool { return x.ID == y.ID && x.Version == y.Version })
+}
+
+// dueRespot lists the loaded lots whose record and spots should be read
+// again: a claim named a spot they lack, or they were used since they were
+// read RespotEvery ago. A lot nobody uses costs no query.
+func (h *Hub) dueRespot() []string {
+	now := h.clock.Now()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var due []string
+	for id, l := range h.lots {
+		used := time.Unix(0, l.used.Load())
+		if l.respot || now.Sub(l.spotted) >= RespotEvery && used.After(l.spotted) {
+			due = append(due, id)
+		}
+	}
+	return due
+}
+
+// unloadIdle forgets lots nobody has watched or read for a while.
 func (h *Hub) unloadIdle() {
 	now := h.clock.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for id, l := range h.lots {
-		if len(l.subs) == 0 && now.Sub(l.idle) > idleLot {
+		used := time.Unix(0, l.used.Load())
+		if len(l.subs) == 0 && now.Sub(l.idle) > idleLot && now.Sub(used) > idleLot {
 			delete(h.lots, id)
 		}
 	}
@@ -589,7 +731,7 @@ func (h *Hub) snapshot(l *lot, from, to time.Time) Snapshot {
 		Now: h.clock.Now(), Spots: make([]SpotState, 0, len(l.order))}
 	for _, id := range l.order {
 		sp := l.spots[id]
-		st := SpotState{ID: id, InService: sp.inService, Claims: []Claim{}}
+		st := SpotState{ID: id, InService: l.inService(sp), Claims: []Claim{}}
 		for _, c := range sp.claims {
 			if parking.Overlaps(c.From, c.end(snap.Now), from, to) {
 				st.Claims = append(st.Claims, c)

@@ -7,13 +7,19 @@ import (
 	"parkd/internal/parking"
 )
 
-// Waking wraps a store so that a change made through it wakes the hub at
-// once: the hub then reads the change's events without waiting for its next
-// poll. Changes made by other instances still arrive with the poll.
+// Waking wraps a store so that a change made through it reaches the hub
+// before the call returns: the reservations it changed are applied to the
+// index at once (read-your-writes: a map read that starts after the request
+// answered shows the change), edits of a lot or its spots are read again, and
+// the hub is woken to read the change's events without waiting for its next
+// poll. Changes made by other instances arrive with the poll.
 func (h *Hub) Waking(s parking.Store) parking.Store { return wakingStore{Store: s, hub: h} }
 
-// wakingStore is a Store whose methods that write events wake the hub after
-// they return (their transaction has committed by then).
+// wakingStore is a Store whose methods that change reservations, lots or
+// spots tell the hub after they return (their transaction has committed by
+// then). Holds that lapse, and confirmed bookings past their no-show deadline,
+// stop claiming their spots by time alone, so ExpireHolds and the rows Hold
+// expires on its way need no apply.
 type wakingStore struct {
 	parking.Store
 	hub *Hub
@@ -21,17 +27,29 @@ type wakingStore struct {
 
 func (w wakingStore) Hold(ctx context.Context, r *parking.Reservation, candidates []string, key *parking.KeyCompletion) error {
 	defer w.hub.Wake()
-	return w.Store.Hold(ctx, r, candidates, key)
+	err := w.Store.Hold(ctx, r, candidates, key)
+	if err == nil {
+		w.hub.applyOwn(*r)
+	}
+	return err
 }
 
 func (w wakingStore) ChangeStatus(ctx context.Context, c parking.StatusChange) (parking.Reservation, error) {
 	defer w.hub.Wake()
-	return w.Store.ChangeStatus(ctx, c)
+	r, err := w.Store.ChangeStatus(ctx, c)
+	if err == nil {
+		w.hub.applyOwn(r)
+	}
+	return r, err
 }
 
 func (w wakingStore) UpdatePayment(ctx context.Context, u parking.PaymentUpdate) (parking.Payment, parking.Reservation, error) {
 	defer w.hub.Wake()
-	return w.Store.UpdatePayment(ctx, u)
+	p, r, err := w.Store.UpdatePayment(ctx, u)
+	if err == nil {
+		w.hub.applyOwn(r) // r is zero when no reservation changed
+	}
+	return p, r, err
 }
 
 func (w wakingStore) ExpireHolds(ctx context.Context, now time.Time) (int, error) {
@@ -41,12 +59,20 @@ func (w wakingStore) ExpireHolds(ctx context.Context, now time.Time) (int, error
 
 func (w wakingStore) SetSpotInService(ctx context.Context, spotID string, inService bool, at time.Time) error {
 	defer w.hub.Wake()
-	return w.Store.SetSpotInService(ctx, spotID, inService, at)
+	if err := w.Store.SetSpotInService(ctx, spotID, inService, at); err != nil {
+		return err
+	}
+	w.hub.respotOwn(ctx, "", spotID)
+	return nil
 }
 
 func (w wakingStore) MarkNoShows(ctx context.Context, lotID string, startedBy, at time.Time) ([]parking.Reservation, error) {
 	defer w.hub.Wake()
-	return w.Store.MarkNoShows(ctx, lotID, startedBy, at)
+	rs, err := w.Store.MarkNoShows(ctx, lotID, startedBy, at)
+	if err == nil {
+		w.hub.applyOwn(rs...)
+	}
+	return rs, err
 }
 
 func (w wakingStore) FlagOverstays(ctx context.Context, lotID string, endedBy, at time.Time) ([]parking.Reservation, error) {
@@ -56,10 +82,42 @@ func (w wakingStore) FlagOverstays(ctx context.Context, lotID string, endedBy, a
 
 func (w wakingStore) MoveReservation(ctx context.Context, m parking.Move) (parking.Reservation, error) {
 	defer w.hub.Wake()
-	return w.Store.MoveReservation(ctx, m)
+	r, err := w.Store.MoveReservation(ctx, m)
+	if err == nil {
+		w.hub.applyOwn(r)
+	}
+	return r, err
 }
 
 func (w wakingStore) ExtendReservation(ctx context.Context, x parking.Extension) (parking.Reservation, []parking.Reservation, error) {
 	defer w.hub.Wake()
-	return w.Store.ExtendReservation(ctx, x)
+	r, moved, err := w.Store.ExtendReservation(ctx, x)
+	if err == nil {
+		w.hub.applyOwn(append(moved, r)...)
+	}
+	return r, moved, err
+}
+
+func (w wakingStore) UpdateLot(ctx context.Context, l *parking.Lot) error {
+	if err := w.Store.UpdateLot(ctx, l); err != nil {
+		return err
+	}
+	w.hub.respotOwn(ctx, l.ID, "")
+	return nil
+}
+
+func (w wakingStore) CreateSpots(ctx context.Context, spots []parking.Spot) error {
+	if err := w.Store.CreateSpots(ctx, spots); err != nil || len(spots) == 0 {
+		return err
+	}
+	w.hub.respotOwn(ctx, spots[0].LotID, "")
+	return nil
+}
+
+func (w wakingStore) UpdateSpot(ctx context.Context, s *parking.Spot) error {
+	if err := w.Store.UpdateSpot(ctx, s); err != nil {
+		return err
+	}
+	w.hub.respotOwn(ctx, "", s.ID)
+	return nil
 }

@@ -1,0 +1,203 @@
+package live
+
+import (
+	"context"
+	"time"
+
+	"parkd/internal/parking"
+)
+
+// This file is the hub's index: what the booking engine reads of a lot
+// instead of asking the database (booking.Index). A lot is loaded on its
+// first read and stays while it is read or watched. Reads see every change
+// this instance committed before they began (applyOwn) and other instances'
+// changes once the next poll has applied them; edits of a lot's record or
+// spots by other instances within RespotEvery.
+
+// use returns the lot, loading it on Run's goroutine when it is not loaded,
+// with the mutex read-locked; the caller unlocks it. A nil lot with a nil
+// error means the hub is not running: ask the store.
+func (h *Hub) use(ctx context.Context, lotID string) (*lot, error) {
+	for {
+		h.mu.RLock()
+		if l := h.lots[lotID]; l != nil {
+			l.used.Store(h.clock.Now().UnixNano())
+			return l, nil
+		}
+		h.mu.RUnlock()
+		req := loadRequest{lotID: lotID, done: make(chan error, 1)}
+		select {
+		case h.loads <- req:
+		case <-h.stopped:
+			h.mu.RLock()
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		select {
+		case err := <-req.done:
+			if err != nil {
+				return nil, err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		// Loaded: look again (an idle lot may have been unloaded in between).
+	}
+}
+
+// Lot returns the lot's record, policy included, from memory. ok is false
+// when the hub is not running.
+func (h *Hub) Lot(ctx context.Context, lotID string) (info parking.Lot, ok bool, err error) {
+	l, err := h.use(ctx, lotID)
+	if err != nil {
+		return parking.Lot{}, false, err
+	}
+	defer h.mu.RUnlock()
+	if l == nil {
+		return parking.Lot{}, false, nil
+	}
+	return l.info, true, nil
+}
+
+// View returns the lot's spots and the strongest claim on each over
+// [from, to) at now, as ReservationStore.Bookings answers it: a reservation
+// claims its spot while Policy.Holds says so at now, over [its start,
+// Reservation.ClaimEnd(now)). ok is false when the index cannot answer
+// exactly (the hub is not running, or the window starts before the claims
+// it loaded): ask the store.
+func (h *Hub) View(ctx context.Context, lotID string, from, to, now time.Time) (v parking.LotView, ok bool, err error) {
+	l, err := h.use(ctx, lotID)
+	if err != nil {
+		return parking.LotView{}, false, err
+	}
+	defer h.mu.RUnlock()
+	if l == nil || from.Before(l.since) {
+		return parking.LotView{}, false, nil
+	}
+	p := l.info.Policy
+	v = parking.LotView{Lot: l.info, Spots: l.list, Claims: make([]parking.Status, len(l.list)), Version: h.version(l.version)}
+	for i, sp := range l.list {
+		best := 0
+		for _, c := range l.spots[sp.ID].claims {
+			r := c.reservation()
+			if !p.Holds(r, now) {
+				continue
+			}
+			// Whether it claims the window may change by time alone at t:
+			// it stops holding its spot then, or (a car inside) its claim
+			// stretches to the car's exit. Only a claim that overlaps the
+			// window by then matters.
+			if t := p.ClaimChangesAt(r, now); !t.IsZero() && (v.Until.IsZero() || t.Before(v.Until)) &&
+				parking.Overlaps(r.StartsAt, r.ClaimEnd(t), from, to) {
+				v.Until = t
+			}
+			if parking.Overlaps(r.StartsAt, r.ClaimEnd(now), from, to) && parking.ClaimRank(r.Status) > best {
+				best, v.Claims[i] = parking.ClaimRank(r.Status), r.Status
+			}
+		}
+	}
+	return v, true, nil
+}
+
+// Version names the state of a loaded lot the index would answer from; ""
+// when the lot is not loaded (nothing cached for it can be current).
+func (h *Hub) Version(lotID string) string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if l := h.lots[lotID]; l != nil {
+		return h.version(l.version)
+	}
+	return ""
+}
+
+// reservation is the part of a reservation that decides its claim.
+func (c Claim) reservation() parking.Reservation {
+	r := parking.Reservation{Status: parking.Status(c.Status), StartsAt: c.From, EndsAt: c.To}
+	if c.HoldExpiresAt != nil {
+		r.HoldExpiresAt = *c.HoldExpiresAt
+	}
+	return r
+}
+
+// applyOwn applies reservations as this instance's commit left them, before
+// the request that made them answers, and has their rows read again at the
+// next poll: a poll that read one of them before the commit must not undo it
+// (see poll), and one that reads it after another instance changed it again
+// restores that.
+func (h *Hub) applyOwn(rs ...parking.Reservation) {
+	if len(rs) == 0 {
+		return
+	}
+	now := h.clock.Now()
+	h.mu.Lock()
+	for _, r := range rs {
+		if r.ID == "" {
+			continue
+		}
+		h.gen++
+		key := "r" + r.ID
+		h.ownGen[key] = h.gen
+		if _, loading := h.loading[r.LotID]; loading {
+			h.loading[r.LotID] = append(h.loading[r.LotID], r)
+		}
+		if h.lots[r.LotID] == nil {
+			continue
+		}
+		h.dirty = append(h.dirty, parking.Event{LotID: r.LotID, Type: "reservation.committed_here", SpotID: r.SpotID, ReservationID: r.ID, At: now})
+		c := claimChange(r)
+		c.At = &now
+		h.apply(r.LotID, c, nil)
+	}
+	h.mu.Unlock()
+	h.Wake()
+}
+
+// respotOwn reads a lot's record and spots again on Run's goroutine after
+// this instance edited them, before the edit's request answers. The lot is
+// named, or found by one of its spots. The edit has committed whatever
+// happens here: when the read fails, the next poll reads them again.
+func (h *Hub) respotOwn(ctx context.Context, lotID, spotID string) {
+	err := h.respotNow(ctx, lotID, spotID)
+	if err != nil && ctx.Err() == nil {
+		h.log.Error("live: reading an edited lot's spots", "lot", lotID, "spot", spotID, "err", err)
+		h.mu.Lock()
+		for _, l := range h.lots {
+			if l.id == lotID || l.spots[spotID] != nil {
+				l.respot = true
+			}
+		}
+		h.mu.Unlock()
+	}
+}
+
+func (h *Hub) respotNow(ctx context.Context, lotID, spotID string) error {
+	h.mu.RLock()
+	if lotID == "" {
+		for id, l := range h.lots {
+			if l.spots[spotID] != nil {
+				lotID = id
+				break
+			}
+		}
+	}
+	_, loaded := h.lots[lotID]
+	h.mu.RUnlock()
+	if !loaded {
+		return nil // read afresh when it is loaded
+	}
+	req := loadRequest{lotID: lotID, respot: true, done: make(chan error, 1)}
+	select {
+	case h.loads <- req:
+	case <-h.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
