@@ -1,0 +1,264 @@
+package booking_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"parkd/internal/booking"
+	"parkd/internal/live"
+	"parkd/internal/parking"
+	"parkd/internal/parking/parkingtest"
+	"parkd/internal/store/storetest"
+	"parkd/internal/store/teststore"
+)
+
+// instance is one parkd instance's booking engine reading its own hub's
+// index, as cmd/parkd wires them.
+type instance struct {
+	hub    *live.Hub
+	engine *booking.Service
+}
+
+// startInstance runs a hub over s (the instance's store, which may fail on
+// purpose) and an engine that writes through it and reads its index.
+func startInstance(t *testing.T, s parking.Store, clock parking.Clock) instance {
+	t.Helper()
+	hub := live.NewHub(parkingtest.Logger(t), s, clock)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); hub.Run(ctx, 10*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return instance{hub: hub, engine: booking.New(hub.Waking(s), clock).WithIndex(hub)}
+}
+
+// statuses is a map read as spot id -> status.
+func statuses(t *testing.T, e *booking.Service, lotID string, from, to time.Time) map[string]booking.SpotStatus {
+	t.Helper()
+	a, err := e.Availability(ctx, lotID, booking.SpotFilter{}, from, to)
+	if err != nil {
+		t.Fatalf("Availability: %v", err)
+	}
+	out := map[string]booking.SpotStatus{}
+	for _, sp := range a.Spots {
+		out[sp.ID] = sp.Status
+	}
+	return out
+}
+
+// TestIndexReadYourWrites: 25 drivers hold "any spot" while 25 readers read
+// the map from the index. Every read that starts after a hold returned shows
+// that hold's spot taken, no spot is booked twice, and at the end the index
+// answers as the database does.
+func TestIndexReadYourWrites(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		s := b.Open(t)
+		f := storetest.MustFixture(t, s)
+		f.MustAddSpots(t, s, 15) // 20 spots a standard car fits
+		clock := parkingtest.NewClock(storetest.T0)
+		in := startInstance(t, s, clock)
+		t0 := storetest.T0
+		windows := [][2]time.Time{{t0.Add(time.Hour), t0.Add(3 * time.Hour)}, {t0.Add(2 * time.Hour), t0.Add(4 * time.Hour)}}
+
+		type held struct {
+			spotID string
+			window int
+		}
+		var mu sync.Mutex
+		var done []held // holds that have returned
+		var holds, reads atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 25 {
+			wg.Add(2)
+			go func() { // a driver
+				defer wg.Done()
+				for j := range 3 {
+					w := (i + j) % len(windows)
+					r, err := in.engine.Hold(ctx, booking.HoldRequest{LotID: f.Lot.ID, VehicleSize: parking.Standard,
+						Plate: fmt.Sprintf("IX-%d-%d", i, j), StartsAt: windows[w][0], EndsAt: windows[w][1]})
+					if errors.Is(err, parking.ErrNoSpotAvailable) || errors.Is(err, parking.ErrSpotUnavailable) {
+						continue // the lot is full, or a race lost: the database decided
+					}
+					if err != nil {
+						t.Errorf("Hold: %v", err)
+						return
+					}
+					holds.Add(1)
+					mu.Lock()
+					done = append(done, held{r.SpotID, w})
+					mu.Unlock()
+				}
+			}()
+			go func() { // a reader
+				defer wg.Done()
+				for j := range 8 {
+					w := (i + j) % len(windows)
+					mu.Lock()
+					before := slices.Clone(done)
+					mu.Unlock()
+					got := statuses(t, in.engine, f.Lot.ID, windows[w][0], windows[w][1])
+					reads.Add(1)
+					for _, h := range before {
+						if h.window == w && got[h.spotID] != booking.Held {
+							t.Errorf("a read after the hold of %s over window %d shows it %q; want held", h.spotID, w, got[h.spotID])
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if holds.Load() == 0 || reads.Load() == 0 {
+			t.Fatalf("%d holds, %d reads; want some of each", holds.Load(), reads.Load())
+		}
+		if v, err := storetest.Violations(ctx, s); err != nil || len(v) > 0 {
+			t.Errorf("Violations = %v, %v; want none", v, err)
+		}
+		fromDB := booking.New(s, clock)
+		for _, w := range windows {
+			if got, want := statuses(t, in.engine, f.Lot.ID, w[0], w[1]), statuses(t, fromDB, f.Lot.ID, w[0], w[1]); !mapsEqual(got, want) {
+				t.Errorf("index map over %v = %v; the database's = %v", w, got, want)
+			}
+		}
+	})
+}
+
+func mapsEqual(a, b map[string]booking.SpotStatus) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// failingStore fails every read of the outbox and of changed rows while fail
+// is set: an instance whose event stream is broken.
+type failingStore struct {
+	parking.Store
+	fail *atomic.Bool
+}
+
+var errBroken = errors.New("the event stream is broken (on purpose)")
+
+func (s failingStore) EventsSince(ctx context.Context, after int64, missing []int64, limit int) ([]parking.Event, error) {
+	if s.fail.Load() {
+		return nil, errBroken
+	}
+	return s.Store.EventsSince(ctx, after, missing, limit)
+}
+
+func (s failingStore) Reservation(ctx context.Context, id string) (parking.Reservation, error) {
+	if s.fail.Load() {
+		return parking.Reservation{}, errBroken
+	}
+	return s.Store.Reservation(ctx, id)
+}
+
+// TestIndexTwoInstances: a hold made through instance B appears in instance
+// A's index within its poll; while A's event stream is broken, B holds,
+// confirms, cancels and takes a spot out of service, and once the stream
+// works again A's index catches up without missing any of it.
+func TestIndexTwoInstances(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		s := b.Open(t)
+		f := storetest.MustFixture(t, s)
+		clock := parkingtest.NewClock(storetest.T0)
+		var broken atomic.Bool
+		a := startInstance(t, failingStore{Store: s, fail: &broken}, clock)
+		bi := startInstance(t, s, clock)
+		fromDB := booking.New(s, clock)
+		t0 := storetest.T0
+		from, to := t0.Add(time.Hour), t0.Add(2*time.Hour)
+		// eventually waits for A's map to be the database's: a hang, not a
+		// speed check, fails it.
+		eventually := func(what string) {
+			t.Helper()
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				got, want := statuses(t, a.engine, f.Lot.ID, from, to), statuses(t, fromDB, f.Lot.ID, from, to)
+				if mapsEqual(got, want) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: A's map = %v; the database's = %v", what, got, want)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		hold := func(in instance, spotID string) parking.Reservation {
+			t.Helper()
+			r, err := in.engine.Hold(ctx, booking.HoldRequest{LotID: f.Lot.ID, SpotID: spotID, VehicleSize: parking.Compact,
+				Plate: "TWO-1", StartsAt: from, EndsAt: to})
+			if err != nil {
+				t.Fatalf("Hold(%s): %v", spotID, err)
+			}
+			return r
+		}
+
+		statuses(t, a.engine, f.Lot.ID, from, to) // A loads the lot
+		r := hold(bi, f.Spots[2].ID)
+		eventually("a hold through B")
+		if got := statuses(t, a.engine, f.Lot.ID, from, to)[r.SpotID]; got != booking.Held {
+			t.Fatalf("A shows B's hold's spot %q; want held", got)
+		}
+
+		broken.Store(true)
+		r2 := hold(bi, f.Spots[3].ID)
+		if _, err := bi.engine.Confirm(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bi.engine.Cancel(ctx, r2.ID); err != nil {
+			t.Fatal(err)
+		}
+		r3 := hold(bi, f.Spots[4].ID)
+		if err := s.SetSpotInService(ctx, f.Spots[5].ID, false, t0); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond) // several failed polls
+		broken.Store(false)
+		eventually("after the stream came back")
+		got := statuses(t, a.engine, f.Lot.ID, from, to)
+		if got[r.SpotID] != booking.Reserved || got[r2.SpotID] != booking.Available || got[r3.SpotID] != booking.Held ||
+			got[f.Spots[5].ID] != booking.OutOfService {
+			t.Errorf("A's map after catching up = %v; want %s reserved, %s available, %s held, %s out of service",
+				got, r.SpotID, r2.SpotID, r3.SpotID, f.Spots[5].ID)
+		}
+	})
+}
+
+// TestIndexTimeAlone: a hold lapses in the index at its expiry on the
+// injected clock, with no event, as it does in the database's answer.
+func TestIndexTimeAlone(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		s := b.Open(t)
+		f := storetest.MustFixture(t, s)
+		clock := parkingtest.NewClock(storetest.T0)
+		in := startInstance(t, s, clock)
+		from, to := clock.Now().Add(time.Hour), clock.Now().Add(2*time.Hour)
+		r, err := in.engine.Hold(ctx, booking.HoldRequest{LotID: f.Lot.ID, SpotID: f.Spots[2].ID, VehicleSize: parking.Compact,
+			Plate: "TIME-1", StartsAt: from, EndsAt: to})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := in.engine.Availability(ctx, f.Lot.ID, booking.SpotFilter{}, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Version == "" || !a.Until.Equal(r.HoldExpiresAt) {
+			t.Errorf("Availability = version %q, until %v; want an index version, until the hold's expiry %v", a.Version, a.Until, r.HoldExpiresAt)
+		}
+		clock.Set(r.HoldExpiresAt)
+		fromDB := booking.New(s, clock)
+		if got, want := statuses(t, in.engine, f.Lot.ID, from, to), statuses(t, fromDB, f.Lot.ID, from, to); !mapsEqual(got, want) || got[r.SpotID] != booking.Available {
+			t.Errorf("index map at the hold's expiry = %v; the database's = %v; want the spot available", got, want)
+		}
+	})
+}
