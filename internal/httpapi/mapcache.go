@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"container/list"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -30,10 +31,21 @@ const MapCacheBytes = 32 << 20
 type mapCache struct {
 	max int
 
-	mu      sync.Mutex
-	size    int
-	entries map[mapKey]*list.Element // of *mapEntry
-	recent  list.List                // most recently used first
+	mu       sync.Mutex
+	size     int
+	entries  map[mapKey]*list.Element // of *mapEntry
+	recent   list.List                // most recently used first
+	computes map[mapKey]*mapCompute   // answers being computed
+}
+
+// mapCompute is an answer one request computes while others that ask for
+// the same key at the same version wait for it: when the window moves on to
+// the next second, every client of the default window asks at once.
+type mapCompute struct {
+	version string
+	done    chan struct{}
+	e       *mapEntry
+	err     error
 }
 
 // mapKey names one map read.
@@ -60,7 +72,7 @@ type mapEntry struct {
 }
 
 func newMapCache(max int) *mapCache {
-	return &mapCache{max: max, entries: map[mapKey]*list.Element{}}
+	return &mapCache{max: max, entries: map[mapKey]*list.Element{}, computes: map[mapKey]*mapCompute{}}
 }
 
 // get returns the answer for key at version, if it holds at now.
@@ -143,18 +155,9 @@ func serveMap(w http.ResponseWriter, r *http.Request, c *mapCache, key mapKey, v
 	compute func() (body any, a booking.Availability, err error)) error {
 	e := c.get(key, version, now)
 	if e == nil {
-		body, a, err := compute()
-		if err != nil {
+		var err error
+		if e, err = c.compute(r.Context(), key, version, now, compute); err != nil {
 			return err
-		}
-		var b bytes.Buffer
-		if err := json.NewEncoder(&b).Encode(body); err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b.Bytes())
-		e = &mapEntry{key: key, version: a.Version, until: a.Until, json: b.Bytes(), etag: hex.EncodeToString(sum[:16])}
-		if a.Version != "" {
-			c.put(e)
 		}
 	}
 	h := w.Header()
@@ -180,6 +183,54 @@ func serveMap(w http.ResponseWriter, r *http.Request, c *mapCache, key mapKey, v
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 	return nil
+}
+
+// compute encodes the answer for key and keeps it when it came from the
+// index, or waits for a request already doing that at the same version.
+func (c *mapCache) compute(ctx context.Context, key mapKey, version string, now time.Time,
+	compute func() (body any, a booking.Availability, err error)) (*mapEntry, error) {
+	c.mu.Lock()
+	if call := c.computes[key]; call != nil && version != "" && call.version == version {
+		c.mu.Unlock()
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if call.err != nil || call.e.until.IsZero() || now.Before(call.e.until) {
+			return call.e, call.err
+		}
+		c.mu.Lock() // it lapsed meanwhile: compute afresh
+	}
+	call := &mapCompute{version: version, done: make(chan struct{})}
+	if version != "" {
+		c.computes[key] = call
+	}
+	c.mu.Unlock()
+	defer close(call.done)
+	defer func() {
+		c.mu.Lock()
+		if c.computes[key] == call {
+			delete(c.computes, key)
+		}
+		c.mu.Unlock()
+	}()
+	body, a, err := compute()
+	if err != nil {
+		call.err = err
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(body); err != nil {
+		call.err = err
+		return nil, err
+	}
+	sum := sha256.Sum256(b.Bytes())
+	call.e = &mapEntry{key: key, version: a.Version, until: a.Until, json: b.Bytes(), etag: hex.EncodeToString(sum[:16])}
+	if a.Version != "" {
+		c.put(call.e)
+	}
+	return call.e, nil
 }
 
 // noneMatch reports whether If-None-Match names etag, or is "*". A GET
