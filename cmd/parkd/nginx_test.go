@@ -138,8 +138,19 @@ func TestBehindNginx(t *testing.T) {
 			claims[c.Key] = true
 		}
 	}
-	if snap.Type != "snapshot" || !claims[live.ClaimKey(first)] || !claims[live.ClaimKey(second)] {
-		t.Fatalf("after reconnecting: %s holding %d claims; want a snapshot with the claims of %s and %s", snap.Type, len(claims), first, second)
+	if snap.Type != "snapshot" || !claims[live.ClaimKey(first)] {
+		t.Fatalf("after reconnecting: %s holding %d claims; want a snapshot with the claim of %s", snap.Type, len(claims), first)
+	}
+	// The booking made while the client was away is in the snapshot, or
+	// follows it: the instance that answers may have the lot in its index
+	// already, and hears of another instance's commit within the live poll
+	// (at once with LISTEN/NOTIFY). Either way it is not missed.
+	for !claims[live.ClaimKey(second)] {
+		readLive(ctx, t, conn, &msg)
+		if msg.Type != "claim" || (msg.Key != live.ClaimKey(second) && !claims[msg.Key]) {
+			t.Fatalf("after reconnecting, before the booking made meanwhile: %+v; want the claim of %s", msg, second)
+		}
+		claims[msg.Key] = true
 	}
 	third := book(front, "NGX3", "nginx-third", from.Add(5*time.Hour))
 	// The new instance may also send a change its snapshot already holds
