@@ -275,19 +275,42 @@ func serve(ctx context.Context, cfg config, a *app) error {
 			livePoll = 2 * time.Second
 		}
 	}
+	// The same announcements tell the sweeps and the notifier that something
+	// changed: on PostgreSQL they look only after a change, when a deadline
+	// they read comes (Upcoming), or after jobs.QuietFallback; elsewhere, or
+	// while nothing is announced, at every tick.
+	announced := &jobs.Changes{}
 	if l, ok := store.(live.Listener); ok {
-		go hub.Listen(background, l, cfg.liveListen)
+		go hub.Listen(background, announcing{l, announced}, cfg.liveListen)
 	}
 	go hub.Run(background, livePoll)
-	every(cfg.sweepEvery, "expire_holds", func(ctx context.Context) error {
+	upcoming, _ := store.(parking.UpcomingStore)
+	// quietly runs job, whose work time alone brings at due(upcoming), only
+	// when it may have work (jobs.Quiet).
+	quietly := func(interval time.Duration, name string, q *jobs.Quiet, job func(context.Context) error, due func(parking.Upcoming) time.Time) {
+		if upcoming == nil {
+			every(interval, name, job)
+			return
+		}
+		every(interval, name, q.Job(clock.Now, func(ctx context.Context, now time.Time) (time.Time, error) {
+			if err := job(ctx); err != nil {
+				return time.Time{}, err
+			}
+			u, err := upcoming.Upcoming(ctx, now, parking.MoveLead)
+			return due(u), err
+		}))
+	}
+	quietly(cfg.sweepEvery, "expire_holds", jobs.NewQuiet(announced), func(ctx context.Context) error {
 		_, err := engine.ExpireHolds(ctx)
 		return err
-	})
-	every(cfg.sweepEvery, "lifecycle", func(ctx context.Context) error {
+	}, func(u parking.Upcoming) time.Time { return u.HoldExpiry })
+	var swept booking.Sweep
+	quietly(cfg.sweepEvery, "lifecycle", jobs.NewQuiet(announced), func(ctx context.Context) error {
 		sw, err := engine.RunLifecycle(ctx)
 		if err != nil {
 			return err
 		}
+		swept = sw
 		if len(sw.Cancelled) > 0 {
 			// Bookings no spot fitted any more: the lot cancelled them, and
 			// their money goes back in full now. The sweep below catches any
@@ -295,7 +318,7 @@ func serve(ctx context.Context, cfg config, a *app) error {
 			_, err = pay.RefundDisplaced(ctx)
 		}
 		return err
-	})
+	}, func(u parking.Upcoming) time.Time { return booking.LifecycleDue(u, swept) })
 	every(time.Minute, "refund_displaced", func(ctx context.Context) error {
 		_, err := pay.RefundDisplaced(ctx)
 		return err
@@ -306,14 +329,19 @@ func serve(ctx context.Context, cfg config, a *app) error {
 	})
 	// Several instances may run both: notifications are stored once (unique
 	// keys) and each is claimed by one instance at a time.
-	every(cfg.notifyEvery, "derive_notifications", func(ctx context.Context) error {
+	// Notifications come from events, so deriving waits for a change; a run
+	// wakes the sender, which otherwise waits for a change or for the next
+	// notification due (a reminder, a retry, a lapsed lease).
+	deliverQuiet := jobs.NewQuiet(announced)
+	quietly(cfg.notifyEvery, "derive_notifications", jobs.NewQuiet(announced), func(ctx context.Context) error {
 		_, err := notifier.Derive(ctx)
+		deliverQuiet.Wake()
 		return err
-	})
-	every(cfg.notifyEvery, "send_notifications", func(ctx context.Context) error {
+	}, func(parking.Upcoming) time.Time { return time.Time{} })
+	quietly(cfg.notifyEvery, "send_notifications", deliverQuiet, func(ctx context.Context) error {
 		_, err := notifier.Deliver(ctx)
 		return err
-	})
+	}, func(u parking.Upcoming) time.Time { return u.Notification })
 	// Each instance looks; one takes each due run.
 	pruner := retention.New(m.Store(store), clock, log, cfg.retention)
 	every(pruner.Tick(), "retention", func(ctx context.Context) error {
@@ -449,4 +477,21 @@ func newNotifier(cfg config, getenv func(string) string, store parking.Store, ga
 		log.Info("notification emails are off: set PARKD_SMTP_ADDR to send them")
 	}
 	return notify.New(c)
+}
+
+// announcing is a live.Listener that also tells the jobs of every
+// announcement, so that one LISTEN connection serves both.
+type announcing struct {
+	live.Listener
+	changes *jobs.Changes
+}
+
+func (a announcing) ListenEvents(ctx context.Context, wake func(), state func(error)) error {
+	return a.Listener.ListenEvents(ctx, func() {
+		a.changes.Changed()
+		wake()
+	}, func(err error) {
+		a.changes.Announced(err == nil)
+		state(err)
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"parkd/internal/jobs"
 	"parkd/internal/parking"
 )
 
@@ -19,6 +20,9 @@ type Sweep struct {
 	// cancelled them (ChangeReason says why) and owes a full refund.
 	Moved     []parking.Reservation
 	Cancelled []parking.Reservation
+	// EarlyArrival is the longest early arrival of any lot: how long before
+	// its start a booking's driver may come (LifecycleDue).
+	EarlyArrival time.Duration
 }
 
 // RunLifecycle applies every time-driven transition that is due in every lot:
@@ -37,6 +41,7 @@ func (s *Service) RunLifecycle(ctx context.Context) (Sweep, error) {
 		return out, err
 	}
 	for _, lot := range lots {
+		out.EarlyArrival = max(out.EarlyArrival, time.Duration(lot.Policy.EarlyArrival))
 		ns, err := s.store.MarkNoShows(ctx, lot.ID, now.Add(-time.Duration(lot.Policy.NoShowAfter)), now)
 		if err != nil {
 			return out, err
@@ -55,6 +60,20 @@ func (s *Service) RunLifecycle(ctx context.Context) (Sweep, error) {
 		}
 	}
 	return out, nil
+}
+
+// LifecycleDue is the earliest time at which time alone can give
+// RunLifecycle work, given u (read after the run sw): a no-show deadline, the
+// end of a car inside (flagged after its lot's grace, and displacing the
+// bookings after it from then on), or the first moment a booking on a spot
+// out of service or occupied may have to move (its start less MoveLead and
+// the longest early arrival, which no lot's is later than). Zero: none.
+func LifecycleDue(u parking.Upcoming, sw Sweep) time.Time {
+	var move time.Time
+	if !u.DisplacedStart.IsZero() {
+		move = u.DisplacedStart.Add(-parking.MoveLead - sw.EarlyArrival)
+	}
+	return jobs.Earliest(u.NoShow, u.End, move)
 }
 
 // Relocation is what moving displaced bookings did.

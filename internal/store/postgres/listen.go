@@ -8,7 +8,7 @@ import (
 )
 
 // eventsChannel is where every transaction that writes events notifies when
-// it commits (migration 0014).
+// it commits and inserted an event (migrations 0014, 0015).
 const eventsChannel = "parkd_events"
 
 // How long ListenEvents waits before connecting again after losing its

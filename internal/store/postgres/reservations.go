@@ -824,3 +824,38 @@ func (s *Store) transition(ctx context.Context, query, lotID string, by, at time
 	}
 	return rs, nil
 }
+
+var _ parking.UpcomingStore = (*Store)(nil)
+
+// upcomingQuery reads every field of parking.Upcoming in one statement: $1 is
+// now, $2 now plus the lead. Each part reads a partial index or a handful of
+// rows: live reservations are few next to the finished ones.
+const upcomingQuery = `SELECT
+	(SELECT min(hold_expires_at) FROM reservations WHERE status = 'held'),
+	(SELECT min(r.starts_at + l.no_show_after_us * interval '1 microsecond')
+		FROM reservations r JOIN lots l ON l.id = r.lot_id WHERE r.status = 'confirmed'),
+	(SELECT min(ends_at) FROM reservations
+		WHERE status = 'checked_in' AND (ends_at > $1 OR overstay_flagged_at IS NULL)),
+	(SELECT min(r.starts_at) FROM reservations r
+		WHERE r.status IN ('held', 'confirmed') AND r.starts_at > $2
+			AND (EXISTS (SELECT 1 FROM spots s WHERE s.id = r.spot_id AND NOT s.in_service)
+				OR EXISTS (SELECT 1 FROM reservations c
+					WHERE c.spot_id = r.spot_id AND c.status = 'checked_in' AND c.id <> r.id AND c.starts_at < r.ends_at))),
+	(SELECT min(GREATEST(due_at, COALESCE(claimed_until, due_at))) FROM notifications WHERE status = 'pending')`
+
+// Upcoming reads when time alone next gives the sweeps work, in one statement.
+func (s *Store) Upcoming(ctx context.Context, now time.Time, lead time.Duration) (parking.Upcoming, error) {
+	var u parking.Upcoming
+	var hold, noShow, end, displaced, note *time.Time
+	err := s.pool.QueryRow(ctx, upcomingQuery, utc(now), utc(now.Add(lead))).Scan(&hold, &noShow, &end, &displaced, &note)
+	if err != nil {
+		return u, classify(err, "reservation")
+	}
+	at := func(t *time.Time) time.Time {
+		if t == nil {
+			return time.Time{}
+		}
+		return t.UTC()
+	}
+	return parking.Upcoming{HoldExpiry: at(hold), NoShow: at(noShow), End: at(end), DisplacedStart: at(displaced), Notification: at(note)}, nil
+}
