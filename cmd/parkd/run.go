@@ -78,7 +78,10 @@ func defineServerFlags(fs *flagSet, c *config) {
 	// No default: it depends on the database (see serve).
 	fs.define(durationValue{&c.livePoll}, "live-poll", "", "",
 		"how often the live map reads new events when nothing announces them (default 25ms on MySQL and on PostgreSQL while its LISTEN connection is down, 2s on SQLite)")
-	fs.Duration(&c.liveListen, "live-listen-poll", "", 5*time.Second,
+	// PostgreSQL loses no notification while the LISTEN connection stands, and
+	// a broken one switches to --live-poll and reads the outbox on its return:
+	// this poll only moves the map's reader on while nobody watches.
+	fs.Duration(&c.liveListen, "live-listen-poll", "", 30*time.Second,
 		"on PostgreSQL, how often the live map reads new events while LISTEN announces them, in case an announcement is lost")
 	fs.define(listValue{&c.origins}, "allowed-origins", "PARKD_ALLOWED_ORIGINS", "",
 		"comma-separated hosts, besides parkd's own, whose pages may open the live WebSocket")
