@@ -280,7 +280,7 @@ func serve(ctx context.Context, cfg config, a *app) error {
 	}
 	// The same announcements tell the sweeps and the notifier that something
 	// changed: on PostgreSQL they look only after a change, when a deadline
-	// they read comes (Upcoming), or after jobs.QuietFallback; elsewhere, or
+	// they read comes (Upcoming), or after their fallback; elsewhere, or
 	// while nothing is announced, at every tick.
 	announced := &jobs.Changes{}
 	if l, ok := store.(live.Listener); ok {
@@ -303,12 +303,12 @@ func serve(ctx context.Context, cfg config, a *app) error {
 			return due(u), err
 		}))
 	}
-	quietly(cfg.sweepEvery, "expire_holds", jobs.NewQuiet(announced), func(ctx context.Context) error {
+	quietly(cfg.sweepEvery, "expire_holds", jobs.NewQuiet(announced, jobs.QuietFallback), func(ctx context.Context) error {
 		_, err := engine.ExpireHolds(ctx)
 		return err
 	}, func(u parking.Upcoming) time.Time { return u.HoldExpiry })
 	var swept booking.Sweep
-	quietly(cfg.sweepEvery, "lifecycle", jobs.NewQuiet(announced), func(ctx context.Context) error {
+	quietly(cfg.sweepEvery, "lifecycle", jobs.NewQuiet(announced, jobs.PolicyFallback), func(ctx context.Context) error {
 		sw, err := engine.RunLifecycle(ctx)
 		if err != nil {
 			return err
@@ -335,8 +335,8 @@ func serve(ctx context.Context, cfg config, a *app) error {
 	// Notifications come from events, so deriving waits for a change; a run
 	// wakes the sender, which otherwise waits for a change or for the next
 	// notification due (a reminder, a retry, a lapsed lease).
-	deliverQuiet := jobs.NewQuiet(announced)
-	quietly(cfg.notifyEvery, "derive_notifications", jobs.NewQuiet(announced), func(ctx context.Context) error {
+	deliverQuiet := jobs.NewQuiet(announced, jobs.QuietFallback)
+	quietly(cfg.notifyEvery, "derive_notifications", jobs.NewQuiet(announced, jobs.QuietFallback), func(ctx context.Context) error {
 		_, err := notifier.Derive(ctx)
 		deliverQuiet.Wake()
 		return err

@@ -25,18 +25,24 @@ func (c *Changes) Announced(on bool) {
 	c.seq.Add(1)
 }
 
-// QuietFallback is how long a Quiet job waits at most between runs even when
-// nothing says it has work: a backstop for what no announcement covers (a
-// lot's policy edited on another instance).
-const QuietFallback = time.Minute
+// How long a Quiet job waits at most between runs even when nothing says it
+// has work. PolicyFallback is for jobs that read what no announcement covers:
+// a lot's policy, which UpdateLot changes without an event (the lifecycle
+// sweep reads its no-show window and early arrival). QuietFallback is for the
+// rest, whose every input is announced: a backstop only.
+const (
+	PolicyFallback = time.Minute
+	QuietFallback  = 10 * time.Minute
+)
 
 // Quiet skips the runs of a job that cannot find work: no commit was
 // announced since its last run, the time it gave for its next work has not
-// come, and its last run is less than QuietFallback ago. While commits are not
+// come, and its last run is less than its fallback ago. While commits are not
 // announced (Changes.Announced(false)), every run goes ahead.
 type Quiet struct {
-	changes *Changes
-	woken   atomic.Uint64
+	changes  *Changes
+	fallback time.Duration
+	woken    atomic.Uint64
 
 	mu    sync.Mutex
 	known bool      // a run completed, so seen, due and ran mean something
@@ -45,8 +51,10 @@ type Quiet struct {
 	ran   time.Time
 }
 
-// NewQuiet returns a Quiet that follows c.
-func NewQuiet(c *Changes) *Quiet { return &Quiet{changes: c} }
+// NewQuiet returns a Quiet that follows c and runs at least every fallback.
+func NewQuiet(c *Changes, fallback time.Duration) *Quiet {
+	return &Quiet{changes: c, fallback: fallback}
+}
 
 // Wake makes the next run go ahead: work arrived that no announcement covers
 // (this instance derived notifications to send).
@@ -66,7 +74,7 @@ func (q *Quiet) Begin(now time.Time) (mark uint64, run bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	switch {
-	case !q.known, mark != q.seen, !now.Before(q.ran.Add(QuietFallback)):
+	case !q.known, mark != q.seen, !now.Before(q.ran.Add(q.fallback)):
 		return mark, true
 	case !q.due.IsZero() && !now.Before(q.due):
 		return mark, true

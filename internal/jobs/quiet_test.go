@@ -16,7 +16,7 @@ func TestQuiet(t *testing.T) {
 	t0 := time.Date(2030, 1, 7, 8, 0, 0, 0, time.UTC)
 	now := t0
 	var changes jobs.Changes
-	q := jobs.NewQuiet(&changes)
+	q := jobs.NewQuiet(&changes, jobs.QuietFallback)
 	runs := 0
 	var due time.Time
 	var during func()
