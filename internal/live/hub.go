@@ -682,21 +682,8 @@ func (s *Subscription) Close() {
 // version the client had from this process, the backlog is the messages after
 // it when the lot still keeps them; otherwise it is a fresh snapshot.
 func (h *Hub) Subscribe(ctx context.Context, lotID string, from, to time.Time, since string) (*Subscription, error) {
-	req := loadRequest{lotID: lotID, done: make(chan error, 1)}
-	select {
-	case h.loads <- req:
-	case <-h.stopped:
-		return nil, ErrStopped
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	select {
-	case err := <-req.done:
-		if err != nil {
-			return nil, err
-		}
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := h.requestLoad(ctx, lotID); err != nil {
+		return nil, err
 	}
 
 	h.mu.Lock()
@@ -761,4 +748,23 @@ func (h *Hub) Watched() (lots, subscribers int) {
 		subscribers += len(l.subs)
 	}
 	return len(h.lots), subscribers
+}
+
+// requestLoad asks Run's goroutine to load a lot (see load) and waits for it;
+// ErrStopped when the hub is not running.
+func (h *Hub) requestLoad(ctx context.Context, lotID string) error {
+	req := loadRequest{lotID: lotID, done: make(chan error, 1)}
+	select {
+	case h.loads <- req:
+	case <-h.stopped:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"parkd/internal/parking"
@@ -25,22 +26,11 @@ func (h *Hub) use(ctx context.Context, lotID string) (*lot, error) {
 			return l, nil
 		}
 		h.mu.RUnlock()
-		req := loadRequest{lotID: lotID, done: make(chan error, 1)}
-		select {
-		case h.loads <- req:
-		case <-h.stopped:
+		if err := h.requestLoad(ctx, lotID); errors.Is(err, ErrStopped) {
 			h.mu.RLock()
 			return nil, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		select {
-		case err := <-req.done:
-			if err != nil {
-				return nil, err
-			}
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		} else if err != nil {
+			return nil, err
 		}
 		// Loaded: look again (an idle lot may have been unloaded in between).
 	}
