@@ -74,6 +74,20 @@ func TestMetricsAfterAVisit(t *testing.T) {
 		} else {
 			resp.Body.Close()
 		}
+		// The profiler is on the private metrics address only.
+		for _, c := range []struct {
+			url  string
+			want int
+		}{
+			{strings.TrimSuffix(metricsURL, "/metrics") + "/debug/pprof/goroutine?debug=1", 200},
+			{base + "/debug/pprof/goroutine?debug=1", 404},
+		} {
+			if resp, err := http.Get(c.url); err != nil || resp.StatusCode != c.want {
+				t.Errorf("GET %s = %v, %v; want %d", c.url, resp.StatusCode, err, c.want)
+			} else {
+				resp.Body.Close()
+			}
+		}
 		garage := demoGarage(t, base)
 		entryID, entryKey := issueGate(t, db, garage, "entry")
 		exitID, exitKey := issueGate(t, db, garage, "exit")

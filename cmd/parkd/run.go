@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -60,6 +61,10 @@ const (
 	metricsOff  = "off"  // nowhere
 	metricsMain = "main" // at /metrics on the main address
 )
+
+// profileWriteTimeout bounds answers on the metrics address: long enough for
+// a CPU profile or trace of a minute (?seconds=60).
+const profileWriteTimeout = 90 * time.Second
 
 // dbFlag is the database flag every command shares with the server.
 func dbFlag(fs *flagSet, db *string) *cliFlag {
@@ -243,7 +248,15 @@ func serve(ctx context.Context, cfg config, a *app) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
-		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: httpapi.ReadHeaderTimeout, WriteTimeout: httpapi.WriteTimeout,
+		// The metrics address is private (loopback by default), so Go's
+		// profiler lives there too: /debug/pprof/profile?seconds=30 and the
+		// rest (docs/operations.md). Never on the main address.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: httpapi.ReadHeaderTimeout, WriteTimeout: profileWriteTimeout,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go metricsSrv.Serve(mln)
 		log.Info("metrics listening", "addr", mln.Addr().String())
