@@ -150,6 +150,9 @@ type Hub struct {
 	// commit (see Listen), zero while none does; retime tells Run it changed.
 	listening atomic.Int64
 	retime    chan struct{}
+	// announcer is the Listener that announces own commits (Listen), nil
+	// while there is none.
+	announcer atomic.Pointer[Listener]
 }
 
 // Message is one message for clients: its version and its JSON.

@@ -8,6 +8,11 @@ import (
 // Listener announces events as they commit, on any instance: PostgreSQL's
 // LISTEN/NOTIFY (postgres.Store).
 type Listener interface {
+	// Announce tells every listening instance, this one included, that
+	// events have committed. It must not wait: the hub calls it after each
+	// own commit that wrote events, before the request answers.
+	Announce()
+
 	// ListenEvents calls wake after each commit that wrote events until ctx
 	// ends. It calls state with nil when it starts listening and with the
 	// reason when it stops; it then tries again. Commits made while it does
@@ -20,6 +25,7 @@ type Listener interface {
 // lost; while it does not, Run polls at its own interval, and once l listens
 // again the hub reads the outbox at once, so no change is missed.
 func (h *Hub) Listen(ctx context.Context, l Listener, fallback time.Duration) error {
+	h.announcer.Store(&l)
 	return l.ListenEvents(ctx, h.Wake, func(err error) {
 		if err == nil {
 			h.listening.Store(int64(fallback))
@@ -38,3 +44,11 @@ func (h *Hub) Listen(ctx context.Context, l Listener, fallback time.Duration) er
 
 // Listening reports whether a Listener announces commits to the hub now.
 func (h *Hub) Listening() bool { return h.listening.Load() > 0 }
+
+// announce has the Listener, if any, announce an own commit that wrote
+// events to every instance.
+func (h *Hub) announce() {
+	if l := h.announcer.Load(); l != nil {
+		(*l).Announce()
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"parkd/internal/live"
+	"parkd/internal/parking"
 	"parkd/internal/parking/parkingtest"
 	"parkd/internal/store/postgres"
 	"parkd/internal/store/postgres/pgtest"
@@ -26,8 +27,9 @@ func openInstances(t *testing.T) (a, b *postgres.Store, dsn, app string) {
 	var r [4]byte
 	rand.Read(r[:])
 	app = "parkd_listen_" + hex.EncodeToString(r[:])
-	dsn = pgtest.WithParam(pgtest.SchemaDSN(t), "application_name", app)
-	open := func() *postgres.Store {
+	schema := pgtest.SchemaDSN(t)
+	dsn = pgtest.WithParam(schema, "application_name", app)
+	open := func(dsn string) *postgres.Store {
 		s, err := postgres.Open(context.Background(), dsn)
 		if err != nil {
 			t.Fatal(err)
@@ -35,7 +37,15 @@ func openInstances(t *testing.T) (a, b *postgres.Store, dsn, app string) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	}
-	return open(), open(), dsn, app
+	// a, the writer, under a name of its own: listenerPID finds b's LISTEN.
+	return open(pgtest.WithParam(schema, "application_name", app+"_a")), open(dsn), dsn, app
+}
+
+// writer is instance a as parkd runs it: its changes go through its hub's
+// waking store, which announces each commit that wrote events.
+func writer(t *testing.T, a *postgres.Store) parking.Store {
+	t.Helper()
+	return startListeningHub(t, a).Waking(a)
 }
 
 // startListeningHub runs a hub whose polls, with or without a listener, are
@@ -91,6 +101,7 @@ func listenerPID(t *testing.T, dsn, app string) int {
 func TestListenAcrossInstances(t *testing.T) {
 	a, b, _, _ := openInstances(t)
 	f := storetest.MustFixture(t, a)
+	wa := writer(t, a)
 	t0 := storetest.T0
 	hub := startListeningHub(t, b)
 	sub, err := hub.Subscribe(context.Background(), f.Lot.ID, t0, t0.Add(4*time.Hour), "")
@@ -102,7 +113,7 @@ func TestListenAcrossInstances(t *testing.T) {
 	// cannot deliver the second.
 	for i := range 2 {
 		from := t0.Add(time.Duration(i) * time.Hour)
-		f.MustHold(t, a, f.Spots[0].ID, t0, from, from.Add(time.Hour))
+		f.MustHold(t, wa, f.Spots[0].ID, t0, from, from.Add(time.Hour))
 		if c := receive(t, sub, 1); len(c) == 1 && (c[0].Type != "claim" || c[0].Status != "held") {
 			t.Errorf("change %d = %+v; want a held claim", i, c[0])
 		}
@@ -115,6 +126,7 @@ func TestListenAcrossInstances(t *testing.T) {
 func TestListenReconnects(t *testing.T) {
 	a, b, dsn, app := openInstances(t)
 	f := storetest.MustFixture(t, a)
+	wa := writer(t, a)
 	t0 := storetest.T0
 	hub := startListeningHub(t, b)
 	sub, err := hub.Subscribe(context.Background(), f.Lot.ID, t0, t0.Add(4*time.Hour), "")
@@ -134,14 +146,66 @@ func TestListenReconnects(t *testing.T) {
 	if err := conn.QueryRow(context.Background(), `SELECT pg_terminate_backend($1)`, killed).Scan(&ok); err != nil || !ok {
 		t.Fatalf("pg_terminate_backend(%d) = %v, %v", killed, ok, err)
 	}
-	f.MustHold(t, a, f.Spots[0].ID, t0, t0.Add(time.Hour), t0.Add(2*time.Hour))
+	f.MustHold(t, wa, f.Spots[0].ID, t0, t0.Add(time.Hour), t0.Add(2*time.Hour))
 	if c := receive(t, sub, 1); len(c) == 1 && (c[0].Type != "claim" || c[0].Status != "held") {
 		t.Errorf("change made while not listening = %+v; want a held claim", c[0])
 	}
 	var again int
 	waitFor(t, "a new listening connection", func() bool { again = listenerPID(t, dsn, app); return again != 0 && again != killed })
-	f.MustHold(t, a, f.Spots[1].ID, t0, t0.Add(time.Hour), t0.Add(2*time.Hour))
+	f.MustHold(t, wa, f.Spots[1].ID, t0, t0.Add(time.Hour), t0.Add(2*time.Hour))
 	if c := receive(t, sub, 1); len(c) == 1 && (c[0].Type != "claim" || c[0].Status != "held") {
 		t.Errorf("change made after listening again = %+v; want a held claim", c[0])
+	}
+}
+
+// TestEmptySweepAnnouncesNothing: a sweep that changes nothing sends no NOTIFY
+// (instances that wait for announcements would otherwise never rest), nor
+// does a store's commit by itself; a hold through the waking store does, once
+// it has committed.
+func TestEmptySweepAnnouncesNothing(t *testing.T) {
+	ctx := context.Background()
+	a, _, dsn, _ := openInstances(t)
+	f := storetest.MustFixture(t, a)
+	wa := writer(t, a)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "LISTEN parkd_events"); err != nil {
+		t.Fatal(err)
+	}
+	next := func() string {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		n, err := conn.WaitForNotification(wctx)
+		if err != nil {
+			t.Fatalf("WaitForNotification: %v", err)
+		}
+		return n.Payload
+	}
+	t0 := storetest.T0
+	if _, err := wa.ExpireHolds(ctx, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wa.MarkNoShows(ctx, f.Lot.ID, t0, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wa.FlagOverstays(ctx, f.Lot.ID, t0, t0); err != nil {
+		t.Fatal(err)
+	}
+	f.MustHold(t, a, f.Spots[0].ID, t0, t0.Add(time.Hour), t0.Add(2*time.Hour)) // the bare store: no announcement
+	// Notifications arrive in commit order: the sentinel comes first only if
+	// nothing before it announced.
+	if _, err := conn.Exec(ctx, "SELECT pg_notify('parkd_events', 'sentinel')"); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(); got != "sentinel" {
+		t.Fatalf("first notification after three empty sweeps and a bare hold = %q; want the sentinel", got)
+	}
+	f.MustHold(t, wa, f.Spots[1].ID, t0, t0.Add(time.Hour), t0.Add(2*time.Hour))
+	if got := next(); got != "" {
+		t.Errorf("notification after a hold = %q; want Announce's empty one", got)
 	}
 }

@@ -12,7 +12,9 @@ import (
 // index at once (read-your-writes: a map read that starts after the request
 // answered shows the change), edits of a lot or its spots are read again, and
 // the hub is woken to read the change's events without waiting for its next
-// poll. Changes made by other instances arrive with the poll.
+// poll, and the commit is announced to the other instances (Listen) when it
+// wrote events. Changes made by other instances arrive with their
+// announcement or the poll.
 func (h *Hub) Waking(s parking.Store) parking.Store { return wakingStore{Store: s, hub: h} }
 
 // wakingStore is a Store whose methods that change reservations, lots or
@@ -30,6 +32,7 @@ func (w wakingStore) Hold(ctx context.Context, r *parking.Reservation, candidate
 	err := w.Store.Hold(ctx, r, candidates, key)
 	if err == nil {
 		w.hub.applyOwn(*r)
+		w.hub.announce()
 	}
 	return err
 }
@@ -39,6 +42,7 @@ func (w wakingStore) ChangeStatus(ctx context.Context, c parking.StatusChange) (
 	r, err := w.Store.ChangeStatus(ctx, c)
 	if err == nil {
 		w.hub.applyOwn(r)
+		w.hub.announce()
 	}
 	return r, err
 }
@@ -48,13 +52,18 @@ func (w wakingStore) UpdatePayment(ctx context.Context, u parking.PaymentUpdate)
 	p, r, err := w.Store.UpdatePayment(ctx, u)
 	if err == nil {
 		w.hub.applyOwn(r) // r is zero when no reservation changed
+		w.hub.announce()
 	}
 	return p, r, err
 }
 
 func (w wakingStore) ExpireHolds(ctx context.Context, now time.Time) (int, error) {
 	defer w.hub.Wake()
-	return w.Store.ExpireHolds(ctx, now)
+	n, err := w.Store.ExpireHolds(ctx, now)
+	if n > 0 {
+		w.hub.announce()
+	}
+	return n, err
 }
 
 func (w wakingStore) SetSpotInService(ctx context.Context, spotID string, inService bool, at time.Time) error {
@@ -62,6 +71,7 @@ func (w wakingStore) SetSpotInService(ctx context.Context, spotID string, inServ
 	if err := w.Store.SetSpotInService(ctx, spotID, inService, at); err != nil {
 		return err
 	}
+	w.hub.announce()
 	w.hub.respotOwn(ctx, "", spotID)
 	return nil
 }
@@ -72,12 +82,19 @@ func (w wakingStore) MarkNoShows(ctx context.Context, lotID string, startedBy, a
 	if err == nil {
 		w.hub.applyOwn(rs...)
 	}
+	if len(rs) > 0 {
+		w.hub.announce()
+	}
 	return rs, err
 }
 
 func (w wakingStore) FlagOverstays(ctx context.Context, lotID string, endedBy, at time.Time) ([]parking.Reservation, error) {
 	defer w.hub.Wake()
-	return w.Store.FlagOverstays(ctx, lotID, endedBy, at)
+	rs, err := w.Store.FlagOverstays(ctx, lotID, endedBy, at)
+	if len(rs) > 0 {
+		w.hub.announce()
+	}
+	return rs, err
 }
 
 func (w wakingStore) MoveReservation(ctx context.Context, m parking.Move) (parking.Reservation, error) {
@@ -85,6 +102,7 @@ func (w wakingStore) MoveReservation(ctx context.Context, m parking.Move) (parki
 	r, err := w.Store.MoveReservation(ctx, m)
 	if err == nil {
 		w.hub.applyOwn(r)
+		w.hub.announce()
 	}
 	return r, err
 }
@@ -94,6 +112,7 @@ func (w wakingStore) ExtendReservation(ctx context.Context, x parking.Extension)
 	r, moved, err := w.Store.ExtendReservation(ctx, x)
 	if err == nil {
 		w.hub.applyOwn(append(moved, r)...)
+		w.hub.announce()
 	}
 	return r, moved, err
 }
@@ -120,4 +139,15 @@ func (w wakingStore) UpdateSpot(ctx context.Context, s *parking.Spot) error {
 	}
 	w.hub.respotOwn(ctx, "", s.ID)
 	return nil
+}
+
+// CreatePayment needs no apply (a payment changes no claim), but a payment
+// recorded as succeeded writes its event, which is announced.
+func (w wakingStore) CreatePayment(ctx context.Context, p *parking.Payment) error {
+	err := w.Store.CreatePayment(ctx, p)
+	if err == nil && p.Status == parking.PaymentSucceeded {
+		w.hub.Wake()
+		w.hub.announce()
+	}
+	return err
 }

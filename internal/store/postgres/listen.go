@@ -7,8 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// eventsChannel is where every transaction that writes events notifies when
-// it commits and inserted an event (migrations 0014, 0015).
+// eventsChannel is where Announce notifies that events have committed.
 const eventsChannel = "parkd_events"
 
 // How long ListenEvents waits before connecting again after losing its
@@ -66,5 +65,41 @@ func (s *Store) listen(ctx context.Context, wake, listening func()) error {
 			return err
 		}
 		wake()
+	}
+}
+
+// Announce tells every instance that listens (ListenEvents), this one too,
+// that events have committed: parkd calls it after each of its own commits
+// that wrote events (live.Hub.Waking). It returns at once; the NOTIFY goes out
+// from a goroutine of the store's own, and announcements asked for while one
+// is being sent go out as one after it.
+//
+// The NOTIFY is a transaction of its own, sent after the commit, on purpose.
+// A NOTIFY inside the writing transaction (a trigger on events did it, until
+// migration 0016) takes PostgreSQL's one notify lock at commit and holds it
+// through that commit's WAL flush and its wait for a synchronous standby, so
+// every writing commit on the server waited for the one before it: holds/s
+// halved (docs/benchmarks.md). Alone, it writes no WAL and flushes nothing,
+// so the lock is held for microseconds. An announcement can be lost (parkd
+// stops, the connection fails): every listener also polls at its fallback.
+func (s *Store) Announce() {
+	select {
+	case s.announce <- struct{}{}:
+	default: // one is pending already: it will cover this one too
+	}
+}
+
+// announcing sends Announce's NOTIFYs until ctx ends.
+func (s *Store) announcing(ctx context.Context) {
+	defer close(s.announced)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.announce:
+		}
+		// A failure is not retried: the listeners' fallback poll finds what
+		// was not announced.
+		s.pool.Exec(ctx, "SELECT pg_notify('"+eventsChannel+"', '')")
 	}
 }

@@ -35,6 +35,12 @@ type Store struct {
 	// statement, or a transaction from BEGIN to COMMIT) may take before the
 	// connection is cut: 0 while the migrations run, which may take long.
 	holdLimit atomic.Int64
+
+	// announce has Announce's pending request; stopAnnouncing ends the
+	// goroutine that sends them, which closes announced when it returns.
+	announce       chan struct{}
+	stopAnnouncing context.CancelFunc
+	announced      chan struct{}
 }
 
 // DefaultHoldLimit is how long one use of a connection may take (Option
@@ -114,11 +120,17 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
 	s.holdLimit.Store(int64(o.holdLimit))
+	var actx context.Context
+	actx, s.stopAnnouncing = context.WithCancel(context.Background())
+	s.announce, s.announced = make(chan struct{}, 1), make(chan struct{})
+	go s.announcing(actx)
 	return s, nil
 }
 
 // Close closes every connection in the pool; it is safe to call more than once.
 func (s *Store) Close() error {
+	s.stopAnnouncing()
+	<-s.announced
 	s.pool.Close()
 	return nil
 }

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"parkd/internal/parking"
 	"parkd/internal/store/postgres"
 	"parkd/internal/store/postgres/pgtest"
@@ -72,59 +70,5 @@ func TestUpcoming(t *testing.T) {
 	}
 	if got, err := s.Upcoming(ctx, t0, lead); err != nil || !got.Notification.Equal(t0.Add(85*time.Minute)) {
 		t.Errorf("Upcoming.Notification of a claimed one = %v, %v; want the lease's end %v", got.Notification, err, t0.Add(85*time.Minute))
-	}
-}
-
-// TestEmptySweepAnnouncesNothing: a sweep that changes nothing sends no NOTIFY
-// (instances that wait for announcements would otherwise never rest); one
-// that writes an event does.
-func TestEmptySweepAnnouncesNothing(t *testing.T) {
-	ctx := context.Background()
-	s, dsn := mustOpen(t)
-	f := storetest.MustFixture(t, s)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "LISTEN parkd_events"); err != nil {
-		t.Fatal(err)
-	}
-	next := func() string {
-		t.Helper()
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		n, err := conn.WaitForNotification(wctx)
-		if err != nil {
-			t.Fatalf("WaitForNotification: %v", err)
-		}
-		return n.Payload
-	}
-	t0 := storetest.T0
-	if _, err := s.ExpireHolds(ctx, t0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.MarkNoShows(ctx, f.Lot.ID, t0, t0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.FlagOverstays(ctx, f.Lot.ID, t0, t0); err != nil {
-		t.Fatal(err)
-	}
-	// Notifications arrive in commit order: the sentinel comes first only if
-	// the sweeps before it announced nothing.
-	other, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close(ctx)
-	if _, err := other.Exec(ctx, "SELECT pg_notify('parkd_events', 'sentinel')"); err != nil {
-		t.Fatal(err)
-	}
-	if got := next(); got != "sentinel" {
-		t.Fatalf("first notification after three empty sweeps = %q; want the sentinel", got)
-	}
-	f.MustHold(t, s, f.Spots[0].ID, t0, t0.Add(time.Hour), t0.Add(2*time.Hour))
-	if got := next(); got != "" {
-		t.Errorf("notification after a hold = %q; want the trigger's empty one", got)
 	}
 }
