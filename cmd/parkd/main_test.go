@@ -237,7 +237,7 @@ func TestNoDemo(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"--nope"}, {"--log-level", "loud"}, {"extra"}} {
+	for _, args := range [][]string{{"--nope"}, {"--log-level", "loud"}, {"extra"}, {"--map-tiles", "https://tiles.example.com/{z}/{x}.png"}} {
 		var out logBuffer
 		if err := run(context.Background(), args, func(string) string { return "" }, &out, &out); err == nil {
 			t.Errorf("run(%q) = nil; want an error", args)
@@ -254,5 +254,9 @@ func TestConfigFromEnvironment(t *testing.T) {
 	c, _ = parseConfig([]string{"--addr", ":1"}, func(k string) string { return env[k] })
 	if c.addr != ":1" {
 		t.Errorf("flag did not win over PARKD_ADDR: %q", c.addr)
+	}
+	c, err = parseConfig(nil, func(k string) string { return map[string]string{"PARKD_MAP_TILES": "off"}[k] })
+	if err != nil || c.mapTiles != "" {
+		t.Errorf("parseConfig(PARKD_MAP_TILES=off) map tiles = %q, %v; want none", c.mapTiles, err)
 	}
 }

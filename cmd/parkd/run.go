@@ -30,6 +30,7 @@ import (
 	"parkd/internal/payments"
 	"parkd/internal/report"
 	"parkd/internal/retention"
+	"parkd/internal/web"
 )
 
 // config is everything the server reads from flags and PARKD_* variables; a
@@ -54,6 +55,8 @@ type config struct {
 	metricsAddr string
 	accessLog   bool
 	retention   retention.Config
+	mapTiles    string
+	mapCredit   string
 }
 
 // Where metrics are served, besides an address of their own.
@@ -111,6 +114,10 @@ func defineServerFlags(fs *flagSet, c *config) {
 		"how long sent, failed and skipped notifications (the in-app inbox too) are kept")
 	fs.Int(&c.retention.Batch, "retention-batch", "PARKD_RETENTION_BATCH", retention.DefaultBatch, 1,
 		"the most rows one retention transaction deletes")
+	fs.define(tilesValue{&c.mapTiles}, "map-tiles", "PARKD_MAP_TILES", web.DefaultMapTiles,
+		"tile URL template of the home page's map of lots, fetched by the browser ({z}/{x}/{y}; a path on parkd's host, behind a proxy, works too); \"off\" shows no map")
+	fs.String(&c.mapCredit, "map-attribution", "PARKD_MAP_ATTRIBUTION", web.DefaultMapAttribution,
+		"the tiles' credit shown on the map (HTML)")
 }
 
 // parseConfig reads the server's configuration from args and the environment.
@@ -230,7 +237,7 @@ func serve(ctx context.Context, cfg config, a *app) error {
 	var handler http.Handler = httpapi.NewHandler(httpapi.Services{Log: log, Engine: engine, Auth: authn, Payments: pay,
 		Gates: gates, Lots: lotService, Reports: report.New(changes, engine, clock), Keys: idempotency.New(changes, clock), Clock: clock, Live: hub, AllowedOrigins: cfg.origins, Notify: notifier, Metrics: m, AccessLog: cfg.accessLog,
 		StripePublishableKey: getenv("PARKD_STRIPE_PUBLISHABLE_KEY"), Ready: changes.Ping, Unavailable: backend.unavailable,
-		TrustedProxies: proxies})
+		TrustedProxies: proxies, MapTiles: cfg.mapTiles, MapAttribution: cfg.mapCredit})
 	var metricsSrv *http.Server
 	switch cfg.metricsAddr {
 	case metricsOff:
@@ -410,6 +417,23 @@ func (v listValue) Set(s string) error {
 }
 func (v listValue) isBool() bool        { return false }
 func (v listValue) placeholder() string { return "HOSTS" }
+
+// tilesValue is a tile URL template that web.CheckMapTiles accepts, or "off"
+// (or empty) for no map: an empty variable is an unset one.
+type tilesValue struct{ p *string }
+
+func (v tilesValue) Set(s string) error {
+	if s == "off" {
+		s = ""
+	}
+	if err := web.CheckMapTiles(s); err != nil {
+		return err
+	}
+	*v.p = s
+	return nil
+}
+func (v tilesValue) isBool() bool        { return false }
+func (v tilesValue) placeholder() string { return "URL" }
 
 // newGateway builds the card gateway the configuration names. The sandbox is
 // returned a second time so that run can point its webhooks at this server.

@@ -74,6 +74,9 @@ type Services struct {
 	// X-Forwarded-For and X-Request-Id parkd believes; without any, the
 	// client is the peer that connected.
 	TrustedProxies []netip.Prefix
+	// MapTiles is the tile URL template of the home page's map of lots
+	// (web.Config.MapTiles); empty shows no map. MapAttribution credits it.
+	MapTiles, MapAttribution string
 }
 
 // newRouter is the mux of every route: the API's (routes.go) and the pages'

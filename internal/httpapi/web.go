@@ -19,6 +19,7 @@ func pages(s Services) web.Config {
 	return web.Config{
 		Log: s.Log, Engine: s.Engine, Lots: s.Lots, Auth: s.Auth, Notify: s.Notify, Payments: s.Payments, Gates: s.Gates, Reports: s.Reports,
 		Clock: s.Clock, Gateway: gateway, StripePublishableKey: s.StripePublishableKey, Unavailable: s.Unavailable,
+		MapTiles: s.MapTiles, MapAttribution: s.MapAttribution,
 	}
 }
 

@@ -29,6 +29,9 @@ type lotSearch struct {
 	Problem    string
 	Prev, Next string // links; empty on the first and the last page
 	Start      int    // the number of the page's first lot, from 1
+	// MapTiles and MapAttribution draw the map of the page's lots
+	// (lotsmap.js); no tiles, no map.
+	MapTiles, MapAttribution string
 }
 
 // searchForm is what the home page's form sends: a GET, so that searching and
@@ -81,7 +84,8 @@ func (s *site) handleLots() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		out := lotSearch{Form: f, Sizes: parking.Sizes, From: from, To: to, Zone: zone, Problem: problem, Start: len(trail)*homePageSize + 1}
+		out := lotSearch{Form: f, Sizes: parking.Sizes, From: from, To: to, Zone: zone, Problem: problem, Start: len(trail)*homePageSize + 1,
+			MapTiles: s.MapTiles, MapAttribution: s.MapAttribution}
 		for _, l := range page.Lots {
 			sum := lotSummary{Lot: l.Lot, Maps: directions(l.Lat, l.Lng, l.Name)}
 			if l.Free != nil && l.Total != nil {
@@ -118,6 +122,7 @@ func (s *site) handleLots() http.Handler {
 			}
 			out.Next = link(page.NextCursor, append(trail[:len(trail):len(trail)], here))
 		}
+		w.Header().Set("Content-Security-Policy", s.searchCSP)
 		s.render(w, r, http.StatusOK, "lots", "Find parking", out)
 	})
 }

@@ -67,6 +67,12 @@ type Config struct {
 	// for now: such a page answers 503 with Retry-After, not 500. nil
 	// recognises none.
 	Unavailable func(error) bool
+	// MapTiles is the tile URL template of the home page's map of lots
+	// (Leaflet's: {z}/{x}/{y}, {s} for a subdomain); empty shows no map.
+	// CheckMapTiles says whether one is usable.
+	MapTiles string
+	// MapAttribution credits the tiles' source on the map (HTML).
+	MapAttribution string
 }
 
 // Handler registers patterns; *http.ServeMux is one.
@@ -80,6 +86,9 @@ type site struct {
 	Config
 	pagesT map[string]*template.Template
 	assets map[string]asset
+	// searchCSP is the home page's Content-Security-Policy: parkd's own
+	// files, and the map's tiles from their host.
+	searchCSP string
 }
 
 type asset struct {
@@ -113,6 +122,7 @@ func newSite(c Config) *site {
 		s.assets[e.Name()] = asset{plain: b, gz: gz.Bytes(), hash: hex.EncodeToString(sum[:6]), ctype: ctype}
 	}
 	s.pagesT = parsePages(s.funcs())
+	s.searchCSP = searchPolicy(c.MapTiles)
 	return s
 }
 
