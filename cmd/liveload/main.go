@@ -10,11 +10,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -340,26 +340,35 @@ func (a *apiClient) signIn(email, password string) error {
 	return nil
 }
 
+// biggestLot is the lot with the most spots in service, read from every
+// page of the lot search (whose counts of a window say each lot's total).
 func (a *apiClient) biggestLot() (string, error) {
-	var list struct {
-		Lots []struct {
-			ID string `json:"id"`
-		} `json:"lots"`
-	}
-	if err := a.do(context.Background(), "GET", "/api/v1/lots", nil, nil, &list); err != nil {
-		return "", err
-	}
-	best, most := "", -1
-	for _, l := range list.Lots {
-		var spots struct {
-			Spots []json.RawMessage `json:"spots"`
+	from := time.Now().UTC().Truncate(time.Hour).Add(time.Hour)
+	best, most, cursor := "", -1, ""
+	for {
+		q := url.Values{"limit": {"100"}, "from": {from.Format(time.RFC3339)}, "to": {from.Add(time.Hour).Format(time.RFC3339)}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
 		}
-		if err := a.do(context.Background(), "GET", "/api/v1/lots/"+l.ID+"/spots", nil, nil, &spots); err != nil {
+		var page struct {
+			Lots []struct {
+				ID    string `json:"id"`
+				Total int    `json:"total"`
+			} `json:"lots"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := a.do(context.Background(), "GET", "/api/v1/lots?"+q.Encode(), nil, nil, &page); err != nil {
 			return "", err
 		}
-		if len(spots.Spots) > most {
-			best, most = l.ID, len(spots.Spots)
+		for _, l := range page.Lots {
+			if l.Total > most {
+				best, most = l.ID, l.Total
+			}
 		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
 	}
 	if best == "" {
 		return "", errors.New("no lots")

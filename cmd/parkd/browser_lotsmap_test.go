@@ -136,7 +136,7 @@ func TestBrowserLotsMap(t *testing.T) {
 	listed := func() []string {
 		return eval(`Array.from(document.querySelectorAll(".lot h2")).map(h => h.textContent.trim())`)
 	}
-	// markers are the map's markers by their titles, in the list's order.
+	// markers are the titles of the map's markers, sorted.
 	markers := func() []string {
 		got := eval(`Array.from(document.querySelectorAll("#lots-map .leaflet-marker-icon")).map(m => m.title)`)
 		slices.Sort(got)

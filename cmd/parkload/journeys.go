@@ -16,6 +16,7 @@ type worker struct {
 	l   *loader
 	rng *rand.Rand
 	d   driver
+	lot lotGates // of the journey
 }
 
 // journey runs one journey of the mix, chosen by weight.
@@ -33,10 +34,16 @@ func (w *worker) journey() {
 		}
 		n -= m.weight
 	}
+	// One lot draws nothing, so that a seed makes the journeys it made before
+	// --lots.
+	w.lot = w.l.lots[0]
+	if len(w.l.lots) > 1 {
+		w.lot = w.l.lots[w.rng.IntN(len(w.l.lots))]
+	}
 	switch name {
 	case "browse":
 		if w.l.call("lots", "GET", "/api/v1/lots", "", nil, nil, nil) == nil {
-			w.l.call("map", "GET", "/api/v1/lots/"+w.l.lot+"/spots", "", nil, nil, nil)
+			w.l.call("map", "GET", "/api/v1/lots/"+w.lot.id+"/spots", "", nil, nil, nil)
 		}
 	case "book":
 		from, to := w.futureWindow()
@@ -78,7 +85,7 @@ func (w *worker) freeSpot(from, to time.Time) (string, parking.Size, bool) {
 		} `json:"spots"`
 	}
 	q := url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
-	if w.l.call("map", "GET", "/api/v1/lots/"+w.l.lot+"/spots?"+q.Encode(), "", nil, nil, &m) != nil {
+	if w.l.call("map", "GET", "/api/v1/lots/"+w.lot.id+"/spots?"+q.Encode(), "", nil, nil, &m) != nil {
 		return "", 0, false
 	}
 	var free []int
@@ -98,7 +105,7 @@ func (w *worker) freeSpot(from, to time.Time) (string, parking.Size, bool) {
 // window, and notes the 201.
 func (w *worker) hold(op, spot string, size parking.Size, from, to time.Time) (string, bool) {
 	body := map[string]any{
-		"lot_id": w.l.lot, "plate": w.plate(), "size": size,
+		"lot_id": w.lot.id, "plate": w.plate(), "size": size,
 		"starts_at": from.Format(time.RFC3339), "ends_at": to.Format(time.RFC3339),
 	}
 	if spot != "" {
@@ -149,8 +156,12 @@ func (w *worker) visit() {
 	if w.l.call("pass", "GET", "/api/v1/reservations/"+id+"/pass", w.d.token, nil, nil, &pass) != nil {
 		return
 	}
-	if w.scan("entry", w.l.entryGate, w.l.c.entryKey, pass.Code) {
-		w.scan("exit", w.l.exitGate, w.l.c.exitKey, pass.Code)
+	if !w.lot.scannable() {
+		w.l.unscanned.Add(1)
+		return
+	}
+	if w.scan("entry", w.lot.entryGate, w.lot.entryKey, pass.Code) {
+		w.scan("exit", w.lot.exitGate, w.lot.exitKey, pass.Code)
 	}
 }
 

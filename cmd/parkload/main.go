@@ -11,7 +11,10 @@
 //
 // It signs up its own drivers. It needs a lot with an entry and an exit gate
 // whose device keys it knows, and an operator of that lot: the demo garage and
-// its accounts by default.
+// its accounts by default. With --lots it spreads the journeys over more lots,
+// read from every page of the lot search: their gates are scanned with the
+// operator's session (a gate takes its lot's operators as a kiosk), and a
+// visit to a lot whose gates it cannot scan stops at the pass, counted.
 package main
 
 import (
@@ -50,6 +53,7 @@ type config struct {
 	subscribers           int
 	seed                  uint64
 	lot                   string
+	lots                  int // lots the journeys spread over; allLots for every one
 	operator, operatorPwd string
 	entryKey, exitKey     string
 	db                    string
@@ -68,6 +72,35 @@ var mix = []struct {
 	{"visit", 15},    // "any spot" from now, paid, the pass, the entry and exit scans
 }
 
+// allLots is --lots all.
+const allLots = -1
+
+// lotsValue is --lots: a count, or "all".
+type lotsValue struct{ p *int }
+
+func (v lotsValue) String() string {
+	if v.p == nil || *v.p != allLots {
+		if v.p == nil {
+			return "1"
+		}
+		return strconv.Itoa(*v.p)
+	}
+	return "all"
+}
+
+func (v lotsValue) Set(s string) error {
+	if s == "all" {
+		*v.p = allLots
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return errors.New(`want a number of lots, at least 1, or "all"`)
+	}
+	*v.p = n
+	return nil
+}
+
 func run(ctx context.Context, args []string, out io.Writer) error {
 	var c config
 	fs := flag.NewFlagSet("parkload", flag.ContinueOnError)
@@ -79,11 +112,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&c.drivers, "drivers", 16, "drivers to sign up; the workers book as them in turn")
 	fs.IntVar(&c.subscribers, "subscribers", 20, "WebSocket clients watching the lot's live map")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the journeys, windows and spots chosen")
-	fs.StringVar(&c.lot, "lot", "", "lot to load (default: the first the operator runs with an entry and an exit gate)")
+	fs.StringVar(&c.lot, "lot", "", "lot to load (default: the first the operator runs with an entry and an exit gate); with --lots, the first of them")
+	c.lots = 1
+	fs.Var(lotsValue{&c.lots}, "lots", `lots to spread the journeys and live subscribers over, or "all": the first is --lot's, the others drawn by --seed from every page of the lot search (without --db, only lots the operator runs, whose reservations it can read)`)
 	fs.StringVar(&c.operator, "operator-email", "operator@parkd.test", "an operator of the lot: finds its gates and lists its reservations for the checks")
 	fs.StringVar(&c.operatorPwd, "operator-password", "demo-operator-pass", "the operator's password")
-	fs.StringVar(&c.entryKey, "entry-key", "pkg_demo-harbor-street-entry", "the entry gate's device key")
-	fs.StringVar(&c.exitKey, "exit-key", "pkg_demo-harbor-street-exit", "the exit gate's device key")
+	fs.StringVar(&c.entryKey, "entry-key", "pkg_demo-harbor-street-entry", "the first lot's entry gate's device key; empty: scan with the operator's session")
+	fs.StringVar(&c.exitKey, "exit-key", "pkg_demo-harbor-street-exit", "the first lot's exit gate's device key; empty: scan with the operator's session")
 	fs.StringVar(&c.db, "db", "", "parkd's database (postgres:// URL or SQLite path): check the invariants there rather than through the API")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -100,8 +135,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := l.setUp(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "parkload: lot %s, %d workers, %d drivers, %d live subscribers, rate %s, %v, seed %d\n",
-		l.lot, c.workers, c.drivers, c.subscribers, rateText(c.rate), c.duration, c.seed)
+	if l.leftOut > 0 {
+		fmt.Fprintf(out, "parkload: %d lots left out: the operator %s does not run them, and without --db their reservations cannot be checked\n", l.leftOut, c.operator)
+	}
+	fmt.Fprintf(out, "parkload: %s, %d workers, %d drivers, %d live subscribers, rate %s, %v, seed %d\n",
+		l.lotsText(), c.workers, c.drivers, c.subscribers, rateText(c.rate), c.duration, c.seed)
 
 	runCtx, stop := context.WithTimeout(ctx, c.duration)
 	defer stop()
@@ -123,6 +161,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	st.report(out, elapsed)
 	if skipped > 0 {
 		fmt.Fprintf(out, "%d journeys skipped: every worker was busy when they were due (raise --workers)\n", skipped)
+	}
+	if n := l.unscanned.Load(); n > 0 {
+		fmt.Fprintf(out, "%d visits stopped at the pass: their lot's gates cannot be scanned (the operator does not run it, or it lacks an entry or an exit gate)\n", n)
 	}
 	var failed []string
 	if st.fatal > 0 {
@@ -158,20 +199,46 @@ func rateText(rate float64) string {
 
 // loader is one run: its client, what it set up and what it observed.
 type loader struct {
-	c                   config
-	client              *load.Client
-	st                  *stats
-	runID               string
-	lot                 string
-	entryGate, exitGate string
-	operatorToken       string
-	drivers             []driver
-	keys, plates        atomic.Int64
-	mu                  sync.Mutex // guards seen
-	seen                observed
+	c             config
+	client        *load.Client
+	st            *stats
+	runID         string
+	lots          []lotGates // lots[0] is the lot of --lot, or the first found
+	operatorToken string
+	drivers       []driver
+	keys, plates  atomic.Int64
+	unscanned     atomic.Int64 // visits to a lot whose gates it cannot scan
+	leftOut       int          // lots --lots did not take: not the operator's, and no --db
+	mu            sync.Mutex   // guards seen
+	seen          observed
 }
 
 type driver struct{ id, token string }
+
+// lotGates is a lot the run books in, and how its cars pass its gates: the
+// entry and exit gates' ids and the credential each is scanned with (a device
+// key, or the operator's session); no gates, no scans.
+type lotGates struct {
+	id                  string
+	entryGate, exitGate string
+	entryKey, exitKey   string
+}
+
+func (g lotGates) scannable() bool { return g.entryGate != "" && g.exitGate != "" }
+
+// lotsText says which lots the run loads.
+func (l *loader) lotsText() string {
+	if len(l.lots) == 1 {
+		return "lot " + l.lots[0].id
+	}
+	scannable := 0
+	for _, g := range l.lots {
+		if g.scannable() {
+			scannable++
+		}
+	}
+	return fmt.Sprintf("%d lots from %s (gates scanned on %d: the others' visits stop at the pass)", len(l.lots), l.lots[0].id, scannable)
+}
 
 // call does one timed operation and records it.
 func (l *loader) call(op, method, path, token string, headers map[string]string, body, into any) error {
@@ -197,44 +264,35 @@ func (l *loader) setUp(ctx context.Context) error {
 		return fmt.Errorf("signing in the operator %s (is the demo loaded?): %w", l.c.operator, err)
 	}
 	l.operatorToken = sess.Token
-	lots := []string{l.c.lot}
-	if l.c.lot == "" {
-		var list struct {
-			Lots []struct {
-				ID string `json:"id"`
-			} `json:"lots"`
+	var all []string
+	if l.c.lot == "" || l.c.lots != 1 {
+		var err error
+		if all, err = l.allLots(ctx); err != nil {
+			return fmt.Errorf("reading the lots: %w", err)
 		}
-		if err := l.call("lots", "GET", "/api/v1/lots", "", nil, nil, &list); err != nil {
+	}
+	candidates := all
+	if l.c.lot != "" {
+		candidates = []string{l.c.lot}
+	}
+	for _, lot := range candidates {
+		g, err := l.gates(ctx, lot)
+		if err != nil || !g.scannable() {
+			continue // not the operator's lot, or one without both gates
+		}
+		if l.c.entryKey != "" && l.c.exitKey != "" {
+			g.entryKey, g.exitKey = l.c.entryKey, l.c.exitKey
+		}
+		l.lots = []lotGates{g}
+		break
+	}
+	if len(l.lots) == 0 {
+		return fmt.Errorf("no lot the operator %s runs has an entry and an exit gate", l.c.operator)
+	}
+	if l.c.lots != 1 {
+		if err := l.moreLots(ctx, all); err != nil {
 			return err
 		}
-		lots = lots[:0]
-		for _, lot := range list.Lots {
-			lots = append(lots, lot.ID)
-		}
-	}
-	for _, lot := range lots {
-		var gates struct {
-			Gates []parking.Gate `json:"gates"`
-		}
-		if _, err := l.client.Do(ctx, "GET", "/api/v1/lots/"+lot+"/gates", l.operatorToken, nil, nil, &gates); err != nil {
-			continue // not the operator's lot
-		}
-		l.entryGate, l.exitGate = "", ""
-		for _, g := range gates.Gates {
-			if g.Direction == parking.Entry && l.entryGate == "" {
-				l.entryGate = g.ID
-			}
-			if g.Direction == parking.Exit && l.exitGate == "" {
-				l.exitGate = g.ID
-			}
-		}
-		if l.entryGate != "" && l.exitGate != "" {
-			l.lot = lot
-			break
-		}
-	}
-	if l.lot == "" {
-		return fmt.Errorf("no lot the operator %s runs has an entry and an exit gate", l.c.operator)
 	}
 	for i := range l.c.drivers {
 		email := fmt.Sprintf("parkload-%s-%d@load.test", l.runID, i)
@@ -250,6 +308,97 @@ func (l *loader) setUp(ctx context.Context) error {
 			return fmt.Errorf("signing in a driver: %w", err)
 		}
 		l.drivers = append(l.drivers, driver{id: u.ID, token: sess.Token})
+	}
+	return nil
+}
+
+// allLots reads every page of the lot search, by name.
+func (l *loader) allLots(ctx context.Context) ([]string, error) {
+	var ids []string
+	cursor := ""
+	for {
+		q := url.Values{"limit": {"100"}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		var page struct {
+			Lots []struct {
+				ID string `json:"id"`
+			} `json:"lots"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if _, err := l.client.Do(ctx, "GET", "/api/v1/lots?"+q.Encode(), "", nil, nil, &page); err != nil {
+			return nil, err
+		}
+		for _, lot := range page.Lots {
+			ids = append(ids, lot.ID)
+		}
+		if page.NextCursor == "" {
+			return ids, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// gates finds a lot's entry and exit gates, scanned with the operator's
+// session; an error says the operator does not run the lot.
+func (l *loader) gates(ctx context.Context, lot string) (lotGates, error) {
+	var list struct {
+		Gates []parking.Gate `json:"gates"`
+	}
+	if _, err := l.client.Do(ctx, "GET", "/api/v1/lots/"+url.PathEscape(lot)+"/gates", l.operatorToken, nil, nil, &list); err != nil {
+		return lotGates{id: lot}, err
+	}
+	g := lotGates{id: lot}
+	for _, gate := range list.Gates {
+		if gate.Direction == parking.Entry && g.entryGate == "" {
+			g.entryGate = gate.ID
+		}
+		if gate.Direction == parking.Exit && g.exitGate == "" {
+			g.exitGate = gate.ID
+		}
+	}
+	if !g.scannable() {
+		g.entryGate, g.exitGate = "", ""
+	}
+	g.entryKey, g.exitKey = l.operatorToken, l.operatorToken
+	return g, nil
+}
+
+// moreLots adds to the first lot the others of --lots, drawn by the seed from
+// all. Without --db the invariants are checked through the operator's view of
+// each lot, so only lots the operator runs are taken.
+func (l *loader) moreLots(ctx context.Context, all []string) error {
+	rest := make([]string, 0, len(all))
+	for _, id := range all {
+		if id != l.lots[0].id {
+			rest = append(rest, id)
+		}
+	}
+	rand.New(rand.NewPCG(l.c.seed, 0x6c6f7473)).Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	skipped := 0
+	for _, id := range rest {
+		if l.c.lots != allLots && len(l.lots) >= l.c.lots {
+			break
+		}
+		g, err := l.gates(ctx, id)
+		var le *load.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &le) && (le.Status == 403 || le.Status == 401):
+			if l.c.db == "" {
+				skipped++
+				continue
+			}
+			g = lotGates{id: id} // read from the database; no gate scans
+		default:
+			return fmt.Errorf("reading lot %s's gates: %w", id, err)
+		}
+		l.lots = append(l.lots, g)
+	}
+	l.leftOut = skipped
+	if l.c.lots != allLots && len(l.lots) < l.c.lots {
+		return fmt.Errorf("--lots %d: only %d lots to load", l.c.lots, len(l.lots))
 	}
 	return nil
 }
@@ -336,8 +485,8 @@ func (w *watchers) wait() int {
 // messages it gets until ctx ends.
 func (l *loader) subscribe(ctx context.Context) (*watchers, error) {
 	ws := &watchers{}
-	u := "ws" + strings.TrimPrefix(l.client.Base, "http") + "/api/v1/lots/" + url.PathEscape(l.lot) + "/live"
-	for range l.c.subscribers {
+	for i := range l.c.subscribers {
+		u := "ws" + strings.TrimPrefix(l.client.Base, "http") + "/api/v1/lots/" + url.PathEscape(l.lots[i%len(l.lots)].id) + "/live"
 		t0 := time.Now()
 		conn, _, err := websocket.Dial(ctx, u, nil)
 		l.st.record("live_connect", time.Since(t0), err)

@@ -11,7 +11,7 @@ import (
 	"parkd/internal/store/sqlite"
 )
 
-// check reads the lot's reservations over every window the run booked (from
+// check reads the run's lots' reservations over every window the run booked (from
 // an hour before it started to nine days after) and the run's drivers'
 // payments, through the API or, with --db, the database, and answers the
 // invariants' violations (checkInvariants).
@@ -35,8 +35,12 @@ func (l *loader) check(ctx context.Context, started time.Time) ([]string, error)
 			return nil, err
 		}
 		defer store.Close()
-		if rs, err = store.LotReservations(ctx, l.lot, from, to); err != nil {
-			return nil, err
+		for _, lot := range l.lots {
+			lrs, err := store.LotReservations(ctx, lot.id, from, to)
+			if err != nil {
+				return nil, err
+			}
+			rs = append(rs, lrs...)
 		}
 		for _, r := range rs {
 			if !ours[r.UserID] {
@@ -47,14 +51,16 @@ func (l *loader) check(ctx context.Context, started time.Time) ([]string, error)
 			}
 		}
 	} else {
-		var list struct {
-			Reservations []parking.Reservation `json:"reservations"`
-		}
 		q := url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
-		if _, err := l.client.Do(ctx, "GET", "/api/v1/lots/"+l.lot+"/reservations?"+q.Encode(), l.operatorToken, nil, nil, &list); err != nil {
-			return nil, err
+		for _, lot := range l.lots {
+			var list struct {
+				Reservations []parking.Reservation `json:"reservations"`
+			}
+			if _, err := l.client.Do(ctx, "GET", "/api/v1/lots/"+url.PathEscape(lot.id)+"/reservations?"+q.Encode(), l.operatorToken, nil, nil, &list); err != nil {
+				return nil, err
+			}
+			rs = append(rs, list.Reservations...)
 		}
-		rs = list.Reservations
 		for _, d := range l.drivers {
 			var ps struct {
 				Payments []parking.Payment `json:"payments"`
