@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"parkd/internal/demo"
@@ -84,6 +85,11 @@ func TestBrowserLotsMap(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	t.Cleanup(cancel)
 	tab := newChromium(t, ctx, exe)
+	// Every page notes what its Content-Security-Policy blocked.
+	if _, err := chromedp.Call(tab, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.blocked = []; document.addEventListener("securitypolicyviolation", (e) => window.blocked.push(e.effectiveDirective + " " + e.blockedURI));`}); err != nil {
+		t.Fatalf("watch the pages' policy: %v", err)
+	}
 	shots := os.Getenv("PARKD_SCREENSHOTS")
 	if shots == "" {
 		shots = filepath.Join(t.TempDir(), "screenshots")
@@ -163,6 +169,9 @@ func TestBrowserLotsMap(t *testing.T) {
 		t.Errorf("the map's attribution says %q; want OpenStreetMap's credit", got[0])
 	}
 	shoot("lotsmap-page-1")
+	if got := eval(`window.blocked`); len(got) > 0 {
+		t.Errorf("the page's Content-Security-Policy blocked %v", got)
+	}
 
 	// A marker's card: the lot's free spots, linking to its map.
 	do("open Mall 003's card",
@@ -186,6 +195,9 @@ func TestBrowserLotsMap(t *testing.T) {
 		t.Errorf("after paging the map's markers are %v; want %v", got, sorted(second))
 	}
 	shoot("lotsmap-page-2")
+	if got := eval(`window.blocked`); len(got) > 0 {
+		t.Errorf("the second page's Content-Security-Policy blocked %v", got)
+	}
 
 	do("follow a card's link",
 		chromedp.Click(chromedp.CSS(`#lots-map .leaflet-marker-icon[title="Mall 021"]`)),
