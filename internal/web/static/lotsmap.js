@@ -11,13 +11,21 @@
   if (!items.length) return;
   var tiles = box.dataset.tiles;
 
-  var probe = new Image();
-  probe.onload = draw;
-  probe.onerror = function () { box.dataset.state = "offline"; };
-  try {
-    probe.src = L.Util.template(tiles, { s: "a", z: 0, x: 0, y: 0, "-y": 0, r: "" });
-  } catch (e) {
-    draw(); // a placeholder of the tile server's own: let Leaflet try
+  // The probe waits for the page's load event: an image fetched before it
+  // would hold the page "loading" for as long as an unreachable tile server
+  // takes to fail (a DNS timeout, offline).
+  if (document.readyState === "complete") probe();
+  else window.addEventListener("load", probe);
+
+  function probe() {
+    var img = new Image();
+    img.onload = draw;
+    img.onerror = function () { box.dataset.state = "offline"; };
+    try {
+      img.src = L.Util.template(tiles, { s: "a", z: 0, x: 0, y: 0, "-y": 0, r: "" });
+    } catch (e) {
+      draw(); // a placeholder of the tile server's own: let Leaflet try
+    }
   }
 
   function draw() {
