@@ -135,8 +135,9 @@ type Hub struct {
 	mu   sync.RWMutex
 	lots map[string]*lot
 	// Own commits (see applyOwn), guarded by mu: gen numbers them, ownGen
-	// says which row each last changed, dirty lists the rows to read again at
-	// the next poll, and loading keeps those of lots being loaded.
+	// says which row each last changed, dirty lists the rows a poll read
+	// while an own commit changed them, to read again at the next poll, and
+	// loading keeps those of lots being loaded.
 	gen     int64
 	ownGen  map[string]int64
 	dirty   []parking.Event
@@ -316,6 +317,7 @@ func (h *Hub) poll(ctx context.Context, tail *feed.Tailer) error {
 		return err
 	}
 	var order []string
+	reread := false
 	rows := map[string]*changedRow{}
 	for _, e := range events {
 		var key string
@@ -360,8 +362,16 @@ func (h *Hub) poll(ctx context.Context, tail *feed.Tailer) error {
 		h.mu.Lock()
 		if h.ownGen[key] <= began {
 			h.apply(e.LotID, c, spot)
+		} else {
+			// An own commit changed the row while this poll read it: the
+			// read may be older or newer than that commit. Read it again.
+			h.dirty = append(h.dirty, e)
+			reread = true
 		}
 		h.mu.Unlock()
+	}
+	if reread {
+		h.Wake()
 	}
 	return nil
 }

@@ -134,13 +134,11 @@ func (h *Hub) applyOwn(rs ...parking.Reservation) {
 		if h.lots[r.LotID] == nil {
 			continue
 		}
-		h.dirty = append(h.dirty, parking.Event{LotID: r.LotID, Type: "reservation.committed_here", SpotID: r.SpotID, ReservationID: r.ID, At: now})
 		c := claimChange(r)
 		c.At = &now
 		h.apply(r.LotID, c, nil)
 	}
 	h.mu.Unlock()
-	h.Wake()
 }
 
 // respotOwn reads a lot's record and spots again on Run's goroutine after

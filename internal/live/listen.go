@@ -45,10 +45,20 @@ func (h *Hub) Listen(ctx context.Context, l Listener, fallback time.Duration) er
 // Listening reports whether a Listener announces commits to the hub now.
 func (h *Hub) Listening() bool { return h.listening.Load() > 0 }
 
-// announce has the Listener, if any, announce an own commit that wrote
-// events to every instance.
-func (h *Hub) announce() {
-	if l := h.announcer.Load(); l != nil {
-		(*l).Announce()
+// changed tells the hub that an own call that may have committed a change
+// has returned; wrote is true when it committed events. Those are announced
+// to every instance by the Listener, if any; while it listens, that
+// announcement wakes this hub too, so it is not woken twice (one outbox poll
+// per commit, not two). Otherwise the hub is woken at once. Read-your-writes
+// waits for neither: the call applied its own reservations (applyOwn).
+func (h *Hub) changed(wrote bool) {
+	if wrote {
+		if l := h.announcer.Load(); l != nil {
+			(*l).Announce()
+			if h.Listening() {
+				return
+			}
+		}
 	}
+	h.Wake()
 }

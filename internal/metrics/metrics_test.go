@@ -199,7 +199,7 @@ func TestCountsWhatWakes(t *testing.T) {
 	// The methods that wake the hub: changes that write outbox events. The
 	// wrapper's other methods (lot and spot edits) only refresh the lot in
 	// the availability index; metrics count no shape edits.
-	waking := methodsOf(t, "../live/waking.go", "wakingStore", "Wake")
+	waking := methodsOf(t, "../live/waking.go", "wakingStore", "changed")
 	counting := methodsOf(t, "store.go", "countingStore", "")
 	if len(waking) == 0 {
 		t.Fatal("found no methods of live's wakingStore")
