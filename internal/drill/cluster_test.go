@@ -56,15 +56,26 @@ func mustCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Not t.TempDir: PostgreSQL runs as the postgres user, who must reach it.
-	dir := fmt.Sprintf("/tmp/parkd-drill-%d", os.Getpid())
+	// Not t.TempDir: PostgreSQL runs as the postgres user, who must reach
+	// it. CI names the folder (PARKD_DRILL_DIR) so that it can stop the
+	// cluster after the drills whatever became of them.
+	dir := os.Getenv("PARKD_DRILL_DIR")
+	if dir == "" {
+		dir = fmt.Sprintf("/tmp/parkd-drill-%d", os.Getpid())
+	}
 	c := &cluster{dir: dir, repo: repo}
+	if _, err := os.Stat(dir); err == nil {
+		// A cluster left by an earlier run: the drills start from a new one.
+		if out, err := c.run("down", true); err != nil {
+			t.Fatalf("deploy/cluster down (the cluster an earlier run left in %s): %v\n%s", dir, err, out)
+		}
+	}
 	t.Cleanup(func() {
 		// A failed drill keeps the cluster's logs (and data) to read.
 		if out, err := c.run("down", !t.Failed()); err != nil {
 			t.Errorf("deploy/cluster down: %v\n%s", err, out)
 		}
-		if out, err := exec.Command("pgrep", "-af", dir).Output(); err == nil {
+		if out, err := exec.Command("pgrep", "-af", dir+"/").Output(); err == nil {
 			t.Errorf("processes of the cluster outlive deploy/cluster down:\n%s", out)
 		}
 		if t.Failed() {
@@ -72,10 +83,11 @@ func mustCluster(t *testing.T) *cluster {
 		}
 	})
 	t0 := time.Now()
-	if out, err := c.run("up", false); err != nil {
+	out, err := c.run("up", false)
+	if err != nil {
 		t.Fatalf("deploy/cluster up: %v\n%s", err, out)
 	}
-	t.Logf("deploy/cluster up: %.1f s", time.Since(t0).Seconds())
+	t.Logf("deploy/cluster up: %.1f s\n%s", time.Since(t0).Seconds(), out)
 	return c
 }
 

@@ -53,8 +53,9 @@ type answer struct {
 	at    time.Time
 	write bool
 	path  string
+	key   string // a write's Idempotency-Key
 	ok    bool
-	what  string // "201", "503 unavailable", "connection: ...": for the figures
+	what  string // "2xx", "503 unavailable", "no answer": for the figures
 }
 
 // loadRun drives bookings and map reads at the cluster through nginx.
@@ -135,7 +136,7 @@ func (l *loadRun) run(workers, readers int, stop <-chan struct{}) *sync.WaitGrou
 				}
 				sent := time.Now()
 				_, err := l.client.Do(context.Background(), "GET", "/api/v1/lots/"+l.lot+"/spots", "", nil, nil, nil)
-				l.note(sent, "", err)
+				l.note(sent, "", "", err)
 				time.Sleep(20 * time.Millisecond)
 			}
 		}()
@@ -184,7 +185,7 @@ func (l *loadRun) retry(b *booking, giveUp time.Time, method, path, token, key s
 	for {
 		sent := time.Now()
 		_, err := l.client.Do(context.Background(), method, path, token, map[string]string{"Idempotency-Key": key}, body, into)
-		l.note(sent, method+" "+path, err)
+		l.note(sent, method+" "+path, key, err)
 		if err == nil {
 			return ""
 		}
@@ -224,8 +225,8 @@ func retryable(e *load.Error) bool {
 }
 
 // note records an answer; write is the write's method and path, "" for a read.
-func (l *loadRun) note(sent time.Time, write string, err error) {
-	a := answer{sent: sent, at: time.Now(), write: write != "", path: write, ok: err == nil, what: "2xx"}
+func (l *loadRun) note(sent time.Time, write, key string, err error) {
+	a := answer{sent: sent, at: time.Now(), write: write != "", path: write, key: key, ok: err == nil, what: "2xx"}
 	var e *load.Error
 	switch {
 	case err == nil:
@@ -389,4 +390,58 @@ func (l *loadRun) mustHold(t *testing.T, dsn string) (acked, paid, refused, retr
 		}
 	}
 	return acked, paid, refused, retried, stuck
+}
+
+// lateWrite is a write answered 2xx while no standby was up.
+type lateWrite struct {
+	visible bool // what it wrote was in the database before the standbys returned
+	text    string
+}
+
+// late finds the writes answered 2xx after stopped (every standby down) and
+// before back, and reads, before the standbys return, whether what each
+// wrote is in the database and whether its Idempotency-Key's record is still
+// in flight (the answer went out before the record was written). Times are
+// given from origin.
+func (l *loadRun) late(t *testing.T, dsn string, stopped, back, origin time.Time) []lateWrite {
+	t.Helper()
+	l.mu.Lock()
+	var as []answer
+	for _, a := range l.answers {
+		if a.write && a.ok && a.at.After(stopped) && a.at.Before(back) {
+			as = append(as, a)
+		}
+	}
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connecting to the database to check the writes answered while no standby was up: %v", err)
+	}
+	defer conn.Close(ctx)
+	// The commits waiting for a standby now, on the primary: what the
+	// requests cut at the bound left behind.
+	var waitingText string
+	if err := conn.QueryRow(ctx, `SELECT coalesce(string_agg(n || ' × ' || q, '; '), 'none') FROM (
+			SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 60) AS q, count(*) AS n FROM pg_stat_activity
+			WHERE wait_event = 'SyncRep' GROUP BY 1 ORDER BY 2 DESC) w`).Scan(&waitingText); err != nil {
+		t.Fatalf("reading the commits waiting for a standby: %v", err)
+	}
+	t.Logf("commits waiting for a standby before they return: %s", waitingText)
+	var out []lateWrite
+	for _, a := range as {
+		seen, err := visible(ctx, conn, a)
+		if err != nil {
+			t.Fatalf("checking %s: %v", a.path, err)
+		}
+		var inFlight bool
+		if err := conn.QueryRow(ctx, `SELECT status_code IS NULL FROM idempotency_keys WHERE key = $1`, a.key).Scan(&inFlight); err != nil {
+			t.Fatalf("reading key %s: %v", a.key, err)
+		}
+		out = append(out, lateWrite{visible: seen, text: fmt.Sprintf(
+			"%s (key %s) sent %+.1f s, answered 2xx %+.1f s, the last standby down at %+.1f s; before the standbys returned: in the database %v, its key's record in flight %v",
+			a.path, a.key, a.sent.Sub(origin).Seconds(), a.at.Sub(origin).Seconds(), stopped.Sub(origin).Seconds(), seen, inFlight)})
+	}
+	return out
 }
