@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -108,9 +109,17 @@ func (c *cluster) run(command string, wipe bool) (string, error) {
 func (c *cluster) heal(t *testing.T) time.Duration {
 	t.Helper()
 	t0 := time.Now()
-	if out, err := c.run("up", false); err != nil {
+	out, err := c.run("up", false)
+	if err != nil {
 		t.Fatalf("deploy/cluster up (healing): %v\n%s", err, out)
 	}
+	var steps []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "cluster: ") {
+			steps = append(steps, strings.TrimPrefix(line, "cluster: "))
+		}
+	}
+	t.Logf("deploy/cluster up (healing): %s", strings.Join(steps, "; "))
 	return time.Since(t0)
 }
 
@@ -227,21 +236,21 @@ func (c *cluster) primary(t *testing.T) string {
 	return ""
 }
 
-// waitPrimary waits until a node other than old is primary, and answers how
-// long that took from since.
-func (c *cluster) waitPrimary(t *testing.T, old string, since time.Time) time.Duration {
+// waitPrimary waits until a node other than old is in one of states, and
+// answers how long that took from since.
+func (c *cluster) waitPrimary(t *testing.T, old string, since time.Time, states ...string) time.Duration {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		if nodes, err := c.nodes(context.Background()); err == nil {
 			for name, state := range nodes {
-				if name != old && (state == "primary" || state == "wait_primary") {
+				if name != old && slices.Contains(states, state) {
 					return time.Since(since)
 				}
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("no node took over from %s within 90 s", old)
+	t.Fatalf("no node took over from %s (state %v) within 90 s", old, states)
 	return 0
 }

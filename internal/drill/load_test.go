@@ -304,8 +304,8 @@ func since(origin, t time.Time) string {
 // reservation and payment answered 201 is there, no plate (one per
 // Idempotency-Key) has two reservations, no spot is booked twice at once,
 // and every paid reservation has exactly one successful charge. It answers
-// how many bookings were acknowledged and how many were refused.
-func (l *loadRun) mustHold(t *testing.T, dsn string) (acked, paid, refused, retried, stuck int) {
+// the counts (held).
+func (l *loadRun) mustHold(t *testing.T, dsn string) held {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -316,6 +316,8 @@ func (l *loadRun) mustHold(t *testing.T, dsn string) (acked, paid, refused, retr
 	defer conn.Close(ctx)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var h held
+	acked, paid, refused, retried, stuck := 0, 0, 0, 0, 0
 	var reservations, payments, paidIDs []string
 	for _, b := range l.booked {
 		if b.retries > 0 {
@@ -361,19 +363,20 @@ func (l *loadRun) mustHold(t *testing.T, dsn string) (acked, paid, refused, retr
 	prefix := "DR" + strings.ToUpper(l.runID[len(l.runID)-6:]) + "%"
 	checks := []struct {
 		what  string
+		count *int
 		query string
 		args  []any
 	}{
-		{"reservations answered 201 but missing", `SELECT id FROM unnest($1::text[]) AS id WHERE id NOT IN (SELECT id FROM reservations)`, []any{reservations}},
-		{"payments answered 201 but missing or not succeeded", `SELECT id FROM unnest($1::text[]) AS id
+		{"reservations answered 201 but missing", &h.lost, `SELECT id FROM unnest($1::text[]) AS id WHERE id NOT IN (SELECT id FROM reservations)`, []any{reservations}},
+		{"payments answered 201 but missing or not succeeded", &h.lostPayments, `SELECT id FROM unnest($1::text[]) AS id
 			WHERE id NOT IN (SELECT id FROM payments WHERE kind = 'charge' AND status = 'succeeded')`, []any{payments}},
-		{"plates (one Idempotency-Key each) with more than one reservation", `SELECT plate FROM reservations WHERE plate LIKE $1 GROUP BY plate HAVING count(*) > 1`, []any{prefix}},
-		{"double bookings", `SELECT a.id || ' and ' || b.id FROM reservations a JOIN reservations b
+		{"plates (one Idempotency-Key each) with more than one reservation", &h.doubleBooked, `SELECT plate FROM reservations WHERE plate LIKE $1 GROUP BY plate HAVING count(*) > 1`, []any{prefix}},
+		{"double bookings", &h.doubleBooked, `SELECT a.id || ' and ' || b.id FROM reservations a JOIN reservations b
 			ON a.spot_id = b.spot_id AND a.id < b.id AND tstzrange(a.starts_at, a.ends_at) && tstzrange(b.starts_at, b.ends_at)
 			WHERE a.status IN ('confirmed', 'checked_in') AND b.status IN ('confirmed', 'checked_in')`, nil},
-		{"reservations charged more than once", `SELECT reservation_id FROM payments WHERE kind = 'charge' AND status = 'succeeded'
+		{"reservations charged more than once", &h.doubleCharged, `SELECT reservation_id FROM payments WHERE kind = 'charge' AND status = 'succeeded'
 			GROUP BY reservation_id HAVING count(*) > 1`, nil},
-		{"paid reservations without exactly one successful charge", `SELECT r.id FROM unnest($1::text[]) AS r (id)
+		{"paid reservations without exactly one successful charge", &h.doubleCharged, `SELECT r.id FROM unnest($1::text[]) AS r (id)
 			WHERE (SELECT count(*) FROM payments p WHERE p.reservation_id = r.id AND p.kind = 'charge' AND p.status = 'succeeded') <> 1`, []any{paidIDs}},
 	}
 	for _, c := range checks {
@@ -385,11 +388,26 @@ func (l *loadRun) mustHold(t *testing.T, dsn string) (acked, paid, refused, retr
 		if err != nil {
 			t.Fatalf("checking %s: %v", c.what, err)
 		}
+		*c.count += len(bad)
 		if len(bad) > 0 {
 			t.Errorf("%d %s, such as %v", len(bad), c.what, bad[:min(len(bad), 5)])
 		}
 	}
-	return acked, paid, refused, retried, stuck
+	h.acked, h.paid, h.refused, h.retried, h.stuck = acked, paid, refused, retried, stuck
+	return h
+}
+
+// held is what mustHold counted: bookings acknowledged (and paid), refused,
+// retried and left with their key in flight, and what it found wrong.
+type held struct {
+	acked, paid, refused, retried, stuck int
+	lost, lostPayments                   int // acknowledged (201) but not in the database
+	doubleBooked, doubleCharged          int
+}
+
+func (h held) String() string {
+	return fmt.Sprintf("bookings: %d acknowledged (%d paid), %d refused, %d needed a retry, %d left with their key in flight (freed after 2 min); acknowledged bookings lost: %d, acknowledged payments lost: %d, double bookings: %d, double charges: %d",
+		h.acked, h.paid, h.refused, h.retried, h.stuck, h.lost, h.lostPayments, h.doubleBooked, h.doubleCharged)
 }
 
 // lateWrite is a write answered 2xx while no standby was up.

@@ -22,8 +22,10 @@ type watched struct {
 	maxWaiting int      // the most commits seen waiting for a standby at once
 	// noSync names the nodes seen taking writes (not in recovery, not
 	// read-only) with synchronous_standby_names empty: their commits
-	// returned without a standby.
-	noSync []string
+	// returned without a standby. noSyncFrom and noSyncTo are when such a
+	// node was first and last seen so.
+	noSync               []string
+	noSyncFrom, noSyncTo time.Time
 }
 
 // watch polls what decides whether a commit may return while a drill runs:
@@ -101,8 +103,14 @@ func (c *cluster) watch(origin time.Time, stop <-chan struct{}) func() watched {
 				note(node, fmt.Sprintf("%s; synchronous_standby_names %q; replicas: %s", role, names, replicas), last[node])
 				mu.Lock()
 				w.maxWaiting = max(w.maxWaiting, waiting)
-				if role == "primary" && names == "" && !slices.Contains(w.noSync, node) {
-					w.noSync = append(w.noSync, node)
+				if role == "primary" && names == "" {
+					if !slices.Contains(w.noSync, node) {
+						w.noSync = append(w.noSync, node)
+					}
+					if w.noSyncFrom.IsZero() {
+						w.noSyncFrom = time.Now()
+					}
+					w.noSyncTo = time.Now()
 				}
 				mu.Unlock()
 			}

@@ -12,8 +12,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -92,6 +95,17 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if _, set := raw.RuntimeParams["pool_max_conns"]; !set {
 		cfg.MaxConns = int32(max(16, 8*runtime.GOMAXPROCS(0)))
 	}
+	// parkd's own parameter, not one for the server.
+	requireStandby := false
+	if v, set := cfg.ConnConfig.RuntimeParams[RequireSyncStandbyParam]; set {
+		delete(cfg.ConnConfig.RuntimeParams, RequireSyncStandbyParam)
+		if requireStandby, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("postgres: dsn: %s must be true or false, not %q", RequireSyncStandbyParam, v)
+		}
+	}
+	if requireStandby {
+		cfg.AfterConnect = requireSyncStandby
+	}
 	cfg.ConnConfig.DialFunc = withoutCancelRequests(cfg.ConnConfig.DialFunc)
 	s := &Store{}
 	cfg.PrepareConn = func(_ context.Context, c *pgx.Conn) (bool, error) {
@@ -125,6 +139,36 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	s.announce, s.announced = make(chan struct{}, 1), make(chan struct{})
 	go s.announcing(actx)
 	return s, nil
+}
+
+// RequireSyncStandbyParam is the parameter of parkd's database address
+// (true or false, default false) that has parkd refuse a connection to a
+// server that commits without a synchronous standby (its
+// synchronous_standby_names is empty): the strict mode of a replicated
+// cluster, where a write no standby confirmed must be refused rather than
+// acknowledged. pg_auto_failover runs a newly promoted primary so (state
+// wait_primary) until a standby has caught up with it; with this set, parkd
+// answers 503 meanwhile. A server without replication never qualifies: leave
+// it unset there.
+const RequireSyncStandbyParam = "parkd_require_sync_standby"
+
+// ErrNoSyncStandby is a connection refused under RequireSyncStandbyParam: the
+// server takes writes without a synchronous standby. Unavailable reports it.
+var ErrNoSyncStandby = errors.New("postgres: the server commits without a synchronous standby (synchronous_standby_names is empty), and parkd_require_sync_standby is set")
+
+// requireSyncStandby refuses a new connection to a server whose commits do
+// not wait for a standby. Once per connection is enough in strict mode:
+// pg_auto_failover then empties synchronous_standby_names only on a newly
+// promoted primary (wait_primary), to which every connection is new.
+func requireSyncStandby(ctx context.Context, c *pgx.Conn) error {
+	var names string
+	if err := c.QueryRow(ctx, `SELECT current_setting('synchronous_standby_names')`).Scan(&names); err != nil {
+		return err
+	}
+	if strings.TrimSpace(names) == "" {
+		return ErrNoSyncStandby
+	}
+	return nil
 }
 
 // Close closes every connection in the pool; it is safe to call more than once.

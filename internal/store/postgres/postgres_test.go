@@ -44,6 +44,27 @@ func TestPoolSize(t *testing.T) {
 	}
 }
 
+// TestRequireSyncStandby: with parkd_require_sync_standby=true parkd refuses
+// a server that commits without a synchronous standby (the test server has
+// no replication), as unavailable (503), never as an internal error; false
+// or absent, it connects; any other value is a mistake in the address.
+func TestRequireSyncStandby(t *testing.T) {
+	dsn := pgtest.SchemaDSN(t)
+	ctx := context.Background()
+	_, err := Open(ctx, pgtest.WithParam(dsn, RequireSyncStandbyParam, "true"))
+	if !errors.Is(err, ErrNoSyncStandby) || !Unavailable(err) {
+		t.Fatalf("Open(%s=true) on a server without standbys = %v; want ErrNoSyncStandby, unavailable", RequireSyncStandbyParam, err)
+	}
+	s, err := Open(ctx, pgtest.WithParam(dsn, RequireSyncStandbyParam, "false"))
+	if err != nil {
+		t.Fatalf("Open(%s=false) = %v", RequireSyncStandbyParam, err)
+	}
+	s.Close()
+	if _, err := Open(ctx, pgtest.WithParam(dsn, RequireSyncStandbyParam, "strict")); err == nil || Unavailable(err) {
+		t.Errorf("Open(%s=strict) = %v; want an error about the address", RequireSyncStandbyParam, err)
+	}
+}
+
 // TestHoldLimit: a use of a connection past the hold limit (here a
 // statement; on a cluster, a commit waiting for a standby that is gone) is
 // cut from parkd's side with a network timeout, which the HTTP layer answers
