@@ -49,6 +49,7 @@ func run() error {
 	duration := flag.Duration("duration", 10*time.Second, "how long the timed run lasts")
 	count := flag.Int("count", 200, "holds sent one at a time for the count (with --db)")
 	anySpot := flag.Bool("any", false, "hold \"any spot\" rather than named spots")
+	after := flag.Duration("after", 2*time.Hour, "the first hold's window starts this long from now (runs on one database need windows apart)")
 	flag.Parse()
 	ctx := context.Background()
 
@@ -86,7 +87,7 @@ func run() error {
 	if len(h.spots) == 0 {
 		return fmt.Errorf("lot %s has no standard or large spot", h.lot)
 	}
-	h.start = time.Now().Truncate(time.Hour).Add(2 * time.Hour)
+	h.start = time.Now().Truncate(time.Hour).Add(after.Truncate(time.Hour))
 	kind := "named spots"
 	if h.anySpot {
 		kind = "any spot"

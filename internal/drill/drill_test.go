@@ -26,8 +26,10 @@ const (
 func TestDrills(t *testing.T) {
 	c := mustCluster(t)
 	t.Run("KillParkd", func(t *testing.T) { drillKillParkd(t, c) })
-	t.Run("KillPrimary", func(t *testing.T) { drillKillPrimary(t, c) })
 	t.Run("StopStandbys", func(t *testing.T) { drillStopStandbys(t, c) })
+	// Last: the old primary's return as a standby (a rewind and a catch-up)
+	// would take longer than the drill, and no drill follows that needs it.
+	t.Run("KillPrimary", func(t *testing.T) { drillKillPrimary(t, c) })
 	for _, line := range figuresLines {
 		t.Log("figures: " + line)
 	}
@@ -51,8 +53,8 @@ func drillKillParkd(t *testing.T, c *cluster) {
 	stop := make(chan struct{})
 	wg := l.run(workers, readers, stop)
 	time.Sleep(before)
-	killed := time.Now()
 	c.killParkd(t, 2)
+	killed := time.Now() // once the kill is delivered: what is sent after it cannot reach the instance
 	time.Sleep(settle)
 	restart := c.heal(t)
 	close(stop)
@@ -78,10 +80,12 @@ func drillKillPrimary(t *testing.T, c *cluster) {
 	wg := l.run(workers, readers, stop)
 	time.Sleep(before)
 	old := c.primary(t)
-	killed := time.Now()
 	endWatch := make(chan struct{})
-	watch := c.watch(killed, endWatch)
+	watch := c.watch(time.Now(), endWatch)
 	c.killNode(t, old)
+	// Once the kill is delivered: a write sent after it can only be
+	// acknowledged by the new primary.
+	killed := time.Now()
 	promoted := c.waitPrimary(t, old, killed, "wait_primary", "primary")
 	// Writes resume once a standby is in sync with the new primary (strict
 	// mode refuses a primary that commits alone).
@@ -117,14 +121,13 @@ func drillKillPrimary(t *testing.T, c *cluster) {
 	close(stop)
 	wg.Wait()
 	f := l.figures(killed)
-	rejoin := c.heal(t)
 	h := l.mustHold(t, c.dsn())
 	outage := "writes never resumed"
 	if !f.firstWriteOK.IsZero() {
 		outage = since(killed, f.firstWriteOK)
 	}
-	logFigures(t, "kill -9 the primary (%s) under load: new primary after %.1f s, with a standby in sync after %.1f s; write outage %s (from the kill to the acknowledgement of the first write sent after it); %d failed answers (%s); old primary back as a standby by deploy/cluster up in %.1f s",
-		old, promoted.Seconds(), synced.Seconds(), outage, f.failed, f.kindsText(), rejoin.Seconds())
+	logFigures(t, "kill -9 the primary (%s) under load: new primary after %.1f s, with a standby in sync after %.1f s; write outage %s (from the kill to the acknowledgement of the first write sent after it); %d failed answers (%s)",
+		old, promoted.Seconds(), synced.Seconds(), outage, f.failed, f.kindsText())
 	logFigures(t, "%v", h)
 	if f.firstWriteOK.IsZero() {
 		t.Error("no write was acknowledged after the failover")
