@@ -3,6 +3,7 @@
 package drill
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -81,7 +82,23 @@ func drillKillPrimary(t *testing.T, c *cluster) {
 	time.Sleep(before)
 	old := c.primary(t)
 	endWatch := make(chan struct{})
-	watch := c.watch(time.Now(), endWatch)
+	origin := time.Now()
+	watch := c.watch(origin, endWatch)
+	watchLogged := false
+	defer func() {
+		// A drill that failed half-way still shows what the watch and the
+		// monitor saw.
+		if !watchLogged {
+			close(endWatch)
+			for _, line := range watch().lines {
+				t.Log(line)
+			}
+			events, _ := c.events(context.Background(), origin)
+			for _, e := range events {
+				t.Log("monitor event " + e)
+			}
+		}
+	}()
 	c.killNode(t, old)
 	// Once the kill is delivered: a write sent after it can only be
 	// acknowledged by the new primary.
@@ -92,6 +109,7 @@ func drillKillPrimary(t *testing.T, c *cluster) {
 	synced := c.waitPrimary(t, old, killed, "primary")
 	time.Sleep(settle)
 	close(endWatch)
+	watchLogged = true
 	w := watch()
 	for _, line := range w.lines {
 		t.Log(line)
