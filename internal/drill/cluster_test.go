@@ -12,8 +12,8 @@
 //
 //	go test -tags drill -count=1 -v -timeout 15m ./internal/drill/
 //
-// They are not in .ci/run yet: the stop-the-standbys drill still fails on one
-// payment (docs/benchmarks.md, issue 15).
+// .ci/run runs them last (PARKD_DRILL_DIR names the cluster's folder, so
+// that it can stop the cluster whatever became of the drills).
 package drill
 
 import (
