@@ -142,9 +142,10 @@ func drillKillPrimary(t *testing.T, c *cluster) {
 	h := l.mustHold(t, c.dsn())
 	outage := "writes never resumed"
 	if !f.firstWriteOK.IsZero() {
-		outage = since(killed, f.firstWriteOK)
+		from, to := l.longestWriteGap(killed)
+		outage = fmt.Sprintf("%.1f s (no write acknowledged from %s to %s after the kill)", to.Sub(from).Seconds(), since(killed, from), since(killed, to))
 	}
-	logFigures(t, "kill -9 the primary (%s) under load: new primary after %.1f s, with a standby in sync after %.1f s; write outage %s (from the kill to the acknowledgement of the first write sent after it); %d failed answers (%s)",
+	logFigures(t, "kill -9 the primary (%s) under load: new primary after %.1f s, with a standby in sync after %.1f s; write outage %s; %d failed answers (%s)",
 		old, promoted.Seconds(), synced.Seconds(), outage, f.failed, f.kindsText())
 	logFigures(t, "%v", h)
 	if f.firstWriteOK.IsZero() {

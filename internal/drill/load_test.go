@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -462,4 +463,29 @@ func (l *loadRun) late(t *testing.T, dsn string, stopped, back, origin time.Time
 			a.path, a.key, a.sent.Sub(origin).Seconds(), a.at.Sub(origin).Seconds(), stopped.Sub(origin).Seconds(), seen, inFlight)})
 	}
 	return out
+}
+
+// longestWriteGap answers the longest time after since in which no write
+// was acknowledged: the write outage. It starts at since at the earliest;
+// a write the killed primary's last backends still committed (they outlive
+// the postmaster for a moment, and a standby still confirms) only moves its
+// start.
+func (l *loadRun) longestWriteGap(since time.Time) (from, to time.Time) {
+	l.mu.Lock()
+	var acks []time.Time
+	for _, a := range l.answers {
+		if a.write && a.ok && a.at.After(since) {
+			acks = append(acks, a.at)
+		}
+	}
+	l.mu.Unlock()
+	slices.SortFunc(acks, func(a, b time.Time) int { return a.Compare(b) })
+	prev := since
+	for _, at := range acks {
+		if at.Sub(prev) > to.Sub(from) {
+			from, to = prev, at
+		}
+		prev = at
+	}
+	return from, to
 }
