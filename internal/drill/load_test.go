@@ -26,9 +26,10 @@ import (
 // key until it gets a final answer or the retry deadline passes.
 const (
 	retryPause = 250 * time.Millisecond
-	// retryFor is how long a booking may be retried: longer than a
-	// failover and the write bound (10 s) together.
-	retryFor = 90 * time.Second
+	// retryFor is how long one write (a hold, a payment) may be retried:
+	// longer than a failover on a busy machine, with the wait for a
+	// standby in sync with the new primary (69 s seen at load average 23).
+	retryFor = 150 * time.Second
 	// stuckAfter ends the retries of a key that stays "in flight": its
 	// request died with the instance that ran it, and parkd frees such a
 	// key only once it is idempotency.Stale (2 minutes) old.
@@ -154,8 +155,7 @@ func (l *loadRun) book(rng *rand.Rand, token, plate string) booking {
 	var r struct {
 		ID string `json:"id"`
 	}
-	giveUp := time.Now().Add(retryFor)
-	code := l.retry(&b, giveUp, "POST", "/api/v1/reservations", token, "hold"+plate, body, &r)
+	code := l.retry(&b, time.Now().Add(retryFor), "POST", "/api/v1/reservations", token, "hold"+plate, body, &r)
 	if code != "" {
 		b.refused = "hold: " + code
 		return b
@@ -167,7 +167,7 @@ func (l *loadRun) book(rng *rand.Rand, token, plate string) booking {
 			Status string `json:"status"`
 		} `json:"payment"`
 	}
-	switch code := l.retry(&b, giveUp, "POST", "/api/v1/reservations/"+r.ID+"/payments", token, "pay"+plate,
+	switch code := l.retry(&b, time.Now().Add(retryFor), "POST", "/api/v1/reservations/"+r.ID+"/payments", token, "pay"+plate,
 		map[string]string{"payment_method": "pm_card_visa"}, &p); code {
 	case "":
 		b.payment, b.paid = p.Payment.ID, p.Payment.Status == "succeeded"
