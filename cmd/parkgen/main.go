@@ -51,6 +51,7 @@ type config struct {
 	days       int     // of history, ending yesterday
 	perSpotDay float64 // past reservations per spot per day
 	seed       uint64
+	jobs       int // PostgreSQL: lots drawn and indexes built at once
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -65,6 +66,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&c.days, "days", 365, "days of history, ending yesterday")
 	fs.Float64Var(&c.perSpotDay, "per-spot-day", 0.1217, "past reservations per spot per day (0.1217 makes 20 million for 1,000 lots of 450 spots over a year)")
 	fs.Uint64Var(&c.seed, "seed", 1, "the seed every row is drawn from")
+	fs.IntVar(&c.jobs, "jobs", 2, "PostgreSQL: goroutines drawing lots, and indexes built at once")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -78,8 +80,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	case strings.HasPrefix(c.db, "mysql://"):
 		fmt.Fprintln(out, "parkgen: it loads PostgreSQL and SQLite; MariaDB is not supported yet")
 		return errUsage
-	case c.lots < 1 || c.levels < 1 || c.perLevel < 1 || c.users < 1 || c.days < 0 || c.perSpotDay < 0:
-		fmt.Fprintln(out, "parkgen: --lots, --levels, --spots-per-level and --users must be positive; --days and --per-spot-day not negative")
+	case c.lots < 1 || c.levels < 1 || c.perLevel < 1 || c.users < 1 || c.days < 0 || c.perSpotDay < 0 || c.jobs < 1:
+		fmt.Fprintln(out, "parkgen: --lots, --levels, --spots-per-level, --users and --jobs must be positive; --days and --per-spot-day not negative")
 		return errUsage
 	}
 	return generate(ctx, c, out)
@@ -116,18 +118,24 @@ func generate(ctx context.Context, c config, out io.Writer) error {
 
 	step = time.Now()
 	var counts historyCounts
-	progress := time.Now()
-	for i, lot := range lots {
-		h := g.history(lot, i)
-		if err := dst.history(ctx, h); err != nil {
-			return fmt.Errorf("history of %s: %w", lot.lot.Name, err)
+	if dst.pg != nil {
+		if counts, err = loadPostgres(ctx, dst, g, lots, c.jobs, out); err != nil {
+			return err
 		}
-		counts.add(h.counts)
-		if time.Since(progress) > 10*time.Second || i == len(lots)-1 {
-			progress = time.Now()
-			elapsed := time.Since(step)
-			fmt.Fprintf(out, "history: %d/%d lots, %d reservations (%.0f/s), %d payments, %d gate events, %s\n",
-				i+1, len(lots), counts.reservations, float64(counts.reservations)/elapsed.Seconds(), counts.payments, counts.gateEvents, since(step))
+	} else {
+		progress := time.Now()
+		for i, lot := range lots {
+			h := g.history(lot, i)
+			if err := dst.history(ctx, h); err != nil {
+				return fmt.Errorf("history of %s: %w", lot.lot.Name, err)
+			}
+			counts.add(h.counts)
+			if time.Since(progress) > 10*time.Second || i == len(lots)-1 {
+				progress = time.Now()
+				elapsed := time.Since(step)
+				fmt.Fprintf(out, "history: %d/%d lots, %d reservations (%.0f/s), %d payments, %d gate events, %s\n",
+					i+1, len(lots), counts.reservations, float64(counts.reservations)/elapsed.Seconds(), counts.payments, counts.gateEvents, since(step))
+			}
 		}
 	}
 	step = time.Now()

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"parkd/internal/parking"
 	"parkd/internal/store/teststore"
 )
@@ -90,7 +92,47 @@ func TestGenerate(t *testing.T) {
 		if err := run(ctx, args, &out); err == nil || !strings.Contains(err.Error(), "already has 3 lots") {
 			t.Errorf("a second run into the same database: %v, want a refusal", err)
 		}
+		if b.Name == "postgres" {
+			// The load dropped the history tables' indexes, constraints and
+			// triggers and made them again: they must be the migrations'.
+			fresh := b.DSN(t)
+			b.OpenDSN(t, fresh) // migrated
+			got, want := mustBulkDDL(t, dsn), mustBulkDDL(t, fresh)
+			if !slices.Equal(got, want) {
+				t.Errorf("after the load:\n%s\nmigrated:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			if len(want) < 20 {
+				t.Errorf("only %d indexes, constraints and triggers on the history tables:\n%s", len(want), strings.Join(want, "\n"))
+			}
+		}
 	})
+}
+
+// mustBulkDDL lists the statements that make the indexes, constraints and
+// triggers of the history tables of the PostgreSQL database at dsn, without
+// the schema's name.
+func mustBulkDDL(t *testing.T, dsn string) []string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	ds, err := bulkDDL(ctx, conn)
+	if err != nil {
+		t.Fatalf("bulkDDL: %v", err)
+	}
+	// Each test database is a schema of its own, which names the tables.
+	var schema string
+	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range ds {
+		out = append(out, strings.ReplaceAll(d.create, " "+schema+".", " "))
+	}
+	return out
 }
 
 // TestSameSeedSameData: the data set is drawn from --seed alone.

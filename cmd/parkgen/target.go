@@ -21,9 +21,26 @@ type target struct {
 	store parking.Store
 	pg    *pgx.Conn // PostgreSQL
 	lite  *sql.DB   // SQLite
-	// replica: the PostgreSQL session skips triggers (a superuser's bulk
-	// load); the generator's rows fire none of parkd's own anyway.
-	replica bool
+	dsn   string    // PostgreSQL, for the load's further connections
+}
+
+// connect opens a PostgreSQL connection with a bulk load's settings, as
+// pg_restore --disable-triggers uses them: the triggers (parkd's own, which
+// the generator's finished reservations would not fire anyway) are skipped
+// where the role may, and a commit does not wait for its WAL flush.
+func (t *target) connect(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, t.dsn)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "SET synchronous_commit = off"); err != nil {
+		conn.Close(ctx)
+		return nil, err
+	}
+	// Only a superuser may; without it the rows still go in, each firing
+	// the reservations' insert trigger.
+	conn.Exec(ctx, "SET session_replication_role = replica")
+	return conn, nil
 }
 
 // openTarget opens (creating and migrating) the database.
@@ -34,20 +51,10 @@ func openTarget(ctx context.Context, db string) (*target, error) {
 		if t.store, err = postgres.Open(ctx, db); err != nil {
 			return nil, err
 		}
-		if t.pg, err = pgx.Connect(ctx, db); err != nil {
+		t.dsn = db
+		if t.pg, err = t.connect(ctx); err != nil {
 			t.store.Close()
 			return nil, err
-		}
-		// A bulk load's settings, as pg_restore --disable-triggers uses: the
-		// rows are made consistent, so the foreign-key checks (a query per
-		// row and key) are skipped where the role may, and a commit does not
-		// wait for its WAL flush.
-		if _, err := t.pg.Exec(ctx, "SET synchronous_commit = off"); err != nil {
-			t.Close()
-			return nil, err
-		}
-		if _, err := t.pg.Exec(ctx, "SET session_replication_role = replica"); err == nil {
-			t.replica = true
 		}
 		return t, nil
 	}
