@@ -95,7 +95,9 @@ var streets = []string{"Main St", "Market St", "Oak Ave", "Pine St", "Broadway",
 // genLot is a lot as created, with what its history needs.
 type genLot struct {
 	lot         parking.Lot
+	levels      []parking.Level
 	spots       []parking.Spot
+	gates       []parking.Gate
 	entry, exit string // gate ids
 }
 
@@ -108,9 +110,7 @@ type Store interface {
 	CreateGate(ctx context.Context, g *parking.Gate) error
 }
 
-// lots creates the operator and its lots, each of c.levels levels of rows of
-// 25 spots (5% motorcycle, 25% compact, 55% standard, 15% large, chargers and
-// accessible bays on the ground level) and an entry and an exit gate.
+// lots creates the operator and its lots (genLot).
 func (g *generator) lots(ctx context.Context, store Store) ([]genLot, error) {
 	op := parking.Operator{ID: newID(g.rng(0), "opr"), Name: "Parkgen Malls", CreatedAt: g.created}
 	if err := store.CreateOperator(ctx, &op); err != nil {
@@ -118,56 +118,68 @@ func (g *generator) lots(ctx context.Context, store Store) ([]genLot, error) {
 	}
 	out := make([]genLot, 0, g.c.lots)
 	for i := range g.c.lots {
-		rng := g.rng(uint64(i) + 1)
-		ct := cities[i%len(cities)]
-		policy := parking.DefaultPolicy()
-		policy.MaxStay = parking.Duration(12 * time.Hour)
-		// Within about 15 km of the city centre.
-		lat := ct.lat + (rng.Float64()-0.5)*0.27
-		lng := ct.lng + (rng.Float64()-0.5)*0.27/math.Cos(ct.lat*math.Pi/180)
-		gl := genLot{lot: parking.Lot{ID: newID(rng, "lot"), OperatorID: op.ID,
-			Name:    fmt.Sprintf("%s Mall %04d", ct.name, i+1),
-			Address: fmt.Sprintf("%d %s, %s, %s", 100+rng.IntN(9000), streets[rng.IntN(len(streets))], ct.name, ct.state),
-			Lat:     math.Round(lat*1e6) / 1e6, Lng: math.Round(lng*1e6) / 1e6,
-			TimeZone: ct.zone, Currency: "USD", Policy: policy, CreatedAt: g.created}}
+		gl := g.lot(i, op.ID)
 		if err := store.CreateLot(ctx, &gl.lot); err != nil {
 			return nil, err
 		}
-		for l := range g.c.levels {
-			level := parking.Level{ID: newID(rng, "lvl"), LotID: gl.lot.ID, Name: fmt.Sprintf("Level %d", l+1), Ordinal: l + 1,
-				Width: 20 + 25*6, Height: 20 + float64((g.c.perLevel+24)/25)*22}
-			if err := store.CreateLevel(ctx, &level); err != nil {
+		for l := range gl.levels {
+			if err := store.CreateLevel(ctx, &gl.levels[l]); err != nil {
 				return nil, err
-			}
-			for s := range g.c.perLevel {
-				row, col := s/25, s%25
-				sp := parking.Spot{ID: newID(rng, "spt"), LotID: gl.lot.ID, LevelID: level.ID,
-					Label: fmt.Sprintf("L%d-%c%02d", l+1, 'A'+row%26, col+1), Size: spotSize(s),
-					Lat: gl.lot.Lat, Lng: gl.lot.Lng, X: 10 + (float64(col)+0.5)*6, Y: 10 + (float64(row)+0.5)*22,
-					Amenities: []string{}, InService: true}
-				if l == 0 && row == 2 && col < 4 {
-					sp.Amenities = append(sp.Amenities, "ev")
-				}
-				if l == 0 && row == 0 && col >= 21 {
-					sp.Amenities = append(sp.Amenities, "accessible")
-				}
-				gl.spots = append(gl.spots, sp)
 			}
 		}
 		if err := store.CreateSpots(ctx, gl.spots); err != nil {
 			return nil, err
 		}
-		entry := parking.Gate{ID: newID(rng, "gat"), LotID: gl.lot.ID, Name: "Entry", Direction: parking.Entry, KeyHash: auth.HashToken(newID(rng, "pkg")), CreatedAt: g.created}
-		exit := parking.Gate{ID: newID(rng, "gat"), LotID: gl.lot.ID, Name: "Exit", Direction: parking.Exit, KeyHash: auth.HashToken(newID(rng, "pkg")), CreatedAt: g.created}
-		for _, gate := range []*parking.Gate{&entry, &exit} {
-			if err := store.CreateGate(ctx, gate); err != nil {
+		for k := range gl.gates {
+			if err := store.CreateGate(ctx, &gl.gates[k]); err != nil {
 				return nil, err
 			}
 		}
-		gl.entry, gl.exit = entry.ID, exit.ID
 		out = append(out, gl)
 	}
 	return out, nil
+}
+
+// lot draws lot i: c.levels levels of rows of 25 spots (5% motorcycle, 25%
+// compact, 55% standard, 15% large, chargers and accessible bays on the
+// ground level) and an entry and an exit gate.
+func (g *generator) lot(i int, operatorID string) genLot {
+	rng := g.rng(uint64(i) + 1)
+	ct := cities[i%len(cities)]
+	policy := parking.DefaultPolicy()
+	policy.MaxStay = parking.Duration(12 * time.Hour)
+	// Within about 15 km of the city centre.
+	lat := ct.lat + (rng.Float64()-0.5)*0.27
+	lng := ct.lng + (rng.Float64()-0.5)*0.27/math.Cos(ct.lat*math.Pi/180)
+	gl := genLot{lot: parking.Lot{ID: newID(rng, "lot"), OperatorID: operatorID,
+		Name:    fmt.Sprintf("%s Mall %04d", ct.name, i+1),
+		Address: fmt.Sprintf("%d %s, %s, %s", 100+rng.IntN(9000), streets[rng.IntN(len(streets))], ct.name, ct.state),
+		Lat:     math.Round(lat*1e6) / 1e6, Lng: math.Round(lng*1e6) / 1e6,
+		TimeZone: ct.zone, Currency: "USD", Policy: policy, CreatedAt: g.created}}
+	for l := range g.c.levels {
+		level := parking.Level{ID: newID(rng, "lvl"), LotID: gl.lot.ID, Name: fmt.Sprintf("Level %d", l+1), Ordinal: l + 1,
+			Width: 20 + 25*6, Height: 20 + float64((g.c.perLevel+24)/25)*22}
+		gl.levels = append(gl.levels, level)
+		for s := range g.c.perLevel {
+			row, col := s/25, s%25
+			sp := parking.Spot{ID: newID(rng, "spt"), LotID: gl.lot.ID, LevelID: level.ID,
+				Label: fmt.Sprintf("L%d-%c%02d", l+1, 'A'+row%26, col+1), Size: spotSize(s),
+				Lat: gl.lot.Lat, Lng: gl.lot.Lng, X: 10 + (float64(col)+0.5)*6, Y: 10 + (float64(row)+0.5)*22,
+				Amenities: []string{}, InService: true}
+			if l == 0 && row == 2 && col < 4 {
+				sp.Amenities = append(sp.Amenities, "ev")
+			}
+			if l == 0 && row == 0 && col >= 21 {
+				sp.Amenities = append(sp.Amenities, "accessible")
+			}
+			gl.spots = append(gl.spots, sp)
+		}
+	}
+	entry := parking.Gate{ID: newID(rng, "gat"), LotID: gl.lot.ID, Name: "Entry", Direction: parking.Entry, KeyHash: auth.HashToken(newID(rng, "pkg")), CreatedAt: g.created}
+	exit := parking.Gate{ID: newID(rng, "gat"), LotID: gl.lot.ID, Name: "Exit", Direction: parking.Exit, KeyHash: auth.HashToken(newID(rng, "pkg")), CreatedAt: g.created}
+	gl.gates = []parking.Gate{entry, exit}
+	gl.entry, gl.exit = entry.ID, exit.ID
+	return gl
 }
 
 // spotSize is the size of a level's s-th spot: of every 20, one motorcycle,
@@ -229,6 +241,9 @@ func (g *generator) history(gl genLot, i int) lotHistory {
 	if g.c.perSpotDay == 0 {
 		return h
 	}
+	// Room for the expected rows and a margin, not grown by copying.
+	n := int(float64(len(gl.spots)*g.c.days)*g.c.perSpotDay*1.05) + 16
+	h.reservations, h.payments, h.gateEvents = make([][]any, 0, n), make([][]any, 0, n*21/20), make([][]any, 0, n*33/20)
 	meanCycle := time.Duration(float64(24*time.Hour) / g.c.perSpotDay)
 	const quarter = 15 * time.Minute
 	for _, sp := range gl.spots {

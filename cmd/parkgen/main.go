@@ -123,6 +123,19 @@ func generate(ctx context.Context, c config, out io.Writer) error {
 			return err
 		}
 	} else {
+		// As on PostgreSQL, the history tables' indexes are built after the
+		// load, not kept current row by row.
+		names, creates, err := dst.liteIndexes(ctx)
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			if _, err := dst.lite.ExecContext(ctx, "DROP INDEX "+name); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(out, "drop: %d indexes of %s in %s\n", len(names), strings.Join(bulkTables, ", "), since(step))
+		step = time.Now()
 		progress := time.Now()
 		for i, lot := range lots {
 			h := g.history(lot, i)
@@ -137,6 +150,18 @@ func generate(ctx context.Context, c config, out io.Writer) error {
 					i+1, len(lots), counts.reservations, float64(counts.reservations)/elapsed.Seconds(), counts.payments, counts.gateEvents, since(step))
 			}
 		}
+		step = time.Now()
+		for _, create := range creates {
+			if _, err := dst.lite.ExecContext(ctx, create); err != nil {
+				return fmt.Errorf("%s: %w (the database is incomplete: delete it and start again)", create, err)
+			}
+		}
+		fmt.Fprintf(out, "indexes: %d in %s\n", len(creates), since(step))
+		step = time.Now()
+		if err := dst.liteCheck(ctx); err != nil {
+			return fmt.Errorf("check: %w", err)
+		}
+		fmt.Fprintf(out, "check: foreign keys and overlaps in %s\n", since(step))
 	}
 	step = time.Now()
 	if err := dst.analyze(ctx); err != nil {

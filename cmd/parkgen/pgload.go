@@ -32,6 +32,25 @@ type ddl struct {
 	create      string
 	foreign     bool  // a foreign key: built after every key it may refer to
 	size        int64 // rows of the table, to build the largest first
+	// locks are the tables the statement locks: CREATE INDEX (shared)
+	// leaves its table open to other CREATE INDEX statements, while ALTER
+	// TABLE ADD CONSTRAINT and CREATE TRIGGER lock out every other statement
+	// on the table (and a foreign key, on the table it refers to).
+	locks  []string
+	shared bool
+}
+
+// conflicts tells whether d would wait for a lock that e holds.
+func (d ddl) conflicts(e ddl) bool {
+	if d.shared && e.shared {
+		return false
+	}
+	for _, a := range d.locks {
+		if slices.Contains(e.locks, a) {
+			return true
+		}
+	}
+	return false
 }
 
 // bulkDDL reads the keys, indexes and constraints of bulkTables as the
@@ -42,31 +61,35 @@ type ddl struct {
 // NOT NULL constraints stay: they cost little per row.
 func bulkDDL(ctx context.Context, conn *pgx.Conn) ([]ddl, error) {
 	rows, _ := conn.Query(ctx, `
-		SELECT c.conname, c.conrelid::regclass::text, pg_get_constraintdef(c.oid), c.contype = 'f'
+		SELECT c.conname, c.conrelid::regclass::text, pg_get_constraintdef(c.oid), c.contype = 'f', coalesce(c.confrelid::regclass::text, '')
 		FROM pg_constraint c
 		WHERE c.contype IN ('p', 'u', 'x', 'f')
 		  AND (c.conrelid = ANY($1::regclass[]) OR c.confrelid = ANY($1::regclass[]))
 		UNION ALL
-		SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text, pg_get_indexdef(i.indexrelid), false
+		SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text, pg_get_indexdef(i.indexrelid), false, ''
 		FROM pg_index i
 		WHERE i.indrelid = ANY($1::regclass[])
 		  AND NOT EXISTS (SELECT 1 FROM pg_constraint c
 			WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x'))
 		UNION ALL
-		SELECT t.tgname, t.tgrelid::regclass::text, pg_get_triggerdef(t.oid), false
+		SELECT t.tgname, t.tgrelid::regclass::text, pg_get_triggerdef(t.oid), false, ''
 		FROM pg_trigger t
 		WHERE t.tgrelid = ANY($1::regclass[]) AND NOT t.tgisinternal`, bulkTables)
 	var out []ddl
-	var name, table, def string
+	var name, table, def, refers string
 	var foreign bool
-	_, err := pgx.ForEachRow(rows, []any{&name, &table, &def, &foreign}, func() error {
-		d := ddl{name: name, table: table, foreign: foreign}
+	_, err := pgx.ForEachRow(rows, []any{&name, &table, &def, &foreign, &refers}, func() error {
+		d := ddl{name: name, table: table, foreign: foreign, locks: []string{table}}
+		if refers != "" && refers != table {
+			d.locks = append(d.locks, refers)
+		}
 		switch {
 		case strings.HasPrefix(def, "CREATE TRIGGER "):
 			d.drop = "DROP TRIGGER " + pgx.Identifier{name}.Sanitize() + " ON " + pgx.Identifier{table}.Sanitize()
 			d.create = def
 		case strings.HasPrefix(def, "CREATE "):
 			d.drop, d.create = "DROP INDEX "+pgx.Identifier{name}.Sanitize(), def
+			d.shared = true
 		default:
 			t := pgx.Identifier{table}.Sanitize()
 			d.drop = "ALTER TABLE " + t + " DROP CONSTRAINT " + pgx.Identifier{name}.Sanitize()
@@ -287,8 +310,9 @@ func rebuild(ctx context.Context, t *target, ds []ddl, jobs int, out io.Writer) 
 		if err != nil {
 			return err
 		}
-		// Sorts of a few hundred MB in memory, not on disk.
-		if _, err := c.Exec(ctx, "SET maintenance_work_mem = '512MB'"); err != nil {
+		// Sorts (index builds) and hashes (foreign key checks) of a few
+		// hundred MB in memory, not on disk.
+		if _, err := c.Exec(ctx, "SET maintenance_work_mem = '512MB'; SET work_mem = '256MB'"); err != nil {
 			return err
 		}
 		conns = append(conns, c)
@@ -307,32 +331,47 @@ func rebuild(ctx context.Context, t *target, ds []ddl, jobs int, out io.Writer) 
 			}
 			return strings.Compare(a.name, b.name)
 		})
+		// Each connection takes the first statement that waits for no lock
+		// another connection holds: with two connections on one table, an
+		// ALTER TABLE would otherwise wait out the other's CREATE INDEX.
 		var mu sync.Mutex
+		cond := sync.NewCond(&mu)
+		var running []ddl
 		var first error
 		var wg sync.WaitGroup
 		for _, c := range conns {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				mu.Lock()
+				defer mu.Unlock()
 				for {
-					mu.Lock()
 					if len(queue) == 0 || first != nil {
-						mu.Unlock()
+						cond.Broadcast()
 						return
 					}
-					d := queue[0]
-					queue = queue[1:]
+					k := slices.IndexFunc(queue, func(d ddl) bool {
+						return !slices.ContainsFunc(running, d.conflicts)
+					})
+					if k < 0 {
+						cond.Wait()
+						continue
+					}
+					d := queue[k]
+					queue = slices.Delete(queue, k, k+1)
+					running = append(running, d)
 					mu.Unlock()
 					started := time.Now()
 					_, err := c.Exec(ctx, d.create)
 					mu.Lock()
+					running = slices.DeleteFunc(running, func(e ddl) bool { return e.name == d.name && e.table == d.table })
+					cond.Broadcast()
 					if err != nil && first == nil {
 						first = fmt.Errorf("%s: %w", d.create, err)
 					}
 					if err == nil {
 						fmt.Fprintf(out, "  %s on %s: %s\n", d.name, d.table, since(started))
 					}
-					mu.Unlock()
 				}
 			}()
 		}

@@ -61,7 +61,9 @@ func openTarget(ctx context.Context, db string) (*target, error) {
 	if t.store, err = sqlite.Open(ctx, db); err != nil {
 		return nil, err
 	}
-	q := url.Values{"_pragma": {"busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"}, "_txlock": {"immediate"}}
+	// The load's connection checks no foreign key per row (liteCheck checks
+	// them all at the end) and keeps 512 MB of pages in memory.
+	q := url.Values{"_pragma": {"busy_timeout(10000)", "foreign_keys(0)", "synchronous(NORMAL)", "cache_size(-524288)"}, "_txlock": {"immediate"}}
 	if t.lite, err = sql.Open("sqlite", "file:"+db+"?"+q.Encode()); err != nil {
 		t.store.Close()
 		return nil, err
@@ -136,20 +138,42 @@ func (t *target) inTx(ctx context.Context, fn func(bulker) error) error {
 	}
 	defer tx.Rollback()
 	err = fn(func(table string, cols []string, rows [][]any) error {
-		stmt, err := tx.PrepareContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)",
-			table, strings.Join(cols, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")))
-		if err != nil {
-			return err
+		// Rows go in liteBatch at a time: one statement per row costs more
+		// than the row.
+		insert := func(n int) (*sql.Stmt, error) {
+			row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+			return tx.PrepareContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) VALUES %s",
+				table, strings.Join(cols, ", "), strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")))
 		}
-		defer stmt.Close()
-		args := make([]any, len(cols))
-		for _, row := range rows {
-			for i, v := range row {
-				args[i] = liteValue(v)
+		var batch *sql.Stmt
+		args := make([]any, 0, liteBatch*len(cols))
+		for len(rows) > 0 {
+			n := min(len(rows), liteBatch)
+			stmt := batch
+			if n < liteBatch || batch == nil {
+				var err error
+				if stmt, err = insert(n); err != nil {
+					return err
+				}
+				if n == liteBatch {
+					batch = stmt
+				} else {
+					defer stmt.Close()
+				}
+			}
+			args = args[:0]
+			for _, row := range rows[:n] {
+				for _, v := range row {
+					args = append(args, liteValue(v))
+				}
 			}
 			if _, err := stmt.ExecContext(ctx, args...); err != nil {
 				return err
 			}
+			rows = rows[n:]
+		}
+		if batch != nil {
+			batch.Close()
 		}
 		return nil
 	})
@@ -157,6 +181,53 @@ func (t *target) inTx(ctx context.Context, fn func(bulker) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// liteBatch is how many rows one INSERT statement carries on SQLite.
+const liteBatch = 50
+
+// liteIndexes lists the statements that make the secondary indexes of
+// bulkTables on SQLite (the primary keys' are the tables' own).
+func (t *target) liteIndexes(ctx context.Context) (names, creates []string, err error) {
+	rows, err := t.lite.QueryContext(ctx, `SELECT name, sql FROM sqlite_master
+		WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('reservations', 'payments', 'gate_events') ORDER BY name`)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, create string
+		if err := rows.Scan(&name, &create); err != nil {
+			return nil, nil, err
+		}
+		names, creates = append(names, name), append(creates, create)
+	}
+	return names, creates, rows.Err()
+}
+
+// liteCheck proves on SQLite what the load did not check row by row: every
+// foreign key of the loaded tables, and that no two reservations that hold
+// their spot overlap on it (the insert trigger's rule, invariant 1).
+func (t *target) liteCheck(ctx context.Context) error {
+	for _, table := range append([]string{"users"}, bulkTables...) {
+		rows, err := t.lite.QueryContext(ctx, "PRAGMA foreign_key_check("+table+")")
+		if err != nil {
+			return err
+		}
+		bad := rows.Next()
+		rows.Close()
+		if bad {
+			return fmt.Errorf("%s: a row refers to a row that is not there (PRAGMA foreign_key_check)", table)
+		}
+	}
+	var overlaps int
+	err := t.lite.QueryRowContext(ctx, `SELECT count(*) FROM reservations a JOIN reservations b
+		ON b.spot_id = a.spot_id AND b.id > a.id AND b.starts_at < a.ends_at AND b.ends_at > a.starts_at
+		WHERE a.status IN ('held', 'confirmed', 'checked_in') AND b.status IN ('held', 'confirmed', 'checked_in')`).Scan(&overlaps)
+	if err == nil && overlaps > 0 {
+		err = fmt.Errorf("%d pairs of live reservations overlap on a spot", overlaps)
+	}
+	return err
 }
 
 // liteValue is v as parkd's SQLite store keeps it: times as microseconds

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The issue-16 data set on PostgreSQL: builds it with cmd/parkgen in a
+# database of its own, and measures parkd's lot search and lot map on it with
+# wrk (docs/benchmarks.md, "The 20-million-reservation data set").
+#
+# Usage:
+#   bench/dataset.sh build [parkgen flags...]  create $DB (it must not exist), fill it, print rows and sizes
+#   bench/dataset.sh measure                  serve $DB with parkd on a free port, wrk each read, EXPLAIN the search
+#   bench/dataset.sh drop                     drop $DB
+#
+# Environment: PG (default postgres://postgres@127.0.0.1:5432), DB (default
+# parkd20m), DURATION (wrk's, default 15s), FROM and TO (the window searched,
+# default tomorrow 09:00-12:00 UTC). Needs psql, wrk, curl and Go.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PG=${PG:-postgres://postgres@127.0.0.1:5432}
+DB=${DB:-parkd20m}
+DURATION=${DURATION:-15s}
+dsn="$PG/$DB?sslmode=disable"
+tomorrow=$(date -u -d tomorrow +%F)
+FROM=${FROM:-${tomorrow}T09:00:00Z}
+TO=${TO:-${tomorrow}T12:00:00Z}
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+load() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
+
+case "${1:-}" in
+build)
+  shift
+  go build -o "$bin/parkgen" ./cmd/parkgen
+  psql "$PG/postgres" -qc "CREATE DATABASE $DB"
+  load
+  echo "started $(date -u +%FT%TZ)"
+  /usr/bin/time -f 'parkgen: %e s wall, %U s user, %S s system, %M KB max' "$bin/parkgen" --db "$dsn" "$@"
+  load
+  psql "$dsn" -c "SELECT relname AS table, reltuples::bigint AS rows,
+      pg_size_pretty(pg_table_size(oid)) AS heap, pg_size_pretty(pg_indexes_size(oid)) AS indexes
+    FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace AND reltuples > 1000 ORDER BY reltuples DESC" \
+    -c "SELECT pg_size_pretty(pg_database_size(current_database())) AS database"
+  ;;
+measure)
+  go build -o "$bin/parkd" ./cmd/parkd
+  port=
+  for p in $(seq 18800 18899); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { port=$p; break; }
+  done
+  [ -n "$port" ] || { echo "dataset.sh: no free port in 18800-18899" >&2; exit 1; }
+  "$bin/parkd" --db "$dsn" --addr "127.0.0.1:$port" --no-demo --metrics-addr off --log-level warn --access-log=false &
+  parkd=$!
+  trap 'kill $parkd 2>/dev/null; wait $parkd 2>/dev/null; rm -rf "$bin"' EXIT
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break
+    sleep 0.2
+  done
+  curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"
+  base="http://127.0.0.1:$port"
+  lot=$(psql "$dsn" -Atc "SELECT id FROM lots WHERE name = 'Chicago Mall 0012'")
+  win="from=$FROM&to=$TO&size=standard"
+  declare -A urls=(
+    [search-q]="$base/api/v1/lots?q=chicago&$win"
+    [search-near]="$base/api/v1/lots?near=41.8781,-87.6298&radius=20000&$win"
+    [search-all]="$base/api/v1/lots?limit=100&$win"
+    [map]="$base/api/v1/lots/$lot/spots"
+    [map-window]="$base/api/v1/lots/$lot/spots?$win"
+  )
+  for name in search-q search-near search-all map map-window; do
+    url=${urls[$name]}
+    printf '\n== %s: %s (%s bytes)\n' "$name" "${url#"$base"}" "$(curl -fsS "$url" | wc -c)"
+    curl -fsS -o /dev/null "$url" # warm
+    load
+    wrk -t2 -c16 -d"$DURATION" --latency "$url" | grep -E 'Latency|50%|90%|99%|Requests/sec|Non-2xx|Socket errors'
+    load
+  done
+  printf '\n== EXPLAIN of the search (q=chicago, %s..%s, standard)\n' "$FROM" "$TO"
+  psql "$dsn" -v from="$FROM" -v to="$TO" -f bench/dataset-explain.sql
+  ;;
+drop)
+  psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB"
+  ;;
+*)
+  sed -n '2,14p' "$0" >&2
+  exit 2
+  ;;
+esac
