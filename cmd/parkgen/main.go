@@ -5,14 +5,23 @@
 // their charges, refunds and gate events.
 //
 // Lots, levels, spots and gates go in through the store, as parkd writes
-// them. The history is bulk-loaded: COPY on PostgreSQL, batched inserts in
-// one transaction per lot on SQLite. Every row is drawn from --seed, so two
-// runs with the same flags make the same data set (ids included).
+// them. The history is bulk-loaded with the history tables' indexes dropped
+// and built again at the end, so the database is the migrations' schema with
+// every constraint proven on the rows (the exclusion constraint included).
+// On PostgreSQL: three COPY FREEZE streams in parallel, one per table
+// (reservations, payments, gate_events), then the indexes, keys, foreign keys
+// and triggers, --jobs at a time, then ANALYZE; about half an hour for the
+// 20 million on 2 shared cores (docs/benchmarks.md). On SQLite: batched
+// inserts, one transaction per lot, then the indexes and a check of every
+// foreign key; about ten times slower, so a smaller set (--lots 100: 2
+// million reservations) is the one to use there. Every row is drawn from
+// --seed, so two runs with the same flags on the same day make the same data
+// set (ids included; the history ends yesterday).
 //
 // Usage:
 //
 //	parkgen --db postgres://postgres@127.0.0.1:5432/big?sslmode=disable
-//	parkgen --db /tmp/big.db --lots 100 --days 90
+//	parkgen --db /tmp/big.db --lots 100
 package main
 
 import (
@@ -58,7 +67,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	var c config
 	fs := flag.NewFlagSet("parkgen", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&c.db, "db", os.Getenv("PARKD_DB"), "the database: a postgres:// URL or a SQLite file (created and migrated)")
+	fs.StringVar(&c.db, "db", os.Getenv("PARKD_DB"), "the database: a postgres:// URL or a SQLite file (created and migrated); on SQLite use a smaller set, e.g. --lots 100")
 	fs.IntVar(&c.lots, "lots", 1000, "lots to create")
 	fs.IntVar(&c.levels, "levels", 3, "levels per lot")
 	fs.IntVar(&c.perLevel, "spots-per-level", 150, "spots per level (rows of 25)")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"slices"
 	"strings"
 	"testing"
@@ -92,6 +93,15 @@ func TestGenerate(t *testing.T) {
 		if err := run(ctx, args, &out); err == nil || !strings.Contains(err.Error(), "already has 3 lots") {
 			t.Errorf("a second run into the same database: %v, want a refusal", err)
 		}
+		if b.Name == "sqlite" {
+			// The load dropped the history tables' indexes and made them
+			// again: the schema must be the migrations'.
+			fresh := b.DSN(t)
+			b.OpenDSN(t, fresh) // migrated
+			if got, want := mustLiteSchema(t, dsn), mustLiteSchema(t, fresh); !slices.Equal(got, want) {
+				t.Errorf("after the load:\n%s\nmigrated:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		}
 		if b.Name == "postgres" {
 			// The load dropped the history tables' indexes, constraints and
 			// triggers and made them again: they must be the migrations'.
@@ -162,4 +172,32 @@ func TestUsage(t *testing.T) {
 			t.Errorf("parkgen %v = %v, want a usage error", args, err)
 		}
 	}
+}
+
+// mustLiteSchema lists the SQLite database's tables, indexes and triggers as
+// sqlite_master keeps them (ANALYZE's own tables aside).
+func mustLiteSchema(t *testing.T, path string) []string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil || len(out) < 20 {
+		t.Fatalf("sqlite_master: %d rows, %v", len(out), err)
+	}
+	return out
 }
