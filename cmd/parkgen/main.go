@@ -10,7 +10,7 @@
 // every constraint proven on the rows (the exclusion constraint included).
 // On PostgreSQL: three COPY FREEZE streams in parallel, one per table
 // (reservations, payments, gate_events), then the indexes, keys, foreign keys
-// and triggers, --jobs at a time, then ANALYZE; about half an hour for the
+// and triggers, --jobs at a time, then ANALYZE; about 35 minutes for the
 // 20 million on 2 shared cores (docs/benchmarks.md). On SQLite: batched
 // inserts, one transaction per lot, then the indexes and a check of every
 // foreign key; about ten times slower, so a smaller set (--lots 100: 2
