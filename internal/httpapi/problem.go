@@ -119,6 +119,10 @@ type Problem struct {
 	Down []string `json:"down,omitempty"`
 }
 
+// StatusClientClosedRequest is the status logged for a request whose client
+// went away before its answer was ready (nginx's 499).
+const StatusClientClosedRequest = 499
+
 // writeError answers with err as problem+json. Internal errors are logged with
 // the request id and shown only as "internal error".
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
@@ -131,6 +135,14 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	code := parking.ErrorCode(err)
 	if _, ok := statusOf[code]; !ok {
 		code = parking.EINTERNAL // a bug: no code means no promise to the client
+	}
+	if code == parking.EINTERNAL && r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client went away before its answer was ready: nothing broke,
+		// and nobody reads an answer. 499 (nginx's "client closed request")
+		// keeps the access log and the metrics honest.
+		log.InfoContext(r.Context(), "client went away", "method", r.Method, "path", parking.RedactCardNumbers(r.URL.Path), "request_id", requestID(r.Context()))
+		w.WriteHeader(StatusClientClosedRequest)
+		return
 	}
 	if code == parking.EINTERNAL && databaseUnavailable(r.Context(), err) {
 		log.WarnContext(r.Context(), "database unavailable", "err", err, "method", r.Method, "path", parking.RedactCardNumbers(r.URL.Path), "request_id", requestID(r.Context()))
