@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -156,6 +157,10 @@ func TestBackupUnderLoad(t *testing.T) {
 	})
 }
 
+// pendingState finds a migration whose STATE column says pending (a name such
+// as 0013_pending_refunds.sql is no pending migration).
+var pendingState = regexp.MustCompile(`(?m)\.sql\s+pending(\s|$)`)
+
 func TestMigrateStatus(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
 		dsn := b.DSN(t)
@@ -166,7 +171,7 @@ func TestMigrateStatus(t *testing.T) {
 			b.OpenDSN(t, dsn).Close() // creates it, migrated
 		} else {
 			out, errs, code := runCLI(t, "migrate", "status", "--db", dsn)
-			if code != 1 || !strings.Contains(out, "0001") || !strings.Contains(out, "pending") || !strings.Contains(errs, "migrations pending") {
+			if code != 1 || !strings.Contains(out, "0001") || !pendingState.MatchString(out) || !strings.Contains(errs, "migrations pending") {
 				t.Errorf("migrate status of an empty database: exit %d, %s%s; want 1 and every migration pending", code, out, errs)
 			}
 			if out, errs, code := runCLI(t, "migrate", "up", "--db", dsn); code != 0 {
@@ -174,7 +179,7 @@ func TestMigrateStatus(t *testing.T) {
 			}
 		}
 		out, errs, code := runCLI(t, "migrate", "status", "--db", dsn)
-		if code != 0 || strings.Contains(out, "pending") || !strings.Contains(out, "0008_operations.sql") || errs != "" {
+		if code != 0 || pendingState.MatchString(out) || !strings.Contains(out, "0008_operations.sql") || errs != "" {
 			t.Errorf("migrate status of a migrated database: exit %d:\n%s%s; want 0, all applied", code, out, errs)
 		}
 	})
