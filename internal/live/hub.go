@@ -695,7 +695,7 @@ func (s *Subscription) Close() {
 // version the client had from this process, the backlog is the messages after
 // it when the lot still keeps them; otherwise it is a fresh snapshot.
 func (h *Hub) Subscribe(ctx context.Context, lotID string, from, to time.Time, since string) (*Subscription, error) {
-	if err := h.requestLoad(ctx, lotID); err != nil {
+	if err := h.requestLoad(ctx, lotID, false); err != nil {
 		return nil, err
 	}
 
@@ -763,10 +763,11 @@ func (h *Hub) Watched() (lots, subscribers int) {
 	return len(h.lots), subscribers
 }
 
-// requestLoad asks Run's goroutine to load a lot (see load) and waits for it;
+// requestLoad asks Run's goroutine to load a lot (see load), or with respot
+// to read its record and spots again (see respot), and waits for it;
 // ErrStopped when the hub is not running.
-func (h *Hub) requestLoad(ctx context.Context, lotID string) error {
-	req := loadRequest{lotID: lotID, done: make(chan error, 1)}
+func (h *Hub) requestLoad(ctx context.Context, lotID string, respot bool) error {
+	req := loadRequest{lotID: lotID, respot: respot, done: make(chan error, 1)}
 	select {
 	case h.loads <- req:
 	case <-h.stopped:

@@ -26,7 +26,7 @@ func (h *Hub) use(ctx context.Context, lotID string) (*lot, error) {
 			return l, nil
 		}
 		h.mu.RUnlock()
-		if err := h.requestLoad(ctx, lotID); errors.Is(err, ErrStopped) {
+		if err := h.requestLoad(ctx, lotID, false); errors.Is(err, ErrStopped) {
 			h.mu.RLock()
 			return nil, nil
 		} else if err != nil {
@@ -174,18 +174,8 @@ func (h *Hub) respotNow(ctx context.Context, lotID, spotID string) error {
 	if !loaded {
 		return nil // read afresh when it is loaded
 	}
-	req := loadRequest{lotID: lotID, respot: true, done: make(chan error, 1)}
-	select {
-	case h.loads <- req:
-	case <-h.stopped:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-req.done:
+	if err := h.requestLoad(ctx, lotID, true); !errors.Is(err, ErrStopped) {
 		return err
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	return nil // a stopped hub has no index to refresh
 }
