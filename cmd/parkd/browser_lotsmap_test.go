@@ -120,21 +120,6 @@ func TestBrowserLotsMap(t *testing.T) {
 			}
 		}
 	}
-	// until waits for js to be true, across the page's own navigation.
-	until := func(js string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			for {
-				if ok, err := chromedp.Evaluate[bool](js)(ctx, tg); err == nil && ok {
-					return chromedp.Void{}, nil
-				}
-				select {
-				case <-ctx.Done():
-					return chromedp.Void{}, fmt.Errorf("never true: %s", js)
-				case <-time.After(50 * time.Millisecond):
-				}
-			}
-		}
-	}
 	eval := func(js string) []string {
 		t.Helper()
 		v, err := chromedp.Run(tab, chromedp.Evaluate[[]string](js))

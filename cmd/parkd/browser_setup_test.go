@@ -72,22 +72,6 @@ func TestBrowserSetup(t *testing.T) {
 		}
 		shoot(tab, name)
 	}
-	// until waits for js to be true, across the page reloads that the forms
-	// make after saving (chromedp.Poll stops at a navigation).
-	until := func(js string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			for {
-				if ok, err := chromedp.Evaluate[bool](js)(ctx, tg); err == nil && ok {
-					return chromedp.Void{}, nil
-				}
-				select {
-				case <-ctx.Done():
-					return chromedp.Void{}, fmt.Errorf("never true: %s", js)
-				case <-time.After(100 * time.Millisecond):
-				}
-			}
-		}
-	}
 	// Pages load by a script's navigation: wait until the new page's scripts
 	// listen before clicking.
 	ready := until(`document.readyState === "complete"`)

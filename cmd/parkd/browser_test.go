@@ -26,6 +26,23 @@ func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
 	}
 }
 
+// until waits for js to be true, polling, across navigations of the page
+// (chromedp.Poll stops at a navigation, as forms that reload after saving do).
+func until(js string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		for {
+			if ok, err := chromedp.Evaluate[bool](js)(ctx, tg); err == nil && ok {
+				return chromedp.Void{}, nil
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, fmt.Errorf("never true: %s", js)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
 // chromiumPath finds the browser for the browser tests. In CI (CI set) a
 // missing browser fails the test; elsewhere the test is skipped.
 func chromiumPath(t *testing.T) string {
