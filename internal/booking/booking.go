@@ -37,6 +37,11 @@ type Index interface {
 	// Version names the state a loaded lot's views are read from; "" when
 	// the lot is not loaded.
 	Version(lotID string) string
+	// CountFree counts as parking.LotStore's CountFree does. It never waits
+	// for a lot to load: ok is false, and found unchanged, unless every lot
+	// of found is loaded with the claims of w (those that are not are loaded
+	// for the next count).
+	CountFree(found []parking.LotMatch, w parking.LotWindow) (ok bool)
 }
 
 // Service is the booking engine.
@@ -108,6 +113,16 @@ func (s *Service) view(ctx context.Context, lotID string, from, to, now time.Tim
 		v.Claims[i] = claim[sp.ID]
 	}
 	return v, nil
+}
+
+// CountFree sets Total and Free of every lot of found over w (as
+// parking.LotStore's CountFree): from the index when it has every lot of
+// found, else in one query of the store.
+func (s *Service) CountFree(ctx context.Context, found []parking.LotMatch, w parking.LotWindow) error {
+	if s.index != nil && s.index.CountFree(found, w) {
+		return nil
+	}
+	return s.store.CountFree(ctx, found, w)
 }
 
 // IndexVersion names the state of the lot the next Availability would be

@@ -262,3 +262,116 @@ func TestIndexTimeAlone(t *testing.T) {
 		}
 	})
 }
+
+// TestIndexCountsAsTheStore: a search's free counts come from the index once
+// it has loaded the page's lots (a first count loads them and is answered by
+// the store), and then equal the store's for every size, window and moment,
+// while drivers hold spots: a count that starts after a hold returned counts
+// that spot taken.
+func TestIndexCountsAsTheStore(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		s := b.Open(t)
+		f := storetest.MustFixture(t, s)
+		f.MustAddSpots(t, s, 15) // 20 spots a standard car fits
+		other := storetest.MustFixture(t, s)
+		t0 := storetest.T0
+		h := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Hour) }
+		f.MustHold(t, s, f.SpotsOf(parking.Standard)[1].ID, t0.Add(-10*time.Minute), h(1), h(2)) // expired
+		hold := f.MustHold(t, s, f.SpotsOf(parking.Standard)[2].ID, t0, h(1), h(2))              // expires at t0+5m
+		conf := f.MustHold(t, s, f.SpotsOf(parking.Compact)[0].ID, t0, h(1), h(2))
+		storetest.MustChange(t, s, conf.ID, parking.StatusHeld, parking.StatusConfirmed, t0)
+		other.MustHold(t, s, other.SpotsOf(parking.Large)[0].ID, t0, h(2), h(3))
+		if err := s.SetSpotInService(ctx, other.SpotsOf(parking.Standard)[0].ID, false, t0); err != nil {
+			t.Fatal(err)
+		}
+		clock := parkingtest.NewClock(t0)
+		in := startInstance(t, s, clock)
+		page := func() []parking.LotMatch {
+			return []parking.LotMatch{{Lot: f.Lot}, {Lot: other.Lot}}
+		}
+		count := func(e interface {
+			CountFree(context.Context, []parking.LotMatch, parking.LotWindow) error
+		}, w parking.LotWindow) string {
+			t.Helper()
+			found := page()
+			if err := e.CountFree(ctx, found, w); err != nil {
+				t.Fatalf("CountFree: %v", err)
+			}
+			return fmt.Sprint(found[0].Total, found[0].Free, found[1].Total, found[1].Free)
+		}
+		w := parking.LotWindow{From: h(1), To: h(3), Now: t0, Size: parking.Standard}
+		if in.hub.CountFree(page(), w) {
+			t.Fatal("the index counted lots it had not loaded")
+		}
+		for deadline := time.Now().Add(10 * time.Second); !in.hub.CountFree(page(), w); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the lots a count asked for were not loaded within 10 s")
+			}
+		}
+
+		// Every size, window and moment, as the store counts.
+		for _, at := range []time.Time{t0, hold.HoldExpiresAt, h(1).Add(time.Minute)} {
+			clock.Set(at)
+			for _, size := range []parking.Size{0, parking.Motorcycle, parking.Compact, parking.Standard, parking.Large} {
+				for _, win := range [][2]time.Time{{h(1), h(2)}, {h(2), h(3)}, {h(0), h(5)}, {h(4), h(5)}} {
+					w := parking.LotWindow{From: win[0], To: win[1], Now: at, Size: size}
+					if !in.hub.CountFree(page(), w) {
+						t.Fatalf("the index did not count %+v", w)
+					}
+					if got, want := count(in.engine, w), count(s, w); got != want {
+						t.Errorf("counts (total free, other's total free) at %v, size %v, %v..%v: index %s; store %s",
+							at.Sub(t0), size, win[0].Sub(t0), win[1].Sub(t0), got, want)
+					}
+				}
+			}
+		}
+
+		// Drivers hold while searchers count: a count that starts after a hold
+		// returned sees at most as many free spots as the holds left.
+		clock.Set(t0)
+		w = parking.LotWindow{From: h(6), To: h(8), Now: t0, Size: parking.Standard}
+		found := page()
+		if err := s.CountFree(ctx, found, w); err != nil {
+			t.Fatal(err)
+		}
+		total := found[0].Free
+		var held atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 10 {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				for j := range 3 {
+					_, err := in.engine.Hold(ctx, booking.HoldRequest{LotID: f.Lot.ID, VehicleSize: parking.Standard,
+						Plate: fmt.Sprintf("CT-%d-%d", i, j), StartsAt: w.From, EndsAt: w.To})
+					if errors.Is(err, parking.ErrNoSpotAvailable) || errors.Is(err, parking.ErrSpotUnavailable) {
+						continue
+					}
+					if err != nil {
+						t.Errorf("Hold: %v", err)
+						return
+					}
+					held.Add(1)
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				for range 10 {
+					before := int(held.Load())
+					found := page()
+					if err := in.engine.CountFree(ctx, found, w); err != nil {
+						t.Errorf("CountFree: %v", err)
+						return
+					}
+					if found[0].Free > total-before {
+						t.Errorf("a count after %d holds of %d free spots counts %d free", before, total, found[0].Free)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if got, want := count(in.engine, w), count(s, w); got != want || held.Load() == 0 {
+			t.Errorf("after %d holds: index counts %s; store %s", held.Load(), got, want)
+		}
+	})
+}

@@ -54,6 +54,8 @@ const (
 	// another instance's edit reaches this one within this bound (this
 	// instance's own edits at once, see waking.go).
 	RespotEvery = 5 * time.Second
+	// warmQueue is how many lots a search may queue to load (CountFree).
+	warmQueue = 1024
 )
 
 // Claim is a reservation holding a spot, named by a key that does not reveal
@@ -154,6 +156,12 @@ type Hub struct {
 	// announcer is the Listener that announces own commits (Listen), nil
 	// while there is none.
 	announcer atomic.Pointer[Listener]
+
+	// warmQ holds the lots a count found unloaded (CountFree), for warmer
+	// to load; warming, guarded by warmMu, those queued or loading.
+	warmQ   chan string
+	warmMu  sync.Mutex
+	warming map[string]struct{}
 }
 
 // Message is one message for clients: its version and its JSON.
@@ -219,6 +227,8 @@ func NewHub(log *slog.Logger, store Store, clock parking.Clock) *Hub {
 		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 		retime:  make(chan struct{}, 1),
+		warmQ:   make(chan string, warmQueue),
+		warming: map[string]struct{}{},
 	}
 }
 
@@ -235,6 +245,7 @@ func (h *Hub) Wake() {
 // Listener announces other instances' commits.
 func (h *Hub) Run(ctx context.Context, every time.Duration) error {
 	defer close(h.stopped)
+	go h.warmer(ctx)
 	tail, err := feed.Start(ctx, h.store)
 	for err != nil {
 		h.log.Error("live: cannot read the outbox", "err", err)

@@ -90,6 +90,94 @@ func (h *Hub) View(ctx context.Context, lotID string, from, to, now time.Time) (
 	return v, true, nil
 }
 
+// CountFree sets Total and Free of every lot of found over w from memory, as
+// the store's CountFree counts them (booking.Index). It answers only when
+// every lot of found is loaded with the claims of w, and never waits for a
+// load: it queues the lots that are not to load in the background, so that
+// the next search of the same page is answered here.
+func (h *Hub) CountFree(found []parking.LotMatch, w parking.LotWindow) (ok bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ok = true
+	for _, m := range found {
+		if l := h.lots[m.ID]; l == nil {
+			h.warm(m.ID)
+			ok = false
+		} else if w.From.Before(l.since) {
+			ok = false
+		}
+	}
+	if !ok {
+		return false
+	}
+	used := h.clock.Now().UnixNano()
+	for i := range found {
+		l := h.lots[found[i].ID]
+		l.used.Store(used)
+		found[i].Total, found[i].Free = l.countFree(w)
+	}
+	return true
+}
+
+// countFree counts the lot's spots w.Size fits, and those of them in service
+// that no claim holds over w.
+func (l *lot) countFree(w parking.LotWindow) (total, free int) {
+	p := l.info.Policy
+	for _, sp := range l.list {
+		if sp.Size < w.Size {
+			continue
+		}
+		total++
+		if !sp.InService {
+			continue
+		}
+		claimed := false
+		for _, c := range l.spots[sp.ID].claims {
+			if r := c.reservation(); p.Holds(r, w.Now) && parking.Overlaps(r.StartsAt, r.ClaimEnd(w.Now), w.From, w.To) {
+				claimed = true
+				break
+			}
+		}
+		if !claimed {
+			free++
+		}
+	}
+	return total, free
+}
+
+// warm queues a lot to load in the background (warmer), unless it is queued
+// already or the queue is full.
+func (h *Hub) warm(lotID string) {
+	h.warmMu.Lock()
+	defer h.warmMu.Unlock()
+	if _, queued := h.warming[lotID]; queued {
+		return
+	}
+	select {
+	case h.warmQ <- lotID:
+		h.warming[lotID] = struct{}{}
+	default:
+	}
+}
+
+// warmer loads the lots warm queued, one at a time, until ctx ends. Each
+// load is Run's work, in turn with its polls.
+func (h *Hub) warmer(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-h.warmQ:
+			if err := h.requestLoad(ctx, id, false); err != nil && ctx.Err() == nil && !errors.Is(err, ErrStopped) {
+				h.log.Warn("live: loading a lot a search counted", "lot", id, "err", err)
+			}
+			h.warmMu.Lock()
+			delete(h.warming, id)
+			h.warmMu.Unlock()
+		}
+	}
+}
+
 // Version names the state of a loaded lot the index would answer from; ""
 // when the lot is not loaded (nothing cached for it can be current).
 func (h *Hub) Version(lotID string) string {

@@ -69,9 +69,10 @@ type cursor struct {
 }
 
 // SearchLots answers one page of a search, in two queries of the store
-// whatever the page's size: its lots, and the free spots of all of them.
+// whatever the page's size: its lots, and the free spots of all of them
+// (none for those when the booking engine's index has every lot of the page).
 func (s *Service) SearchLots(ctx context.Context, in Search) (Page, error) {
-	q, err := s.lotQuery(in)
+	q, w, err := s.lotQuery(in)
 	if err != nil {
 		return Page{}, err
 	}
@@ -87,13 +88,18 @@ func (s *Service) SearchLots(ctx context.Context, in Search) (Page, error) {
 		last := found[want-1]
 		page.NextCursor = encodeCursor(cursor{Near: q.Near != nil, Name: last.Name, Key: last.Key, ID: last.ID})
 	}
+	if w != nil {
+		if err := s.engine.CountFree(ctx, found, *w); err != nil {
+			return Page{}, err
+		}
+	}
 	for _, m := range found {
 		f := Found{Lot: m.Lot}
 		if q.Near != nil {
 			d := math.Round(parking.Distance(*q.Near, parking.Point{Lat: m.Lat, Lng: m.Lng}))
 			f.Distance = &d
 		}
-		if w := q.Window; w != nil {
+		if w != nil {
 			free, total := m.Free, m.Total
 			f.Free, f.Total = &free, &total
 			if price, err := m.Policy.Price(w.Size, w.From, w.To); err == nil && w.Size.Valid() {
@@ -105,10 +111,11 @@ func (s *Service) SearchLots(ctx context.Context, in Search) (Page, error) {
 	return page, nil
 }
 
-// lotQuery reads in, reporting every field it cannot use at once.
-func (s *Service) lotQuery(in Search) (parking.LotQuery, error) {
+// lotQuery reads in, reporting every field it cannot use at once; w is nil
+// when in asks no window.
+func (s *Service) lotQuery(in Search) (q parking.LotQuery, w *parking.LotWindow, err error) {
 	var ve parking.ValidationError
-	q := parking.LotQuery{Text: strings.ToLower(strings.TrimSpace(in.Q)), Limit: DefaultSearchLimit, Radius: DefaultRadius}
+	q = parking.LotQuery{Text: strings.ToLower(strings.TrimSpace(in.Q)), Limit: DefaultSearchLimit, Radius: DefaultRadius}
 	if !utf8.ValidString(in.Q) || utf8.RuneCountInString(q.Text) > maxQueryLen {
 		ve.Add("q", fmt.Sprintf("must be valid text of at most %d characters", maxQueryLen))
 	}
@@ -144,8 +151,7 @@ func (s *Service) lotQuery(in Search) (parking.LotQuery, error) {
 		q.After = parking.LotCursor{Name: c.Name, Key: c.Key, ID: c.ID}
 	}
 	if in.From != "" || in.To != "" || in.Size != "" {
-		w := parking.LotWindow{Now: s.clock.Now()}
-		var err error
+		w = &parking.LotWindow{Now: s.clock.Now()}
 		if w.From, err = parseTime(in.From); err != nil {
 			ve.Add("from", err.Error())
 		}
@@ -159,9 +165,8 @@ func (s *Service) lotQuery(in Search) (parking.LotQuery, error) {
 				ve.Add("size", parking.ErrorMessage(err))
 			}
 		}
-		q.Window = &w
 	}
-	return q, parking.InvalidParameters(ve.Err())
+	return q, w, parking.InvalidParameters(ve.Err())
 }
 
 func parseTime(v string) (time.Time, error) {

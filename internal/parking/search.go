@@ -8,9 +8,10 @@ import (
 
 // LotQuery asks the store for one page of lots: those whose name or address
 // holds Text, in order of name or, with Near, of distance within Radius, after
-// the cursor After. Every backend answers it with one query for the lots and,
-// with a Window, one more for the free spots of all of them, so that a page
-// costs two queries however many lots it holds.
+// the cursor After. Every backend answers it with one query; CountFree counts
+// the free spots of all of a page's lots in one more, so that a page costs two
+// queries however many lots it holds (none for the counts where the index
+// has every lot of the page).
 type LotQuery struct {
 	// Text is a lower-case substring of the name or the address (where the
 	// city is); "" matches every lot.
@@ -23,8 +24,6 @@ type LotQuery struct {
 	After LotCursor
 	// Limit is how many lots to return at most.
 	Limit int
-	// Window, when set, asks each lot's free spots over it.
-	Window *LotWindow
 }
 
 // Point is a place on earth, in degrees.
@@ -48,7 +47,7 @@ type LotWindow struct {
 }
 
 // LotMatch is a lot a LotQuery found. Key is its DistanceKey from the query's
-// point (0 without one); Total and Free answer the query's window.
+// point (0 without one); Total and Free answer a LotWindow (CountFree).
 type LotMatch struct {
 	Lot
 	Key         int64

@@ -35,9 +35,13 @@ type LotStore interface {
 	Lots(ctx context.Context) ([]Lot, error)
 
 	// SearchLots answers q with at most q.Limit lots after q.After, ordered by
-	// name and id, or near q.Near by DistanceKey and id; with q.Window, each
-	// with its spot counts. Two queries at most, whatever the page's size.
+	// name and id, or near q.Near by DistanceKey and id, in one query.
 	SearchLots(ctx context.Context, q LotQuery) ([]LotMatch, error)
+	// CountFree sets Total and Free of every lot of found over w, in one
+	// query whatever their number: Total the spots w.Size fits (every spot
+	// when it is zero), Free those of them in service that nothing claims
+	// over [w.From, w.To) at w.Now (as Bookings).
+	CountFree(ctx context.Context, found []LotMatch, w LotWindow) error
 
 	// UpdateLot saves every field of l but its id, operator and creation time,
 	// provided the stored lot is still at l.Version (the check is part of the

@@ -281,8 +281,7 @@ func (s *Store) updatedVersion(ctx context.Context, res sql.Result, err error, t
 	return parking.Errorf(parking.EPRECONDITION, "the %s changed since it was read", what)
 }
 
-// SearchLots answers q in two queries: the page of lots, then the spot counts
-// of all of them over q.Window. The arguments follow the placeholders in the
+// SearchLots answers q in one query (parking.LotStore). The arguments follow the placeholders in the
 // order the query names them.
 func (s *Store) SearchLots(ctx context.Context, q parking.LotQuery) ([]parking.LotMatch, error) {
 	var args []any
@@ -319,10 +318,7 @@ func (s *Store) SearchLots(ctx context.Context, q parking.LotQuery) ([]parking.L
 	if err != nil {
 		return nil, err
 	}
-	if q.Window == nil || len(found) == 0 {
-		return found, nil
-	}
-	return found, s.countFree(ctx, found, *q.Window)
+	return found, nil
 }
 
 // withKey scans a lot's row followed by one more column, its sort key.
@@ -333,15 +329,19 @@ type withKey struct {
 
 func (w withKey) Scan(dest ...any) error { return w.row.Scan(append(dest, w.key)...) }
 
-// countFree sets the spot counts of every lot of found over w, in one query:
+// CountFree sets the spot counts of every lot of found over w, in one query:
 // the spots w.Size fits, and those of them in service that nothing claims
 // (claimsBooked, claimsPastEnd, as Bookings).
-func (s *Store) countFree(ctx context.Context, found []parking.LotMatch, w parking.LotWindow) error {
+func (s *Store) CountFree(ctx context.Context, found []parking.LotMatch, w parking.LotWindow) error {
+	if len(found) == 0 {
+		return nil
+	}
 	ids := make([]any, len(found))
 	at := make(map[string]int, len(found))
 	for i, m := range found {
 		ids[i] = m.ID
 		at[m.ID] = i
+		found[i].Total, found[i].Free = 0, 0
 	}
 	in := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
 	var args []any

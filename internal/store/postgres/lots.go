@@ -219,8 +219,7 @@ func (s *Store) updatedVersion(ctx context.Context, rows int64, err error, table
 	return parking.Errorf(parking.EPRECONDITION, "the %s changed since it was read", what)
 }
 
-// SearchLots answers q in two queries: the page of lots, then the spot counts
-// of all of them over q.Window.
+// SearchLots answers q in one query (parking.LotStore).
 func (s *Store) SearchLots(ctx context.Context, q parking.LotQuery) ([]parking.LotMatch, error) {
 	var args []any
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
@@ -256,10 +255,7 @@ func (s *Store) SearchLots(ctx context.Context, q parking.LotQuery) ([]parking.L
 	if found == nil {
 		found = []parking.LotMatch{}
 	}
-	if q.Window == nil || len(found) == 0 {
-		return found, nil
-	}
-	return found, s.countFree(ctx, found, *q.Window)
+	return found, nil
 }
 
 // withKey scans a lot's row followed by one more column, its sort key.
@@ -270,15 +266,19 @@ type withKey struct {
 
 func (w withKey) Scan(dest ...any) error { return w.CollectableRow.Scan(append(dest, w.key)...) }
 
-// countFree sets the spot counts of every lot of found over w, in one query:
+// CountFree sets the spot counts of every lot of found over w, in one query:
 // the spots w.Size fits, and those of them in service that nothing claims
 // (claimsWindow, as Bookings).
-func (s *Store) countFree(ctx context.Context, found []parking.LotMatch, w parking.LotWindow) error {
+func (s *Store) CountFree(ctx context.Context, found []parking.LotMatch, w parking.LotWindow) error {
+	if len(found) == 0 {
+		return nil
+	}
 	ids := make([]string, len(found))
 	at := make(map[string]int, len(found))
 	for i, m := range found {
 		ids[i] = m.ID
 		at[m.ID] = i
+		found[i].Total, found[i].Free = 0, 0
 	}
 	rows, _ := s.pool.Query(ctx, `SELECT lot_id, count(*), count(*) FILTER (WHERE in_service AND id NOT IN (
 			SELECT spot_id FROM reservations WHERE lot_id = ANY($1) AND `+claimsWindow("$2", "$3", "$4")+`))

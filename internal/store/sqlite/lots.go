@@ -248,8 +248,7 @@ func (s *Store) updatedVersion(ctx context.Context, res sql.Result, err error, t
 	return parking.Errorf(parking.EPRECONDITION, "the %s changed since it was read", what)
 }
 
-// SearchLots answers q in two queries: the page of lots, then the spot counts
-// of all of them over q.Window.
+// SearchLots answers q in one query (parking.LotStore).
 func (s *Store) SearchLots(ctx context.Context, q parking.LotQuery) ([]parking.LotMatch, error) {
 	args := []any{sql.Named("text", parking.LikePattern(q.Text)), sql.Named("limit", q.Limit),
 		sql.Named("after_id", q.After.ID), sql.Named("after_name", q.After.Name)}
@@ -287,10 +286,7 @@ func (s *Store) SearchLots(ctx context.Context, q parking.LotQuery) ([]parking.L
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if q.Window == nil || len(found) == 0 {
-		return found, nil
-	}
-	return found, s.countFree(ctx, found, *q.Window)
+	return found, nil
 }
 
 // withKey scans a lot's row followed by one more column, its sort key.
@@ -301,10 +297,13 @@ type withKey struct {
 
 func (w withKey) Scan(dest ...any) error { return w.row.Scan(append(dest, w.key)...) }
 
-// countFree sets the spot counts of every lot of found over w, in one query:
+// CountFree sets the spot counts of every lot of found over w, in one query:
 // the spots w.Size fits, and those of them in service that nothing claims
 // (claimsBooked, claimsPastEnd, as Bookings).
-func (s *Store) countFree(ctx context.Context, found []parking.LotMatch, w parking.LotWindow) error {
+func (s *Store) CountFree(ctx context.Context, found []parking.LotMatch, w parking.LotWindow) error {
+	if len(found) == 0 {
+		return nil
+	}
 	args := append(window(w.From, w.To, w.Now), sql.Named("size", int(w.Size)))
 	in := make([]string, len(found))
 	at := make(map[string]int, len(found))
@@ -312,6 +311,7 @@ func (s *Store) countFree(ctx context.Context, found []parking.LotMatch, w parki
 		in[i] = "@l" + strconv.Itoa(i)
 		args = append(args, sql.Named("l"+strconv.Itoa(i), m.ID))
 		at[m.ID] = i
+		found[i].Total, found[i].Free = 0, 0
 	}
 	lots := strings.Join(in, ", ")
 	rows, err := s.read.QueryContext(ctx, `SELECT lot_id, COUNT(*), SUM(in_service = 1 AND id NOT IN (
