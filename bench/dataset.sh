@@ -5,12 +5,14 @@
 #
 # Usage:
 #   bench/dataset.sh build [parkgen flags...]  create $DB (it must not exist), fill it, print rows and sizes
-#   bench/dataset.sh measure                  serve $DB with parkd on a free port, wrk each read, EXPLAIN the search
+#   bench/dataset.sh measure                  serve $DB with parkd on a free port, wrk each read beside a bare
+#                                             net/http server answering the same bytes, pgbench the bare
+#                                             reservation INSERT, EXPLAIN the search
 #   bench/dataset.sh drop                     drop $DB
 #
 # Environment: PG (default postgres://postgres@127.0.0.1:5432), DB (default
 # parkd20m), DURATION (wrk's, default 15s), FROM and TO (the window searched,
-# default tomorrow 09:00-12:00 UTC). Needs psql, wrk, curl and Go.
+# default tomorrow 09:00-12:00 UTC). Needs psql, pgbench, wrk, curl and Go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
@@ -39,20 +41,16 @@ build)
     -c "SELECT pg_size_pretty(pg_database_size(current_database())) AS database"
   ;;
 measure)
+  work=$bin pids=() secs=${DURATION%s} pg_admin="$PG/postgres"
+  . bench/lib.sh
   go build -o "$bin/parkd" ./cmd/parkd
-  port=
-  for p in $(seq 18800 18899); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { port=$p; break; }
-  done
-  [ -n "$port" ] || { echo "dataset.sh: no free port in 18800-18899" >&2; exit 1; }
+  go build -o "$bin/hotpaths" ./bench/hotpaths
+  port=$(free_port)
   "$bin/parkd" --db "$dsn" --addr "127.0.0.1:$port" --no-demo --metrics-addr off --log-level warn --access-log=false &
   parkd=$!
-  trap 'kill $parkd 2>/dev/null; wait $parkd 2>/dev/null; rm -rf "$bin"' EXIT
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break
-    sleep 0.2
-  done
-  curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"
+  pids+=("$parkd")
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$bin"' EXIT
+  wait_http "http://127.0.0.1:$port/readyz"
   base="http://127.0.0.1:$port"
   lot=$(psql "$dsn" -Atc "SELECT id FROM lots WHERE name = 'Chicago Mall 0012'")
   win="from=$FROM&to=$TO&size=standard"
@@ -63,14 +61,21 @@ measure)
     [map]="$base/api/v1/lots/$lot/spots"
     [map-window]="$base/api/v1/lots/$lot/spots?$win"
   )
+  echo "# $(nproc) cores, $(go version | cut -d' ' -f3), PostgreSQL $(psql "$dsn" -At -c 'show server_version'), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), commit $(git rev-parse --short HEAD), $(date -u +%FT%TZ)"
+  echo "# each figure: wrk -t2 -c16 for ${secs} s with gzip, beside a bare net/http server answering the same bytes; parkd, PostgreSQL and wrk share the cores"
+  echo "| what | bytes (gzip) | parkd req/s | p50 ms | p99 ms | bare req/s | p50 ms | p99 ms | parkd/bare | load average |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   for name in search-q search-near search-all map map-window; do
     url=${urls[$name]}
-    printf '\n== %s: %s (%s bytes)\n' "$name" "${url#"$base"}" "$(curl -fsS "$url" | wc -c)"
-    curl -fsS -o /dev/null "$url" # warm
-    load
-    wrk -t2 -c16 -d"$DURATION" --latency "$url" | grep -E 'Latency|50%|90%|99%|Requests/sec|Non-2xx|Socket errors'
-    load
+    bytes=$(curl -fsS -H 'Accept-Encoding: gzip' "$url" | wc -c)
+    curl -fsS -o /dev/null "$url" # the first search loads its lots into the index
+    sleep 1
+    read -r rps p50 p99 <<<"$(wrk_run "$url" 16)"
+    read -r crps cp50 cp99 <<<"$(ceiling_run "$url" 16)"
+    echo "| $name \`${url#"$base"}\` | $bytes | $rps | $p50 | $p99 | $crps | $cp50 | $cp99 | $(ratio "$rps" "$crps") | $(cut -d' ' -f1-3 /proc/loadavg) |"
   done
+  read -r tps tp50 tp99 <<<"$(pgbench_run)"
+  echo "| pgbench -c16 bare reservation INSERT (tps) | | | | | $tps | $tp50 | $tp99 | | $(cut -d' ' -f1-3 /proc/loadavg) |"
   printf '\n== EXPLAIN of the search (q=chicago, %s..%s, standard)\n' "$FROM" "$TO"
   psql "$dsn" -v from="$FROM" -v to="$TO" -f bench/dataset-explain.sql
   ;;

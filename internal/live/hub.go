@@ -196,6 +196,7 @@ type lot struct {
 	used    atomic.Int64 // when the index last read it, in Unix nanoseconds
 	spotted time.Time    // when its record and spots were last read
 	respot  bool         // a claim named a spot the list lacks: read them again
+	counts  atomic.Pointer[spotCounts]
 }
 
 type spotState struct {

@@ -120,29 +120,59 @@ func (h *Hub) CountFree(found []parking.LotMatch, w parking.LotWindow) (ok bool)
 }
 
 // countFree counts the lot's spots w.Size fits, and those of them in service
-// that no claim holds over w.
+// that no claim holds over w: the spots by size (sizes), less the spots its
+// claims hold, so that it costs the lot's claims, not its spots.
 func (l *lot) countFree(w parking.LotWindow) (total, free int) {
+	c := l.sizes()
+	for size := max(w.Size, parking.Motorcycle); size <= parking.Large; size++ {
+		total += c.all[size]
+		free += c.inService[size]
+	}
 	p := l.info.Policy
-	for _, sp := range l.list {
-		if sp.Size < w.Size {
+	var claimed map[string]bool
+	for key, spotID := range l.where {
+		sp := l.spots[spotID]
+		if sp == nil || sp.at < 0 || claimed[spotID] {
+			continue // a spot the list lacks is not counted (nor is it by the store)
+		}
+		if spot := l.list[sp.at]; spot.Size < w.Size || !spot.InService {
 			continue
 		}
-		total++
-		if !sp.InService {
-			continue
-		}
-		claimed := false
-		for _, c := range l.spots[sp.ID].claims {
-			if r := c.reservation(); p.Holds(r, w.Now) && parking.Overlaps(r.StartsAt, r.ClaimEnd(w.Now), w.From, w.To) {
-				claimed = true
-				break
+		if r := sp.claims[key].reservation(); p.Holds(r, w.Now) && parking.Overlaps(r.StartsAt, r.ClaimEnd(w.Now), w.From, w.To) {
+			if claimed == nil {
+				claimed = map[string]bool{}
 			}
-		}
-		if !claimed {
-			free++
+			claimed[spotID] = true
+			free--
 		}
 	}
 	return total, free
+}
+
+// spotCounts is a lot's spot list counted by size.
+type spotCounts struct {
+	list           []parking.Spot // the list counted
+	all, inService [parking.Large + 1]int
+}
+
+// sizes counts the lot's spots by size, once a list: the list is replaced,
+// never modified, when it changes. Readers share the mutex's read lock, so
+// two may count the same list; either's count stands.
+func (l *lot) sizes() *spotCounts {
+	if c := l.counts.Load(); c != nil && len(c.list) == len(l.list) && (len(l.list) == 0 || &c.list[0] == &l.list[0]) {
+		return c
+	}
+	c := &spotCounts{list: l.list}
+	for _, sp := range l.list {
+		if sp.Size.Valid() {
+			c.all[sp.Size]++
+			if sp.InService {
+				c.inService[sp.Size]++
+			}
+		}
+	}
+	l.counts.Store(c)
+	return c
 }
 
 // warm queues a lot to load in the background (warmer), unless it is queued

@@ -318,3 +318,24 @@ func TestValidateListsEveryField(t *testing.T) {
 		t.Errorf("Validate() of a good lot = %v; want nil", err)
 	}
 }
+
+// TestDecodePolicy: a stored policy decodes as UnmarshalJSON decodes it, the
+// second time from memory, and each caller's copy is its own.
+func TestDecodePolicy(t *testing.T) {
+	stored := []byte(`{"hold_ttl": "7m", "rates": {"standard": {"hourly": 420, "daily_max": 0}}}`)
+	var want parking.Policy
+	if err := json.Unmarshal(stored, &want); err != nil {
+		t.Fatal(err)
+	}
+	first, err := parking.DecodePolicy(stored)
+	if err != nil || !reflect.DeepEqual(first, want) {
+		t.Fatalf("DecodePolicy = %+v, %v; want %+v", first, err, want)
+	}
+	first.Rates[parking.Standard] = parking.Rate{Hourly: 1}
+	if second, err := parking.DecodePolicy(stored); err != nil || !reflect.DeepEqual(second, want) {
+		t.Errorf("DecodePolicy after the first's rates changed = %+v, %v; want %+v", second, err, want)
+	}
+	if _, err := parking.DecodePolicy([]byte(`{"hold_ttl": 7`)); err == nil {
+		t.Error("DecodePolicy(broken JSON) = nil error")
+	}
+}

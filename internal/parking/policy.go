@@ -3,6 +3,8 @@ package parking
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"sync"
 	"time"
 )
 
@@ -64,6 +66,37 @@ func (p *Policy) UnmarshalJSON(b []byte) error {
 	}
 	*p = Policy(v)
 	return nil
+}
+
+// stored remembers the policies DecodePolicy decoded, by their encoding, up
+// to storedPolicies of them (then it forgets them all and starts again).
+var stored struct {
+	sync.Mutex
+	decoded map[string]Policy
+}
+
+const storedPolicies = 4096
+
+// DecodePolicy decodes a stored policy as UnmarshalJSON does, once per
+// encoding: every read of a lot decodes its policy, a search page fifty of
+// them. The policy returned is the caller's own (its Rates are a copy).
+func DecodePolicy(b []byte) (Policy, error) {
+	stored.Lock()
+	p, ok := stored.decoded[string(b)]
+	stored.Unlock()
+	if !ok {
+		if err := json.Unmarshal(b, &p); err != nil {
+			return Policy{}, err
+		}
+		stored.Lock()
+		if stored.decoded == nil || len(stored.decoded) >= storedPolicies {
+			stored.decoded = make(map[string]Policy)
+		}
+		stored.decoded[string(b)] = p
+		stored.Unlock()
+	}
+	p.Rates = maps.Clone(p.Rates)
+	return p, nil
 }
 
 // Bounds on a policy: far above any real price or stay, and far below where the

@@ -60,9 +60,11 @@ func scanLot(row scanner) (parking.Lot, error) {
 	if err := row.Scan(&l.ID, &l.OperatorID, &l.Name, &l.Address, &l.Lat, &l.Lng, &l.TimeZone, &l.Currency, &policy, &l.CreatedAt, &l.Version); err != nil {
 		return l, err
 	}
-	if err := json.Unmarshal(policy, &l.Policy); err != nil {
+	p, err := parking.DecodePolicy(policy)
+	if err != nil {
 		return l, fmt.Errorf("lot %s: decode policy: %w", l.ID, err)
 	}
+	l.Policy = p
 	l.CreatedAt = l.CreatedAt.UTC()
 	return l, nil
 }

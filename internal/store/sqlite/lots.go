@@ -53,7 +53,9 @@ func scanLot(row interface{ Scan(...any) error }) (parking.Lot, error) {
 		return l, err
 	}
 	l.CreatedAt = fromMicros(created)
-	return l, json.Unmarshal([]byte(policy), &l.Policy)
+	p, err := parking.DecodePolicy([]byte(policy))
+	l.Policy = p
+	return l, err
 }
 
 // Lot returns the lot with the given id.
