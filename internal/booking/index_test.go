@@ -375,3 +375,80 @@ func TestIndexCountsAsTheStore(t *testing.T) {
 		}
 	})
 }
+
+// countingStore counts the index's reads of a lot's spots.
+type countingStore struct {
+	parking.Store
+	spots atomic.Int64
+}
+
+func (s *countingStore) Spots(ctx context.Context, lotID string) ([]parking.Spot, error) {
+	s.spots.Add(1)
+	return s.Store.Spots(ctx, lotID)
+}
+
+// TestIndexOtherInstancesEdits: edits of a lot's record and spots by another
+// instance write no event; the index finds them within RespotEvery of its
+// clock, by the lots' stamps, and reads again only the lot that changed.
+func TestIndexOtherInstancesEdits(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, b teststore.Backend) {
+		s := b.Open(t)
+		f := storetest.MustFixture(t, s)
+		quiet := storetest.MustFixture(t, s)
+		clock := parkingtest.NewClock(storetest.T0)
+		counting := &countingStore{Store: s}
+		in := startInstance(t, counting, clock)
+		from, to := storetest.T0.Add(time.Hour), storetest.T0.Add(2*time.Hour)
+		view := func(lotID string) parking.LotView {
+			t.Helper()
+			v, ok, err := in.hub.View(ctx, lotID, from, to, clock.Now())
+			if !ok || err != nil {
+				t.Fatalf("View = %v, %v; want the index's", ok, err)
+			}
+			return v
+		}
+		view(f.Lot.ID)
+		view(quiet.Lot.ID)
+
+		// Another instance (the store, not this one's waking wrapper) edits
+		// a spot, adds one and changes the lot's rates.
+		edited := f.Spots[0]
+		edited.Size = parking.Large
+		if err := s.UpdateSpot(ctx, &edited); err != nil {
+			t.Fatal(err)
+		}
+		f.MustAddSpots(t, s, 1)
+		lot := f.Lot
+		lot.Policy.Rates = map[parking.Size]parking.Rate{parking.Standard: {Hourly: 777}}
+		if err := s.UpdateLot(ctx, &lot); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second) // both lots are read after they were loaded
+		if v := view(f.Lot.ID); len(v.Spots) != len(f.Spots)-1 {
+			t.Fatalf("the index saw another instance's edits before RespotEvery: %d spots", len(v.Spots))
+		}
+		view(quiet.Lot.ID)
+		before := counting.spots.Load()
+		clock.Advance(live.RespotEvery - time.Second)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			v := view(f.Lot.ID)
+			var size parking.Size
+			for _, sp := range v.Spots {
+				if sp.ID == edited.ID {
+					size = sp.Size
+				}
+			}
+			if len(v.Spots) == len(f.Spots) && size == parking.Large && v.Lot.Policy.Rates[parking.Standard].Hourly == 777 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("10 s after RespotEvery the index shows %d spots (want %d), the edited one %v, rate %d",
+					len(v.Spots), len(f.Spots), size, v.Lot.Policy.Rates[parking.Standard].Hourly)
+			}
+		}
+		view(quiet.Lot.ID)
+		if n := counting.spots.Load() - before; n != 1 {
+			t.Errorf("the index read spots %d times after RespotEvery; want once, the edited lot's only", n)
+		}
+	})
+}

@@ -46,6 +46,24 @@ type LotWindow struct {
 	Size          Size
 }
 
+// LotStamp changes whenever a lot's record or its spots change: the lot's
+// version, and its spots' number and the sum of their versions (an edit of a
+// spot raises its version, a new spot adds one; spots are never deleted).
+type LotStamp struct {
+	Version      int64
+	Spots        int
+	SpotVersions int64
+}
+
+// StampOf is the stamp of a lot and its spots as read.
+func StampOf(l Lot, spots []Spot) LotStamp {
+	st := LotStamp{Version: l.Version, Spots: len(spots)}
+	for _, sp := range spots {
+		st.SpotVersions += sp.Version
+	}
+	return st
+}
+
 // LotMatch is a lot a LotQuery found. Key is its DistanceKey from the query's
 // point (0 without one); Total and Free answer a LotWindow (CountFree).
 type LotMatch struct {

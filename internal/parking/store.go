@@ -42,6 +42,10 @@ type LotStore interface {
 	// when it is zero), Free those of them in service that nothing claims
 	// over [w.From, w.To) at w.Now (as Bookings).
 	CountFree(ctx context.Context, found []LotMatch, w LotWindow) error
+	// LotStamps answers, in one query, the stamp of each of the lots named
+	// that exists (LotStamp): whether a lot's record or spots changed since
+	// they were read, without reading them.
+	LotStamps(ctx context.Context, lotIDs []string) (map[string]LotStamp, error)
 
 	// UpdateLot saves every field of l but its id, operator and creation time,
 	// provided the stored lot is still at l.Version (the check is part of the

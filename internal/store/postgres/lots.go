@@ -293,3 +293,20 @@ func (s *Store) CountFree(ctx context.Context, found []parking.LotMatch, w parki
 	})
 	return classify(err, "lot")
 }
+
+// LotStamps answers the stamps of the lots named (parking.LotStore).
+func (s *Store) LotStamps(ctx context.Context, lotIDs []string) (map[string]parking.LotStamp, error) {
+	out := make(map[string]parking.LotStamp, len(lotIDs))
+	if len(lotIDs) == 0 {
+		return out, nil
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT l.id, l.version, count(s.id), coalesce(sum(s.version), 0)::bigint
+		FROM lots l LEFT JOIN spots s ON s.lot_id = l.id WHERE l.id = ANY($1) GROUP BY l.id, l.version`, lotIDs)
+	var id string
+	var st parking.LotStamp
+	_, err := pgx.ForEachRow(rows, []any{&id, &st.Version, &st.Spots, &st.SpotVersions}, func() error {
+		out[id] = st
+		return nil
+	})
+	return out, classify(err, "lot")
+}

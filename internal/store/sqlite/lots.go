@@ -334,3 +334,32 @@ func (s *Store) CountFree(ctx context.Context, found []parking.LotMatch, w parki
 	}
 	return rows.Err()
 }
+
+// LotStamps answers the stamps of the lots named (parking.LotStore).
+func (s *Store) LotStamps(ctx context.Context, lotIDs []string) (map[string]parking.LotStamp, error) {
+	out := make(map[string]parking.LotStamp, len(lotIDs))
+	if len(lotIDs) == 0 {
+		return out, nil
+	}
+	in := make([]string, len(lotIDs))
+	args := make([]any, len(lotIDs))
+	for i, id := range lotIDs {
+		in[i] = "@l" + strconv.Itoa(i)
+		args[i] = sql.Named("l"+strconv.Itoa(i), id)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT l.id, l.version, COUNT(s.id), COALESCE(SUM(s.version), 0)
+		FROM lots l LEFT JOIN spots s ON s.lot_id = l.id WHERE l.id IN (`+strings.Join(in, ", ")+`) GROUP BY l.id, l.version`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var st parking.LotStamp
+		if err := rows.Scan(&id, &st.Version, &st.Spots, &st.SpotVersions); err != nil {
+			return nil, err
+		}
+		out[id] = st
+	}
+	return out, rows.Err()
+}

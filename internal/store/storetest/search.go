@@ -14,6 +14,7 @@ func searchTests() []namedTest {
 		{"SearchLotsPaging", testSearchLotsPaging},
 		{"SearchLotsNear", testSearchLotsNear},
 		{"SearchLotsCounts", testSearchLotsCounts},
+		{"LotStamps", testLotStamps},
 	}
 }
 
@@ -200,5 +201,65 @@ func testSearchLotsCounts(t *testing.T, s parking.Store) {
 	got, err := s.SearchLots(ctx, parking.LotQuery{Limit: 10})
 	if err != nil || len(got) != 3 || got[0].Total != 0 {
 		t.Errorf("SearchLots(no window) = %+v, %v; want 3 lots without counts", got, err)
+	}
+}
+
+// testLotStamps: a lot's stamp is StampOf its record and spots as read, and
+// changes with every edit of either; an empty lot has one, a lot that does
+// not exist none.
+func testLotStamps(t *testing.T, s parking.Store) {
+	f := MustFixture(t, s)
+	empty := mustLot(t, s, f, "Empty Lot", "", 40.7, -74)
+	stamp := func() parking.LotStamp {
+		t.Helper()
+		got, err := s.LotStamps(ctx, []string{f.Lot.ID, empty.ID, "lot_missing"})
+		if err != nil {
+			t.Fatalf("LotStamps = %v", err)
+		}
+		if _, ok := got["lot_missing"]; ok || len(got) != 2 || got[empty.ID] != (parking.LotStamp{Version: 1}) {
+			t.Errorf("LotStamps = %+v; want the two lots, the empty one at version 1 without spots", got)
+		}
+		lot, err := s.Lot(ctx, f.Lot.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spots, err := s.Spots(ctx, f.Lot.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := parking.StampOf(lot, spots); got[f.Lot.ID] != want {
+			t.Errorf("LotStamps[lot] = %+v; StampOf what is stored = %+v", got[f.Lot.ID], want)
+		}
+		return got[f.Lot.ID]
+	}
+	seen := map[parking.LotStamp]string{stamp(): "created"}
+	changed := func(what string) {
+		t.Helper()
+		st := stamp()
+		if before, ok := seen[st]; ok {
+			t.Errorf("after %s the stamp %+v is the one after %s", what, st, before)
+		}
+		seen[st] = what
+	}
+	sp := f.Spots[0]
+	sp.Label = "renamed"
+	if err := s.UpdateSpot(ctx, &sp); err != nil {
+		t.Fatal(err)
+	}
+	changed("an edit of a spot")
+	if err := s.SetSpotInService(ctx, f.Spots[1].ID, false, T0); err != nil {
+		t.Fatal(err)
+	}
+	changed("a spot out of service")
+	f.MustAddSpots(t, s, 1)
+	changed("a new spot")
+	lot := f.Lot
+	lot.Name = "Renamed Lot"
+	if err := s.UpdateLot(ctx, &lot); err != nil {
+		t.Fatal(err)
+	}
+	changed("an edit of the lot")
+	if got, err := s.LotStamps(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("LotStamps(none) = %v, %v; want an empty answer", got, err)
 	}
 }
