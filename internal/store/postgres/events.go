@@ -34,8 +34,13 @@ func (s *Store) EventsSince(ctx context.Context, afterSeq int64, missing []int64
 	if missing == nil {
 		missing = []int64{}
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events
-		WHERE seq > $1 OR seq = ANY($2) ORDER BY seq LIMIT $3`, afterSeq, missing, lim)
+	// Two halves, each read by the primary key: as one WHERE with OR,
+	// PostgreSQL read the key from the first event ever (30 ms a poll on
+	// issue 16's data set, and growing with the outbox).
+	rows, _ := s.pool.Query(ctx, `SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events WHERE seq > $1
+		UNION ALL
+		SELECT seq, lot_id, type, spot_id, reservation_id, at FROM events WHERE seq = ANY($2) AND seq <= $1
+		ORDER BY seq LIMIT $3`, afterSeq, missing, lim)
 	return collectEvents(rows)
 }
 

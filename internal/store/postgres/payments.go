@@ -198,7 +198,12 @@ func (s *Store) UpdatePayment(ctx context.Context, u parking.PaymentUpdate) (par
 // in id order as Hold, ExpireHolds and MarkNoShows lock them, so that
 // confirming cannot deadlock with them; NO KEY UPDATE leaves foreign-key checks
 // (a payment being created for the reservation) unblocked. The final count
-// reads every locked row, so all are locked whatever the plan.
+// reads every locked row, so all are locked whatever the plan. The rivals'
+// spot and window are scalar subqueries of r, so that PostgreSQL looks them
+// up in the exclusion constraint's index by spot and window whatever it
+// estimates: as a join it scanned the whole index (every active reservation
+// of every lot) when its statistics said the index was small, 106 ms a
+// payment on issue 16's data set (docs/benchmarks.md).
 const releaseRivals = `WITH r AS (
 		SELECT id, spot_id, starts_at, ends_at FROM reservations WHERE id = $2 AND status IN ('held', 'expired')
 	), locked AS (
@@ -206,13 +211,13 @@ const releaseRivals = `WITH r AS (
 		WHERE id IN (
 			SELECT id FROM r
 			UNION ALL
-			SELECT o.id FROM reservations o, r
-			WHERE o.spot_id = r.spot_id AND o.status IN ('held', 'confirmed')
+			SELECT o.id FROM reservations o
+			WHERE o.spot_id = (SELECT spot_id FROM r) AND o.status IN ('held', 'confirmed')
 				AND CASE o.status
 					WHEN 'held' THEN o.hold_expires_at
 					ELSE o.starts_at + (SELECT no_show_after_us FROM lots WHERE lots.id = o.lot_id) * interval '1 microsecond'
 				END <= $1
-				AND tstzrange(o.starts_at, o.ends_at, '[)') && tstzrange(r.starts_at, r.ends_at, '[)')
+				AND tstzrange(o.starts_at, o.ends_at, '[)') && (SELECT tstzrange(starts_at, ends_at, '[)') FROM r)
 		)
 		ORDER BY id FOR NO KEY UPDATE
 	), x AS (
