@@ -54,6 +54,9 @@ const (
 	// another instance's edit reaches this one within this bound (this
 	// instance's own edits at once, see waking.go).
 	RespotEvery = 5 * time.Second
+	// stampEvery is how often, at most, Run asks whether the lots due to be
+	// read again changed (respotDue).
+	stampEvery = time.Second
 	// warmQueue is how many lots a search may queue to load (CountFree).
 	warmQueue = 1024
 )
@@ -147,6 +150,7 @@ type Hub struct {
 
 	loads   chan loadRequest
 	pending []parking.Event // handed over by the tailer, not applied yet (Run's goroutine only)
+	stamped time.Time       // when respotDue last read stamps (Run's goroutine only)
 	wake    chan struct{}   // a change was committed here: poll now
 	stopped chan struct{}   // closed when Run returns
 	// listening is the poll interval while a Listener announces every
@@ -635,15 +639,20 @@ func (h *Hub) dueRespot() []string {
 }
 
 // respotDue reads again the record and spots of the lots dueRespot lists
-// that changed since they were read: their stamps are read in one query, and
-// only a lot whose stamp differs (or a claim found lacking a spot) is read
-// again, so that a thousand lots in use cost one query every RespotEvery,
-// not two each.
+// that changed since they were read: their stamps are read in one query, at
+// most every stampEvery, and only a lot whose stamp differs (or a claim found
+// lacking a spot) is read again, so that a thousand lots in use cost a query
+// a second, not two queries a lot every RespotEvery.
 func (h *Hub) respotDue(ctx context.Context) {
+	now := h.clock.Now()
+	if now.Sub(h.stamped) < stampEvery {
+		return
+	}
 	due := h.dueRespot()
 	if len(due) == 0 {
 		return
 	}
+	h.stamped = now
 	stamps, err := h.store.LotStamps(ctx, due)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -651,7 +660,6 @@ func (h *Hub) respotDue(ctx context.Context) {
 		}
 		return
 	}
-	now := h.clock.Now()
 	for _, id := range due {
 		h.mu.Lock()
 		l := h.lots[id]

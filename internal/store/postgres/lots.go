@@ -300,8 +300,11 @@ func (s *Store) LotStamps(ctx context.Context, lotIDs []string) (map[string]park
 	if len(lotIDs) == 0 {
 		return out, nil
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT l.id, l.version, count(s.id), coalesce(sum(s.version), 0)::bigint
-		FROM lots l LEFT JOIN spots s ON s.lot_id = l.id WHERE l.id = ANY($1) GROUP BY l.id, l.version`, lotIDs)
+	// Each lot's spots by the index spots_lot_version: as a join PostgreSQL
+	// read every spot of every lot.
+	rows, _ := s.pool.Query(ctx, `SELECT l.id, l.version, s.n, s.v FROM lots l,
+		LATERAL (SELECT count(*), coalesce(sum(version), 0)::bigint FROM spots WHERE spots.lot_id = l.id) s(n, v)
+		WHERE l.id = ANY($1)`, lotIDs)
 	var id string
 	var st parking.LotStamp
 	_, err := pgx.ForEachRow(rows, []any{&id, &st.Version, &st.Spots, &st.SpotVersions}, func() error {

@@ -829,18 +829,21 @@ var _ parking.UpcomingStore = (*Store)(nil)
 
 // upcomingQuery reads every field of parking.Upcoming in one statement: $1 is
 // now, $2 now plus the lead. Each part reads a partial index or a handful of
-// rows: live reservations are few next to the finished ones.
+// rows: live reservations are few next to the finished ones. The displaced
+// start starts from the spots out of service and the cars inside (few), not
+// from every future booking (120 ms with 5,000 of them on issue 16's data set).
 const upcomingQuery = `SELECT
 	(SELECT min(hold_expires_at) FROM reservations WHERE status = 'held'),
 	(SELECT min(r.starts_at + l.no_show_after_us * interval '1 microsecond')
 		FROM reservations r JOIN lots l ON l.id = r.lot_id WHERE r.status = 'confirmed'),
 	(SELECT min(ends_at) FROM reservations
 		WHERE status = 'checked_in' AND (ends_at > $1 OR overstay_flagged_at IS NULL)),
-	(SELECT min(r.starts_at) FROM reservations r
-		WHERE r.status IN ('held', 'confirmed') AND r.starts_at > $2
-			AND (EXISTS (SELECT 1 FROM spots s WHERE s.id = r.spot_id AND NOT s.in_service)
-				OR EXISTS (SELECT 1 FROM reservations c
-					WHERE c.spot_id = r.spot_id AND c.status = 'checked_in' AND c.id <> r.id AND c.starts_at < r.ends_at))),
+	LEAST(
+		(SELECT min(r.starts_at) FROM spots s JOIN reservations r ON r.spot_id = s.id
+			WHERE NOT s.in_service AND r.status IN ('held', 'confirmed') AND r.starts_at > $2),
+		(SELECT min(r.starts_at) FROM reservations c JOIN reservations r ON r.spot_id = c.spot_id
+			WHERE c.status = 'checked_in' AND r.status IN ('held', 'confirmed') AND r.starts_at > $2
+				AND r.id <> c.id AND c.starts_at < r.ends_at)),
 	(SELECT min(GREATEST(due_at, COALESCE(claimed_until, due_at))) FROM notifications WHERE status = 'pending')`
 
 // Upcoming reads when time alone next gives the sweeps work, in one statement.

@@ -63,6 +63,15 @@ func TestUpcoming(t *testing.T) {
 	if got, err := s.Upcoming(ctx, later, lead); err != nil || !got.DisplacedStart.Equal(after.StartsAt) {
 		t.Errorf("Upcoming(T0+2h30m).DisplacedStart = %v, %v; want %v", got.DisplacedStart, err, after.StartsAt)
 	}
+	// A booking on a spot out of service is displaced too.
+	large := f.SpotsOf(parking.Large)[0]
+	out := f.MustConfirmed(t, s, large.ID, t0.Add(2*time.Hour), t0.Add(3*time.Hour))
+	if err := s.SetSpotInService(ctx, large.ID, false, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Upcoming(ctx, t0, lead); err != nil || !got.DisplacedStart.Equal(out.StartsAt) {
+		t.Errorf("Upcoming.DisplacedStart with a spot out of service = %v, %v; want %v", got.DisplacedStart, err, out.StartsAt)
+	}
 	// A claimed notification can be claimed again when its lease runs out.
 	claimed, err := s.ClaimNotifications(ctx, t0.Add(25*time.Minute), time.Hour, 10)
 	if err != nil || len(claimed) != 1 {
