@@ -57,6 +57,9 @@ const (
 	// stampEvery is how often, at most, Run asks whether the lots due to be
 	// read again changed (respotDue).
 	stampEvery = time.Second
+	// loadWait is how long a read waits for its lot to load before it asks
+	// the store instead (use).
+	loadWait = 250 * time.Millisecond
 	// warmQueue is how many lots a search may queue to load (CountFree).
 	warmQueue = 1024
 )

@@ -17,7 +17,9 @@ import (
 
 // use returns the lot, loading it on Run's goroutine when it is not loaded,
 // with the mutex read-locked; the caller unlocks it. A nil lot with a nil
-// error means the hub is not running: ask the store.
+// error means the index cannot answer now: the hub is not running, or the
+// load waited loadWait behind others (a thousand lots coming into use at
+// once), and is left to finish in the background. Ask the store.
 func (h *Hub) use(ctx context.Context, lotID string) (*lot, error) {
 	for {
 		h.mu.RLock()
@@ -26,10 +28,18 @@ func (h *Hub) use(ctx context.Context, lotID string) (*lot, error) {
 			return l, nil
 		}
 		h.mu.RUnlock()
-		if err := h.requestLoad(ctx, lotID, false); errors.Is(err, ErrStopped) {
+		wait, cancel := context.WithTimeout(ctx, loadWait)
+		err := h.requestLoad(wait, lotID, false)
+		cancel()
+		switch {
+		case errors.Is(err, ErrStopped):
 			h.mu.RLock()
 			return nil, nil
-		} else if err != nil {
+		case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+			h.warm(lotID) // in case Run had not taken the request
+			h.mu.RLock()
+			return nil, nil
+		case err != nil:
 			return nil, err
 		}
 		// Loaded: look again (an idle lot may have been unloaded in between).
