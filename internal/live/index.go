@@ -209,7 +209,7 @@ func (h *Hub) warmer(ctx context.Context) {
 			return
 		case id := <-h.warmQ:
 			if err := h.requestLoad(ctx, id, false); err != nil && ctx.Err() == nil && !errors.Is(err, ErrStopped) {
-				h.log.Warn("live: loading a lot a search counted", "lot", id, "err", err)
+				h.log.Warn("live: loading a lot in the background", "lot", id, "err", err)
 			}
 			h.warmMu.Lock()
 			delete(h.warming, id)
