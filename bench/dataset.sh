@@ -11,7 +11,7 @@
 #   bench/dataset.sh drop                     drop $DB
 #
 # Environment: PG (default postgres://postgres@127.0.0.1:5432), DB (default
-# parkd20m), DURATION (wrk's, default 15s), FROM and TO (the window searched,
+# parkd20m), DURATION (wrk's, default 15s), CONNECTIONS (wrk's, default 16), FROM and TO (the window searched,
 # default tomorrow 09:00-12:00 UTC). Needs psql, pgbench, wrk, curl and Go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,7 @@ build)
     -c "SELECT pg_size_pretty(pg_database_size(current_database())) AS database"
   ;;
 measure)
-  work=$bin pids=() secs=${DURATION%s} pg_admin="$PG/postgres"
+  work=$bin pids=() secs=${DURATION%s} pg_admin="$PG/postgres" conns=${CONNECTIONS:-16}
   . bench/lib.sh
   go build -o "$bin/parkd" ./cmd/parkd
   go build -o "$bin/hotpaths" ./bench/hotpaths
@@ -62,7 +62,7 @@ measure)
     [map-window]="$base/api/v1/lots/$lot/spots?$win"
   )
   echo "# $(nproc) cores, $(go version | cut -d' ' -f3), PostgreSQL $(psql "$dsn" -At -c 'show server_version'), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), commit $(git rev-parse --short HEAD), $(date -u +%FT%TZ)"
-  echo "# each figure: wrk -t2 -c16 for ${secs} s with gzip, beside a bare net/http server answering the same bytes; parkd, PostgreSQL and wrk share the cores"
+  echo "# each figure: wrk -t2 -c$conns for ${secs} s with gzip, beside a bare net/http server answering the same bytes; parkd, PostgreSQL and wrk share the cores"
   echo "| what | bytes (gzip) | parkd req/s | p50 ms | p99 ms | bare req/s | p50 ms | p99 ms | parkd/bare | load average |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   for name in search-q search-near search-all map map-window; do
@@ -70,8 +70,8 @@ measure)
     bytes=$(curl -fsS -H 'Accept-Encoding: gzip' "$url" | wc -c)
     curl -fsS -o /dev/null "$url" # the first search loads its lots into the index
     sleep 1
-    read -r rps p50 p99 <<<"$(wrk_run "$url" 16)"
-    read -r crps cp50 cp99 <<<"$(ceiling_run "$url" 16)"
+    read -r rps p50 p99 <<<"$(wrk_run "$url" "$conns")"
+    read -r crps cp50 cp99 <<<"$(ceiling_run "$url" "$conns")"
     echo "| $name \`${url#"$base"}\` | $bytes | $rps | $p50 | $p99 | $crps | $cp50 | $cp99 | $(ratio "$rps" "$crps") | $(cut -d' ' -f1-3 /proc/loadavg) |"
   done
   read -r tps tp50 tp99 <<<"$(pgbench_run)"
