@@ -187,7 +187,8 @@ type loadRequest struct {
 type lot struct {
 	id    string
 	info  parking.Lot
-	list  []parking.Spot // as the store lists them; replaced, never modified, on a change
+	list  []parking.Spot // as the store lists them; replaced (setList), never modified, on a change
+	sizes spotCounts     // list counted by size
 	order []string       // spot ids: list's, then any spot a claim named before the list had it
 	spots map[string]*spotState
 	where map[string]string // claim key -> the spot it is on, so a move leaves the old spot
@@ -203,7 +204,6 @@ type lot struct {
 	used    atomic.Int64 // when the index last read it, in Unix nanoseconds
 	spotted time.Time    // when its record and spots were last read
 	respot  bool         // a claim named a spot the list lacks: read them again
-	counts  atomic.Pointer[spotCounts]
 }
 
 type spotState struct {
@@ -474,7 +474,7 @@ func (h *Hub) apply(lotID string, c Change, spot *parking.Spot) {
 		if sp.at >= 0 && spot != nil {
 			list := slices.Clone(l.list)
 			list[sp.at] = *spot
-			l.list = list
+			l.setList(list)
 		}
 	}
 	v := h.seq.Add(1)
@@ -551,9 +551,10 @@ func (h *Hub) load(ctx context.Context, lotID string) error {
 	if err != nil {
 		return err
 	}
-	l = &lot{id: lotID, info: lotInfo, list: spots, order: make([]string, 0, len(spots)), spots: make(map[string]*spotState, len(spots)),
+	l = &lot{id: lotID, info: lotInfo, order: make([]string, 0, len(spots)), spots: make(map[string]*spotState, len(spots)),
 		where: map[string]string{}, since: since, subs: map[*Subscription]struct{}{}, idle: now, spotted: now}
 	l.used.Store(now.UnixNano())
+	l.setList(spots)
 	for i, sp := range spots {
 		l.order = append(l.order, sp.ID)
 		l.spots[sp.ID] = &spotState{at: i, claims: map[string]Claim{}}
@@ -602,7 +603,8 @@ func (h *Hub) respot(ctx context.Context, lotID string) error {
 	if lotInfo.Version == l.info.Version && sameSpots(l.list, spots) {
 		return nil
 	}
-	l.info, l.list = lotInfo, spots
+	l.info = lotInfo
+	l.setList(spots)
 	for _, sp := range l.spots {
 		sp.at = -1
 	}

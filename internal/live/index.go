@@ -35,7 +35,7 @@ func (h *Hub) use(ctx context.Context, lotID string) (*lot, error) {
 		case errors.Is(err, ErrStopped):
 			h.mu.RLock()
 			return nil, nil
-		case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 			h.warm(lotID) // in case Run had not taken the request
 			h.mu.RLock()
 			return nil, nil
@@ -130,13 +130,12 @@ func (h *Hub) CountFree(found []parking.LotMatch, w parking.LotWindow) (ok bool)
 }
 
 // countFree counts the lot's spots w.Size fits, and those of them in service
-// that no claim holds over w: the spots by size (sizes), less the spots its
+// that no claim holds over w: the spots by size (setList), less the spots its
 // claims hold, so that it costs the lot's claims, not its spots.
 func (l *lot) countFree(w parking.LotWindow) (total, free int) {
-	c := l.sizes()
 	for size := max(w.Size, parking.Motorcycle); size <= parking.Large; size++ {
-		total += c.all[size]
-		free += c.inService[size]
+		total += l.sizes.all[size]
+		free += l.sizes.inService[size]
 	}
 	p := l.info.Policy
 	var claimed map[string]bool
@@ -159,30 +158,22 @@ func (l *lot) countFree(w parking.LotWindow) (total, free int) {
 	return total, free
 }
 
-// spotCounts is a lot's spot list counted by size.
-type spotCounts struct {
-	list           []parking.Spot // the list counted
-	all, inService [parking.Large + 1]int
-}
+// spotCounts is a lot's spot list counted by size: every spot, and those in
+// service.
+type spotCounts struct{ all, inService [parking.Large + 1]int }
 
-// sizes counts the lot's spots by size, once a list: the list is replaced,
-// never modified, when it changes. Readers share the mutex's read lock, so
-// two may count the same list; either's count stands.
-func (l *lot) sizes() *spotCounts {
-	if c := l.counts.Load(); c != nil && len(c.list) == len(l.list) && (len(l.list) == 0 || &c.list[0] == &l.list[0]) {
-		return c
-	}
-	c := &spotCounts{list: l.list}
-	for _, sp := range l.list {
+// setList makes list the lot's spots, counted by size (countFree).
+func (l *lot) setList(list []parking.Spot) {
+	l.list = list
+	l.sizes = spotCounts{}
+	for _, sp := range list {
 		if sp.Size.Valid() {
-			c.all[sp.Size]++
+			l.sizes.all[sp.Size]++
 			if sp.InService {
-				c.inService[sp.Size]++
+				l.sizes.inService[sp.Size]++
 			}
 		}
 	}
-	l.counts.Store(c)
-	return c
 }
 
 // warm queues a lot to load in the background (warmer), unless it is queued
@@ -208,8 +199,15 @@ func (h *Hub) warmer(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case id := <-h.warmQ:
-			if err := h.requestLoad(ctx, id, false); err != nil && ctx.Err() == nil && !errors.Is(err, ErrStopped) {
-				h.log.Warn("live: loading a lot in the background", "lot", id, "err", err)
+			// A lot loaded meanwhile is left alone: loading it again would
+			// read its spots past the stamps' check (respotDue).
+			h.mu.RLock()
+			_, loaded := h.lots[id]
+			h.mu.RUnlock()
+			if !loaded {
+				if err := h.requestLoad(ctx, id, false); err != nil && ctx.Err() == nil && !errors.Is(err, ErrStopped) {
+					h.log.Warn("live: loading a lot in the background", "lot", id, "err", err)
+				}
 			}
 			h.warmMu.Lock()
 			delete(h.warming, id)
