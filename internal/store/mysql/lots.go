@@ -380,19 +380,17 @@ func (s *Store) LotStamps(ctx context.Context, lotIDs []string) (map[string]park
 		args[i] = id
 	}
 	in := strings.TrimSuffix(strings.Repeat("?, ", len(lotIDs)), ", ")
-	rows, err := s.db.QueryContext(ctx, `SELECT l.id, l.version, COUNT(s.id), COALESCE(SUM(s.version), 0)
+	type stamped struct {
+		id    string
+		stamp parking.LotStamp
+	}
+	found, err := collect(ctx, s.db, func(row scanner) (stamped, error) {
+		var v stamped
+		return v, row.Scan(&v.id, &v.stamp.Version, &v.stamp.Spots, &v.stamp.SpotVersions)
+	}, `SELECT l.id, l.version, COUNT(s.id), COALESCE(SUM(s.version), 0)
 		FROM lots l LEFT JOIN spots s ON s.lot_id = l.id WHERE l.id IN (`+in+`) GROUP BY l.id, l.version`, args...)
-	if err != nil {
-		return nil, err
+	for _, v := range found {
+		out[v.id] = v.stamp
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var st parking.LotStamp
-		if err := rows.Scan(&id, &st.Version, &st.Spots, &st.SpotVersions); err != nil {
-			return nil, err
-		}
-		out[id] = st
-	}
-	return out, rows.Err()
+	return out, err
 }
