@@ -1,5 +1,5 @@
 -- The lot search's two queries (internal/store/postgres/lots.go, SearchLots
--- and countFree) as parkd sends them for q=chicago over [:from, :to) for a
+-- and CountFree) as parkd sends them for q=chicago over [:from, :to) for a
 -- standard car, explained with ANALYZE and BUFFERS, each as a custom plan (a
 -- connection's first five executions) and as the generic plan pgx's
 -- statement cache may settle on. Run by bench/dataset.sh measure:
