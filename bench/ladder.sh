@@ -36,6 +36,11 @@ go build -o "$work/parkd" ./cmd/parkd
 go build -o "$work/parkload" ./cmd/parkload
 email=root@load.test password='a root password for the ladder'
 "$work/parkd" admin create --db "$db" --email "$email" --password "$password" --name "Ladder" >/dev/null 2>&1 || true
+# drive FLAGS...: parkload against this parkd, every lot, as the operator.
+drive() {
+  "$work/parkload" --target "http://127.0.0.1:$port" --db "$db" --operator-email "$email" --operator-password "$password" \
+    --entry-key= --exit-key= --lots all "$@"
+}
 port=$(free_port)
 mport=$((port + 1))
 "$work/parkd" --db "$db" --addr "127.0.0.1:$port" --metrics-addr "127.0.0.1:$mport" --no-demo \
@@ -59,8 +64,7 @@ if $postgres; then
   # (whole-index scans, docs/benchmarks.md). A live system's statistics see
   # its active share; so that the steps measure that, a short unreported
   # run adds active reservations first, then ANALYZE.
-  "$work/parkload" --target "http://127.0.0.1:$port" --db "$db" --operator-email "$email" --operator-password "$password" \
-    --entry-key= --exit-key= --lots all --duration 20s --workers 16 --drivers 16 --subscribers 0 --rate 50 --seed 99 \
+  drive --duration 20s --workers 16 --drivers 16 --subscribers 0 --rate 50 --seed 99 \
     >"$OUT/warm-up.txt" 2>&1 || fail "the warm-up run failed: $OUT/warm-up.txt"
   psql "$db" -qc "ANALYZE reservations"
 fi
@@ -89,9 +93,7 @@ for rate in "${rates[@]}"; do
     profiler=$!
   fi
   start=$(date +%s.%N)
-  "$work/parkload" --target "http://127.0.0.1:$port" --db "$db" --operator-email "$email" --operator-password "$password" \
-    --entry-key= --exit-key= --lots all --duration "$DURATION" --workers "$WORKERS" --drivers "$DRIVERS" \
-    --subscribers "$SUBSCRIBERS" --rate "$rate" --progress 10s 2>&1 | tee "$OUT/parkload-$rate.txt" &
+  drive --duration "$DURATION" --workers "$WORKERS" --drivers "$DRIVERS" --subscribers "$SUBSCRIBERS" --rate "$rate" --progress 10s 2>&1 | tee "$OUT/parkload-$rate.txt" &
   load=$!
   sleep 0.2
   lpid=$(pgrep -n -f "$work/parkload --target" || true)
