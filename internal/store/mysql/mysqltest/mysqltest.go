@@ -57,7 +57,7 @@ func DatabaseDSN(t testing.TB) string {
 	}
 	var b [6]byte
 	rand.Read(b[:])
-	name := "parkd_t_" + hex.EncodeToString(b[:])
+	name := "parkd_t" + hex.EncodeToString(b[:]) // after a letter: never a lone run of digits a card scan could report
 	ctx := context.Background()
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
 		db.Close()
